@@ -1,0 +1,33 @@
+//! Regenerate the bundled synthetic JobFirst-like sample.
+//!
+//! ```text
+//! cargo run --release --example make_sample -- data-samples/jobfirst
+//! ```
+//!
+//! Writes `persons.csv`, `codes.csv`, `register_long.parquet` and
+//! `register_wide.csv` into the given folder, from the simulator's defaults
+//! (`TrialConfig::default()`, seed 20160307). Same command, same bytes.
+
+use std::path::PathBuf;
+
+use trialpanel::simulate::{TrialConfig, simulate};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "data-samples/jobfirst".into()),
+    );
+    let config = TrialConfig::default();
+    let trial = simulate(&config)?;
+    trial.write(&dir, false)?;
+    println!(
+        "wrote {} persons and {} register rows (weeks {} to {}) to {}",
+        trial.persons.height(),
+        trial.register.height(),
+        trial.weeks.0,
+        trial.weeks.1,
+        dir.display()
+    );
+    Ok(())
+}

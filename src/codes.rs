@@ -1,0 +1,199 @@
+//! The code table: which category each benefit code belongs to.
+//!
+//! DREAM-type registers hold one benefit code per person and week. The
+//! analyst supplies a table with two columns, `code` and `category`, that
+//! maps every code to a category such as `work_placement`, `wage_subsidy` or
+//! `benefit`. A blank or absent code means no public benefit that week
+//! (self-supporting) and has the reserved category [`NONE`].
+//!
+//! Category names are free text; the defaults of the spell indicator use the
+//! names [`WORK_PLACEMENT`] and [`WAGE_SUBSIDY`].
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::io::Table;
+
+/// Category of a blank or absent code: no public benefit (self-supporting).
+pub const NONE: &str = "none";
+/// Conventional category name for work placement (virksomhedspraktik).
+pub const WORK_PLACEMENT: &str = "work_placement";
+/// Conventional category name for wage subsidy (løntilskud).
+pub const WAGE_SUBSIDY: &str = "wage_subsidy";
+
+/// Index of a category in a [`CodeTable`]; `Category(0)` is [`NONE`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Category(pub u8);
+
+impl Category {
+    /// The category of blank codes.
+    pub const NONE: Category = Category(0);
+}
+
+/// Categories are stored in one byte; 255 is reserved while a panel is built.
+const MAX_CATEGORIES: usize = 255;
+
+/// A mapping from benefit codes to categories.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CodeTable {
+    categories: Vec<String>,
+    codes: HashMap<String, Category>,
+    fallback: Option<Category>,
+}
+
+impl CodeTable {
+    /// Read a code table with columns `code` and `category` from CSV or Parquet.
+    ///
+    /// Codes and categories are trimmed. A blank code, a blank category or a
+    /// code listed twice is an error naming the row.
+    pub fn read(path: impl AsRef<Path>) -> Result<CodeTable> {
+        let table = Table::read(path.as_ref())?;
+        if table.height() == 0 {
+            return Err(Error::Empty { file: table.file });
+        }
+        let codes = table.column("code")?;
+        let categories = table.column("category")?;
+        let mut out = CodeTable::empty();
+        let mut first_row: HashMap<String, usize> = HashMap::new();
+        for (i, (code, category)) in codes.cells().zip(categories.cells()).enumerate() {
+            if code.is_blank() {
+                return Err(table.invalid(
+                    i,
+                    "code",
+                    &code,
+                    "blank code in code table (a blank register code always means `none`)",
+                ));
+            }
+            if category.is_blank() {
+                return Err(table.missing(i, "category"));
+            }
+            let code_text = code.text().trim().to_string();
+            if let Some(&first) = first_row.get(&code_text) {
+                return Err(Error::DuplicateCode {
+                    file: table.file.clone(),
+                    row: i + 1,
+                    first_row: first + 1,
+                    code: code_text,
+                });
+            }
+            first_row.insert(code_text.clone(), i);
+            let id = out
+                .intern(category.text().trim())
+                .map_err(|reason| table.invalid(i, "category", &category, reason))?;
+            out.codes.insert(code_text, id);
+        }
+        Ok(out)
+    }
+
+    /// Build a code table from `(code, category)` pairs.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<CodeTable> {
+        let mut out = CodeTable::empty();
+        for (code, category) in pairs {
+            let code = code.trim();
+            if code.is_empty() || out.codes.contains_key(code) {
+                return Err(Error::InvalidSetting {
+                    name: "code table".into(),
+                    reason: format!("code `{code}` is blank or listed twice"),
+                });
+            }
+            let id = out
+                .intern(category.trim())
+                .map_err(|reason| Error::InvalidSetting {
+                    name: "code table".into(),
+                    reason: reason.into(),
+                })?;
+            out.codes.insert(code.to_string(), id);
+        }
+        Ok(out)
+    }
+
+    /// Map codes that are not in the table to `category` instead of failing.
+    pub fn with_fallback(mut self, category: &str) -> Result<CodeTable> {
+        let id = self
+            .intern(category.trim())
+            .map_err(|reason| Error::InvalidSetting {
+                name: "fallback category".into(),
+                reason: reason.into(),
+            })?;
+        self.fallback = Some(id);
+        Ok(self)
+    }
+
+    fn empty() -> CodeTable {
+        CodeTable {
+            categories: vec![NONE.to_string()],
+            codes: HashMap::new(),
+            fallback: None,
+        }
+    }
+
+    fn intern(&mut self, name: &str) -> std::result::Result<Category, &'static str> {
+        if name.is_empty() {
+            return Err("blank category name");
+        }
+        if let Some(i) = self.categories.iter().position(|c| c == name) {
+            return Ok(Category(i as u8));
+        }
+        if self.categories.len() >= MAX_CATEGORIES {
+            return Err("more than 254 categories");
+        }
+        self.categories.push(name.to_string());
+        Ok(Category((self.categories.len() - 1) as u8))
+    }
+
+    /// The category of a register code: blank → [`Category::NONE`]; a code not
+    /// in the table → the fallback, or `None` when there is no fallback.
+    pub fn lookup(&self, code: &str) -> Option<Category> {
+        let code = code.trim();
+        if code.is_empty() {
+            return Some(Category::NONE);
+        }
+        self.codes.get(code).copied().or(self.fallback)
+    }
+
+    /// All category names; the index is the [`Category`] number.
+    pub fn categories(&self) -> &[String] {
+        &self.categories
+    }
+
+    /// The category called `name`, if the table has it.
+    pub fn category(&self, name: &str) -> Option<Category> {
+        self.categories
+            .iter()
+            .position(|c| c == name)
+            .map(|i| Category(i as u8))
+    }
+
+    /// Name of category `c`.
+    pub fn name(&self, c: Category) -> &str {
+        self.categories
+            .get(usize::from(c.0))
+            .map_or("?", String::as_str)
+    }
+
+    /// Number of codes in the table.
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    /// `true` when the table maps no code.
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    /// `(code, category name)` pairs sorted by code, e.g. for writing the table.
+    pub fn entries(&self) -> Vec<(&str, &str)> {
+        let mut v: Vec<_> = self
+            .codes
+            .iter()
+            .map(|(code, &c)| (code.as_str(), self.name(c)))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}

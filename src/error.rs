@@ -1,0 +1,186 @@
+//! The one error type of the crate.
+//!
+//! Every variant that comes from user data names the file, the row and column
+//! where that makes sense, and the offending value, so that an analyst can fix
+//! the input without a debugger. Rows are counted from 1 over *data* rows: in
+//! a CSV file with a header, row 1 is the second line of the file.
+
+use std::path::PathBuf;
+
+use crate::weeks::Week;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in trialpanel.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The file could not be opened or read from disk.
+    #[error("{file}: cannot read file: {source}")]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The file extension is neither `.csv` nor `.parquet`.
+    #[error("{file}: unsupported file type; expected a .csv or .parquet file")]
+    UnsupportedFormat { file: PathBuf },
+
+    /// The CSV or Parquet parser rejected the file (malformed CSV, invalid
+    /// UTF-8, corrupt Parquet, ...). `message` is the parser's own message.
+    #[error("{file}: cannot parse as {format}: {message}")]
+    Parse {
+        file: PathBuf,
+        format: &'static str,
+        message: String,
+    },
+
+    /// The file has no data rows.
+    #[error("{file}: the file has no data rows")]
+    Empty { file: PathBuf },
+
+    /// A required column is absent. `found` lists the columns that are there.
+    #[error("{file}: missing column `{column}` (columns found: {found})")]
+    MissingColumn {
+        file: PathBuf,
+        column: String,
+        found: String,
+    },
+
+    /// A column has a type that cannot hold what it should (e.g. a list
+    /// column in Parquet where a week is expected).
+    #[error("{file}: column `{column}` has unsupported type {dtype}")]
+    ColumnType {
+        file: PathBuf,
+        column: String,
+        dtype: String,
+    },
+
+    /// A cell holds a value that cannot be used: `problem` says why.
+    #[error("{file}: row {row}, column `{column}`: {problem}: `{value}`")]
+    InvalidValue {
+        file: PathBuf,
+        row: usize,
+        column: String,
+        value: String,
+        problem: String,
+    },
+
+    /// A cell that must not be empty is empty.
+    #[error("{file}: row {row}, column `{column}`: value is missing")]
+    MissingValue {
+        file: PathBuf,
+        row: usize,
+        column: String,
+    },
+
+    /// An arm label other than the two configured ones.
+    #[error(
+        "{file}: row {row}, column `{column}`: unknown arm label `{value}` (expected {expected})"
+    )]
+    UnknownArm {
+        file: PathBuf,
+        row: usize,
+        column: String,
+        value: String,
+        /// The configured labels, e.g. `` `treatment` or `control` ``.
+        expected: String,
+    },
+
+    /// The same person id appears twice in the person table.
+    #[error("{file}: row {row}: person `{id}` already appeared in row {first_row}")]
+    DuplicatePerson {
+        file: PathBuf,
+        row: usize,
+        first_row: usize,
+        id: String,
+    },
+
+    /// The same person and week appear twice in a long register.
+    #[error("{file}: row {row}: person `{id}` already has a row for week {week}")]
+    DuplicatePersonWeek {
+        file: PathBuf,
+        row: usize,
+        id: String,
+        week: String,
+    },
+
+    /// Register rows for persons that are not in the person table.
+    #[error(
+        "{file}: {rows} register row(s) for {persons} person(s) not in the person table \
+         (first: row {first_row}, person `{first_id}`); \
+         set `ignore_unknown_persons` to skip them"
+    )]
+    UnknownPersons {
+        file: PathBuf,
+        rows: usize,
+        persons: usize,
+        first_row: usize,
+        first_id: String,
+    },
+
+    /// Benefit codes that the code table does not map, with their counts.
+    #[error(
+        "{file}: {} code(s) missing from the code table: {}; \
+         add them to the code table or set a fallback category",
+        .codes.len(),
+        format_code_counts(.codes)
+    )]
+    UnmappedCodes {
+        file: PathBuf,
+        codes: Vec<(String, usize)>,
+    },
+
+    /// The code table maps the same code twice.
+    #[error("{file}: row {row}: code `{code}` already mapped in row {first_row}")]
+    DuplicateCode {
+        file: PathBuf,
+        row: usize,
+        first_row: usize,
+        code: String,
+    },
+
+    /// One arm has no persons.
+    #[error("{file}: no persons in the {arm} arm (label `{label}`)")]
+    EmptyArm {
+        file: PathBuf,
+        arm: &'static str,
+        label: String,
+    },
+
+    /// A referral week that the register does not cover.
+    #[error(
+        "{file}: row {row}: person `{id}` has referral week {referral}, \
+         outside the register's observed weeks {from} to {until}"
+    )]
+    ReferralOutsideRegister {
+        file: PathBuf,
+        row: usize,
+        id: String,
+        referral: Week,
+        from: Week,
+        until: Week,
+    },
+
+    /// A string that is not a valid ISO week (outside of any file).
+    #[error("invalid week `{value}`: {reason}")]
+    InvalidWeek { value: String, reason: String },
+
+    /// An option or argument with a value that cannot work.
+    #[error("invalid setting `{name}`: {reason}")]
+    InvalidSetting { name: String, reason: String },
+
+    /// Writing an output failed.
+    #[error("{file}: cannot write: {message}")]
+    Write { file: PathBuf, message: String },
+}
+
+fn format_code_counts(codes: &[(String, usize)]) -> String {
+    codes
+        .iter()
+        .map(|(code, n)| format!("`{code}` ({n} rows)"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,263 @@
+//! Reading input tables: CSV or Parquet into a polars `DataFrame`, and a
+//! uniform cell view over its columns.
+//!
+//! CSV files are read with every column as text, so that trialpanel parses
+//! each cell itself and can name the row, column and value it rejects.
+//! Parquet columns keep their types (integers, floats, text, booleans).
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// A table read from one file.
+pub(crate) struct Table {
+    pub(crate) file: PathBuf,
+    df: DataFrame,
+}
+
+/// One cell of a column.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Cell<'a> {
+    Null,
+    Str(&'a str),
+    Int(i64),
+    Float(f64),
+}
+
+impl Cell<'_> {
+    /// The cell as text, for error messages and text-valued columns.
+    pub(crate) fn text(&self) -> Cow<'_, str> {
+        match self {
+            Cell::Null => Cow::Borrowed(""),
+            Cell::Str(s) => Cow::Borrowed(s),
+            Cell::Int(i) => Cow::Owned(i.to_string()),
+            Cell::Float(x) => Cow::Owned(x.to_string()),
+        }
+    }
+
+    /// `true` for a null cell or a text cell that is blank.
+    pub(crate) fn is_blank(&self) -> bool {
+        match self {
+            Cell::Null => true,
+            Cell::Str(s) => s.trim().is_empty(),
+            _ => false,
+        }
+    }
+}
+
+/// A column's data with one concrete type.
+pub(crate) enum Column {
+    Str(StringChunked),
+    Int(Int64Chunked),
+    Float(Float64Chunked),
+}
+
+impl Column {
+    /// Iterate over the cells, row by row.
+    pub(crate) fn cells(&self) -> Box<dyn Iterator<Item = Cell<'_>> + '_> {
+        match self {
+            Column::Str(ca) => Box::new(ca.iter().map(|v| v.map_or(Cell::Null, Cell::Str))),
+            Column::Int(ca) => Box::new(ca.iter().map(|v| v.map_or(Cell::Null, Cell::Int))),
+            Column::Float(ca) => Box::new(ca.iter().map(|v| v.map_or(Cell::Null, Cell::Float))),
+        }
+    }
+}
+
+impl Table {
+    /// Read a `.csv` or `.parquet` file. A UTF-8 byte-order mark on the first
+    /// CSV column name is removed.
+    pub(crate) fn read(path: &Path) -> Result<Table> {
+        let file = path.to_path_buf();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let meta = std::fs::metadata(path).map_err(|source| Error::Io {
+            file: file.clone(),
+            source,
+        })?;
+        if meta.len() == 0 {
+            return Err(Error::Empty { file });
+        }
+        let df = match ext.as_deref() {
+            Some("csv") => CsvReadOptions::default()
+                .with_has_header(true)
+                .with_infer_schema_length(Some(0))
+                .try_into_reader_with_file_path(Some(file.clone()))
+                .and_then(|r| r.finish())
+                .map_err(|e| parse_error(&file, "CSV", e))?,
+            Some("parquet") | Some("pq") => {
+                let handle = File::open(path).map_err(|source| Error::Io {
+                    file: file.clone(),
+                    source,
+                })?;
+                ParquetReader::new(handle)
+                    .finish()
+                    .map_err(|e| parse_error(&file, "Parquet", e))?
+            }
+            _ => return Err(Error::UnsupportedFormat { file }),
+        };
+        let mut table = Table { file, df };
+        table.strip_bom();
+        Ok(table)
+    }
+
+    /// Wrap an in-memory frame; `label` stands for the file name in errors.
+    pub(crate) fn from_frame(df: DataFrame, label: &str) -> Table {
+        Table {
+            file: PathBuf::from(label),
+            df,
+        }
+    }
+
+    fn strip_bom(&mut self) {
+        let first = self.df.get_column_names().first().map(|n| n.to_string());
+        if let Some(name) = first
+            && let Some(clean) = name.strip_prefix('\u{feff}')
+        {
+            let clean = clean.to_string();
+            // Renaming to a fresh name cannot fail unless it collides; if it
+            // does, the BOM-prefixed name stays and the missing-column error
+            // will show it.
+            let _ = self.df.rename(&name, clean.into());
+        }
+    }
+
+    /// Number of data rows.
+    pub(crate) fn height(&self) -> usize {
+        self.df.height()
+    }
+
+    /// Column names in file order.
+    pub(crate) fn column_names(&self) -> Vec<String> {
+        self.df
+            .get_column_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect()
+    }
+
+    /// The column `name`, or [`Error::MissingColumn`].
+    pub(crate) fn column(&self, name: &str) -> Result<Column> {
+        let col = self.df.column(name).map_err(|_| Error::MissingColumn {
+            file: self.file.clone(),
+            column: name.to_string(),
+            found: self.column_names().join(", "),
+        })?;
+        let series = col.as_materialized_series();
+        let dtype = series.dtype();
+        let type_error = || Error::ColumnType {
+            file: self.file.clone(),
+            column: name.to_string(),
+            dtype: dtype.to_string(),
+        };
+        let cast = |to: &DataType| series.cast(to).map_err(|_| type_error());
+        Ok(match dtype {
+            DataType::String => Column::Str(series.str().map_err(|_| type_error())?.clone()),
+            DataType::Float64 | DataType::Float32 => Column::Float(
+                cast(&DataType::Float64)?
+                    .f64()
+                    .map_err(|_| type_error())?
+                    .clone(),
+            ),
+            DataType::Null => Column::Str(
+                cast(&DataType::String)?
+                    .str()
+                    .map_err(|_| type_error())?
+                    .clone(),
+            ),
+            d if d.is_integer() || matches!(d, DataType::Boolean) => Column::Int(
+                cast(&DataType::Int64)?
+                    .i64()
+                    .map_err(|_| type_error())?
+                    .clone(),
+            ),
+            _ => return Err(type_error()),
+        })
+    }
+
+    /// An [`Error::InvalidValue`] at data row `index` (0-based) of `column`.
+    pub(crate) fn invalid(
+        &self,
+        index: usize,
+        column: &str,
+        value: &Cell<'_>,
+        problem: impl Into<String>,
+    ) -> Error {
+        Error::InvalidValue {
+            file: self.file.clone(),
+            row: index + 1,
+            column: column.to_string(),
+            value: value.text().into_owned(),
+            problem: problem.into(),
+        }
+    }
+
+    /// An [`Error::MissingValue`] at data row `index` (0-based) of `column`.
+    pub(crate) fn missing(&self, index: usize, column: &str) -> Error {
+        Error::MissingValue {
+            file: self.file.clone(),
+            row: index + 1,
+            column: column.to_string(),
+        }
+    }
+}
+
+fn parse_error(file: &Path, format: &'static str, err: PolarsError) -> Error {
+    Error::Parse {
+        file: file.to_path_buf(),
+        format,
+        message: err.to_string(),
+    }
+}
+
+/// Parse a cell as a finite number. Text is trimmed; blank is `Ok(None)`.
+pub(crate) fn number(cell: &Cell<'_>) -> std::result::Result<Option<f64>, &'static str> {
+    let x = match cell {
+        Cell::Null => return Ok(None),
+        Cell::Int(i) => *i as f64,
+        Cell::Float(x) => *x,
+        Cell::Str(s) => {
+            let t = s.trim();
+            if t.is_empty() {
+                return Ok(None);
+            }
+            t.parse::<f64>().map_err(|_| "not a number")?
+        }
+    };
+    if x.is_finite() {
+        Ok(Some(x))
+    } else {
+        Err("not a finite number")
+    }
+}
+
+/// Write a DataFrame to CSV (empty cell for missing values, full precision).
+pub(crate) fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
+    let write_err = |message: String| Error::Write {
+        file: path.to_path_buf(),
+        message,
+    };
+    let file = File::create(path).map_err(|e| write_err(e.to_string()))?;
+    CsvWriter::new(file)
+        .include_header(true)
+        .finish(df)
+        .map_err(|e| write_err(e.to_string()))
+}
+
+/// Write a DataFrame to Parquet.
+pub(crate) fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
+    let write_err = |message: String| Error::Write {
+        file: path.to_path_buf(),
+        message,
+    };
+    let file = File::create(path).map_err(|e| write_err(e.to_string()))?;
+    ParquetWriter::new(file)
+        .finish(df)
+        .map(|_| ())
+        .map_err(|e| write_err(e.to_string()))
+}

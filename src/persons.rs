@@ -1,0 +1,477 @@
+//! The person table: who was randomised, to which arm, when, and where.
+//!
+//! One row per person with an id, the arm, the referral week, optionally a
+//! block (municipality or site, the unit randomisation was done within) and
+//! a cluster, and any number of baseline covariates. Every column that is
+//! not one of the design columns is read as a covariate: numeric when every
+//! non-missing value is a number, categorical otherwise. Blank cells, `NA`
+//! and `.` are missing values.
+//!
+//! ```no_run
+//! use trialpanel::persons::{PersonSpec, Persons};
+//! let spec = PersonSpec::default()
+//!     .id_column("pnr")
+//!     .arm_labels("T", "C")
+//!     .block_column("municipality");
+//! let persons = Persons::read("persons.csv", &spec)?;
+//! println!("{} persons", persons.len());
+//! # Ok::<(), trialpanel::Error>(())
+//! ```
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::io::{Cell, Table, number};
+use crate::weeks::Week;
+
+/// Treatment arm.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arm {
+    /// Business as usual.
+    Control = 0,
+    /// The new effort.
+    Treatment = 1,
+}
+
+impl Arm {
+    /// Both arms, control first (the panel's order).
+    pub const BOTH: [Arm; 2] = [Arm::Control, Arm::Treatment];
+
+    /// `"control"` or `"treatment"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arm::Control => "control",
+            Arm::Treatment => "treatment",
+        }
+    }
+}
+
+/// Which columns of the person table hold what, and the arm labels.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PersonSpec {
+    /// Person id column (default `person_id`).
+    pub id: String,
+    /// Arm column (default `arm`).
+    pub arm: String,
+    /// Label of the treatment arm in the arm column (default `treatment`).
+    pub treatment_label: String,
+    /// Label of the control arm in the arm column (default `control`).
+    pub control_label: String,
+    /// Referral week column (default `referral_week`); any spelling of
+    /// [`Week::parse`].
+    pub referral: String,
+    /// Block column (municipality/site), if randomisation was blocked.
+    pub block: Option<String>,
+    /// Cluster column, if any.
+    pub cluster: Option<String>,
+    /// Covariate columns; `None` means every other column.
+    pub covariates: Option<Vec<String>>,
+}
+
+impl Default for PersonSpec {
+    fn default() -> Self {
+        PersonSpec {
+            id: "person_id".into(),
+            arm: "arm".into(),
+            treatment_label: "treatment".into(),
+            control_label: "control".into(),
+            referral: "referral_week".into(),
+            block: None,
+            cluster: None,
+            covariates: None,
+        }
+    }
+}
+
+impl PersonSpec {
+    /// Set the person id column.
+    pub fn id_column(mut self, name: &str) -> Self {
+        self.id = name.into();
+        self
+    }
+    /// Set the arm column.
+    pub fn arm_column(mut self, name: &str) -> Self {
+        self.arm = name.into();
+        self
+    }
+    /// Set the labels of the treatment and control arms.
+    pub fn arm_labels(mut self, treatment: &str, control: &str) -> Self {
+        self.treatment_label = treatment.into();
+        self.control_label = control.into();
+        self
+    }
+    /// Set the referral week column.
+    pub fn referral_column(mut self, name: &str) -> Self {
+        self.referral = name.into();
+        self
+    }
+    /// Set the block (municipality/site) column.
+    pub fn block_column(mut self, name: &str) -> Self {
+        self.block = Some(name.into());
+        self
+    }
+    /// Set the cluster column.
+    pub fn cluster_column(mut self, name: &str) -> Self {
+        self.cluster = Some(name.into());
+        self
+    }
+    /// Use only these covariate columns.
+    pub fn covariate_columns(mut self, names: &[&str]) -> Self {
+        self.covariates = Some(names.iter().map(|s| s.to_string()).collect());
+        self
+    }
+}
+
+/// A baseline covariate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Covariate {
+    /// Column name.
+    pub name: String,
+    /// Values, one per person.
+    pub values: CovariateValues,
+}
+
+/// Values of a covariate; `None` is missing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CovariateValues {
+    /// A number per person (binary covariates are numeric 0/1).
+    Numeric(Vec<Option<f64>>),
+    /// A level index per person into `levels` (sorted).
+    Categorical {
+        levels: Vec<String>,
+        values: Vec<Option<u32>>,
+    },
+}
+
+/// Labels of a grouping column (blocks or clusters) and each person's index.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Groups {
+    /// Distinct labels, sorted.
+    pub labels: Vec<String>,
+    /// Each person's label index.
+    pub index: Vec<u32>,
+}
+
+/// The validated person table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Persons {
+    file: PathBuf,
+    spec: PersonSpec,
+    ids: Vec<String>,
+    arms: Vec<Arm>,
+    referral: Vec<Week>,
+    blocks: Groups,
+    clusters: Option<Groups>,
+    covariates: Vec<Covariate>,
+    lookup: HashMap<String, u32>,
+}
+
+const MISSING_TOKENS: [&str; 2] = ["NA", "."];
+
+fn is_missing(cell: &Cell<'_>) -> bool {
+    match cell {
+        Cell::Str(s) => {
+            let t = s.trim();
+            t.is_empty() || MISSING_TOKENS.contains(&t)
+        }
+        other => other.is_blank(),
+    }
+}
+
+impl Persons {
+    /// Read and validate a person table from a CSV or Parquet file.
+    pub fn read(path: impl AsRef<Path>, spec: &PersonSpec) -> Result<Persons> {
+        Self::from_table(Table::read(path.as_ref())?, spec)
+    }
+
+    /// Validate a person table held in a polars `DataFrame`; `label` names it
+    /// in error messages.
+    pub fn from_frame(df: DataFrame, label: &str, spec: &PersonSpec) -> Result<Persons> {
+        Self::from_table(Table::from_frame(df, label), spec)
+    }
+
+    fn from_table(table: Table, spec: &PersonSpec) -> Result<Persons> {
+        if table.height() == 0 {
+            return Err(Error::Empty { file: table.file });
+        }
+        let n = table.height();
+        let mut ids = Vec::with_capacity(n);
+        let mut lookup = HashMap::with_capacity(n);
+        for (i, cell) in table.column(&spec.id)?.cells().enumerate() {
+            if is_missing(&cell) {
+                return Err(table.missing(i, &spec.id));
+            }
+            let id = cell.text().trim().to_string();
+            if let Some(&first) = lookup.get(&id) {
+                return Err(Error::DuplicatePerson {
+                    file: table.file.clone(),
+                    row: i + 1,
+                    first_row: first as usize + 1,
+                    id,
+                });
+            }
+            lookup.insert(id.clone(), i as u32);
+            ids.push(id);
+        }
+
+        let mut arms = Vec::with_capacity(n);
+        for (i, cell) in table.column(&spec.arm)?.cells().enumerate() {
+            let text = cell.text();
+            let label = text.trim();
+            arms.push(if label == spec.treatment_label {
+                Arm::Treatment
+            } else if label == spec.control_label {
+                Arm::Control
+            } else {
+                return Err(Error::UnknownArm {
+                    file: table.file.clone(),
+                    row: i + 1,
+                    column: spec.arm.clone(),
+                    value: label.to_string(),
+                    expected: format!(
+                        "`{}` for treatment or `{}` for control",
+                        spec.treatment_label, spec.control_label
+                    ),
+                });
+            });
+        }
+        for (arm, label) in [
+            (Arm::Treatment, &spec.treatment_label),
+            (Arm::Control, &spec.control_label),
+        ] {
+            if !arms.contains(&arm) {
+                return Err(Error::EmptyArm {
+                    file: table.file.clone(),
+                    arm: arm.name(),
+                    label: label.clone(),
+                });
+            }
+        }
+
+        let mut referral = Vec::with_capacity(n);
+        for (i, cell) in table.column(&spec.referral)?.cells().enumerate() {
+            if is_missing(&cell) {
+                return Err(table.missing(i, &spec.referral));
+            }
+            let week = Week::parse(&cell.text()).map_err(|e| match e {
+                Error::InvalidWeek { reason, .. } => {
+                    table.invalid(i, &spec.referral, &cell, format!("invalid week ({reason})"))
+                }
+                other => other,
+            })?;
+            referral.push(week);
+        }
+
+        let blocks = match &spec.block {
+            Some(col) => read_groups(&table, col)?,
+            None => Groups {
+                labels: vec!["all".into()],
+                index: vec![0; n],
+            },
+        };
+        let clusters = spec
+            .cluster
+            .as_ref()
+            .map(|col| read_groups(&table, col))
+            .transpose()?;
+
+        let design: Vec<&str> = [Some(&spec.id), Some(&spec.arm), Some(&spec.referral)]
+            .into_iter()
+            .chain([spec.block.as_ref(), spec.cluster.as_ref()])
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        let names = match &spec.covariates {
+            Some(list) => list.clone(),
+            None => table
+                .column_names()
+                .into_iter()
+                .filter(|c| !design.contains(&c.as_str()))
+                .collect(),
+        };
+        let covariates = names
+            .iter()
+            .map(|name| read_covariate(&table, name))
+            .collect::<Result<Vec<_>>>()?;
+
+        Ok(Persons {
+            file: table.file,
+            spec: spec.clone(),
+            ids,
+            arms,
+            referral,
+            blocks,
+            clusters,
+            covariates,
+            lookup,
+        })
+    }
+
+    /// Number of persons.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Always `false`: a validated person table has persons in both arms.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// The file (or frame label) the table came from.
+    pub fn source(&self) -> &Path {
+        &self.file
+    }
+
+    /// The column specification used to read the table.
+    pub fn spec(&self) -> &PersonSpec {
+        &self.spec
+    }
+
+    /// Person ids in table order.
+    pub fn ids(&self) -> &[String] {
+        &self.ids
+    }
+
+    /// Arms in table order.
+    pub fn arms(&self) -> &[Arm] {
+        &self.arms
+    }
+
+    /// Referral weeks in table order.
+    pub fn referral_weeks(&self) -> &[Week] {
+        &self.referral
+    }
+
+    /// Blocks (a single block `all` when no block column was given).
+    pub fn blocks(&self) -> &Groups {
+        &self.blocks
+    }
+
+    /// Clusters, if a cluster column was given.
+    pub fn clusters(&self) -> Option<&Groups> {
+        self.clusters.as_ref()
+    }
+
+    /// Baseline covariates.
+    pub fn covariates(&self) -> &[Covariate] {
+        &self.covariates
+    }
+
+    /// Row index of the person with id `id`.
+    pub fn position(&self, id: &str) -> Option<usize> {
+        self.lookup.get(id.trim()).map(|&i| i as usize)
+    }
+
+    /// Row index of the person named by a register cell (text or integer id).
+    pub(crate) fn position_of(&self, cell: &Cell<'_>) -> Option<usize> {
+        match cell {
+            Cell::Str(s) => self.position(s),
+            other => self.position(&other.text()),
+        }
+    }
+
+    /// The same persons in the order `order` (a permutation of `0..len`).
+    pub(crate) fn reordered(&self, order: &[usize]) -> Persons {
+        let pick = |g: &Groups| Groups {
+            labels: g.labels.clone(),
+            index: order.iter().map(|&i| g.index[i]).collect(),
+        };
+        let ids: Vec<String> = order.iter().map(|&i| self.ids[i].clone()).collect();
+        let lookup = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i as u32))
+            .collect();
+        Persons {
+            file: self.file.clone(),
+            spec: self.spec.clone(),
+            arms: order.iter().map(|&i| self.arms[i]).collect(),
+            referral: order.iter().map(|&i| self.referral[i]).collect(),
+            blocks: pick(&self.blocks),
+            clusters: self.clusters.as_ref().map(pick),
+            covariates: self
+                .covariates
+                .iter()
+                .map(|c| Covariate {
+                    name: c.name.clone(),
+                    values: match &c.values {
+                        CovariateValues::Numeric(v) => {
+                            CovariateValues::Numeric(order.iter().map(|&i| v[i]).collect())
+                        }
+                        CovariateValues::Categorical { levels, values } => {
+                            CovariateValues::Categorical {
+                                levels: levels.clone(),
+                                values: order.iter().map(|&i| values[i]).collect(),
+                            }
+                        }
+                    },
+                })
+                .collect(),
+            ids,
+            lookup,
+        }
+    }
+}
+
+fn read_groups(table: &Table, col: &str) -> Result<Groups> {
+    let mut texts = Vec::with_capacity(table.height());
+    for (i, cell) in table.column(col)?.cells().enumerate() {
+        if is_missing(&cell) {
+            return Err(table.missing(i, col));
+        }
+        texts.push(cell.text().trim().to_string());
+    }
+    Ok(levels_of(texts))
+}
+
+/// Sorted distinct labels and each value's index among them.
+fn levels_of(texts: Vec<String>) -> Groups {
+    let mut labels = texts.clone();
+    labels.sort_unstable();
+    labels.dedup();
+    let pos: HashMap<&str, u32> = labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i as u32))
+        .collect();
+    let index = texts.iter().map(|t| pos[t.as_str()]).collect();
+    Groups { labels, index }
+}
+
+fn read_covariate(table: &Table, name: &str) -> Result<Covariate> {
+    let col = table.column(name)?;
+    let numeric: Option<Vec<Option<f64>>> = col
+        .cells()
+        .map(|c| if is_missing(&c) { Ok(None) } else { number(&c) })
+        .collect::<std::result::Result<_, _>>()
+        .ok();
+    let values = match numeric {
+        Some(v) => CovariateValues::Numeric(v),
+        None => {
+            let texts: Vec<Option<String>> = col
+                .cells()
+                .map(|c| (!is_missing(&c)).then(|| c.text().trim().to_string()))
+                .collect();
+            let present: Vec<String> = texts.iter().flatten().cloned().collect();
+            let groups = levels_of(present);
+            let mut it = groups.index.iter();
+            CovariateValues::Categorical {
+                values: texts
+                    .iter()
+                    .map(|t| t.as_ref().and_then(|_| it.next().copied()))
+                    .collect(),
+                levels: groups.labels,
+            }
+        }
+    };
+    Ok(Covariate {
+        name: name.to_string(),
+        values,
+    })
+}

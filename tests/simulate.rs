@@ -1,0 +1,146 @@
+//! The simulator: deterministic whatever the thread count, reproduces the
+//! bundled sample byte for byte, and lands near the JobFirst magnitudes.
+
+use std::path::{Path, PathBuf};
+
+use trialpanel::simulate::{SimulatedTrial, TrialConfig, simulate};
+use trialpanel::{Arm, CodeTable, Error, LongColumns, Panel, PersonSpec, Persons, Week};
+
+fn in_pool(threads: usize, config: &TrialConfig) -> SimulatedTrial {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap()
+        .install(|| simulate(config).unwrap())
+}
+
+#[test]
+fn same_seed_same_data_for_any_thread_count() {
+    let config = TrialConfig {
+        persons: 400,
+        ..TrialConfig::default()
+    };
+    let one = in_pool(1, &config);
+    let two = in_pool(2, &config);
+    let three = in_pool(3, &config);
+    for other in [&two, &three] {
+        assert!(one.persons.equals_missing(&other.persons));
+        assert!(one.register.equals_missing(&other.register));
+    }
+    let other_seed = simulate(&TrialConfig { seed: 1, ..config }).unwrap();
+    assert!(!one.register.equals_missing(&other_seed.register));
+}
+
+#[test]
+fn the_documented_command_regenerates_the_bundled_sample() {
+    let bundled = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data-samples/jobfirst");
+    let fresh = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sample");
+    let trial = simulate(&TrialConfig::default()).unwrap();
+    trial.write(&fresh, false).unwrap();
+    for file in ["persons.csv", "codes.csv", "register_wide.csv"] {
+        let a = std::fs::read(bundled.join(file)).unwrap();
+        let b = std::fs::read(fresh.join(file)).unwrap();
+        assert!(a == b, "{file} differs from a fresh simulation");
+    }
+    assert_eq!(
+        TrialConfig::default().first_referral,
+        Week::parse("2016-W10").unwrap()
+    );
+}
+
+#[test]
+fn defaults_land_near_the_jobfirst_magnitudes() {
+    let trial = simulate(&TrialConfig::default()).unwrap();
+    let persons = Persons::from_frame(
+        trial.persons.clone(),
+        "persons",
+        &PersonSpec::default().block_column("municipality"),
+    )
+    .unwrap();
+    let codes = CodeTable::from_pairs(
+        [
+            ("111", "benefit"),
+            ("130", "benefit"),
+            ("651", "work_placement"),
+        ]
+        .into_iter()
+        .chain([
+            ("652", "work_placement"),
+            ("621", "wage_subsidy"),
+            ("622", "wage_subsidy"),
+        ]),
+    )
+    .unwrap();
+    let panel = Panel::builder(&persons, &codes)
+        .long_frame(trial.register.clone(), "register", &LongColumns::default())
+        .unwrap();
+    let placement = codes.category("work_placement").unwrap().0;
+
+    // Share per arm at week k of persons meeting `f(category, centihours)`.
+    let share = |k: i32, f: &dyn Fn(u8, u16) -> bool| {
+        let (cats, hours) = (panel.categories(k).unwrap(), panel.centihours(k).unwrap());
+        let mut n = [0.0f64; 2];
+        let mut hit = [0.0f64; 2];
+        for (g, range) in panel.observed(k) {
+            for p in range {
+                n[g.arm as usize] += 1.0;
+                hit[g.arm as usize] += f64::from(u8::from(f(cats[p], hours[p])));
+            }
+        }
+        [hit[0] / n[0], hit[1] / n[1]]
+    };
+    let (c, t) = (Arm::Control as usize, Arm::Treatment as usize);
+
+    // SPEC §8: any ordinary hours at week 35, 7% vs 12%.
+    let hours35 = share(35, &|_, h| h > 0);
+    assert!((0.04..0.10).contains(&hours35[c]), "{hours35:?}");
+    assert!((0.09..0.16).contains(&hours35[t]), "{hours35:?}");
+    // Mean hours about ½ hour at start in both arms.
+    let start = share(0, &|_, h| h > 0);
+    assert!(start[c] < 0.06 && start[t] < 0.06, "{start:?}");
+    // Placements: control low, treatment rising to about a third, then falling.
+    let peak = (10..=25).map(|k| share(k, &|cat, _| cat == placement)[t]);
+    let peak = peak.fold(0.0, f64::max);
+    assert!((0.25..0.45).contains(&peak), "peak {peak}");
+    assert!(share(40, &|cat, _| cat == placement)[t] < peak);
+    assert!(share(20, &|cat, _| cat == placement)[c] < 0.12);
+
+    // With no effect the arms follow the same process.
+    let null = simulate(&TrialConfig {
+        effect: 0.0,
+        ..TrialConfig::default()
+    })
+    .unwrap();
+    assert_eq!(null.persons.height(), 3000);
+}
+
+#[test]
+fn invalid_settings_are_typed_errors() {
+    for config in [
+        TrialConfig {
+            persons: 1,
+            ..TrialConfig::default()
+        },
+        TrialConfig {
+            treatment_share: 1.0,
+            ..TrialConfig::default()
+        },
+        TrialConfig {
+            blocks: 0,
+            ..TrialConfig::default()
+        },
+        TrialConfig {
+            effect: f64::NAN,
+            ..TrialConfig::default()
+        },
+        TrialConfig {
+            referral_span: 60,
+            ..TrialConfig::default()
+        },
+    ] {
+        assert!(matches!(
+            simulate(&config),
+            Err(Error::InvalidSetting { .. })
+        ));
+    }
+}
