@@ -329,10 +329,15 @@ impl<'a> PanelBuilder<'a> {
             (-DEFAULT_HISTORY_WEEKS).max(from.event_week(max_ref)),
             until.event_week(min_ref),
         ));
-        if k_min > k_max {
+        // A window wider than the span of all ISO weeks 1900-2200 cannot hold data.
+        const MAX_SPAN: i64 = 20_000;
+        if k_min > k_max || i64::from(k_max) - i64::from(k_min) >= MAX_SPAN {
             return Err(Error::InvalidSetting {
                 name: "event_weeks".into(),
-                reason: format!("first event week {k_min} is after last {k_max}"),
+                reason: format!(
+                    "event weeks {k_min} to {k_max}: the first must not be after the last, \
+                     and the window must be under {MAX_SPAN} weeks"
+                ),
             });
         }
         let n_weeks = (k_max - k_min + 1) as usize;

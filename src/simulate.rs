@@ -415,6 +415,14 @@ fn draw_job_hours(rng: &mut Rng) -> f64 {
     lo + 0.25 * (1 + rng.below(steps)) as f64
 }
 
+/// `Kommune A` … `Kommune Z`, then `Kommune 27`, `Kommune 28`, ….
+fn block_name(b: usize) -> String {
+    match u8::try_from(b) {
+        Ok(b) if b < 26 => format!("Kommune {}", char::from(b'A' + b)),
+        _ => format!("Kommune {}", b + 1),
+    }
+}
+
 fn person_id(i: usize) -> String {
     format!("P{:06}", i + 1)
 }
@@ -472,7 +480,7 @@ fn frames(people: Vec<Person>, weeks: (Week, Week)) -> Result<SimulatedTrial> {
                 "".into(),
                 people
                     .iter()
-                    .map(|p| format!("Kommune {}", (b'A' + p.block as u8) as char))
+                    .map(|p| block_name(p.block))
                     .collect::<Vec<_>>(),
             ),
         ),

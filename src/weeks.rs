@@ -200,9 +200,10 @@ impl Week {
         self.0 - referral.0
     }
 
-    /// The week `k` weeks after `self` (`k` may be negative).
+    /// The week `k` weeks after `self` (`k` may be negative; saturates at
+    /// the ends of the linear week range instead of overflowing).
     pub fn plus(self, k: i32) -> Week {
-        Week(self.0 + k)
+        Week(self.0.saturating_add(k))
     }
 }
 

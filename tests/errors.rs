@@ -441,3 +441,26 @@ fn covariates_are_typed_and_missing_values_recognised() {
         }
     );
 }
+
+#[test]
+fn bom_crlf_and_quoted_fields_are_read_and_non_utf8_is_a_parse_error() {
+    let d = dir("quirks");
+    let text = "\u{feff}person_id,arm,referral_week,note\r\n1,treatment,2016-W10,\"a, b\"\r\n2,control,2016-W10,c\r\n";
+    let p = Persons::read(write(&d, "p.csv", text), &PersonSpec::default()).unwrap();
+    assert_eq!(p.ids(), ["1", "2"]);
+    assert_eq!(p.referral_weeks()[1].to_string(), "2016-W10");
+    match &p.covariates()[0].values {
+        trialpanel::persons::CovariateValues::Categorical { levels, .. } => {
+            assert_eq!(levels, &["a, b".to_string(), "c".to_string()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let path = d.join("latin1.csv");
+    std::fs::write(
+        &path,
+        b"person_id,arm,referral_week,town\n1,treatment,2016-W10,K\xf8ge\n2,control,2016-W10,x\n",
+    )
+    .unwrap();
+    let err = Persons::read(&path, &PersonSpec::default()).unwrap_err();
+    assert!(matches!(err, Error::Parse { format: "CSV", .. }), "{err:?}");
+}

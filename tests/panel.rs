@@ -166,6 +166,21 @@ fn observed_until_and_window_can_be_set() {
 }
 
 #[test]
+fn absurd_event_week_windows_are_errors_not_overflows() {
+    let (persons, codes) = small_inputs();
+    for (first, last) in [(i32::MIN, i32::MAX), (3, 2), (-30_000, 0)] {
+        let err = Panel::builder(&persons, &codes)
+            .event_weeks(first, last)
+            .long_file(small("register_long.csv"), &LongColumns::default())
+            .unwrap_err();
+        assert!(
+            matches!(err, trialpanel::Error::InvalidSetting { .. }),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
 fn bundled_sample_long_and_wide_give_identical_panels() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data-samples/jobfirst");
     let persons = Persons::read(
