@@ -236,28 +236,27 @@ pub(crate) fn number(cell: &Cell<'_>) -> std::result::Result<Option<f64>, &'stat
     }
 }
 
-/// Write a DataFrame to CSV (empty cell for missing values, full precision).
-pub(crate) fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
-    let write_err = |message: String| Error::Write {
+/// Create `path` for writing, and a mapper of writer errors that names it.
+fn create(path: &Path) -> Result<(File, impl Fn(PolarsError) -> Error + '_)> {
+    let write_err = move |message: String| Error::Write {
         file: path.to_path_buf(),
         message,
     };
     let file = File::create(path).map_err(|e| write_err(e.to_string()))?;
+    Ok((file, move |e: PolarsError| write_err(e.to_string())))
+}
+
+/// Write a DataFrame to CSV (empty cell for missing values, full precision).
+pub(crate) fn write_csv(df: &mut DataFrame, path: &Path) -> Result<()> {
+    let (file, err) = create(path)?;
     CsvWriter::new(file)
         .include_header(true)
         .finish(df)
-        .map_err(|e| write_err(e.to_string()))
+        .map_err(err)
 }
 
 /// Write a DataFrame to Parquet.
 pub(crate) fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
-    let write_err = |message: String| Error::Write {
-        file: path.to_path_buf(),
-        message,
-    };
-    let file = File::create(path).map_err(|e| write_err(e.to_string()))?;
-    ParquetWriter::new(file)
-        .finish(df)
-        .map(|_| ())
-        .map_err(|e| write_err(e.to_string()))
+    let (file, err) = create(path)?;
+    ParquetWriter::new(file).finish(df).map(|_| ()).map_err(err)
 }

@@ -116,7 +116,7 @@ impl PanelBuilder<'_> {
             |(a, b), &w| (a.min(w), b.max(w)),
         );
         let mut grid = self.grid(first, last)?;
-        let mut people = PersonLookup::new(self, table);
+        let mut people = PersonLookup::new(self, table, &columns.id);
         let mut categories = CategoryLookup::new(self);
         let mut hours_cells = hours.as_ref().map(|(_, c)| c.cells());
         grid.report.rows = table.height();
@@ -174,7 +174,7 @@ impl PanelBuilder<'_> {
         };
 
         // Person table row of each register row (None: unknown, skipped).
-        let mut people = PersonLookup::new(self, table);
+        let mut people = PersonLookup::new(self, table, &columns.id);
         let mut seen: HashMap<usize, usize> = HashMap::new();
         let mut rows = Vec::with_capacity(table.height());
         for (i, id) in table.column(&columns.id)?.cells().enumerate() {
@@ -320,16 +320,18 @@ fn check_contiguous(
 struct PersonLookup<'a> {
     builder: &'a PanelBuilder<'a>,
     table: &'a Table,
+    column: &'a str,
     unknown_rows: usize,
     unknown_ids: std::collections::HashSet<String>,
     first: Option<(usize, String)>,
 }
 
 impl<'a> PersonLookup<'a> {
-    fn new(builder: &'a PanelBuilder<'a>, table: &'a Table) -> Self {
+    fn new(builder: &'a PanelBuilder<'a>, table: &'a Table, column: &'a str) -> Self {
         PersonLookup {
             builder,
             table,
+            column,
             unknown_rows: 0,
             unknown_ids: Default::default(),
             first: None,
@@ -338,7 +340,7 @@ impl<'a> PersonLookup<'a> {
 
     fn find(&mut self, i: usize, id: &Cell<'_>) -> Result<Option<usize>> {
         if id.is_blank() {
-            return Err(self.table.missing(i, "person id"));
+            return Err(self.table.missing(i, self.column));
         }
         match self.builder.persons.position_of(id) {
             Some(row) => Ok(Some(row)),

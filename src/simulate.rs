@@ -402,13 +402,12 @@ fn step(rng: &mut Rng, state: State, r: &Rates) -> State {
 }
 
 fn draw_job_hours(rng: &mut Rng) -> f64 {
-    let cum: Vec<f64> = HOUR_BUCKETS
-        .iter()
-        .scan(0.0, |acc, b| {
-            *acc += b.2;
-            Some(*acc)
-        })
-        .collect();
+    let mut cum = [0.0; HOUR_BUCKETS.len()];
+    let mut acc = 0.0;
+    for (c, b) in cum.iter_mut().zip(&HOUR_BUCKETS) {
+        acc += b.2;
+        *c = acc;
+    }
     let (lo, hi, _) = HOUR_BUCKETS[rng.pick(&cum)];
     // Quarter hours strictly inside (lo, hi].
     let steps = ((hi - lo) * 4.0) as u64;
