@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use polars::prelude::DataFrame;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -50,7 +51,15 @@ impl CodeTable {
     /// Codes and categories are trimmed. A blank code, a blank category or a
     /// code listed twice is an error naming the row.
     pub fn read(path: impl AsRef<Path>) -> Result<CodeTable> {
-        let table = Table::read(path.as_ref())?;
+        Self::from_table(Table::read(path.as_ref())?)
+    }
+
+    /// The same from an in-memory DataFrame; `label` names it in errors.
+    pub fn from_frame(df: DataFrame, label: &str) -> Result<CodeTable> {
+        Self::from_table(Table::from_frame(df, label))
+    }
+
+    fn from_table(table: Table) -> Result<CodeTable> {
         if table.height() == 0 {
             return Err(Error::Empty { file: table.file });
         }

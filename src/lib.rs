@@ -21,8 +21,11 @@
 //!
 //! ## Example
 //!
+//! Weekly effects of the treatment on employment (any ordinary hours), with
+//! 95% Welch confidence intervals, over event weeks 0–44:
+//!
 //! ```no_run
-//! use trialpanel::{CodeTable, LongColumns, Panel, PersonSpec, Persons};
+//! use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons};
 //!
 //! let persons = Persons::read(
 //!     "data-samples/jobfirst/persons.csv",
@@ -31,34 +34,78 @@
 //! let codes = CodeTable::read("data-samples/jobfirst/codes.csv")?;
 //! let panel = Panel::builder(&persons, &codes)
 //!     .long_file("data-samples/jobfirst/register_long.parquet", &LongColumns::default())?;
-//! for r in panel.at_risk_all().iter().filter(|r| r.week >= 0) {
-//!     println!("week {:>3}: {} treated, {} controls", r.week, r.treatment, r.control);
+//!
+//! let employed = Outcome::employed(0.0).evaluate(&panel, 0..=44)?;
+//! let weekly = trialpanel::weekly_effects(&employed, &Design::default())?;
+//! for r in &weekly.rows {
+//!     let e = &r.estimate;
+//!     println!(
+//!         "week {:>2}: n = {}/{}, effect {:?}, 95% CI {:?} to {:?}",
+//!         r.week, e.n_treat, e.n_control, e.effect, e.ci_low, e.ci_high
+//!     );
 //! }
+//! trialpanel::effects::write_effects_csv(&[weekly], "effects.csv")?;
 //! # Ok::<(), trialpanel::Error>(())
 //! ```
+//!
+//! Undefined numbers (an sd with one person, a CI when both arms are
+//! constant) are `None` and empty cells in CSV, never a made-up value.
+//!
+//! ## A short tour
+//!
+//! 1. **Inputs.** [`Persons::read`] takes the person table (id, arm, referral
+//!    week, optional block and covariates, configured by [`PersonSpec`]);
+//!    [`CodeTable::read`] the code → category table; the register is read
+//!    by [`PanelBuilder::long_file`] or [`PanelBuilder::wide_file`]. Every
+//!    problem in the files is an [`Error`] naming file, row, column and value.
+//! 2. **Panel.** [`Panel`] holds category and hours per person and event week;
+//!    [`Panel::at_risk`] counts who is followed at each week.
+//! 3. **Outcomes.** An [`Outcome`] (in-state shares, hours, employed,
+//!    cumulative sums, or your own closure) evaluated on the panel gives
+//!    [`OutcomeValues`]: a weeks × persons matrix with missing values where a
+//!    person is not followed.
+//! 4. **Effects.** [`weekly_effects`] compares the arms week by week under a
+//!    [`Design`] (blocked or not, level, Welch or pooled variance); then
+//!    [`effects::simultaneous_band`], [`effects::randomisation_test`],
+//!    [`effects::subgroup_effects`] and [`effects::site_effects`]. Every
+//!    table has the same [`Estimate`] columns ([`report::ESTIMATE_COLUMNS`]).
+//! 5. **Output.** Tables convert to polars DataFrames (`to_frame`) and CSV.
 //!
 //! ## Modules
 //!
 //! * [`weeks`]: ISO 8601 weeks and event weeks;
 //! * [`persons`], [`codes`], [`register`]: the three inputs and their readers;
 //! * [`panel`]: the aligned person-week panel;
+//! * [`outcome`]: outcomes per person and week, hours descriptives;
+//! * [`effects`]: weekly effects, band, randomisation inference, subgroups
+//!   and sites;
+//! * [`stats`]: the small pure statistics underneath (moments, Welch,
+//!   blocked estimator, Holm/BH, chi-square, Cochran's Q);
+//! * [`report`]: tidy tables and CSV output;
 //! * [`simulate`]: a seeded simulator of DREAM-style trials (the bundled
 //!   sample comes from it);
 //! * [`error`]: the one error type, [`Error`].
 
 pub mod codes;
+pub mod effects;
 pub mod error;
 mod io;
+pub mod outcome;
 pub mod panel;
 pub mod persons;
 pub mod register;
+pub mod report;
 mod rng;
 pub mod simulate;
+pub mod stats;
 pub mod weeks;
 
 pub use codes::{Category, CodeTable};
+pub use effects::{Design, WeeklyEffects, weekly_effects};
 pub use error::{Error, Result};
+pub use outcome::{Outcome, OutcomeValues};
 pub use panel::{AtRisk, Panel, PanelBuilder};
 pub use persons::{Arm, PersonSpec, Persons};
 pub use register::{LongColumns, WideColumns};
+pub use stats::{Estimate, Variance};
 pub use weeks::Week;

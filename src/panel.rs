@@ -179,11 +179,20 @@ impl Panel {
 
     /// `true` when panel person `p` is observed at event week `k`.
     pub fn is_observed(&self, p: usize, k: i32) -> bool {
+        self.observed_span(p).contains(&k)
+    }
+
+    /// The event weeks at which panel person `p` is observed: the panel's
+    /// window intersected with `observed_from − referral ..= observed_until −
+    /// referral` (empty for an unknown `p`).
+    pub fn observed_span(&self, p: usize) -> RangeInclusive<i32> {
+        let window = self.event_weeks();
         let Some(&referral) = self.persons.referral_weeks().get(p) else {
-            return false;
+            return *window.end()..=*window.start() - 1;
         };
-        let week = referral.plus(k);
-        self.event_weeks().contains(&k) && self.observed_from <= week && week <= self.observed_until
+        let first = self.observed_from.event_week(referral).max(*window.start());
+        let last = self.observed_until.event_week(referral).min(*window.end());
+        first..=last
     }
 
     /// Last event week at which panel person `p` is observed

@@ -1,0 +1,585 @@
+//! Outcomes: a value per person and event week (SPEC §3).
+//!
+//! An [`Outcome`] says how to compute the value from a person's weekly
+//! category and hours; [`Outcome::evaluate`] computes it for every person of
+//! a [`Panel`] over a range of event weeks, giving [`OutcomeValues`]: a
+//! weeks × persons matrix in which a missing value (person not observed that
+//! week, or the outcome undefined there) is `NaN`.
+//!
+//! | constructor | value at event week k |
+//! |---|---|
+//! | [`Outcome::in_state`] | 1 if the week's category is in the set, else 0 |
+//! | [`Outcome::work_placement`], [`Outcome::wage_subsidy`] | in-state for that category |
+//! | [`Outcome::any_benefit`] | 1 for any category other than `none` |
+//! | [`Outcome::self_supporting`] | 1 for category `none` (no public benefit) |
+//! | [`Outcome::hours`] | ordinary hours, zeros included |
+//! | [`Outcome::employed`] | 1 if hours > threshold |
+//! | [`Outcome::cumulative`] | Σ of the outcome over weeks 0..=k; missing unless the person is observed at every week 0..=k |
+//! | [`Outcome::custom`] | any function of the person's categories and hours up to k |
+//!
+//! The descriptive extras of SPEC §3 (hours among those working, the
+//! distribution of positive hours with a chi-square test) are
+//! [`hours_among_working`] and [`hours_distribution`].
+
+use std::fmt;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+use ndarray::{Array2, ArrayViewMut2, Axis};
+use polars::prelude::{DataFrame, IntoColumn, NamedFrom, Series};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::codes::{self, Category};
+use crate::error::{Error, Result};
+use crate::panel::{HOURS_SCALE, Panel};
+use crate::persons::Arm;
+use crate::stats::{self, ChiSquare, Estimate, Moments, Variance};
+
+/// Persons per parallel work unit when evaluating outcomes.
+const CHUNK: usize = 2048;
+
+/// The signature of a custom outcome: the value for one person at one event
+/// week, from that person's history. Return `NaN` for "undefined here".
+pub type CustomFn = dyn Fn(&History<'_>) -> f64 + Send + Sync;
+
+/// How to compute an outcome. Cheap to clone.
+#[derive(Clone)]
+pub struct Outcome {
+    name: String,
+    kind: Kind,
+}
+
+#[derive(Clone)]
+enum Kind {
+    InState(States),
+    Hours,
+    Employed(f64),
+    Cumulative(Box<Kind>),
+    Custom(Arc<CustomFn>),
+}
+
+#[derive(Clone, Debug)]
+enum States {
+    Named(Vec<String>),
+    AnyBenefit,
+}
+
+impl fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outcome").field("name", &self.name).finish()
+    }
+}
+
+impl Outcome {
+    /// 1 if the week's category is one of `categories` (names from the code
+    /// table, or `"none"` for self-supporting), else 0.
+    pub fn in_state(name: &str, categories: &[&str]) -> Outcome {
+        Outcome {
+            name: name.into(),
+            kind: Kind::InState(States::Named(
+                categories.iter().map(|c| c.to_string()).collect(),
+            )),
+        }
+    }
+
+    /// In work placement (category `work_placement`).
+    pub fn work_placement() -> Outcome {
+        Outcome::in_state(codes::WORK_PLACEMENT, &[codes::WORK_PLACEMENT])
+    }
+
+    /// In wage subsidy (category `wage_subsidy`).
+    pub fn wage_subsidy() -> Outcome {
+        Outcome::in_state(codes::WAGE_SUBSIDY, &[codes::WAGE_SUBSIDY])
+    }
+
+    /// On any public benefit: any category other than `none`.
+    pub fn any_benefit() -> Outcome {
+        Outcome {
+            name: "any_benefit".into(),
+            kind: Kind::InState(States::AnyBenefit),
+        }
+    }
+
+    /// Self-supporting: no public benefit that week (category `none`).
+    pub fn self_supporting() -> Outcome {
+        Outcome::in_state("self_supporting", &[codes::NONE])
+    }
+
+    /// Ordinary hours worked in the week (0 when none).
+    pub fn hours() -> Outcome {
+        Outcome {
+            name: "hours".into(),
+            kind: Kind::Hours,
+        }
+    }
+
+    /// 1 if ordinary hours exceed `threshold` (SPEC default 0), else 0.
+    /// Named `employed`.
+    pub fn employed(threshold: f64) -> Outcome {
+        Outcome {
+            name: "employed".into(),
+            kind: Kind::Employed(threshold),
+        }
+    }
+
+    /// The sum of this outcome over event weeks 0..=k, defined for persons
+    /// observed at every one of those weeks (missing before week 0). Named
+    /// `cumulative_<name>`.
+    pub fn cumulative(self) -> Outcome {
+        Outcome {
+            name: format!("cumulative_{}", self.name),
+            kind: Kind::Cumulative(Box::new(self.kind)),
+        }
+    }
+
+    /// Any function of a person's categories and hours up to event week k
+    /// (see [`History`]). A `NaN` result is a missing value; an infinite one
+    /// is an error.
+    pub fn custom(name: &str, f: impl Fn(&History<'_>) -> f64 + Send + Sync + 'static) -> Outcome {
+        Outcome {
+            name: name.into(),
+            kind: Kind::Custom(Arc::new(f)),
+        }
+    }
+
+    /// The same outcome under another name.
+    pub fn named(mut self, name: &str) -> Outcome {
+        self.name = name.into();
+        self
+    }
+
+    /// The outcome's name (the `outcome` column of result tables).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Compute the outcome for every person of `panel` at event weeks
+    /// `weeks`, in parallel over persons.
+    ///
+    /// Fails when `weeks` is empty or not inside the panel's window, when a
+    /// category is not in the code table, when a cumulative outcome is asked
+    /// for a panel without week 0, or when a custom function returns an
+    /// infinite value.
+    pub fn evaluate<'p>(
+        &self,
+        panel: &'p Panel,
+        weeks: RangeInclusive<i32>,
+    ) -> Result<OutcomeValues<'p>> {
+        let window = panel.event_weeks();
+        if weeks.is_empty() || !window.contains(weeks.start()) || !window.contains(weeks.end()) {
+            return Err(Error::InvalidSetting {
+                name: format!("weeks of outcome `{}`", self.name),
+                reason: format!(
+                    "event weeks {}..={} are not inside the panel's window {}..={}",
+                    weeks.start(),
+                    weeks.end(),
+                    window.start(),
+                    window.end()
+                ),
+            });
+        }
+        let eval = Eval::resolve(&self.kind, &self.name, panel)?;
+        let mut values = Array2::from_elem((weeks.clone().count(), panel.n_persons()), f64::NAN);
+        values
+            .axis_chunks_iter_mut(Axis(1), CHUNK)
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, mut chunk)| eval.fill(panel, i * CHUNK, &weeks, &mut chunk.view_mut()))
+            .collect::<Result<()>>()?;
+        Ok(OutcomeValues {
+            panel,
+            name: self.name.clone(),
+            first_week: *weeks.start(),
+            values,
+        })
+    }
+}
+
+/// An outcome resolved against a panel's code table.
+enum Eval<'a> {
+    InState(Box<[bool; 256]>),
+    Hours,
+    Employed(f64),
+    Cumulative(Box<Eval<'a>>),
+    Custom(&'a CustomFn, &'a str),
+}
+
+impl<'a> Eval<'a> {
+    fn resolve(kind: &'a Kind, name: &'a str, panel: &Panel) -> Result<Eval<'a>> {
+        Ok(match kind {
+            Kind::InState(States::AnyBenefit) => {
+                let mut set = Box::new([true; 256]);
+                set[usize::from(Category::NONE.0)] = false;
+                Eval::InState(set)
+            }
+            Kind::InState(States::Named(names)) => {
+                let mut set = Box::new([false; 256]);
+                for n in names {
+                    let c = panel
+                        .codes()
+                        .category(n)
+                        .ok_or_else(|| Error::InvalidSetting {
+                            name: format!("outcome `{name}`"),
+                            reason: format!(
+                                "category `{n}` is not in the code table (it has: {})",
+                                panel.codes().categories().join(", ")
+                            ),
+                        })?;
+                    set[usize::from(c.0)] = true;
+                }
+                Eval::InState(set)
+            }
+            Kind::Hours => Eval::Hours,
+            Kind::Employed(t) if t.is_finite() => Eval::Employed(*t),
+            Kind::Employed(t) => {
+                return Err(Error::InvalidSetting {
+                    name: format!("outcome `{name}`"),
+                    reason: format!("the hours threshold must be a finite number, not {t}"),
+                });
+            }
+            Kind::Cumulative(inner) => {
+                Eval::Cumulative(Box::new(Eval::resolve(inner, name, panel)?))
+            }
+            Kind::Custom(f) => Eval::Custom(f.as_ref(), name),
+        })
+    }
+
+    /// Fill `out` (weeks × persons `first..first + out.ncols()`) with the
+    /// values at `weeks`; missing stays `NaN`.
+    fn fill(
+        &self,
+        panel: &Panel,
+        first: usize,
+        weeks: &RangeInclusive<i32>,
+        out: &mut ArrayViewMut2<'_, f64>,
+    ) -> Result<()> {
+        let persons = first..first + out.ncols();
+        let spans: Vec<RangeInclusive<i32>> =
+            persons.clone().map(|p| panel.observed_span(p)).collect();
+        if let Eval::Cumulative(inner) = self {
+            return fill_cumulative(inner, panel, first, weeks, &spans, out);
+        }
+        for (row, k) in out.axis_iter_mut(Axis(0)).zip(weeks.clone()) {
+            let (Some(cats), Some(hours)) = (panel.categories(k), panel.centihours(k)) else {
+                continue;
+            };
+            for ((j, y), span) in row.into_iter().enumerate().zip(&spans) {
+                if !span.contains(&k) {
+                    continue;
+                }
+                let p = first + j;
+                *y = match self {
+                    Eval::InState(set) => f64::from(u8::from(set[usize::from(cats[p])])),
+                    Eval::Hours => f64::from(hours[p]) / HOURS_SCALE,
+                    Eval::Employed(t) => {
+                        f64::from(u8::from(f64::from(hours[p]) / HOURS_SCALE > *t))
+                    }
+                    Eval::Custom(f, name) => {
+                        let v = f(&History {
+                            panel,
+                            person: p,
+                            week: k,
+                        });
+                        if v.is_infinite() {
+                            return Err(Error::InvalidSetting {
+                                name: format!("outcome `{name}`"),
+                                reason: format!(
+                                    "the custom function returned {v} for person {} at event week {k}",
+                                    panel.persons().ids()[p]
+                                ),
+                            });
+                        }
+                        v
+                    }
+                    Eval::Cumulative(_) => f64::NAN,
+                };
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Running sums of `inner` over weeks 0..=k for the persons of one chunk.
+fn fill_cumulative(
+    inner: &Eval<'_>,
+    panel: &Panel,
+    first: usize,
+    weeks: &RangeInclusive<i32>,
+    spans: &[RangeInclusive<i32>],
+    out: &mut ArrayViewMut2<'_, f64>,
+) -> Result<()> {
+    let last = *weeks.end();
+    if last < 0 {
+        return Ok(());
+    }
+    if !panel.event_weeks().contains(&0) {
+        return Err(Error::InvalidSetting {
+            name: "cumulative outcome".into(),
+            reason: format!(
+                "the panel's event weeks {:?} do not include week 0, where the sum starts",
+                panel.event_weeks()
+            ),
+        });
+    }
+    let mut base = Array2::from_elem((last as usize + 1, out.ncols()), f64::NAN);
+    inner.fill(panel, first, &(0..=last), &mut base.view_mut())?;
+    let mut running: Vec<f64> = spans
+        .iter()
+        .map(|s| if s.contains(&0) { 0.0 } else { f64::NAN })
+        .collect();
+    for (k, row) in (0..=last).zip(base.axis_iter(Axis(0))) {
+        for (sum, y) in running.iter_mut().zip(row) {
+            *sum += y;
+        }
+        if weeks.contains(&k) {
+            let mut target = out.row_mut((k - weeks.start()) as usize);
+            for ((t, &sum), span) in target.iter_mut().zip(&running).zip(spans) {
+                if span.contains(&k) {
+                    *t = sum;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One person's weeks up to event week k, as seen by a custom outcome.
+/// Weeks after k, and weeks at which the person is not observed, are `None`.
+pub struct History<'a> {
+    panel: &'a Panel,
+    person: usize,
+    week: i32,
+}
+
+impl History<'_> {
+    /// The event week k the value is for.
+    pub fn week(&self) -> i32 {
+        self.week
+    }
+
+    /// The person's id.
+    pub fn person_id(&self) -> &str {
+        &self.panel.persons().ids()[self.person]
+    }
+
+    /// Category at event week `j ≤ k`, if observed.
+    pub fn category(&self, j: i32) -> Option<Category> {
+        (j <= self.week)
+            .then(|| self.panel.category_at(self.person, j))
+            .flatten()
+    }
+
+    /// Category name at event week `j ≤ k`, if observed.
+    pub fn category_name(&self, j: i32) -> Option<&str> {
+        self.category(j).map(|c| self.panel.codes().name(c))
+    }
+
+    /// Ordinary hours at event week `j ≤ k`, if observed.
+    pub fn hours(&self, j: i32) -> Option<f64> {
+        (j <= self.week)
+            .then(|| self.panel.hours_at(self.person, j))
+            .flatten()
+    }
+
+    /// The event weeks `j ≤ k` at which the person is observed.
+    pub fn observed_weeks(&self) -> RangeInclusive<i32> {
+        let span = self.panel.observed_span(self.person);
+        *span.start()..=(*span.end()).min(self.week)
+    }
+}
+
+/// An outcome computed over a range of event weeks: weeks × persons (panel
+/// order), `NaN` where missing.
+#[derive(Clone, Debug)]
+pub struct OutcomeValues<'p> {
+    panel: &'p Panel,
+    name: String,
+    first_week: i32,
+    values: Array2<f64>,
+}
+
+impl<'p> OutcomeValues<'p> {
+    /// The panel the values come from.
+    pub fn panel(&self) -> &'p Panel {
+        self.panel
+    }
+
+    /// The outcome's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The event weeks covered.
+    pub fn weeks(&self) -> RangeInclusive<i32> {
+        self.first_week..=self.first_week + self.values.nrows() as i32 - 1
+    }
+
+    /// The values of all persons (panel order) at event week `k`.
+    pub fn week(&self, k: i32) -> Option<&[f64]> {
+        let i = usize::try_from(k - self.first_week).ok()?;
+        (i < self.values.nrows())
+            .then(|| self.values.row(i).to_slice())
+            .flatten()
+    }
+
+    /// The whole weeks × persons matrix.
+    pub fn matrix(&self) -> &Array2<f64> {
+        &self.values
+    }
+
+    /// Keep only persons followed through event week `last` (a fixed
+    /// cohort: the same persons behind every week). Others become missing.
+    pub fn fixed_cohort(mut self, last: i32) -> OutcomeValues<'p> {
+        let panel = self.panel;
+        for (p, mut column) in self.values.axis_iter_mut(Axis(1)).enumerate() {
+            if panel.followed_until(p).is_none_or(|f| f < last) {
+                column.fill(f64::NAN);
+            }
+        }
+        self
+    }
+}
+
+/// Moments of `values` at event week `k` per arm over observed persons:
+/// `[control, treatment]`.
+pub(crate) fn arm_moments(panel: &Panel, row: &[f64], k: i32) -> [Moments; 2] {
+    let mut out = [Moments::default(); 2];
+    for arm in Arm::BOTH {
+        let slices: Vec<f64> = panel
+            .observed(k)
+            .filter(|(g, _)| g.arm == arm)
+            .flat_map(|(_, r)| row[r].iter().copied())
+            .collect();
+        out[arm as usize] = Moments::of(&slices);
+    }
+    out
+}
+
+/// Mean hours among those working (hours > 0) at event week `k`, per arm,
+/// compared as a difference in means: n counts the persons working, and the
+/// estimate is a [`stats::difference_in_means`] at `level`.
+pub fn hours_among_working(panel: &Panel, k: i32, level: f64) -> Result<Estimate> {
+    let hours = panel.centihours(k).ok_or_else(|| week_outside(panel, k))?;
+    let row: Vec<f64> = hours
+        .iter()
+        .map(|&h| {
+            if h > 0 {
+                f64::from(h) / HOURS_SCALE
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    let [control, treat] = arm_moments(panel, &row, k);
+    Ok(stats::difference_in_means(
+        &treat,
+        &control,
+        level,
+        Variance::Welch,
+    ))
+}
+
+fn week_outside(panel: &Panel, k: i32) -> Error {
+    Error::InvalidSetting {
+        name: "week".into(),
+        reason: format!(
+            "event week {k} is outside the panel's window {:?}",
+            panel.event_weeks()
+        ),
+    }
+}
+
+/// Default upper bounds of the positive-hours buckets:
+/// (0,5], (5,10], (10,15], (15,20], (20,30], (30,37], >37.
+pub const DEFAULT_HOURS_BUCKETS: [f64; 6] = [5.0, 10.0, 15.0, 20.0, 30.0, 37.0];
+
+/// The distribution of positive hours over buckets, by arm, at one week.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HoursDistribution {
+    /// Event week.
+    pub week: i32,
+    /// Bucket labels such as `(0,5]` and `>37`.
+    pub buckets: Vec<String>,
+    /// Persons with hours in each bucket: `[control, treatment]`.
+    pub counts: [Vec<usize>; 2],
+    /// Pearson chi-square (no continuity correction) on the arm × bucket
+    /// table; `None` when fewer than two buckets or arms have persons.
+    pub test: Option<ChiSquare>,
+}
+
+impl HoursDistribution {
+    /// Share of each arm's working persons in each bucket (missing when the
+    /// arm has nobody working).
+    pub fn shares(&self, arm: Arm) -> Vec<Option<f64>> {
+        let counts = &self.counts[arm as usize];
+        let total: usize = counts.iter().sum();
+        counts
+            .iter()
+            .map(|&c| (total > 0).then(|| c as f64 / total as f64))
+            .collect()
+    }
+
+    /// Tidy table: `bucket, n_treat, n_control, share_treat, share_control`.
+    pub fn to_frame(&self) -> Result<DataFrame> {
+        let count = |arm: Arm| {
+            self.counts[arm as usize]
+                .iter()
+                .map(|&c| c as u64)
+                .collect::<Vec<u64>>()
+        };
+        crate::report::frame(
+            "hours distribution",
+            vec![
+                Series::new("bucket".into(), self.buckets.clone()).into_column(),
+                Series::new("n_treat".into(), count(Arm::Treatment)).into_column(),
+                Series::new("n_control".into(), count(Arm::Control)).into_column(),
+                Series::new("share_treat".into(), self.shares(Arm::Treatment)).into_column(),
+                Series::new("share_control".into(), self.shares(Arm::Control)).into_column(),
+            ],
+        )
+    }
+}
+
+/// Distribution of positive hours at event week `k` over buckets with upper
+/// bounds `bounds` (increasing, positive; a last open bucket `>max` is
+/// added), by arm, with Pearson's chi-square test.
+pub fn hours_distribution(panel: &Panel, k: i32, bounds: &[f64]) -> Result<HoursDistribution> {
+    let increasing = bounds.windows(2).all(|w| w[0] < w[1]);
+    if bounds.is_empty() || !increasing || !bounds.iter().all(|b| b.is_finite() && *b > 0.0) {
+        return Err(Error::InvalidSetting {
+            name: "hours buckets".into(),
+            reason: format!("bounds must be positive, finite and increasing, got {bounds:?}"),
+        });
+    }
+    let hours = panel.centihours(k).ok_or_else(|| week_outside(panel, k))?;
+    let mut counts = [
+        vec![0usize; bounds.len() + 1],
+        vec![0usize; bounds.len() + 1],
+    ];
+    for (g, range) in panel.observed(k) {
+        for &h in &hours[range] {
+            if h > 0 {
+                let x = f64::from(h) / HOURS_SCALE;
+                counts[g.arm as usize][bounds.partition_point(|&b| b < x)] += 1;
+            }
+        }
+    }
+    let mut buckets: Vec<String> = Vec::with_capacity(bounds.len() + 1);
+    let mut lower = 0.0;
+    for b in bounds {
+        buckets.push(format!("({lower},{b}]"));
+        lower = *b;
+    }
+    buckets.push(format!(">{lower}"));
+    let table: Vec<Vec<f64>> = counts
+        .iter()
+        .map(|row| row.iter().map(|&c| c as f64).collect())
+        .collect();
+    Ok(HoursDistribution {
+        week: k,
+        buckets,
+        test: stats::pearson_chi_square(&table),
+        counts,
+    })
+}

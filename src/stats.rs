@@ -1,0 +1,449 @@
+//! Small pure statistics: moments, the difference in means (Welch/Neyman or
+//! pooled), the blocked estimator, multiplicity adjustments, Pearson's
+//! chi-square and Cochran's Q (SPEC §4, §6).
+//!
+//! Every function takes plain numbers and returns plain numbers; nothing here
+//! knows about panels or files. Undefined results are `None`, never a made-up
+//! number and never a panic.
+
+use serde::Serialize;
+use statrs::distribution::{ChiSquared, ContinuousCDF, StudentsT};
+use statrs::function::beta::beta_reg;
+
+/// Count, mean and sum of squared deviations of a sample (missing values
+/// excluded).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Moments {
+    /// Number of values.
+    pub n: usize,
+    /// Mean (0 when `n = 0`).
+    pub mean: f64,
+    /// Σ (y − ȳ)².
+    pub m2: f64,
+}
+
+impl Moments {
+    /// Moments of the non-NaN values of `values`, by the corrected two-pass
+    /// algorithm (accurate even when the mean is large relative to the
+    /// spread).
+    pub fn of(values: &[f64]) -> Moments {
+        let (mut n, mut sum) = (0usize, 0.0);
+        for &y in values.iter().filter(|y| !y.is_nan()) {
+            n += 1;
+            sum += y;
+        }
+        if n == 0 {
+            return Moments::default();
+        }
+        let mean = sum / n as f64;
+        let (mut dev, mut dev2) = (0.0, 0.0);
+        for &y in values.iter().filter(|y| !y.is_nan()) {
+            dev += y - mean;
+            dev2 += (y - mean) * (y - mean);
+        }
+        Moments {
+            n,
+            mean: mean + dev / n as f64,
+            m2: (dev2 - dev * dev / n as f64).max(0.0),
+        }
+    }
+
+    /// The moments of the union of two samples (Chan et al.'s update).
+    pub fn merge(self, other: Moments) -> Moments {
+        if self.n == 0 {
+            return other;
+        }
+        if other.n == 0 {
+            return self;
+        }
+        let n = self.n + other.n;
+        let delta = other.mean - self.mean;
+        let (na, nb, nn) = (self.n as f64, other.n as f64, n as f64);
+        Moments {
+            n,
+            mean: self.mean + delta * nb / nn,
+            m2: self.m2 + other.m2 + delta * delta * na * nb / nn,
+        }
+    }
+
+    /// The mean, if `n ≥ 1`.
+    pub fn mean(&self) -> Option<f64> {
+        (self.n >= 1).then_some(self.mean)
+    }
+
+    /// Sample variance s² = Σ(y − ȳ)²/(n − 1), if `n ≥ 2`.
+    pub fn variance(&self) -> Option<f64> {
+        (self.n >= 2).then(|| self.m2 / (self.n - 1) as f64)
+    }
+
+    /// Sample standard deviation s, if `n ≥ 2`.
+    pub fn sd(&self) -> Option<f64> {
+        self.variance().map(f64::sqrt)
+    }
+}
+
+/// How the standard error of a difference in means is computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variance {
+    /// Neyman / Welch: se = √(s₁²/n₁ + s₀²/n₀), Welch–Satterthwaite df.
+    #[default]
+    Welch,
+    /// Pooled: se = s_p·√(1/n₁ + 1/n₀), s_p² = ((n₁−1)s₁² + (n₀−1)s₀²)/(n₁+n₀−2),
+    /// df = n₁ + n₀ − 2.
+    Pooled,
+}
+
+/// One treatment–control comparison: the columns every estimator reports.
+///
+/// Every `Option` is `None` when the quantity is undefined (SPEC §4): the
+/// means of an arm with n = 0; sd, se, df, CI and p when an arm has n < 2;
+/// df, t, CI and p when se = 0; relative effect and ratio when ȳ₀ = 0.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Estimate {
+    /// n₁, persons in the treatment arm.
+    pub n_treat: usize,
+    /// n₀, persons in the control arm.
+    pub n_control: usize,
+    /// ȳ₁.
+    pub mean_treat: Option<f64>,
+    /// ȳ₀.
+    pub mean_control: Option<f64>,
+    /// s₁ (denominator n₁ − 1).
+    pub sd_treat: Option<f64>,
+    /// s₀ (denominator n₀ − 1).
+    pub sd_control: Option<f64>,
+    /// τ = ȳ₁ − ȳ₀ (or the block-weighted τ for the blocked estimator).
+    pub effect: Option<f64>,
+    /// Standard error of τ.
+    pub se: Option<f64>,
+    /// Degrees of freedom of the t reference distribution.
+    pub df: Option<f64>,
+    /// t = τ / se.
+    pub t: Option<f64>,
+    /// Lower end of the confidence interval τ − t(1−α/2, df)·se.
+    pub ci_low: Option<f64>,
+    /// Upper end of the confidence interval τ + t(1−α/2, df)·se.
+    pub ci_high: Option<f64>,
+    /// Two-sided p-value of τ = 0 from Student's t with df.
+    pub p_value: Option<f64>,
+    /// Relative effect ȳ₁/ȳ₀ − 1 (its se equals `ratio_se`).
+    pub relative_effect: Option<f64>,
+    /// Ratio r = ȳ₁/ȳ₀.
+    pub ratio: Option<f64>,
+    /// Delta-method se of r: √(s₁²/(n₁ȳ₀²) + ȳ₁²s₀²/(n₀ȳ₀⁴)), which equals
+    /// |r|·√(s₁²/(n₁ȳ₁²) + s₀²/(n₀ȳ₀²)) when ȳ₁ ≠ 0 and stays defined when
+    /// ȳ₁ = 0.
+    pub ratio_se: Option<f64>,
+}
+
+/// t quantile t(p, df), or the normal quantile when df is infinite.
+fn t_quantile(p: f64, df: f64) -> Option<f64> {
+    let dist = StudentsT::new(0.0, 1.0, df).ok()?;
+    Some(dist.inverse_cdf(p))
+}
+
+/// Two-sided p-value of Student's t: P(|T_df| ≥ |t|) = I_{df/(df+t²)}(df/2, ½).
+pub fn t_two_sided_p(t: f64, df: f64) -> Option<f64> {
+    if !(t.is_finite() && df > 0.0) {
+        return None;
+    }
+    if df.is_infinite() {
+        let dist = StudentsT::new(0.0, 1.0, df).ok()?;
+        return Some(2.0 * dist.sf(t.abs()));
+    }
+    Some(beta_reg(df / 2.0, 0.5, df / (df + t * t)).clamp(0.0, 1.0))
+}
+
+/// Fill t, CI and p from effect, se and df at confidence `level`.
+fn infer(e: &mut Estimate, level: f64) {
+    let (Some(effect), Some(se), Some(df)) = (e.effect, e.se, e.df) else {
+        return;
+    };
+    if !(se > 0.0 && df > 0.0 && se.is_finite()) {
+        e.df = None;
+        return;
+    }
+    let t = effect / se;
+    e.t = Some(t);
+    e.p_value = t_two_sided_p(t, df);
+    if let Some(q) = t_quantile(1.0 - (1.0 - level) / 2.0, df) {
+        e.ci_low = Some(effect - q * se);
+        e.ci_high = Some(effect + q * se);
+    }
+}
+
+/// Relative effect, ratio and its delta-method se from the arm moments.
+fn ratio(e: &mut Estimate, treat: &Moments, control: &Moments) {
+    let (Some(m1), Some(m0)) = (treat.mean(), control.mean()) else {
+        return;
+    };
+    if m0 == 0.0 {
+        return;
+    }
+    let r = m1 / m0;
+    e.ratio = Some(r);
+    e.relative_effect = Some(r - 1.0);
+    if let (Some(v1), Some(v0)) = (treat.variance(), control.variance()) {
+        let (n1, n0) = (treat.n as f64, control.n as f64);
+        e.ratio_se = Some((v1 / (n1 * m0 * m0) + m1 * m1 * v0 / (n0 * m0.powi(4))).sqrt());
+    }
+}
+
+/// The descriptive part of an estimate: n, means and sds per arm.
+fn describe(treat: &Moments, control: &Moments) -> Estimate {
+    Estimate {
+        n_treat: treat.n,
+        n_control: control.n,
+        mean_treat: treat.mean(),
+        mean_control: control.mean(),
+        sd_treat: treat.sd(),
+        sd_control: control.sd(),
+        ..Estimate::default()
+    }
+}
+
+/// Standard error and df of ȳ₁ − ȳ₀ (SPEC §4), if both arms have n ≥ 2.
+fn se_df(treat: &Moments, control: &Moments, variance: Variance) -> Option<(f64, f64)> {
+    let (v1, v0) = (treat.variance()?, control.variance()?);
+    let (n1, n0) = (treat.n as f64, control.n as f64);
+    match variance {
+        Variance::Welch => {
+            let (a, b) = (v1 / n1, v0 / n0);
+            let df = (a + b) * (a + b) / (a * a / (n1 - 1.0) + b * b / (n0 - 1.0));
+            Some(((a + b).sqrt(), df))
+        }
+        Variance::Pooled => {
+            let df = n1 + n0 - 2.0;
+            let sp2 = ((n1 - 1.0) * v1 + (n0 - 1.0) * v0) / df;
+            Some(((sp2 * (1.0 / n1 + 1.0 / n0)).sqrt(), df))
+        }
+    }
+}
+
+/// Difference in means τ = ȳ₁ − ȳ₀ with se, df, t-based CI at `level`
+/// (e.g. 0.95) and two-sided p (SPEC §4).
+pub fn difference_in_means(
+    treat: &Moments,
+    control: &Moments,
+    level: f64,
+    variance: Variance,
+) -> Estimate {
+    let mut e = describe(treat, control);
+    if let (Some(m1), Some(m0)) = (e.mean_treat, e.mean_control) {
+        e.effect = Some(m1 - m0);
+    }
+    if let Some((se, df)) = se_df(treat, control, variance) {
+        e.se = Some(se);
+        e.df = Some(df);
+    }
+    infer(&mut e, level);
+    ratio(&mut e, treat, control);
+    e
+}
+
+/// The blocked estimator and how many blocks it used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Blocked {
+    /// The estimate; n, means and sds describe the persons in the used blocks.
+    pub estimate: Estimate,
+    /// B, blocks with at least two persons in each arm.
+    pub blocks_used: usize,
+    /// Blocks with at least one person but fewer than two in an arm.
+    pub blocks_dropped: usize,
+}
+
+/// Blocked difference in means (SPEC §4): τ = Σ_b (N_b/N)·τ_b,
+/// se = √(Σ_b (N_b/N)²·se_b²), df = N − 2B, over the B blocks with at least
+/// two persons in each arm. `blocks[b]` holds the (treatment, control)
+/// moments of block b.
+pub fn blocked_difference_in_means(
+    blocks: &[(Moments, Moments)],
+    level: f64,
+    variance: Variance,
+) -> Blocked {
+    let used: Vec<&(Moments, Moments)> = blocks
+        .iter()
+        .filter(|(t, c)| t.n >= 2 && c.n >= 2)
+        .collect();
+    let present = blocks.iter().filter(|(t, c)| t.n + c.n > 0).count();
+    let (treat, control) = used.iter().fold(
+        (Moments::default(), Moments::default()),
+        |(t, c), (bt, bc)| (t.merge(*bt), c.merge(*bc)),
+    );
+    let mut e = describe(&treat, &control);
+    if !used.is_empty() {
+        let n_total = (treat.n + control.n) as f64;
+        let (mut effect, mut var) = (0.0, 0.0);
+        for (t, c) in &used {
+            let w = (t.n + c.n) as f64 / n_total;
+            effect += w * (t.mean - c.mean);
+            if let Some((se, _)) = se_df(t, c, variance) {
+                var += w * w * se * se;
+            }
+        }
+        e.effect = Some(effect);
+        e.se = Some(var.sqrt());
+        e.df = Some(n_total - 2.0 * used.len() as f64);
+    }
+    infer(&mut e, level);
+    ratio(&mut e, &treat, &control);
+    Blocked {
+        estimate: e,
+        blocks_used: used.len(),
+        blocks_dropped: present - used.len(),
+    }
+}
+
+/// Holm's step-down adjusted p-values; `None` entries are skipped and stay
+/// `None` (m counts the defined p-values).
+pub fn holm(p: &[Option<f64>]) -> Vec<Option<f64>> {
+    let order = sorted_defined(p);
+    let m = order.len();
+    let mut out = vec![None; p.len()];
+    let mut running: f64 = 0.0;
+    for (rank, &i) in order.iter().enumerate() {
+        let raw = p[i].unwrap_or(1.0);
+        running = running.max(((m - rank) as f64 * raw).min(1.0));
+        out[i] = Some(running);
+    }
+    out
+}
+
+/// Benjamini–Hochberg adjusted p-values (false discovery rate); `None`
+/// entries are skipped and stay `None`.
+pub fn benjamini_hochberg(p: &[Option<f64>]) -> Vec<Option<f64>> {
+    let order = sorted_defined(p);
+    let m = order.len();
+    let mut out = vec![None; p.len()];
+    let mut running: f64 = 1.0;
+    for (rank, &i) in order.iter().enumerate().rev() {
+        let raw = p[i].unwrap_or(1.0);
+        running = running.min(m as f64 / (rank + 1) as f64 * raw).min(1.0);
+        out[i] = Some(running);
+    }
+    out
+}
+
+/// Indices of the defined p-values, ascending by p (ties by index).
+fn sorted_defined(p: &[Option<f64>]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..p.len()).filter(|&i| p[i].is_some()).collect();
+    order.sort_by(|&a, &b| p[a].unwrap_or(1.0).total_cmp(&p[b].unwrap_or(1.0)));
+    order
+}
+
+/// A chi-square test result.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct ChiSquare {
+    /// The statistic.
+    pub statistic: f64,
+    /// Degrees of freedom.
+    pub df: f64,
+    /// Upper-tail p-value.
+    pub p_value: f64,
+}
+
+/// Upper-tail probability of a chi-square distribution with `df` degrees of
+/// freedom.
+pub fn chi_square_sf(x: f64, df: f64) -> Option<f64> {
+    let dist = ChiSquared::new(df).ok()?;
+    Some(dist.sf(x))
+}
+
+/// Pearson's chi-square test of independence on a contingency table
+/// (rows × columns of counts), without continuity correction. Rows and
+/// columns whose total is 0 are left out (they carry no information and
+/// would divide by zero); `None` when fewer than two rows or columns remain.
+pub fn pearson_chi_square(table: &[Vec<f64>]) -> Option<ChiSquare> {
+    let n_cols = table.iter().map(Vec::len).max().unwrap_or(0);
+    let cell = |r: usize, c: usize| table[r].get(c).copied().unwrap_or(0.0);
+    let row_tot: Vec<f64> = (0..table.len())
+        .map(|r| (0..n_cols).map(|c| cell(r, c)).sum())
+        .collect();
+    let col_tot: Vec<f64> = (0..n_cols)
+        .map(|c| (0..table.len()).map(|r| cell(r, c)).sum())
+        .collect();
+    let rows: Vec<usize> = (0..table.len()).filter(|&r| row_tot[r] > 0.0).collect();
+    let cols: Vec<usize> = (0..n_cols).filter(|&c| col_tot[c] > 0.0).collect();
+    if rows.len() < 2 || cols.len() < 2 {
+        return None;
+    }
+    let total: f64 = row_tot.iter().sum();
+    let mut statistic = 0.0;
+    for &r in &rows {
+        for &c in &cols {
+            let expected = row_tot[r] * col_tot[c] / total;
+            statistic += (cell(r, c) - expected).powi(2) / expected;
+        }
+    }
+    let df = ((rows.len() - 1) * (cols.len() - 1)) as f64;
+    Some(ChiSquare {
+        statistic,
+        df,
+        p_value: chi_square_sf(statistic, df)?,
+    })
+}
+
+/// Cochran's Q test of heterogeneity of independent estimates
+/// `(estimate, se)`: Q = Σ w_s(τ_s − τ̄)², w_s = 1/se_s², τ̄ = Σw_sτ_s/Σw_s,
+/// df = S − 1. Estimates with a missing or zero se are left out; `None` when
+/// fewer than two remain.
+pub fn cochran_q(estimates: &[(Option<f64>, Option<f64>)]) -> Option<ChiSquare> {
+    let usable: Vec<(f64, f64)> = estimates
+        .iter()
+        .filter_map(|&(e, se)| Some((e?, 1.0 / (se? * se?))))
+        .filter(|(_, w)| w.is_finite())
+        .collect();
+    if usable.len() < 2 {
+        return None;
+    }
+    let w_sum: f64 = usable.iter().map(|(_, w)| w).sum();
+    let pooled = usable.iter().map(|(e, w)| w * e).sum::<f64>() / w_sum;
+    let statistic: f64 = usable.iter().map(|(e, w)| w * (e - pooled).powi(2)).sum();
+    let df = (usable.len() - 1) as f64;
+    Some(ChiSquare {
+        statistic,
+        df,
+        p_value: chi_square_sf(statistic, df)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_merge_matches_direct() {
+        let a = [1.0, 2.0, 4.0];
+        let b = [7.0, f64::NAN, 8.0];
+        let all = [1.0, 2.0, 4.0, 7.0, 8.0];
+        let merged = Moments::of(&a).merge(Moments::of(&b));
+        let direct = Moments::of(&all);
+        assert_eq!(merged.n, 5);
+        assert!((merged.mean - direct.mean).abs() < 1e-14);
+        assert!((merged.m2 - direct.m2).abs() < 1e-12);
+        // Hand: mean 4.4, Σ(y−4.4)² = 11.56+5.76+0.16+6.76+12.96 = 37.2.
+        assert!((direct.m2 - 37.2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn undefined_cases_are_missing() {
+        let none = Moments::default();
+        let one = Moments::of(&[3.0]);
+        let two = Moments::of(&[1.0, 1.0]);
+        let e = difference_in_means(&none, &two, 0.95, Variance::Welch);
+        assert_eq!((e.mean_treat, e.effect, e.se), (None, None, None));
+        let e = difference_in_means(&one, &two, 0.95, Variance::Welch);
+        assert_eq!(e.effect, Some(2.0));
+        assert_eq!(
+            (e.sd_treat, e.se, e.df, e.p_value),
+            (None, None, None, None)
+        );
+        let e = difference_in_means(&two, &two, 0.95, Variance::Welch);
+        assert_eq!((e.effect, e.se), (Some(0.0), Some(0.0)));
+        assert_eq!((e.df, e.t, e.ci_low, e.p_value), (None, None, None, None));
+        let zero = Moments::of(&[0.0, 0.0]);
+        let e = difference_in_means(&two, &zero, 0.95, Variance::Welch);
+        assert_eq!((e.ratio, e.relative_effect), (None, None));
+    }
+}

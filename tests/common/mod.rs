@@ -1,0 +1,73 @@
+//! Helpers shared by the integration tests: reading the reference fixtures
+//! (plain CSV written by tests/fixtures/effects/make_fixtures.py) and
+//! comparing numbers.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Path of a file under tests/fixtures.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// Rows of a fixture CSV as column → text maps (fields may be wrapped in
+/// double quotes; no field contains a quote or a comma inside quotes other
+/// than bucket labels, which are handled).
+pub fn rows(rel: &str) -> Vec<HashMap<String, String>> {
+    rows_of(&fixture(rel))
+}
+
+/// Rows of any such CSV file.
+pub fn rows_of(path: &Path) -> Vec<HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).expect("file exists");
+    let mut lines = text.lines();
+    let header: Vec<String> = split(lines.next().expect("header"));
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| header.iter().cloned().zip(split(l)).collect())
+        .collect()
+}
+
+fn split(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    for ch in line.chars() {
+        match ch {
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut field)),
+            c => field.push(c),
+        }
+    }
+    out.push(field);
+    out
+}
+
+/// A numeric field; empty means missing.
+pub fn opt(row: &HashMap<String, String>, col: &str) -> Option<f64> {
+    let s = row
+        .get(col)
+        .unwrap_or_else(|| panic!("fixture column {col}"));
+    (!s.is_empty()).then(|| s.parse().unwrap_or_else(|_| panic!("{col}: {s}")))
+}
+
+/// A required numeric field.
+pub fn num(row: &HashMap<String, String>, col: &str) -> f64 {
+    opt(row, col).unwrap_or_else(|| panic!("{col} is empty"))
+}
+
+/// `a` and `b` agree to a relative tolerance `tol` (absolute near 0), or are
+/// both missing.
+pub fn assert_close(what: &str, got: Option<f64>, want: Option<f64>, tol: f64) {
+    match (got, want) {
+        (Some(g), Some(w)) => assert!(
+            (g - w).abs() <= tol * w.abs().max(1.0),
+            "{what}: got {g}, want {w} (tolerance {tol})"
+        ),
+        (None, None) => {}
+        _ => panic!("{what}: got {got:?}, want {want:?}"),
+    }
+}
