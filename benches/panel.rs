@@ -1,12 +1,15 @@
-//! Benchmarks of panel construction and the at-risk scan.
+//! Benchmarks of panel construction, the at-risk scan, the weekly effects
+//! and the spell engine.
 //!
 //! `cargo bench --bench panel`. Register-scale benchmarks (100k–5M persons)
-//! are planned in the performance issue; these measure the foundation on a
-//! simulated trial of 20,000 persons × 97 register weeks.
+//! are planned in the performance issue; these measure a simulated trial of
+//! 20,000 persons × 97 register weeks.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use trialpanel::effects::{self, BandOptions};
 use trialpanel::simulate::{TrialConfig, simulate};
-use trialpanel::{CodeTable, LongColumns, Panel, PersonSpec, Persons};
+use trialpanel::spell;
+use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule};
 
 fn bench_panel(c: &mut Criterion) {
     let trial = simulate(&TrialConfig {
@@ -42,6 +45,21 @@ fn bench_panel(c: &mut Criterion) {
         .expect("panel");
     c.bench_function("at-risk table, 20k persons x 97 weeks", |b| {
         b.iter(|| panel.at_risk_all())
+    });
+    c.bench_function("weekly effects of hours, weeks 0..=44, 20k persons", |b| {
+        b.iter(|| {
+            let values = Outcome::hours().evaluate(&panel, 0..=44).expect("values");
+            effects::weekly_effects(&values, &Design::default()).expect("effects")
+        })
+    });
+    let hours = Outcome::hours().evaluate(&panel, 0..=44).expect("values");
+    let weekly = effects::weekly_effects(&hours, &Design::default()).expect("effects");
+    c.bench_function(
+        "simultaneous band, 45 weeks, 20k persons, 100k draws",
+        |b| b.iter(|| effects::simultaneous_band(&hours, &weekly, &BandOptions::default())),
+    );
+    c.bench_function("spell completions, 20k persons", |b| {
+        b.iter(|| spell::completions(&panel, &SpellRule::default()).expect("spells"))
     });
 }
 

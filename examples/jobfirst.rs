@@ -11,8 +11,9 @@
 //! JobFirst reports give them) for every outcome over event weeks 0–44. It
 //! prints a snapshot at weeks 13, 26, 35 and 44, the simultaneous band and a
 //! randomisation test for employment, the hours descriptives at week 35 and
-//! the site heterogeneity test, and writes `effects.csv` (all outcomes, all
-//! weeks) to OUTPUT_DIR (default `output/jobfirst`).
+//! the site heterogeneity test, the Kaplan–Meier view of the 13-week
+//! activity spell, and writes `effects.csv` (all outcomes, all weeks) and
+//! `spell_km.csv` to OUTPUT_DIR (default `output/jobfirst`).
 
 use std::path::{Path, PathBuf};
 
@@ -20,7 +21,10 @@ use trialpanel::effects::{
     self, BandOptions, RandomisationOptions, Significance, WeeklyEffects, site_effects,
 };
 use trialpanel::outcome::{self, DEFAULT_HOURS_BUCKETS};
-use trialpanel::{Arm, CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons};
+use trialpanel::spell;
+use trialpanel::{
+    Arm, CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule,
+};
 
 const SNAPSHOT: [i32; 4] = [13, 26, 35, 44];
 
@@ -59,12 +63,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Outcome::employed(0.0),
         Outcome::hours(),
         Outcome::hours().cumulative(),
+        Outcome::spell(SpellRule::default()),
     ];
     let mut all: Vec<WeeklyEffects> = Vec::new();
     for o in &outcomes {
         let values = o.evaluate(&panel, weeks.clone())?;
         let mut weekly = effects::weekly_effects(&values, &design)?;
-        if o.name() == "employed" || o.name() == "hours" {
+        if ["employed", "hours", "spell"].contains(&o.name()) {
             let band = effects::simultaneous_band(&values, &weekly, &BandOptions::default())?;
             weekly = weekly.with_band(band);
         }
@@ -177,10 +182,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    // Time to a completed 13-week activity spell: Kaplan–Meier, censored at
+    // the end of follow-up (the raw weekly share above can fall because late
+    // weeks are seen only for early referrals).
+    let completions = spell::completions(&panel, &SpellRule::default())?;
+    let km = spell::time_to_spell(&completions, 0.95)?;
+    println!();
+    println!("13-week activity spell, Kaplan–Meier cumulative incidence (95% CI)");
+    println!(
+        "{:>4} {:>24} {:>24} {:>24}",
+        "week", "treatment", "control", "difference"
+    );
+    for k in [13, 20, 26, 35, 44] {
+        let curve = |arm: Arm| km.curves[arm as usize].iter().find(|r| r.week == k);
+        let fmt = |x: f64, lo: Option<f64>, hi: Option<f64>| match (lo, hi) {
+            (Some(lo), Some(hi)) => format!("{x:.3} [{lo:.3}, {hi:.3}]"),
+            _ => format!("{x:.3}"),
+        };
+        let (Some(t), Some(c)) = (curve(Arm::Treatment), curve(Arm::Control)) else {
+            continue;
+        };
+        let d = km.difference.iter().find(|d| d.week == k);
+        println!(
+            "{k:>4} {:>24} {:>24} {:>24}",
+            fmt(t.cum_incidence, t.ci_low, t.ci_high),
+            fmt(c.cum_incidence, c.ci_low, c.ci_high),
+            d.map_or("–".into(), |d| fmt(d.difference, d.ci_low, d.ci_high)),
+        );
+    }
+    if let Some(lr) = km.log_rank {
+        println!(
+            "Log-rank chi-square {:.1} (1 df), p = {}",
+            lr.statistic,
+            pval(Some(lr.p_value))
+        );
+    }
+
     let path = out.join("effects.csv");
     effects::write_effects_csv(&all, &path)?;
+    let km_path = out.join("spell_km.csv");
+    trialpanel::report::write_csv(&mut km.to_frame()?, &km_path)?;
     println!();
-    println!("Wrote {}", path.display());
+    println!("Wrote {} and {}", path.display(), km_path.display());
     Ok(())
 }
 

@@ -79,18 +79,7 @@ impl Design {
     }
 
     fn check(&self) -> Result<()> {
-        check_level("level", self.level)
-    }
-}
-
-fn check_level(name: &str, level: f64) -> Result<()> {
-    if level > 0.0 && level < 1.0 {
-        Ok(())
-    } else {
-        Err(Error::InvalidSetting {
-            name: name.into(),
-            reason: format!("a confidence level must be between 0 and 1 (exclusive), got {level}"),
-        })
+        stats::check_level(self.level)
     }
 }
 

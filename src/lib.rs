@@ -61,7 +61,8 @@
 //! 2. **Panel.** [`Panel`] holds category and hours per person and event week;
 //!    [`Panel::at_risk`] counts who is followed at each week.
 //! 3. **Outcomes.** An [`Outcome`] (in-state shares, hours, employed,
-//!    cumulative sums, or your own closure) evaluated on the panel gives
+//!    cumulative sums, the activity spell indicator, or your own closure)
+//!    evaluated on the panel gives
 //!    [`OutcomeValues`]: a weeks × persons matrix with missing values where a
 //!    person is not followed.
 //! 4. **Effects.** [`weekly_effects`] compares the arms week by week under a
@@ -79,6 +80,8 @@
 //! * [`outcome`]: outcomes per person and week, hours descriptives;
 //! * [`effects`]: weekly effects, band, randomisation inference, subgroups
 //!   and sites;
+//! * [`spell`]: the 13-week activity spell indicator with gap tolerance,
+//!   and the Kaplan–Meier time to a completed spell;
 //! * [`stats`]: the small pure statistics underneath (moments, Welch,
 //!   blocked estimator, Holm/BH, chi-square, Cochran's Q);
 //! * [`report`]: tidy tables and CSV output;
@@ -97,6 +100,7 @@ pub mod register;
 pub mod report;
 mod rng;
 pub mod simulate;
+pub mod spell;
 pub mod stats;
 pub mod weeks;
 
@@ -107,5 +111,6 @@ pub use outcome::{Outcome, OutcomeValues};
 pub use panel::{AtRisk, Panel, PanelBuilder};
 pub use persons::{Arm, PersonSpec, Persons};
 pub use register::{LongColumns, WideColumns};
+pub use spell::SpellRule;
 pub use stats::{Estimate, Variance};
 pub use weeks::Week;

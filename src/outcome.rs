@@ -16,6 +16,7 @@
 //! | [`Outcome::employed`] | 1 if hours > threshold |
 //! | [`Outcome::cumulative`] | Σ of the outcome over weeks 0..=k; missing unless the person is observed at every week 0..=k |
 //! | [`Outcome::custom`] | any function of the person's categories and hours up to k |
+//! | [`Outcome::spell`] | 1 once a qualifying activity spell is completed ([`crate::spell`]) |
 //!
 //! The descriptive extras of SPEC §3 (hours among those working, the
 //! distribution of positive hours with a chi-square test) are
@@ -34,6 +35,7 @@ use crate::codes::{self, Category};
 use crate::error::{Error, Result};
 use crate::panel::{HOURS_SCALE, Panel};
 use crate::persons::Arm;
+use crate::spell::{Activity, SpellRule, SpellState};
 use crate::stats::{self, ChiSquare, Estimate, Moments, Variance};
 
 /// Persons per parallel work unit when evaluating outcomes.
@@ -57,6 +59,7 @@ enum Kind {
     Employed(f64),
     Cumulative(Box<Kind>),
     Custom(Arc<CustomFn>),
+    Spell(SpellRule),
 }
 
 #[derive(Clone, Debug)]
@@ -143,6 +146,16 @@ impl Outcome {
         }
     }
 
+    /// The activity spell indicator (SPEC §5): 1 from the week a qualifying
+    /// spell is completed, 0 before; missing before the rule's first week
+    /// and for persons not observed from it. Named `spell`.
+    pub fn spell(rule: SpellRule) -> Outcome {
+        Outcome {
+            name: "spell".into(),
+            kind: Kind::Spell(rule),
+        }
+    }
+
     /// The same outcome under another name.
     pub fn named(mut self, name: &str) -> Outcome {
         self.name = name.into();
@@ -203,6 +216,7 @@ enum Eval<'a> {
     Employed(f64),
     Cumulative(Box<Eval<'a>>),
     Custom(&'a CustomFn, &'a str),
+    Spell(Box<Activity>),
 }
 
 impl<'a> Eval<'a> {
@@ -242,6 +256,7 @@ impl<'a> Eval<'a> {
                 Eval::Cumulative(Box::new(Eval::resolve(inner, name, panel)?))
             }
             Kind::Custom(f) => Eval::Custom(f.as_ref(), name),
+            Kind::Spell(rule) => Eval::Spell(Box::new(rule.resolve(panel)?)),
         })
     }
 
@@ -257,8 +272,15 @@ impl<'a> Eval<'a> {
         let persons = first..first + out.ncols();
         let spans: Vec<RangeInclusive<i32>> =
             persons.clone().map(|p| panel.observed_span(p)).collect();
-        if let Eval::Cumulative(inner) = self {
-            return fill_cumulative(inner, panel, first, weeks, &spans, out);
+        match self {
+            Eval::Cumulative(inner) => {
+                return fill_cumulative(inner, panel, first, weeks, &spans, out);
+            }
+            Eval::Spell(activity) => {
+                fill_spell(activity, panel, first, weeks, &spans, out);
+                return Ok(());
+            }
+            _ => {}
         }
         for (row, k) in out.axis_iter_mut(Axis(0)).zip(weeks.clone()) {
             let (Some(cats), Some(hours)) = (panel.categories(k), panel.centihours(k)) else {
@@ -292,7 +314,7 @@ impl<'a> Eval<'a> {
                         }
                         v
                     }
-                    Eval::Cumulative(_) => f64::NAN,
+                    Eval::Cumulative(_) | Eval::Spell(_) => f64::NAN,
                 };
             }
         }
@@ -342,6 +364,41 @@ fn fill_cumulative(
         }
     }
     Ok(())
+}
+
+/// The spell indicator for the persons of one chunk: the engine runs from
+/// the rule's first week, one state per person.
+fn fill_spell(
+    activity: &Activity,
+    panel: &Panel,
+    first: usize,
+    weeks: &RangeInclusive<i32>,
+    spans: &[RangeInclusive<i32>],
+    out: &mut ArrayViewMut2<'_, f64>,
+) {
+    let start = activity.first_week;
+    let mut state = vec![SpellState::default(); spans.len()];
+    let counted: Vec<bool> = spans.iter().map(|s| s.contains(&start)).collect();
+    for k in start..=*weeks.end() {
+        let (Some(cats), Some(hours)) = (panel.categories(k), panel.centihours(k)) else {
+            return;
+        };
+        let row = weeks.contains(&k).then(|| (k - weeks.start()) as usize);
+        for (j, span) in spans.iter().enumerate() {
+            if !(counted[j] && span.contains(&k)) {
+                continue;
+            }
+            let p = first + j;
+            let done = state[j].step(
+                activity.is_active(cats[p], hours[p]),
+                activity.min_weeks,
+                activity.max_gap,
+            );
+            if let Some(r) = row {
+                out[(r, j)] = f64::from(u8::from(done));
+            }
+        }
+    }
 }
 
 /// One person's weeks up to event week k, as seen by a custom outcome.

@@ -18,27 +18,6 @@ use trialpanel::{
 
 const TOL: f64 = 1e-9;
 
-fn trial() -> (Persons, CodeTable) {
-    let persons = Persons::read(
-        common::fixture("effects/trial/persons.csv"),
-        &PersonSpec::default()
-            .block_column("municipality")
-            .covariate_columns(&["female"]),
-    )
-    .unwrap();
-    let codes = CodeTable::read(common::fixture("effects/trial/codes.csv")).unwrap();
-    (persons, codes)
-}
-
-fn trial_panel(persons: &Persons, codes: &CodeTable) -> Panel {
-    Panel::builder(persons, codes)
-        .long_file(
-            common::fixture("effects/trial/register.csv"),
-            &LongColumns::default(),
-        )
-        .unwrap()
-}
-
 fn outcome(name: &str) -> Outcome {
     match name {
         "hours" => Outcome::hours(),
@@ -178,8 +157,7 @@ fn cochran_q_matches_formula() {
 
 #[test]
 fn weekly_effects_on_the_trial_match_scipy() {
-    let (persons, codes) = trial();
-    let panel = trial_panel(&persons, &codes);
+    let panel = common::trial_panel(&["female"]);
     let expected = rows("effects/trial_effects.csv");
     assert_eq!(expected.len(), 77);
     let mut checked = 0;
@@ -225,8 +203,7 @@ fn weekly_effects_on_the_trial_match_scipy() {
 
 #[test]
 fn blocked_estimator_on_the_trial_matches_formula() {
-    let (persons, codes) = trial();
-    let panel = trial_panel(&persons, &codes);
+    let panel = common::trial_panel(&["female"]);
     let expected = rows("effects/trial_blocked.csv");
     assert!(expected.len() > 60);
     let mut dropped_somewhere = false;
@@ -257,8 +234,7 @@ fn blocked_estimator_on_the_trial_matches_formula() {
 
 #[test]
 fn subgroups_and_site_heterogeneity_match_scipy() {
-    let (persons, codes) = trial();
-    let panel = trial_panel(&persons, &codes);
+    let panel = common::trial_panel(&["female"]);
     let subs = rows("effects/trial_subgroups.csv");
     let sites = rows("effects/trial_sites.csv");
     for name in ["hours", "employed", "work_placement", "cumulative_hours"] {
@@ -302,8 +278,7 @@ fn subgroups_and_site_heterogeneity_match_scipy() {
 
 #[test]
 fn small_cells_are_flagged_not_dropped() {
-    let (persons, codes) = trial();
-    let panel = trial_panel(&persons, &codes);
+    let panel = common::trial_panel(&["female"]);
     let values = Outcome::hours().evaluate(&panel, 0..=16).unwrap();
     let sites = site_effects(&values, &Design::default(), 5).unwrap();
     // Every (site, week) is present.
@@ -325,8 +300,7 @@ fn small_cells_are_flagged_not_dropped() {
 
 #[test]
 fn covariance_of_weekly_estimates_matches_numpy() {
-    let (persons, codes) = trial();
-    let panel = trial_panel(&persons, &codes);
+    let panel = common::trial_panel(&["female"]);
     let values = Outcome::hours().evaluate(&panel, 0..=3).unwrap();
     let v = effects::weekly_covariance(&values, &Design::default(), &[0, 1, 2, 3]);
     for want in rows("effects/trial_covariance.csv") {
@@ -342,8 +316,7 @@ fn covariance_of_weekly_estimates_matches_numpy() {
 
 #[test]
 fn hours_descriptives_match_scipy() {
-    let (persons, codes) = trial();
-    let panel = trial_panel(&persons, &codes);
+    let panel = common::trial_panel(&["female"]);
     let dist = outcome::hours_distribution(&panel, 5, &DEFAULT_HOURS_BUCKETS).unwrap();
     let want = rows("effects/trial_hours_week5.csv");
     for (j, r) in want.iter().enumerate() {
@@ -424,8 +397,7 @@ fn band_critical_value_for_one_week_is_the_normal_quantile() {
     // With a single week the band is the pointwise normal interval:
     // c = Φ⁻¹(0.975) = 1.959964 up to Monte Carlo error (sd ≈ 0.005 for
     // 200,000 draws).
-    let (persons, codes) = trial();
-    let panel = trial_panel(&persons, &codes);
+    let panel = common::trial_panel(&["female"]);
     let values = Outcome::hours().evaluate(&panel, 4..=4).unwrap();
     let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
     let options = BandOptions {
@@ -444,8 +416,7 @@ fn band_critical_value_for_one_week_is_the_normal_quantile() {
 
 #[test]
 fn band_is_wider_than_pointwise_and_narrower_than_bonferroni() {
-    let (persons, codes) = trial();
-    let panel = trial_panel(&persons, &codes);
+    let panel = common::trial_panel(&["female"]);
     let values = Outcome::hours().evaluate(&panel, 0..=12).unwrap();
     let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
     let band = effects::simultaneous_band(&values, &weekly, &BandOptions::default()).unwrap();
@@ -461,8 +432,7 @@ fn band_is_wider_than_pointwise_and_narrower_than_bonferroni() {
 
 #[test]
 fn significant_from_follows_the_definition() {
-    let (persons, codes) = trial();
-    let panel = trial_panel(&persons, &codes);
+    let panel = common::trial_panel(&["female"]);
     let values = Outcome::work_placement().evaluate(&panel, -3..=16).unwrap();
     let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
     let through = 12;
@@ -488,8 +458,7 @@ fn significant_from_follows_the_definition() {
 
 #[test]
 fn results_are_identical_with_one_and_three_threads() {
-    let (persons, codes) = trial();
-    let panel = trial_panel(&persons, &codes);
+    let panel = common::trial_panel(&["female"]);
     let run = |threads: usize| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -531,8 +500,7 @@ fn results_are_identical_with_one_and_three_threads() {
 
 #[test]
 fn effects_csv_has_the_required_columns_and_full_precision() {
-    let (persons, codes) = trial();
-    let panel = trial_panel(&persons, &codes);
+    let panel = common::trial_panel(&["female"]);
     let all: Vec<_> = ["hours", "work_placement"]
         .iter()
         .map(|n| {
@@ -581,8 +549,7 @@ fn effects_csv_has_the_required_columns_and_full_precision() {
 
 #[test]
 fn custom_outcome_and_fixed_cohort() {
-    let (persons, codes) = trial();
-    let panel = trial_panel(&persons, &codes);
+    let panel = common::trial_panel(&["female"]);
     // A custom outcome equal to "employed", and one that peeks at history:
     // worked in this or the previous week.
     let custom = Outcome::custom("worked", |h| {
@@ -629,8 +596,7 @@ fn custom_outcome_and_fixed_cohort() {
 
 #[test]
 fn invalid_settings_are_typed_errors() {
-    let (persons, codes) = trial();
-    let panel = trial_panel(&persons, &codes);
+    let panel = common::trial_panel(&["female"]);
     let values = Outcome::hours().evaluate(&panel, 0..=3).unwrap();
     let is_setting = |e: Error| matches!(e, Error::InvalidSetting { .. });
     assert!(is_setting(
@@ -681,16 +647,7 @@ fn invalid_settings_are_typed_errors() {
 
 #[test]
 fn bundled_sample_effects_have_the_signs_and_sizes_of_spec_section_8() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/jobfirst");
-    let persons = Persons::read(
-        dir.join("persons.csv"),
-        &PersonSpec::default().block_column("municipality"),
-    )
-    .unwrap();
-    let codes = CodeTable::read(dir.join("codes.csv")).unwrap();
-    let panel = Panel::builder(&persons, &codes)
-        .long_file(dir.join("register_long.parquet"), &LongColumns::default())
-        .unwrap();
+    let panel = common::sample_panel();
     let at = |o: Outcome, k: i32| {
         let values = o.evaluate(&panel, 0..=44).unwrap();
         let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();

@@ -71,3 +71,38 @@ pub fn assert_close(what: &str, got: Option<f64>, want: Option<f64>, tol: f64) {
         _ => panic!("{what}: got {got:?}, want {want:?}"),
     }
 }
+
+use trialpanel::{CodeTable, LongColumns, Panel, PersonSpec, Persons};
+
+/// The 72-person fixture trial (tests/fixtures/effects/trial), blocked by
+/// municipality, with `covariates` read from the person table.
+pub fn trial_panel(covariates: &[&str]) -> Panel {
+    let persons = Persons::read(
+        fixture("effects/trial/persons.csv"),
+        &PersonSpec::default()
+            .block_column("municipality")
+            .covariate_columns(covariates),
+    )
+    .unwrap();
+    let codes = CodeTable::read(fixture("effects/trial/codes.csv")).unwrap();
+    Panel::builder(&persons, &codes)
+        .long_file(
+            fixture("effects/trial/register.csv"),
+            &LongColumns::default(),
+        )
+        .unwrap()
+}
+
+/// The bundled synthetic JobFirst-like sample, blocked by municipality.
+pub fn sample_panel() -> Panel {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/jobfirst");
+    let persons = Persons::read(
+        dir.join("persons.csv"),
+        &PersonSpec::default().block_column("municipality"),
+    )
+    .unwrap();
+    let codes = CodeTable::read(dir.join("codes.csv")).unwrap();
+    Panel::builder(&persons, &codes)
+        .long_file(dir.join("register_long.parquet"), &LongColumns::default())
+        .unwrap()
+}

@@ -1,0 +1,422 @@
+//! The activity spell indicator: "13 weeks of company-directed activity",
+//! with gap tolerance (SPEC §5), and the time to a completed spell.
+//!
+//! * A week is **active** if its category is in the activity set (default
+//!   work placement and wage subsidy) or its ordinary hours exceed a
+//!   threshold (default: any hours, > 0).
+//! * A spell starts at an active week. Inside a spell a run of at most
+//!   `max_gap` (default 4) inactive weeks does not break it, but gap weeks
+//!   do not count; a longer inactive run ends it. Inactive weeks before the
+//!   first active week are not a gap.
+//! * The indicator at event week k is 1 once some spell within weeks
+//!   `first_week..=k` (default 0..=k: history before referral does not count)
+//!   has reached `min_weeks` (default 13) active weeks, and stays 1.
+//!
+//! [`Outcome::spell`](crate::Outcome::spell) makes the indicator an outcome
+//! like any other for the weekly estimator. Because later weeks are seen only
+//! for earlier referrals, the share with the indicator can fall from one
+//! week to the next; [`time_to_spell`] gives the censoring-aware view:
+//! Kaplan–Meier cumulative incidence of completing a spell, per arm, with
+//! Greenwood standard errors, the difference between arms, and a log-rank
+//! test.
+
+use std::ops::Range;
+
+use polars::prelude::DataFrame;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::codes;
+use crate::error::{Error, Result};
+use crate::panel::{HOURS_SCALE, Panel};
+use crate::persons::Arm;
+use crate::report;
+use crate::stats::{self, ChiSquare, KaplanMeierRow};
+
+/// The definition of a qualifying spell.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpellRule {
+    /// Categories that make a week active. Default: `work_placement`,
+    /// `wage_subsidy`.
+    pub activity: Vec<String>,
+    /// A week with ordinary hours above this is active too; `None`: hours
+    /// do not count. Default `Some(0.0)` (any hours).
+    pub hours_threshold: Option<f64>,
+    /// Active weeks a spell needs. Default 13.
+    pub min_weeks: u32,
+    /// Longest run of inactive weeks that does not break a spell. Default 4.
+    pub max_gap: u32,
+    /// First event week that may count. Default 0 (the referral week).
+    pub first_week: i32,
+}
+
+impl Default for SpellRule {
+    fn default() -> SpellRule {
+        SpellRule {
+            activity: vec![codes::WORK_PLACEMENT.into(), codes::WAGE_SUBSIDY.into()],
+            hours_threshold: Some(0.0),
+            min_weeks: 13,
+            max_gap: 4,
+            first_week: 0,
+        }
+    }
+}
+
+impl SpellRule {
+    /// Categories that make a week active.
+    pub fn activity(mut self, categories: &[&str]) -> SpellRule {
+        self.activity = categories.iter().map(|c| c.to_string()).collect();
+        self
+    }
+
+    /// Hours above `threshold` make a week active (`None`: hours do not count).
+    pub fn hours_threshold(mut self, threshold: Option<f64>) -> SpellRule {
+        self.hours_threshold = threshold;
+        self
+    }
+
+    /// Active weeks a spell needs.
+    pub fn min_weeks(mut self, weeks: u32) -> SpellRule {
+        self.min_weeks = weeks;
+        self
+    }
+
+    /// Longest inactive run that does not break a spell.
+    pub fn max_gap(mut self, weeks: u32) -> SpellRule {
+        self.max_gap = weeks;
+        self
+    }
+
+    /// First event week that may count.
+    pub fn first_week(mut self, week: i32) -> SpellRule {
+        self.first_week = week;
+        self
+    }
+
+    /// Check the rule against a panel and turn category names into a lookup.
+    pub(crate) fn resolve(&self, panel: &Panel) -> Result<Activity> {
+        let bad = |reason: String| Error::InvalidSetting {
+            name: "spell rule".into(),
+            reason,
+        };
+        if self.min_weeks == 0 {
+            return Err(bad("min_weeks must be at least 1".into()));
+        }
+        if !panel.event_weeks().contains(&self.first_week) {
+            return Err(bad(format!(
+                "first_week {} is outside the panel's event weeks {:?}",
+                self.first_week,
+                panel.event_weeks()
+            )));
+        }
+        let centihours = match self.hours_threshold {
+            None => u32::MAX,
+            Some(t) if t.is_finite() && t >= 0.0 => (t * HOURS_SCALE).floor() as u32,
+            Some(t) => {
+                return Err(bad(format!(
+                    "hours_threshold must be ≥ 0 and finite, not {t}"
+                )));
+            }
+        };
+        let mut set = [false; 256];
+        for name in &self.activity {
+            let c = panel.codes().category(name).ok_or_else(|| {
+                bad(format!(
+                    "activity category `{name}` is not in the code table (it has: {})",
+                    panel.codes().categories().join(", ")
+                ))
+            })?;
+            set[usize::from(c.0)] = true;
+        }
+        Ok(Activity {
+            set,
+            centihours,
+            min_weeks: self.min_weeks,
+            max_gap: self.max_gap,
+            first_week: self.first_week,
+        })
+    }
+}
+
+/// A [`SpellRule`] resolved against a panel's code table.
+#[derive(Clone, Debug)]
+pub(crate) struct Activity {
+    set: [bool; 256],
+    /// Hours are stored in hundredths; a week is active when its stored
+    /// hours exceed this (`u32::MAX`: never).
+    centihours: u32,
+    pub(crate) min_weeks: u32,
+    pub(crate) max_gap: u32,
+    pub(crate) first_week: i32,
+}
+
+impl Activity {
+    /// Is a week with this category and stored hours active?
+    #[inline]
+    pub(crate) fn is_active(&self, category: u8, centihours: u16) -> bool {
+        self.set[usize::from(category)] || u32::from(centihours) > self.centihours
+    }
+}
+
+/// The state of one person's spell engine, updated one week at a time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpellState {
+    in_spell: bool,
+    active: u32,
+    gap: u32,
+    completed: bool,
+}
+
+impl SpellState {
+    /// Feed the next week; returns `true` once a spell has been completed
+    /// (absorbing).
+    #[inline]
+    pub fn step(&mut self, active: bool, min_weeks: u32, max_gap: u32) -> bool {
+        if self.completed {
+            return true;
+        }
+        if active {
+            if !self.in_spell {
+                self.in_spell = true;
+                self.active = 0;
+            }
+            self.active += 1;
+            self.gap = 0;
+            self.completed = self.active >= min_weeks;
+        } else if self.in_spell {
+            self.gap += 1;
+            if self.gap > max_gap {
+                self.in_spell = false;
+                self.gap = 0;
+            }
+        }
+        self.completed
+    }
+}
+
+/// Index of the week at which a spell is completed in a sequence of
+/// activity flags, if any: the pure form of the engine.
+pub fn completion_index(active: &[bool], min_weeks: u32, max_gap: u32) -> Option<usize> {
+    let mut state = SpellState::default();
+    active
+        .iter()
+        .position(|&a| state.step(a, min_weeks, max_gap))
+}
+
+/// One person's spell result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PersonSpell {
+    /// Person id.
+    pub id: String,
+    /// Arm.
+    pub arm: Arm,
+    /// Event week at which the spell was completed, if it was.
+    pub completed: Option<i32>,
+    /// Last event week observed (the end of follow-up, within the panel).
+    pub last_observed: i32,
+}
+
+/// Every person's spell result under one rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Completions {
+    /// The rule's first counting week (time 0 of the time-to-spell view).
+    pub first_week: i32,
+    /// One entry per person observed from `first_week`, in panel order.
+    pub persons: Vec<PersonSpell>,
+    /// Persons left out because they are not observed at `first_week`.
+    pub left_out: usize,
+}
+
+/// Per person: the week the spell was completed, or none with the last week
+/// observed. Persons not observed from `first_week` (the register starts
+/// after their referral) are left out and counted: their early weeks are
+/// unknown. One pass per person, in parallel over persons.
+pub fn completions(panel: &Panel, rule: &SpellRule) -> Result<Completions> {
+    let activity = rule.resolve(panel)?;
+    let n = panel.n_persons();
+    let chunks: Vec<Range<usize>> = (0..n)
+        .step_by(CHUNK)
+        .map(|s| s..(s + CHUNK).min(n))
+        .collect();
+    let parts: Vec<Vec<PersonSpell>> = chunks
+        .into_par_iter()
+        .map(|range| completions_of(panel, &activity, range))
+        .collect();
+    let persons: Vec<PersonSpell> = parts.into_iter().flatten().collect();
+    Ok(Completions {
+        first_week: rule.first_week,
+        left_out: n - persons.len(),
+        persons,
+    })
+}
+
+const CHUNK: usize = 2048;
+
+fn completions_of(panel: &Panel, activity: &Activity, persons: Range<usize>) -> Vec<PersonSpell> {
+    let ids = panel.persons().ids();
+    let arms = panel.persons().arms();
+    let spans: Vec<_> = persons.clone().map(|p| panel.observed_span(p)).collect();
+    let mut state = vec![SpellState::default(); persons.len()];
+    let mut completed: Vec<Option<i32>> = vec![None; persons.len()];
+    let last = spans
+        .iter()
+        .map(|s| *s.end())
+        .max()
+        .unwrap_or(activity.first_week);
+    for k in activity.first_week..=last {
+        let (Some(cats), Some(hours)) = (panel.categories(k), panel.centihours(k)) else {
+            break;
+        };
+        for (j, p) in persons.clone().enumerate() {
+            if spans[j].contains(&k) && completed[j].is_none() {
+                let active = activity.is_active(cats[p], hours[p]);
+                if state[j].step(active, activity.min_weeks, activity.max_gap) {
+                    completed[j] = Some(k);
+                }
+            }
+        }
+    }
+    persons
+        .enumerate()
+        .filter(|(j, _)| spans[*j].contains(&activity.first_week))
+        .map(|(j, p)| PersonSpell {
+            id: ids[p].clone(),
+            arm: arms[p],
+            completed: completed[j],
+            last_observed: *spans[j].end(),
+        })
+        .collect()
+}
+
+/// Kaplan–Meier cumulative incidence of a completed spell, per arm, with
+/// their difference and a log-rank test.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TimeToSpell {
+    /// Confidence level of the intervals.
+    pub level: f64,
+    /// `[control, treatment]` curves, one row per week from `first_week` to
+    /// the arm's last week with anyone at risk.
+    pub curves: [Vec<KaplanMeierRow>; 2],
+    /// Treatment − control cumulative incidence per week where both curves
+    /// have a row.
+    pub difference: Vec<IncidenceDifference>,
+    /// Log-rank test of equal completion hazards (1 df); `None` without
+    /// events.
+    pub log_rank: Option<ChiSquare>,
+}
+
+/// Difference of the cumulative incidences at one week.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IncidenceDifference {
+    /// Event week.
+    pub week: i32,
+    /// F₁(k) − F₀(k).
+    pub difference: f64,
+    /// √(se₁² + se₀²) (the arms are independent); `None` when a Greenwood se
+    /// is undefined.
+    pub se: Option<f64>,
+    /// Normal-approximation confidence interval.
+    pub ci_low: Option<f64>,
+    /// Upper end.
+    pub ci_high: Option<f64>,
+    /// Two-sided normal p-value.
+    pub p_value: Option<f64>,
+}
+
+/// Time to a completed spell: each person's completion week (an event) or
+/// last observed week (censored) from [`completions`], Kaplan–Meier per
+/// arm ([`stats::kaplan_meier`]), the difference between arms per week, and
+/// the log-rank test ([`stats::log_rank`]).
+pub fn time_to_spell(spells: &Completions, level: f64) -> Result<TimeToSpell> {
+    stats::check_level(level)?;
+    let times = |arm: Arm| -> Vec<(i32, bool)> {
+        spells
+            .persons
+            .iter()
+            .filter(|s| s.arm == arm)
+            .map(|s| {
+                (
+                    s.completed.unwrap_or(s.last_observed),
+                    s.completed.is_some(),
+                )
+            })
+            .collect()
+    };
+    let (t0, t1) = (times(Arm::Control), times(Arm::Treatment));
+    let first = spells.first_week;
+    let curves = [
+        stats::kaplan_meier(&t0, first, level),
+        stats::kaplan_meier(&t1, first, level),
+    ];
+    let z = stats::normal_quantile(1.0 - (1.0 - level) / 2.0);
+    let difference = curves[1]
+        .iter()
+        .filter_map(|r1| {
+            let r0 = curves[0].iter().find(|r| r.week == r1.week)?;
+            let difference = r1.cum_incidence - r0.cum_incidence;
+            let se = r1.se.zip(r0.se).map(|(a, b)| (a * a + b * b).sqrt());
+            let ci = se.map(|s| (difference - z * s, difference + z * s));
+            Some(IncidenceDifference {
+                week: r1.week,
+                difference,
+                se,
+                ci_low: ci.map(|c| c.0),
+                ci_high: ci.map(|c| c.1),
+                p_value: se
+                    .filter(|&s| s > 0.0)
+                    .map(|s| stats::normal_two_sided_p(difference / s)),
+            })
+        })
+        .collect();
+    Ok(TimeToSpell {
+        level,
+        curves,
+        difference,
+        log_rank: stats::log_rank(&t1, &t0),
+    })
+}
+
+impl TimeToSpell {
+    /// The curves as a tidy table (`spell_km.csv`): `arm, week, at_risk,
+    /// events, cum_incidence, se, ci_low, ci_high`.
+    pub fn to_frame(&self) -> Result<DataFrame> {
+        let rows: Vec<(Arm, &KaplanMeierRow)> = [Arm::Control, Arm::Treatment]
+            .into_iter()
+            .flat_map(|a| self.curves[a as usize].iter().map(move |r| (a, r)))
+            .collect();
+        report::frame(
+            "spell Kaplan-Meier",
+            vec![
+                report::strings("arm", rows.iter().map(|(a, _)| a.name().to_string())),
+                report::weeks(rows.iter().map(|(_, r)| r.week)),
+                report::counts("at_risk", rows.iter().map(|(_, r)| Some(r.at_risk))),
+                report::counts("events", rows.iter().map(|(_, r)| Some(r.events))),
+                report::floats(
+                    "cum_incidence",
+                    rows.iter().map(|(_, r)| Some(r.cum_incidence)),
+                ),
+                report::floats("se", rows.iter().map(|(_, r)| r.se)),
+                report::floats("ci_low", rows.iter().map(|(_, r)| r.ci_low)),
+                report::floats("ci_high", rows.iter().map(|(_, r)| r.ci_high)),
+            ],
+        )
+    }
+
+    /// The difference between arms: `week, difference, se, ci_low, ci_high,
+    /// p_value`.
+    pub fn difference_frame(&self) -> Result<DataFrame> {
+        let d = &self.difference;
+        report::frame(
+            "spell incidence difference",
+            vec![
+                report::weeks(d.iter().map(|r| r.week)),
+                report::floats("difference", d.iter().map(|r| Some(r.difference))),
+                report::floats("se", d.iter().map(|r| r.se)),
+                report::floats("ci_low", d.iter().map(|r| r.ci_low)),
+                report::floats("ci_high", d.iter().map(|r| r.ci_high)),
+                report::floats("p_value", d.iter().map(|r| r.p_value)),
+            ],
+        )
+    }
+}
