@@ -12,11 +12,13 @@
 //! prints a snapshot at weeks 13, 26, 35 and 44, the simultaneous band and a
 //! randomisation test for employment, the hours descriptives at week 35 and
 //! the site heterogeneity test, the Kaplan–Meier view of the 13-week
-//! activity spell, and writes `effects.csv` (all outcomes, all weeks) and
-//! `spell_km.csv` to OUTPUT_DIR (default `output/jobfirst`).
+//! activity spell, and the balance table, and writes `effects.csv` (all
+//! outcomes, all weeks), `spell_km.csv` and `balance.csv` to OUTPUT_DIR
+//! (default `output/jobfirst`).
 
 use std::path::{Path, PathBuf};
 
+use trialpanel::balance::{self, BalanceSpec, HistoryCovariate};
 use trialpanel::effects::{
     self, BandOptions, RandomisationOptions, Significance, WeeklyEffects, site_effects,
 };
@@ -218,12 +220,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
+    // Balance: was the randomisation fine?
+    let bal = balance::balance(
+        &panel,
+        &BalanceSpec::default()
+            .history(HistoryCovariate::weeks_on_benefit(52))
+            .history(HistoryCovariate::weeks_employed(52))
+            .history(HistoryCovariate::hours(52)),
+    )?;
+    println!();
+    println!("Balance at referral (baseline covariates and the 52 weeks before referral)");
+    println!();
+    print!("{}", bal.to_markdown());
+    bal.write_csv(out.join("balance.csv"))?;
+
     let path = out.join("effects.csv");
     effects::write_effects_csv(&all, &path)?;
     let km_path = out.join("spell_km.csv");
     trialpanel::report::write_csv(&mut km.to_frame()?, &km_path)?;
     println!();
-    println!("Wrote {} and {}", path.display(), km_path.display());
+    println!(
+        "Wrote {}, {} and balance.csv",
+        path.display(),
+        km_path.display()
+    );
     Ok(())
 }
 

@@ -451,7 +451,7 @@ pub fn simultaneous_band(
         return Ok(band);
     }
     let correlation = correlation(&weekly_covariance(values, &design, &band.weeks));
-    let lower = cholesky(&correlation);
+    let (lower, _) = stats::cholesky(&correlation, 1e-12);
     band.critical_value = Some(max_abs_quantile(&lower, design.level, options));
     Ok(band)
 }
@@ -527,27 +527,6 @@ fn correlation(cov: &Array2<f64>) -> Array2<f64> {
             (cov[(i, j)] / (d[i] * d[j])).clamp(-1.0, 1.0)
         }
     })
-}
-
-/// Lower Cholesky factor L (LLᵀ = R) of a positive semi-definite matrix; a
-/// pivot that vanishes (a week perfectly predicted by earlier ones) gets a
-/// zero column.
-fn cholesky(r: &Array2<f64>) -> Array2<f64> {
-    let n = r.nrows();
-    let mut l = Array2::<f64>::zeros((n, n));
-    for j in 0..n {
-        let d = r[(j, j)] - (0..j).map(|k| l[(j, k)] * l[(j, k)]).sum::<f64>();
-        if d <= 1e-12 {
-            continue;
-        }
-        let pivot = d.sqrt();
-        l[(j, j)] = pivot;
-        for i in j + 1..n {
-            let s = r[(i, j)] - (0..j).map(|k| l[(i, k)] * l[(j, k)]).sum::<f64>();
-            l[(i, j)] = s / pivot;
-        }
-    }
-    l
 }
 
 /// The `level` quantile (type 1: the ⌈level·R⌉-th smallest) of max_k |Z_k|
@@ -839,21 +818,7 @@ struct Labels {
 /// values of a numeric covariate; a missing value is its own group
 /// `(missing)`.
 fn covariate_labels(panel: &Panel, name: &str) -> Result<Labels> {
-    let covariates = panel.persons().covariates();
-    let cov = covariates
-        .iter()
-        .find(|c| c.name == name)
-        .ok_or_else(|| Error::InvalidSetting {
-            name: "subgroup".into(),
-            reason: format!(
-                "`{name}` is not a covariate of the person table (covariates: {})",
-                covariates
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })?;
+    let cov = panel.persons().covariate(name, "subgroup")?;
     const MAX_LEVELS: usize = 100;
     let (mut names, codes): (Vec<String>, Vec<Option<u32>>) = match &cov.values {
         CovariateValues::Categorical { levels, values } => (levels.clone(), values.clone()),
@@ -1039,7 +1004,7 @@ mod tests {
             draws: 200_000,
             seed: 11,
         };
-        max_abs_quantile(&cholesky(&r), 0.95, &options)
+        max_abs_quantile(&stats::cholesky(&r, 1e-12).0, 0.95, &options)
     }
 
     #[test]
@@ -1060,7 +1025,8 @@ mod tests {
     #[test]
     fn cholesky_reproduces_the_matrix() {
         let r = ndarray::arr2(&[[1.0, 0.5, 0.2], [0.5, 1.0, 0.3], [0.2, 0.3, 1.0]]);
-        let l = cholesky(&r);
+        let (l, kept) = stats::cholesky(&r, 1e-12);
+        assert_eq!(kept, vec![true; 3]);
         let back = l.dot(&l.t());
         for (a, b) in back.iter().zip(r.iter()) {
             assert!((a - b).abs() < 1e-12);

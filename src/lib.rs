@@ -70,7 +70,9 @@
 //!    [`effects::simultaneous_band`], [`effects::randomisation_test`],
 //!    [`effects::subgroup_effects`] and [`effects::site_effects`]. Every
 //!    table has the same [`Estimate`] columns ([`report::ESTIMATE_COLUMNS`]).
-//! 5. **Output.** Tables convert to polars DataFrames (`to_frame`) and CSV.
+//! 5. **Balance.** [`balance::balance`] tests every baseline and
+//!    register-history covariate and the joint F-test.
+//! 6. **Output.** Tables convert to polars DataFrames (`to_frame`) and CSV.
 //!
 //! ## Modules
 //!
@@ -82,6 +84,7 @@
 //!   and sites;
 //! * [`spell`]: the 13-week activity spell indicator with gap tolerance,
 //!   and the Kaplan–Meier time to a completed spell;
+//! * [`balance`]: balance tests of the randomisation;
 //! * [`stats`]: the small pure statistics underneath (moments, Welch,
 //!   blocked estimator, Holm/BH, chi-square, Cochran's Q);
 //! * [`report`]: tidy tables and CSV output;
@@ -89,6 +92,7 @@
 //!   sample comes from it);
 //! * [`error`]: the one error type, [`Error`].
 
+pub mod balance;
 pub mod codes;
 pub mod effects;
 pub mod error;

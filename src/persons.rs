@@ -363,6 +363,25 @@ impl Persons {
         &self.covariates
     }
 
+    /// The covariate called `name`, or an [`Error::InvalidSetting`] listing
+    /// the covariates there are (`what` names the setting, e.g. `subgroup`).
+    pub fn covariate(&self, name: &str, what: &str) -> Result<&Covariate> {
+        self.covariates
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| Error::InvalidSetting {
+                name: what.into(),
+                reason: format!(
+                    "`{name}` is not a covariate of the person table (covariates: {})",
+                    self.covariates
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+    }
+
     /// Row index of the person with id `id`.
     pub fn position(&self, id: &str) -> Option<usize> {
         self.lookup.get(id.trim()).map(|&i| i as usize)

@@ -68,6 +68,18 @@ pub(crate) fn strings(name: &str, values: impl IntoIterator<Item = String>) -> C
     Series::new(name.into(), values.into_iter().collect::<Vec<String>>()).into_column()
 }
 
+/// A column of optional strings (null for `None`).
+pub(crate) fn optional_strings(
+    name: &str,
+    values: impl IntoIterator<Item = Option<String>>,
+) -> Column {
+    Series::new(
+        name.into(),
+        values.into_iter().collect::<Vec<Option<String>>>(),
+    )
+    .into_column()
+}
+
 /// A column of event weeks.
 pub(crate) fn weeks(values: impl IntoIterator<Item = i32>) -> Column {
     Series::new("week".into(), values.into_iter().collect::<Vec<i32>>()).into_column()

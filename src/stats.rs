@@ -6,8 +6,9 @@
 //! knows about panels or files. Undefined results are `None`, never a made-up
 //! number and never a panic.
 
+use ndarray::Array2;
 use serde::Serialize;
-use statrs::distribution::{ChiSquared, ContinuousCDF, Normal, StudentsT};
+use statrs::distribution::{ChiSquared, ContinuousCDF, FisherSnedecor, Normal, StudentsT};
 use statrs::function::beta::beta_reg;
 
 /// Count, mean and sum of squared deviations of a sample (missing values
@@ -546,6 +547,63 @@ pub fn log_rank(group1: &[(i32, bool)], group0: &[(i32, bool)]) -> Option<ChiSqu
         df: 1.0,
         p_value: chi_square_sf(statistic, 1.0)?,
     })
+}
+
+/// Upper-tail probability of the F distribution with (`df1`, `df2`) degrees
+/// of freedom.
+pub fn f_sf(f: f64, df1: f64, df2: f64) -> Option<f64> {
+    let dist = FisherSnedecor::new(df1, df2).ok()?;
+    Some(dist.sf(f))
+}
+
+/// Lower Cholesky factor L (LLᵀ = A) of a symmetric positive semi-definite
+/// matrix. A column whose pivot is at most `tol` times its diagonal entry
+/// (a column that earlier columns explain, or a zero column) is dropped:
+/// its column of L is 0 and `kept[j]` is `false`.
+pub fn cholesky(a: &Array2<f64>, tol: f64) -> (Array2<f64>, Vec<bool>) {
+    let n = a.nrows();
+    let mut l = Array2::<f64>::zeros((n, n));
+    let mut kept = vec![false; n];
+    for j in 0..n {
+        let d = a[(j, j)] - (0..j).map(|k| l[(j, k)] * l[(j, k)]).sum::<f64>();
+        if !(d > tol * a[(j, j)] && d > 0.0) {
+            continue;
+        }
+        kept[j] = true;
+        let pivot = d.sqrt();
+        l[(j, j)] = pivot;
+        for i in j + 1..n {
+            let s = a[(i, j)] - (0..j).map(|k| l[(i, k)] * l[(j, k)]).sum::<f64>();
+            l[(i, j)] = s / pivot;
+        }
+    }
+    (l, kept)
+}
+
+/// Result of [`least_squares`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeastSquares {
+    /// Residual sum of squares.
+    pub rss: f64,
+    /// Which columns were used (the others are collinear with earlier ones).
+    pub kept: Vec<bool>,
+}
+
+/// Ordinary least squares from cross-products XᵀX, Xᵀy and yᵀy (of centred
+/// data when an intercept is implied): RSS = yᵀy − zᵀz with Lz = Xᵀy,
+/// dropping collinear columns (relative pivot tolerance 1e-10).
+pub fn least_squares(xtx: &Array2<f64>, xty: &[f64], yty: f64) -> LeastSquares {
+    let (l, kept) = cholesky(xtx, 1e-10);
+    let mut z = vec![0.0; xty.len()];
+    for j in 0..xty.len() {
+        if kept[j] {
+            z[j] = (xty[j] - (0..j).map(|k| l[(j, k)] * z[k]).sum::<f64>()) / l[(j, j)];
+        }
+    }
+    LeastSquares {
+        rss: (yty - z.iter().map(|v| v * v).sum::<f64>()).max(0.0),
+        kept,
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,649 @@
+//! Balance tests: was the randomisation fine? (SPEC §6)
+//!
+//! Covariates come from the person table (numeric, binary 0/1 or
+//! categorical, with missing values) and from the register before referral
+//! ([`HistoryCovariate`]: the sum of any [`Outcome`] over a window of event
+//! weeks, e.g. weeks on benefit in the 52 weeks before referral).
+//!
+//! * numeric and binary: n and missing per arm, means, sds, difference,
+//!   SMD = (x̄₁ − x̄₀)/√((s₁² + s₀²)/2), variance ratio s₁²/s₀², Welch t test;
+//! * categorical: share of each level per arm, SMD per level
+//!   ((p₁ − p₀)/√((p₁(1−p₁) + p₀(1−p₀))/2)), Pearson chi-square (no
+//!   continuity correction) on the arm × level table;
+//! * every covariate: a chi-square test that missingness does not differ by
+//!   arm;
+//! * jointly: OLS of the 0/1 treatment indicator on all covariates
+//!   (categoricals as dummies, the first level the reference), complete
+//!   cases, F-test that all slopes are 0, with block fixed effects when the
+//!   person table has blocks.
+//!
+//! Undefined values (an sd with one person, an SMD of a constant covariate,
+//! a test with one level) are missing, never NaN.
+
+use std::fmt::Write as _;
+use std::ops::RangeInclusive;
+use std::path::Path;
+
+use ndarray::{Array2, Axis};
+use polars::prelude::DataFrame;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::outcome::Outcome;
+use crate::panel::Panel;
+use crate::persons::{Arm, CovariateValues};
+use crate::report;
+use crate::stats::{self, Moments, Variance};
+
+/// A covariate derived from the register: the sum of `outcome` over the
+/// event weeks `weeks` (e.g. −52..=−1); missing for a person not observed at
+/// every one of those weeks.
+#[derive(Clone, Debug)]
+pub struct HistoryCovariate {
+    /// Column name in the balance table.
+    pub name: String,
+    /// What is summed.
+    pub outcome: Outcome,
+    /// Event weeks summed over.
+    pub weeks: RangeInclusive<i32>,
+}
+
+impl HistoryCovariate {
+    /// The sum of `outcome` over event weeks `weeks`.
+    pub fn new(name: &str, outcome: Outcome, weeks: RangeInclusive<i32>) -> HistoryCovariate {
+        HistoryCovariate {
+            name: name.into(),
+            outcome,
+            weeks,
+        }
+    }
+
+    /// Weeks on any public benefit in the `window` weeks before referral.
+    pub fn weeks_on_benefit(window: u32) -> HistoryCovariate {
+        let w = window as i32;
+        Self::new(
+            &format!("weeks_on_benefit_{w}"),
+            Outcome::any_benefit(),
+            -w..=-1,
+        )
+    }
+
+    /// Weeks with ordinary hours in the `window` weeks before referral.
+    pub fn weeks_employed(window: u32) -> HistoryCovariate {
+        let w = window as i32;
+        Self::new(
+            &format!("weeks_employed_{w}"),
+            Outcome::employed(0.0),
+            -w..=-1,
+        )
+    }
+
+    /// Total ordinary hours in the `window` weeks before referral.
+    pub fn hours(window: u32) -> HistoryCovariate {
+        let w = window as i32;
+        Self::new(&format!("hours_{w}"), Outcome::hours(), -w..=-1)
+    }
+
+    /// The three SPEC §6 examples over 52 weeks: weeks on benefit, weeks
+    /// employed, total hours.
+    pub fn defaults() -> Vec<HistoryCovariate> {
+        vec![
+            Self::weeks_on_benefit(52),
+            Self::weeks_employed(52),
+            Self::hours(52),
+        ]
+    }
+}
+
+/// Which covariates to test.
+#[derive(Clone, Debug, Default)]
+pub struct BalanceSpec {
+    /// Person-table covariates to include by name; `None`: all of them.
+    pub covariates: Option<Vec<String>>,
+    /// Covariates derived from the register.
+    pub history: Vec<HistoryCovariate>,
+}
+
+impl BalanceSpec {
+    /// Only these person-table covariates.
+    pub fn covariates(mut self, names: &[&str]) -> BalanceSpec {
+        self.covariates = Some(names.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Add a register-derived covariate.
+    pub fn history(mut self, covariate: HistoryCovariate) -> BalanceSpec {
+        self.history.push(covariate);
+        self
+    }
+}
+
+/// One row of the balance table: a numeric covariate, a categorical
+/// covariate's summary row (`level` = `None`), or one of its levels.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BalanceRow {
+    /// Covariate name.
+    pub covariate: String,
+    /// The level, for a categorical covariate's level rows.
+    pub level: Option<String>,
+    /// Non-missing values in the treatment arm (the joint test: complete
+    /// cases).
+    pub n_treat: usize,
+    /// Non-missing values in the control arm.
+    pub n_control: usize,
+    /// Missing values in the treatment arm.
+    pub missing_treat: usize,
+    /// Missing values in the control arm.
+    pub missing_control: usize,
+    /// Mean (a level row: share of the non-missing with that level).
+    pub mean_treat: Option<f64>,
+    /// Mean in the control arm.
+    pub mean_control: Option<f64>,
+    /// Standard deviation (a level row: √(p(1−p))).
+    pub sd_treat: Option<f64>,
+    /// Standard deviation in the control arm.
+    pub sd_control: Option<f64>,
+    /// mean_treat − mean_control.
+    pub diff: Option<f64>,
+    /// Standardised mean difference diff/√((s₁² + s₀²)/2).
+    pub smd: Option<f64>,
+    /// Variance ratio s₁²/s₀² (numeric covariates).
+    pub var_ratio: Option<f64>,
+    /// The test in this row: `welch`, `chi-square` or `F`.
+    pub test: Option<&'static str>,
+    /// Its statistic (t, chi-square or F).
+    pub statistic: Option<f64>,
+    /// Its degrees of freedom (df₁ for F).
+    pub df1: Option<f64>,
+    /// F's second degrees of freedom.
+    pub df2: Option<f64>,
+    /// Its p-value.
+    pub p_value: Option<f64>,
+    /// Chi-square p-value of missing × arm (`None` without missing values).
+    pub missing_p_value: Option<f64>,
+}
+
+impl BalanceRow {
+    fn new(covariate: &str, level: Option<String>) -> BalanceRow {
+        BalanceRow {
+            covariate: covariate.into(),
+            level,
+            n_treat: 0,
+            n_control: 0,
+            missing_treat: 0,
+            missing_control: 0,
+            mean_treat: None,
+            mean_control: None,
+            sd_treat: None,
+            sd_control: None,
+            diff: None,
+            smd: None,
+            var_ratio: None,
+            test: None,
+            statistic: None,
+            df1: None,
+            df2: None,
+            p_value: None,
+            missing_p_value: None,
+        }
+    }
+}
+
+/// The joint F-test that all covariates' slopes are 0.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JointTest {
+    /// Complete cases used, `[control, treatment]`.
+    pub n: [usize; 2],
+    /// Whether block fixed effects were included.
+    pub block_effects: bool,
+    /// F statistic; `None` when undefined (see `note`).
+    pub f: Option<f64>,
+    /// Numerator df: covariate columns kept.
+    pub df1: Option<f64>,
+    /// Denominator df: n − 1 − all columns kept.
+    pub df2: Option<f64>,
+    /// Upper-tail p-value of F(df1, df2).
+    pub p_value: Option<f64>,
+    /// Design columns dropped as constant or collinear.
+    pub dropped: Vec<String>,
+    /// Why the test is undefined, when it is.
+    pub note: Option<String>,
+}
+
+/// The balance table and the joint test.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Balance {
+    /// Per covariate (and level) rows.
+    pub rows: Vec<BalanceRow>,
+    /// The joint F-test.
+    pub joint: JointTest,
+}
+
+/// A covariate's values in panel order.
+enum Values {
+    Numeric(Vec<Option<f64>>),
+    Categorical(Vec<String>, Vec<Option<u32>>),
+}
+
+/// Balance of every covariate of `spec` between the arms of `panel`, and
+/// the joint test (with block fixed effects when the person table has more
+/// than one block).
+pub fn balance(panel: &Panel, spec: &BalanceSpec) -> Result<Balance> {
+    let covariates = collect(panel, spec)?;
+    if covariates.is_empty() {
+        return Err(Error::InvalidSetting {
+            name: "balance".into(),
+            reason: "no covariates: name person-table covariates (PersonSpec::covariate_columns) or add history covariates".into(),
+        });
+    }
+    let arms = panel.persons().arms();
+    let mut rows = Vec::new();
+    for (name, values) in &covariates {
+        match values {
+            Values::Numeric(v) => rows.push(numeric_row(name, v, arms)),
+            Values::Categorical(levels, v) => rows.extend(categorical_rows(name, levels, v, arms)),
+        }
+    }
+    let joint = joint_test(panel, &covariates);
+    Ok(Balance { rows, joint })
+}
+
+/// The covariates asked for, as values in panel order.
+fn collect(panel: &Panel, spec: &BalanceSpec) -> Result<Vec<(String, Values)>> {
+    let available = panel.persons().covariates();
+    let names: Vec<String> = match &spec.covariates {
+        Some(n) => n.clone(),
+        None => available.iter().map(|c| c.name.clone()).collect(),
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let cov = panel.persons().covariate(&name, "balance covariates")?;
+        out.push((
+            name,
+            match &cov.values {
+                CovariateValues::Numeric(v) => Values::Numeric(v.clone()),
+                CovariateValues::Categorical { levels, values } => {
+                    Values::Categorical(levels.clone(), values.clone())
+                }
+            },
+        ));
+    }
+    for h in &spec.history {
+        let values = h.outcome.evaluate(panel, h.weeks.clone())?;
+        let sums = values
+            .matrix()
+            .sum_axis(Axis(0))
+            .iter()
+            .map(|&s| (!s.is_nan()).then_some(s))
+            .collect();
+        out.push((h.name.clone(), Values::Numeric(sums)));
+    }
+    Ok(out)
+}
+
+/// Counts of (present, missing) per arm.
+fn missing_counts<T>(values: &[Option<T>], arms: &[Arm]) -> [[usize; 2]; 2] {
+    let mut c = [[0usize; 2]; 2];
+    for (v, &a) in values.iter().zip(arms) {
+        c[a as usize][usize::from(v.is_none())] += 1;
+    }
+    c
+}
+
+/// Fill the n / missing columns and the missingness test.
+fn fill_missing(row: &mut BalanceRow, counts: [[usize; 2]; 2]) {
+    let [c, t] = counts;
+    row.n_treat = t[0];
+    row.n_control = c[0];
+    row.missing_treat = t[1];
+    row.missing_control = c[1];
+    let table = vec![
+        vec![c[0] as f64, c[1] as f64],
+        vec![t[0] as f64, t[1] as f64],
+    ];
+    row.missing_p_value = stats::pearson_chi_square(&table).map(|t| t.p_value);
+}
+
+/// SMD from a difference and two variances; `None` when both are 0.
+fn smd(diff: Option<f64>, v1: Option<f64>, v0: Option<f64>) -> Option<f64> {
+    let pooled = ((v1? + v0?) / 2.0).sqrt();
+    (pooled > 0.0).then(|| diff.map(|d| d / pooled)).flatten()
+}
+
+fn numeric_row(name: &str, values: &[Option<f64>], arms: &[Arm]) -> BalanceRow {
+    let mut row = BalanceRow::new(name, None);
+    fill_missing(&mut row, missing_counts(values, arms));
+    let arm_values = |arm: Arm| -> Vec<f64> {
+        values
+            .iter()
+            .zip(arms)
+            .filter(|(_, a)| **a == arm)
+            .filter_map(|(v, _)| *v)
+            .collect()
+    };
+    let (m1, m0) = (
+        Moments::of(&arm_values(Arm::Treatment)),
+        Moments::of(&arm_values(Arm::Control)),
+    );
+    let e = stats::difference_in_means(&m1, &m0, 0.95, Variance::Welch);
+    row.mean_treat = e.mean_treat;
+    row.mean_control = e.mean_control;
+    row.sd_treat = e.sd_treat;
+    row.sd_control = e.sd_control;
+    row.diff = e.effect;
+    row.smd = smd(e.effect, m1.variance(), m0.variance());
+    row.var_ratio = m1
+        .variance()
+        .zip(m0.variance())
+        .filter(|(_, v0)| *v0 > 0.0)
+        .map(|(v1, v0)| v1 / v0);
+    row.test = Some("welch");
+    row.statistic = e.t;
+    row.df1 = e.df;
+    row.p_value = e.p_value;
+    row
+}
+
+fn categorical_rows(
+    name: &str,
+    levels: &[String],
+    values: &[Option<u32>],
+    arms: &[Arm],
+) -> Vec<BalanceRow> {
+    let mut table = vec![vec![0.0f64; levels.len()]; 2];
+    for (v, &a) in values.iter().zip(arms) {
+        if let Some(l) = v {
+            table[a as usize][*l as usize] += 1.0;
+        }
+    }
+    let counts = missing_counts(values, arms);
+    let mut summary = BalanceRow::new(name, None);
+    fill_missing(&mut summary, counts);
+    summary.test = Some("chi-square");
+    if let Some(t) = stats::pearson_chi_square(&table) {
+        summary.statistic = Some(t.statistic);
+        summary.df1 = Some(t.df);
+        summary.p_value = Some(t.p_value);
+    }
+    let (n0, n1) = (counts[0][0] as f64, counts[1][0] as f64);
+    let mut rows = vec![summary];
+    for (l, level) in levels.iter().enumerate() {
+        let mut row = BalanceRow::new(name, Some(level.clone()));
+        row.n_treat = counts[1][0];
+        row.n_control = counts[0][0];
+        let share = |count: f64, n: f64| (n > 0.0).then(|| count / n);
+        let (p1, p0) = (share(table[1][l], n1), share(table[0][l], n0));
+        row.mean_treat = p1;
+        row.mean_control = p0;
+        row.sd_treat = p1.map(|p| (p * (1.0 - p)).sqrt());
+        row.sd_control = p0.map(|p| (p * (1.0 - p)).sqrt());
+        row.diff = p1.zip(p0).map(|(a, b)| a - b);
+        row.smd = smd(
+            row.diff,
+            p1.map(|p| p * (1.0 - p)),
+            p0.map(|p| p * (1.0 - p)),
+        );
+        rows.push(row);
+    }
+    rows
+}
+
+/// The joint F-test on complete cases.
+fn joint_test(panel: &Panel, covariates: &[(String, Values)]) -> JointTest {
+    let persons = panel.persons();
+    let n = persons.len();
+    let complete: Vec<usize> = (0..n)
+        .filter(|&p| {
+            covariates.iter().all(|(_, v)| match v {
+                Values::Numeric(x) => x[p].is_some(),
+                Values::Categorical(_, x) => x[p].is_some(),
+            })
+        })
+        .collect();
+    // Design columns: block dummies first (so covariates collinear with
+    // blocks are the ones dropped), then covariates.
+    let mut names: Vec<String> = Vec::new();
+    let mut columns: Vec<Vec<f64>> = Vec::new();
+    let blocks = persons.blocks();
+    let block_effects = blocks.labels.len() > 1;
+    if block_effects {
+        for (b, label) in blocks.labels.iter().enumerate().skip(1) {
+            names.push(format!("block {label}"));
+            columns.push(
+                complete
+                    .iter()
+                    .map(|&p| f64::from(u8::from(blocks.index[p] as usize == b)))
+                    .collect(),
+            );
+        }
+    }
+    let n_blocks = columns.len();
+    for (name, values) in covariates {
+        match values {
+            Values::Numeric(x) => {
+                names.push(name.clone());
+                columns.push(complete.iter().map(|&p| x[p].unwrap_or(0.0)).collect());
+            }
+            Values::Categorical(levels, x) => {
+                for (l, level) in levels.iter().enumerate().skip(1) {
+                    names.push(format!("{name}={level}"));
+                    columns.push(
+                        complete
+                            .iter()
+                            .map(|&p| f64::from(u8::from(x[p] == Some(l as u32))))
+                            .collect(),
+                    );
+                }
+            }
+        }
+    }
+    let y: Vec<f64> = complete
+        .iter()
+        .map(|&p| f64::from(persons.arms()[p] as u8))
+        .collect();
+    let mut counts = [0usize; 2];
+    for &p in &complete {
+        counts[persons.arms()[p] as usize] += 1;
+    }
+    let mut out = JointTest {
+        n: counts,
+        block_effects,
+        f: None,
+        df1: None,
+        df2: None,
+        p_value: None,
+        dropped: Vec::new(),
+        note: None,
+    };
+    if counts.contains(&0) {
+        out.note = Some("no complete cases in one arm".into());
+        return out;
+    }
+    let (xtx, xty, yty) = cross_products(&columns, &y);
+    let full = stats::least_squares(&xtx, &xty, yty);
+    let restricted_idx: Vec<usize> = (0..n_blocks).collect();
+    let sub = |m: &Array2<f64>| {
+        Array2::from_shape_fn((n_blocks, n_blocks), |(i, j)| {
+            m[(restricted_idx[i], restricted_idx[j])]
+        })
+    };
+    let restricted = stats::least_squares(&sub(&xtx), &xty[..n_blocks], yty);
+    out.dropped = (0..names.len())
+        .filter(|j| !full.kept[*j])
+        .map(|j| names[j].clone())
+        .collect();
+    let kept_total = full.kept.iter().filter(|&&k| k).count();
+    let kept_blocks = full.kept[..n_blocks].iter().filter(|&&k| k).count();
+    let df1 = kept_total - kept_blocks;
+    let n_used = complete.len();
+    if df1 == 0 {
+        out.note = Some("no covariate column varies among complete cases".into());
+        return out;
+    }
+    if n_used <= kept_total + 1 {
+        out.note = Some(format!(
+            "{} parameters but only {n_used} complete cases",
+            kept_total + 1
+        ));
+        return out;
+    }
+    let df2 = (n_used - 1 - kept_total) as f64;
+    out.df1 = Some(df1 as f64);
+    out.df2 = Some(df2);
+    if full.rss <= 0.0 {
+        out.note = Some("the covariates predict the assignment exactly".into());
+        return out;
+    }
+    let f = ((restricted.rss - full.rss).max(0.0) / df1 as f64) / (full.rss / df2);
+    out.f = Some(f);
+    out.p_value = stats::f_sf(f, df1 as f64, df2);
+    out
+}
+
+/// Centred cross-products: XᵀX, Xᵀy and yᵀy of the mean-centred columns
+/// (the intercept is then implicit).
+fn cross_products(columns: &[Vec<f64>], y: &[f64]) -> (Array2<f64>, Vec<f64>, f64) {
+    let n = y.len() as f64;
+    let centre = |v: &[f64]| {
+        let m = v.iter().sum::<f64>() / n;
+        v.iter().map(|x| x - m).collect::<Vec<f64>>()
+    };
+    let xs: Vec<Vec<f64>> = columns.iter().map(|c| centre(c)).collect();
+    let yc = centre(y);
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let p = xs.len();
+    let xtx = Array2::from_shape_fn((p, p), |(i, j)| dot(&xs[i], &xs[j]));
+    let xty = xs.iter().map(|x| dot(x, &yc)).collect();
+    (xtx, xty, dot(&yc, &yc))
+}
+
+impl Balance {
+    /// The tidy table (`balance.csv`): `covariate, level, n_treat,
+    /// n_control, missing_treat, missing_control, mean_treat, mean_control,
+    /// sd_treat, sd_control, diff, smd, var_ratio, test, statistic, df1,
+    /// df2, p_value, missing_p_value`; the joint test is the last row, with
+    /// covariate `joint`, test `F` and n = complete cases.
+    pub fn to_frame(&self) -> Result<DataFrame> {
+        let joint = self.joint_row();
+        let rows: Vec<&BalanceRow> = self.rows.iter().chain(std::iter::once(&joint)).collect();
+        let f = |name: &str, get: fn(&BalanceRow) -> Option<f64>| {
+            report::floats(name, rows.iter().map(|r| get(r)))
+        };
+        let c = |name: &str, get: fn(&BalanceRow) -> usize| {
+            report::counts(name, rows.iter().map(|r| Some(get(r))))
+        };
+        report::frame(
+            "balance",
+            vec![
+                report::strings("covariate", rows.iter().map(|r| r.covariate.clone())),
+                report::optional_strings("level", rows.iter().map(|r| r.level.clone())),
+                c("n_treat", |r| r.n_treat),
+                c("n_control", |r| r.n_control),
+                c("missing_treat", |r| r.missing_treat),
+                c("missing_control", |r| r.missing_control),
+                f("mean_treat", |r| r.mean_treat),
+                f("mean_control", |r| r.mean_control),
+                f("sd_treat", |r| r.sd_treat),
+                f("sd_control", |r| r.sd_control),
+                f("diff", |r| r.diff),
+                f("smd", |r| r.smd),
+                f("var_ratio", |r| r.var_ratio),
+                report::optional_strings("test", rows.iter().map(|r| r.test.map(String::from))),
+                f("statistic", |r| r.statistic),
+                f("df1", |r| r.df1),
+                f("df2", |r| r.df2),
+                f("p_value", |r| r.p_value),
+                f("missing_p_value", |r| r.missing_p_value),
+            ],
+        )
+    }
+
+    fn joint_row(&self) -> BalanceRow {
+        let j = &self.joint;
+        let mut row = BalanceRow::new("joint", None);
+        row.n_control = j.n[0];
+        row.n_treat = j.n[1];
+        row.test = Some("F");
+        row.statistic = j.f;
+        row.df1 = j.df1;
+        row.df2 = j.df2;
+        row.p_value = j.p_value;
+        row
+    }
+
+    /// Write [`Balance::to_frame`] to `balance.csv`.
+    pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
+        report::write_csv(&mut self.to_frame()?, path)
+    }
+
+    /// A balance table in the style of a trial report (Markdown): mean (sd)
+    /// or share per arm, difference, SMD and p, then the joint test.
+    pub fn to_markdown(&self) -> String {
+        let num = |x: Option<f64>, d: usize| x.map_or("–".to_string(), |x| format!("{x:.d$}"));
+        let p = |x: Option<f64>| match x {
+            Some(p) if p < 0.001 => "<0.001".to_string(),
+            other => num(other, 3),
+        };
+        let mut s = String::from(
+            "| Covariate | Treatment | Control | Difference | SMD | p |\n|---|---:|---:|---:|---:|---:|\n",
+        );
+        for r in &self.rows {
+            let missing = r.missing_treat + r.missing_control;
+            let note = if missing > 0 {
+                format!(" ({missing} missing)")
+            } else {
+                String::new()
+            };
+            let line = match (&r.level, r.test) {
+                (Some(level), _) => format!(
+                    "| {} = {level} | {}% | {}% | {} pp | {} | |",
+                    r.covariate,
+                    num(r.mean_treat.map(|x| 100.0 * x), 1),
+                    num(r.mean_control.map(|x| 100.0 * x), 1),
+                    num(r.diff.map(|x| 100.0 * x), 1),
+                    num(r.smd, 3),
+                ),
+                (None, Some("chi-square")) => format!(
+                    "| {}{note} | n = {} | n = {} | | | {} |",
+                    r.covariate,
+                    r.n_treat,
+                    r.n_control,
+                    p(r.p_value)
+                ),
+                _ => format!(
+                    "| {}{note} | {} ({}) | {} ({}) | {} | {} | {} |",
+                    r.covariate,
+                    num(r.mean_treat, 2),
+                    num(r.sd_treat, 2),
+                    num(r.mean_control, 2),
+                    num(r.sd_control, 2),
+                    num(r.diff, 2),
+                    num(r.smd, 3),
+                    p(r.p_value)
+                ),
+            };
+            s.push_str(&line);
+            s.push('\n');
+        }
+        let j = &self.joint;
+        let _ = write!(
+            s,
+            "\nJoint test (OLS of treatment on all covariates{}, n = {}): ",
+            if j.block_effects {
+                ", block fixed effects"
+            } else {
+                ""
+            },
+            j.n[0] + j.n[1]
+        );
+        match (j.f, j.df1, j.df2) {
+            (Some(f), Some(d1), Some(d2)) => {
+                let _ = writeln!(s, "F({d1}, {d2}) = {f:.3}, p = {}", p(j.p_value));
+            }
+            _ => {
+                let _ = writeln!(s, "undefined ({})", j.note.as_deref().unwrap_or("–"));
+            }
+        }
+        s
+    }
+}
