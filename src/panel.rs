@@ -6,7 +6,7 @@
 //!
 //! **Layout.** Values are stored week-major: all persons' values for event
 //! week `k_min`, then all for `k_min + 1`, and so on. Persons are ordered by
-//! arm (control first), then block, then referral week. A person is
+//! arm (control first), then block, then referral week, then id. A person is
 //! *observed* at event week k when `observed_from ≤ referral + k ≤
 //! observed_until`; because persons in a group are sorted by referral week,
 //! the persons observed at k form one contiguous range of each (arm, block)
@@ -103,7 +103,7 @@ impl Panel {
         }
     }
 
-    /// Persons in panel order (arm, block, referral week).
+    /// Persons in panel order (arm, block, referral week, id).
     pub fn persons(&self) -> &Persons {
         &self.persons
     }
@@ -361,11 +361,18 @@ impl<'a> PanelBuilder<'a> {
                 ),
             })?;
 
-        // Panel order: arm, block, referral week, then table order.
+        // Panel order: arm, block, referral week, then person id (not table
+        // order, so that reordering the person table changes no result, not
+        // even in the last bit).
         let blocks = &self.persons.blocks().index;
         let arms = self.persons.arms();
+        let ids = self.persons.ids();
         let mut order: Vec<usize> = (0..self.persons.len()).collect();
-        order.sort_by_key(|&i| (arms[i], blocks[i], referral[i]));
+        order.sort_by(|&a, &b| {
+            (arms[a], blocks[a], referral[a])
+                .cmp(&(arms[b], blocks[b], referral[b]))
+                .then_with(|| ids[a].cmp(&ids[b]))
+        });
         let mut position = vec![0u32; order.len()];
         for (p, &row) in order.iter().enumerate() {
             position[row] = p as u32;
