@@ -137,36 +137,24 @@ fn outputs_have_the_required_columns() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// A small trial from CSV text, written to a temporary directory.
+/// A small trial from person-table CSV text; everyone has one register row
+/// in the referral week.
 fn tiny(persons_csv: &str, covariates: &[&str]) -> Panel {
-    let dir = std::env::temp_dir().join(format!(
-        "trialpanel-tiny-{}-{}",
-        std::process::id(),
-        persons_csv.len()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("persons.csv"), persons_csv).unwrap();
-    std::fs::write(dir.join("codes.csv"), "code,category\n111,benefit\n").unwrap();
-    let ids: Vec<&str> = persons_csv
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split(',').next())
-        .collect();
     let register: String = std::iter::once("person_id,week,code,hours\n".to_string())
-        .chain(ids.iter().map(|id| format!("{id},2016-W10,111,0\n")))
+        .chain(
+            persons_csv
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split(',').next())
+                .map(|id| format!("{id},2016-W10,111,0\n")),
+        )
         .collect();
-    std::fs::write(dir.join("register.csv"), register).unwrap();
-    let persons = Persons::read(
-        dir.join("persons.csv"),
+    common::tiny_panel(
+        &format!("balance-{}", persons_csv.len()),
+        persons_csv,
+        &register,
         &PersonSpec::default().covariate_columns(covariates),
     )
-    .unwrap();
-    let codes = CodeTable::read(dir.join("codes.csv")).unwrap();
-    let panel = Panel::builder(&persons, &codes)
-        .long_file(dir.join("register.csv"), &LongColumns::default())
-        .unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
-    panel
 }
 
 #[test]

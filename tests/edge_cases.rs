@@ -14,26 +14,8 @@ use trialpanel::{
     CodeTable, Design, Error, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule,
 };
 
-/// Write a tiny trial (persons and long register CSV text) to a fresh
-/// temporary directory and build its panel.
 fn tiny(tag: &str, persons: &str, register: &str, spec: &PersonSpec) -> Panel {
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("trialpanel-edge-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("persons.csv"), persons).unwrap();
-    std::fs::write(dir.join("register.csv"), register).unwrap();
-    std::fs::write(
-        dir.join("codes.csv"),
-        "code,category\n651,work_placement\n621,wage_subsidy\n111,benefit\n",
-    )
-    .unwrap();
-    let persons = Persons::read(dir.join("persons.csv"), spec).unwrap();
-    let codes = CodeTable::read(dir.join("codes.csv")).unwrap();
-    let panel = Panel::builder(&persons, &codes)
-        .long_file(dir.join("register.csv"), &LongColumns::default())
-        .unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
-    panel
+    common::tiny_panel(&format!("edge-{tag}"), persons, register, spec)
 }
 
 #[test]

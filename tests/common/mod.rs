@@ -106,3 +106,25 @@ pub fn sample_panel() -> Panel {
         .long_file(dir.join("register_long.parquet"), &LongColumns::default())
         .unwrap()
 }
+
+/// A tiny trial from CSV text (person table and long register; codes 651
+/// work placement, 621 wage subsidy, 111 benefit), written to a fresh
+/// temporary directory named by `tag`, and its panel.
+pub fn tiny_panel(tag: &str, persons_csv: &str, register_csv: &str, spec: &PersonSpec) -> Panel {
+    let dir = std::env::temp_dir().join(format!("trialpanel-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("persons.csv"), persons_csv).unwrap();
+    std::fs::write(dir.join("register.csv"), register_csv).unwrap();
+    std::fs::write(
+        dir.join("codes.csv"),
+        "code,category\n651,work_placement\n621,wage_subsidy\n111,benefit\n",
+    )
+    .unwrap();
+    let persons = Persons::read(dir.join("persons.csv"), spec).unwrap();
+    let codes = CodeTable::read(dir.join("codes.csv")).unwrap();
+    let panel = Panel::builder(&persons, &codes)
+        .long_file(dir.join("register.csv"), &LongColumns::default())
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    panel
+}
