@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 use crate::panel::{HOURS_SCALE, Panel};
 use crate::persons::Arm;
 use crate::spell::{Activity, SpellRule, SpellState};
-use crate::stats::{self, ChiSquare, Estimate, Moments, Variance};
+use crate::stats::{self, ChiSquare, Estimate, Variance};
 
 /// Persons per parallel work unit when evaluating outcomes.
 const CHUNK: usize = 2048;
@@ -498,21 +498,6 @@ impl<'p> OutcomeValues<'p> {
     }
 }
 
-/// Moments of `values` at event week `k` per arm over observed persons:
-/// `[control, treatment]`.
-pub(crate) fn arm_moments(panel: &Panel, row: &[f64], k: i32) -> [Moments; 2] {
-    let mut out = [Moments::default(); 2];
-    for arm in Arm::BOTH {
-        let slices: Vec<f64> = panel
-            .observed(k)
-            .filter(|(g, _)| g.arm == arm)
-            .flat_map(|(_, r)| row[r].iter().copied())
-            .collect();
-        out[arm as usize] = Moments::of(&slices);
-    }
-    out
-}
-
 /// Mean hours among those working (hours > 0) at event week `k`, per arm,
 /// compared as a difference in means: n counts the persons working, and the
 /// estimate is a [`stats::difference_in_means`] at `level`.
@@ -528,7 +513,7 @@ pub fn hours_among_working(panel: &Panel, k: i32, level: f64) -> Result<Estimate
             }
         })
         .collect();
-    let [control, treat] = arm_moments(panel, &row, k);
+    let (treat, control) = crate::effects::arm_moments(panel, &row, k);
     Ok(stats::difference_in_means(
         &treat,
         &control,
