@@ -168,6 +168,18 @@ pub enum Error {
     #[error("invalid week `{value}`: {reason}")]
     InvalidWeek { value: String, reason: String },
 
+    /// The analysis file (TOML) has a syntax error, an unknown key, or a
+    /// value of the wrong type or one that cannot work. `key` is the dotted
+    /// path of the key (`outcomes[2].threshold`); `line` is given when the
+    /// problem is at a known place in the file.
+    #[error("{file}: {}key `{key}`: {message}", line.map(|l| format!("line {l}, ")).unwrap_or_default())]
+    AnalysisFile {
+        file: PathBuf,
+        line: Option<usize>,
+        key: String,
+        message: String,
+    },
+
     /// An option or argument with a value that cannot work.
     #[error("invalid setting `{name}`: {reason}")]
     InvalidSetting { name: String, reason: String },

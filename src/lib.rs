@@ -19,7 +19,22 @@
 //! week, censored at the end of the register (late referrals are followed
 //! for fewer weeks). Everything downstream works on that panel.
 //!
-//! ## Example
+//! ## The whole analysis from one file
+//!
+//! An analysis file (TOML) names the inputs, the design, the outcomes, the
+//! balance covariates and the output directory; [`analysis::Analysis`] runs
+//! it and writes `effects.csv`, `balance.csv`, `spell_km.csv`,
+//! `results.json`, `report.md` and SVG figures. The `trialpanel run
+//! <analysis.toml>` command does the same.
+//!
+//! ```no_run
+//! let analysis = trialpanel::analysis::Analysis::from_file("data-samples/jobfirst/analysis.toml")?;
+//! let results = analysis.run()?;
+//! results.write(analysis.output_dir())?;
+//! # Ok::<(), trialpanel::Error>(())
+//! ```
+//!
+//! ## Example: the pieces by hand
 //!
 //! Weekly effects of the treatment on employment (any ordinary hours), with
 //! 95% Welch confidence intervals, over event weeks 0–44:
@@ -72,7 +87,9 @@
 //!    table has the same [`Estimate`] columns ([`report::ESTIMATE_COLUMNS`]).
 //! 5. **Balance.** [`balance::balance`] tests every baseline and
 //!    register-history covariate and the joint F-test.
-//! 6. **Output.** Tables convert to polars DataFrames (`to_frame`) and CSV.
+//! 6. **Output.** Tables convert to polars DataFrames (`to_frame`) and CSV;
+//!    [`report::markdown`] and [`report::figures`] render a whole
+//!    [`analysis::Results`] as report.md and SVG.
 //!
 //! ## Modules
 //!
@@ -87,11 +104,13 @@
 //! * [`balance`]: balance tests of the randomisation;
 //! * [`stats`]: the small pure statistics underneath (moments, Welch,
 //!   blocked estimator, Holm/BH, chi-square, Cochran's Q);
-//! * [`report`]: tidy tables and CSV output;
+//! * [`analysis`]: the analysis file and the whole pipeline (`trialpanel run`);
+//! * [`report`]: tidy tables, CSV, report.md and SVG figures;
 //! * [`simulate`]: a seeded simulator of DREAM-style trials (the bundled
 //!   sample comes from it);
 //! * [`error`]: the one error type, [`Error`].
 
+pub mod analysis;
 pub mod balance;
 pub mod codes;
 pub mod effects;

@@ -98,7 +98,8 @@ impl Panel {
             codes,
             observed_from: None,
             observed_until: None,
-            event_weeks: None,
+            first_event_week: None,
+            last_event_week: None,
             ignore_unknown_persons: false,
         }
     }
@@ -273,7 +274,8 @@ pub struct PanelBuilder<'a> {
     pub(crate) codes: &'a CodeTable,
     pub(crate) observed_from: Option<Week>,
     pub(crate) observed_until: Option<Week>,
-    pub(crate) event_weeks: Option<(i32, i32)>,
+    pub(crate) first_event_week: Option<i32>,
+    pub(crate) last_event_week: Option<i32>,
     pub(crate) ignore_unknown_persons: bool,
 }
 
@@ -294,7 +296,21 @@ impl<'a> PanelBuilder<'a> {
 
     /// Keep event weeks `first..=last` (`first ≤ 0 ≤ last` is not required).
     pub fn event_weeks(mut self, first: i32, last: i32) -> Self {
-        self.event_weeks = Some((first, last));
+        self.first_event_week = Some(first);
+        self.last_event_week = Some(last);
+        self
+    }
+
+    /// Keep event weeks from `first` on (the last one stays at its default,
+    /// the longest follow-up).
+    pub fn first_event_week(mut self, first: i32) -> Self {
+        self.first_event_week = Some(first);
+        self
+    }
+
+    /// Keep event weeks up to `last` (the first one stays at its default).
+    pub fn last_event_week(mut self, last: i32) -> Self {
+        self.last_event_week = Some(last);
         self
     }
 
@@ -334,10 +350,10 @@ impl<'a> PanelBuilder<'a> {
         // Non-empty person table: checked when it was read.
         let min_ref = referral.iter().min().copied().unwrap_or(from);
         let max_ref = referral.iter().max().copied().unwrap_or(from);
-        let (k_min, k_max) = self.event_weeks.unwrap_or((
-            (-DEFAULT_HISTORY_WEEKS).max(from.event_week(max_ref)),
-            until.event_week(min_ref),
-        ));
+        let k_min = self
+            .first_event_week
+            .unwrap_or((-DEFAULT_HISTORY_WEEKS).max(from.event_week(max_ref)));
+        let k_max = self.last_event_week.unwrap_or(until.event_week(min_ref));
         // A window wider than the span of all ISO weeks 1900-2200 cannot hold data.
         const MAX_SPAN: i64 = 20_000;
         if k_min > k_max || i64::from(k_max) - i64::from(k_min) >= MAX_SPAN {

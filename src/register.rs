@@ -36,7 +36,8 @@ pub struct LongColumns {
     /// Benefit code (default `code`).
     pub code: String,
     /// Ordinary hours (default `hours`); `None` for a register without hours,
-    /// in which case every week has 0 hours.
+    /// in which case every week has 0 hours (`false` in an analysis file).
+    #[serde(with = "crate::analysis::or_false")]
     pub hours: Option<String>,
 }
 

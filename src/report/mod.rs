@@ -6,6 +6,13 @@
 //! relative_effect, ratio, ratio_se`. A missing value is a null in the
 //! DataFrame and an empty cell in CSV; numbers are written at full precision
 //! (shortest representation that reads back to the same `f64`).
+//!
+//! The readable forms of a whole analysis are in the submodules:
+//! [`markdown`] renders `report.md` and [`figures`] the SVG figures, both
+//! from [`crate::analysis::Results`].
+
+pub mod figures;
+pub mod markdown;
 
 use std::path::Path;
 
@@ -111,4 +118,12 @@ pub(crate) fn estimate_columns(rows: &[&Estimate]) -> Vec<Column> {
 /// Write a result table to CSV (empty cell for missing, full precision).
 pub fn write_csv(df: &mut DataFrame, path: impl AsRef<Path>) -> Result<()> {
     crate::io::write_csv(df, path.as_ref())
+}
+
+/// Write a text file (a report, JSON or SVG), naming the file on failure.
+pub(crate) fn write_text(text: &str, path: &Path) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| Error::Write {
+        file: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }

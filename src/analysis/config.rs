@@ -1,0 +1,744 @@
+//! The analysis file: what to read, how the trial was designed, what to
+//! estimate and where to write it.
+//!
+//! Every table and key is described on [`AnalysisConfig`]; the bundled
+//! `data-samples/jobfirst/analysis.toml` uses most of them. Unknown keys are
+//! errors (a misspelt key would otherwise silently fall back to a default).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::balance::{BalanceSpec, HistoryCovariate};
+use crate::effects::{BandOptions, Design, RandomisationOptions};
+use crate::error::{Error, Result};
+use crate::outcome::{DEFAULT_HOURS_BUCKETS, Outcome};
+use crate::persons::PersonSpec;
+use crate::register::{LongColumns, WideColumns};
+use crate::spell::SpellRule;
+use crate::weeks::Week;
+
+/// A whole analysis, as written in an analysis file (TOML).
+///
+/// ```toml
+/// title = "JobFirst (synthetic sample)"
+/// output = "output"                  # relative to the analysis file
+///
+/// [inputs]
+/// persons = "persons.csv"            # CSV or Parquet, relative to the file
+/// codes = "codes.csv"
+/// register = "register_long.parquet"
+/// form = "long"                      # or "wide" (DREAM)
+/// observed_until = "2017-W02"        # the extract week; default: last week present
+///
+/// [persons]                          # columns of the person table (PersonSpec)
+/// block = "municipality"
+///
+/// [weeks]
+/// first = 0
+/// last = 44
+/// snapshot = [13, 26, 35, 44]
+///
+/// [[outcomes]]
+/// kind = "employed"
+/// band = true
+///
+/// [[outcomes]]
+/// kind = "spell"
+/// rule = { min_weeks = 13, max_gap = 4 }
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalysisConfig {
+    /// Title of the report. Default: "Trial report".
+    #[serde(default = "default_title")]
+    pub title: String,
+    /// Output directory, relative to the analysis file. Default `output`.
+    #[serde(default = "default_output")]
+    pub output: PathBuf,
+    /// `[inputs]`: the files and how to read them.
+    pub inputs: Inputs,
+    /// `[persons]`: person-table columns and arm labels ([`PersonSpec`]).
+    #[serde(default)]
+    pub persons: PersonSpec,
+    /// `[long]`: long-register columns ([`LongColumns`]); only with
+    /// `form = "long"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long: Option<LongColumns>,
+    /// `[wide]`: DREAM-wide column prefixes ([`WideColumns`]); only with
+    /// `form = "wide"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wide: Option<WideColumns>,
+    /// `[weeks]`: the event weeks estimated and shown.
+    #[serde(default)]
+    pub weeks: WeeksSpec,
+    /// `[design]`: blocked or not, level, variance ([`Design`]).
+    #[serde(default)]
+    pub design: Design,
+    /// `[band]`: simultaneous-band draws and seed ([`BandOptions`]).
+    #[serde(default)]
+    pub band: BandOptions,
+    /// `[randomisation]`: randomisation-test draws and seed
+    /// ([`RandomisationOptions`]).
+    #[serde(default)]
+    pub randomisation: RandomisationOptions,
+    /// `[[outcomes]]`: one table per outcome, in report order.
+    pub outcomes: Vec<OutcomeSpec>,
+    /// `[balance]`: covariates of the balance table.
+    #[serde(default)]
+    pub balance: BalanceConfig,
+    /// `[report]`: descriptives and figures.
+    #[serde(default)]
+    pub report: ReportSpec,
+}
+
+fn default_title() -> String {
+    "Trial report".into()
+}
+
+fn default_output() -> PathBuf {
+    "output".into()
+}
+
+/// `[inputs]`: the three input files (paths relative to the analysis file)
+/// and how to align the register.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// Person table (CSV or Parquet).
+    pub persons: PathBuf,
+    /// Code table (CSV or Parquet; columns `code, category`).
+    pub codes: PathBuf,
+    /// Weekly register (CSV or Parquet).
+    pub register: PathBuf,
+    /// `"long"` (default) or `"wide"`.
+    #[serde(default)]
+    pub form: RegisterForm,
+    /// First week the register covers. Default: the first week present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_from: Option<Week>,
+    /// Last week the register covers (the extract week). Default: the last
+    /// week present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_until: Option<Week>,
+    /// Skip register rows of persons missing from the person table instead
+    /// of failing. Default `false`.
+    #[serde(default)]
+    pub ignore_unknown_persons: bool,
+    /// Category for codes missing from the code table. Default: none (such
+    /// codes are an error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_category: Option<String>,
+}
+
+/// Layout of the register file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegisterForm {
+    /// One row per person-week.
+    #[default]
+    Long,
+    /// One row per person, a column per week (DREAM).
+    Wide,
+}
+
+/// `[weeks]`: which event weeks are estimated and which the report shows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WeeksSpec {
+    /// First event week estimated. Default 0 (the referral week).
+    pub first: i32,
+    /// Last event week estimated. Default: the longest follow-up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<i32>,
+    /// Weeks of the report's snapshot tables. Default: 13, 26, 39, 52 up to
+    /// the last week.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<Vec<i32>>,
+    /// "Significant from week k" looks at weeks through this one. Default:
+    /// the last snapshot week.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub significant_through: Option<i32>,
+}
+
+/// One `[[outcomes]]` entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeSpec {
+    /// What is measured.
+    pub kind: OutcomeKind,
+    /// Name in tables and file names. Default: the kind (`cumulative_` +
+    /// the kind when cumulative). Required for `in_state`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `in_state` only: the categories (from the code table, or `none`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
+    /// `employed` only: hours above this count as employed. Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// `spell` only: the spell rule ([`SpellRule`]). Default: 13 active
+    /// weeks, gaps of up to 4 weeks, work placement, wage subsidy or hours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<SpellRule>,
+    /// Sum over weeks 0..=k instead of the week's value (not for `spell`).
+    #[serde(default)]
+    pub cumulative: bool,
+    /// Also compute the simultaneous band.
+    #[serde(default)]
+    pub band: bool,
+    /// Also run the randomisation test.
+    #[serde(default)]
+    pub randomisation: bool,
+    /// Also estimate per block (site) with Cochran's Q (needs a block column).
+    #[serde(default)]
+    pub sites: bool,
+}
+
+/// The kinds of outcome an analysis file can name (SPEC §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    /// In work placement (0/1).
+    WorkPlacement,
+    /// In wage subsidy (0/1).
+    WageSubsidy,
+    /// On any public benefit (0/1).
+    AnyBenefit,
+    /// No public benefit (0/1).
+    SelfSupporting,
+    /// In one of `categories` (0/1).
+    InState,
+    /// Ordinary hours in the week.
+    Hours,
+    /// Hours above `threshold` (0/1).
+    Employed,
+    /// The activity spell indicator (0/1).
+    Spell,
+}
+
+impl OutcomeKind {
+    fn name(self) -> &'static str {
+        match self {
+            OutcomeKind::WorkPlacement => "work_placement",
+            OutcomeKind::WageSubsidy => "wage_subsidy",
+            OutcomeKind::AnyBenefit => "any_benefit",
+            OutcomeKind::SelfSupporting => "self_supporting",
+            OutcomeKind::InState => "in_state",
+            OutcomeKind::Hours => "hours",
+            OutcomeKind::Employed => "employed",
+            OutcomeKind::Spell => "spell",
+        }
+    }
+}
+
+/// What one unit of an outcome is, for labels and formatting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// A 0/1 indicator: its mean is a share.
+    Share,
+    /// Hours per week.
+    Hours,
+    /// Hours summed since referral.
+    CumulativeHours,
+    /// Weeks (a cumulative indicator).
+    Weeks,
+}
+
+impl OutcomeSpec {
+    /// An outcome of this kind with default settings.
+    pub fn new(kind: OutcomeKind) -> OutcomeSpec {
+        OutcomeSpec {
+            kind,
+            name: None,
+            categories: None,
+            threshold: None,
+            rule: None,
+            cumulative: false,
+            band: false,
+            randomisation: false,
+            sites: false,
+        }
+    }
+
+    /// The name used in tables: `name`, else the kind (with `cumulative_`).
+    pub fn display_name(&self) -> String {
+        match (&self.name, self.cumulative) {
+            (Some(n), _) => n.clone(),
+            (None, true) => format!("cumulative_{}", self.kind.name()),
+            (None, false) => self.kind.name().into(),
+        }
+    }
+
+    /// The unit of the outcome's values.
+    pub fn unit(&self) -> Unit {
+        match (self.kind, self.cumulative) {
+            (OutcomeKind::Hours, false) => Unit::Hours,
+            (OutcomeKind::Hours, true) => Unit::CumulativeHours,
+            (_, true) => Unit::Weeks,
+            (_, false) => Unit::Share,
+        }
+    }
+
+    /// The [`Outcome`] this entry describes.
+    pub fn outcome(&self) -> Outcome {
+        let base = match self.kind {
+            OutcomeKind::WorkPlacement => Outcome::work_placement(),
+            OutcomeKind::WageSubsidy => Outcome::wage_subsidy(),
+            OutcomeKind::AnyBenefit => Outcome::any_benefit(),
+            OutcomeKind::SelfSupporting => Outcome::self_supporting(),
+            OutcomeKind::InState => {
+                let cats: Vec<&str> = self
+                    .categories
+                    .iter()
+                    .flatten()
+                    .map(String::as_str)
+                    .collect();
+                Outcome::in_state("in_state", &cats)
+            }
+            OutcomeKind::Hours => Outcome::hours(),
+            OutcomeKind::Employed => Outcome::employed(self.threshold.unwrap_or(0.0)),
+            OutcomeKind::Spell => Outcome::spell(self.spell_rule()),
+        };
+        let outcome = if self.cumulative {
+            base.cumulative()
+        } else {
+            base
+        };
+        outcome.named(&self.display_name())
+    }
+
+    /// The spell rule (`rule`, or the default).
+    pub fn spell_rule(&self) -> SpellRule {
+        self.rule.clone().unwrap_or_default()
+    }
+}
+
+/// `[balance]`: which covariates the balance table shows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BalanceConfig {
+    /// Person-table covariates by name. Default: all of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub covariates: Option<Vec<String>>,
+    /// `[[balance.history]]`: covariates summed from the register before
+    /// referral. Default: weeks on benefit, weeks employed and hours in the
+    /// 52 weeks before referral; `history = []` for none.
+    pub history: Vec<HistorySpec>,
+}
+
+impl Default for BalanceConfig {
+    fn default() -> BalanceConfig {
+        let history = |outcome: &str| HistorySpec {
+            outcome: outcome.into(),
+            weeks: 52,
+            name: None,
+        };
+        BalanceConfig {
+            covariates: None,
+            history: vec![
+                history("any_benefit"),
+                history("employed"),
+                history("hours"),
+            ],
+        }
+    }
+}
+
+/// One `[[balance.history]]` entry: an outcome summed over the `weeks` weeks
+/// before referral (event weeks −weeks..=−1).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistorySpec {
+    /// A built-in outcome kind without parameters (`any_benefit`,
+    /// `employed`, `hours`, `work_placement`, `wage_subsidy`,
+    /// `self_supporting`) or the name of an `[[outcomes]]` entry that is
+    /// neither cumulative nor a spell.
+    pub outcome: String,
+    /// Length of the window in weeks (≥ 1).
+    pub weeks: u32,
+    /// Column name. Default: `weeks_on_benefit_52`, `weeks_employed_52`,
+    /// `hours_52` for the three standard ones, else `<outcome>_<weeks>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `[report]`: descriptives and figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportSpec {
+    /// Week of the hours descriptives (hours among those working, the
+    /// distribution of positive hours); shown when an outcome is `hours` or
+    /// `employed`. Default: the last snapshot week.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hours_week: Option<i32>,
+    /// Upper bounds of the hours buckets. Default 5, 10, 15, 20, 30, 37.
+    pub hours_buckets: Vec<f64>,
+    /// Site and subgroup cells with fewer persons in an arm are suppressed.
+    /// Default 5.
+    pub min_cell: usize,
+    /// Draw the SVG figures. Default `true`.
+    pub figures: bool,
+}
+
+impl Default for ReportSpec {
+    fn default() -> ReportSpec {
+        ReportSpec {
+            hours_week: None,
+            hours_buckets: DEFAULT_HOURS_BUCKETS.to_vec(),
+            min_cell: 5,
+            figures: true,
+        }
+    }
+}
+
+impl AnalysisConfig {
+    /// Parse an analysis file's text; `file` names it in errors. Checks
+    /// everything that can be checked without the data ([`Self::check`]).
+    pub fn from_toml(text: &str, file: &Path) -> Result<AnalysisConfig> {
+        let config: AnalysisConfig = toml::from_str(text).map_err(|e| {
+            let (line, key) = e
+                .span()
+                .map_or((None, String::new()), |span| locate(text, span.start));
+            Error::AnalysisFile {
+                file: file.to_path_buf(),
+                line,
+                key,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        config.check(file)?;
+        Ok(config)
+    }
+
+    /// The analysis file text of this configuration.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string(self).map_err(|e| Error::InvalidSetting {
+            name: "analysis file".into(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Check the settings that do not need the data: the register form and
+    /// its column table agree, outcome entries carry only their own keys and
+    /// have distinct names, the weeks are ordered, history windows refer to
+    /// known outcomes. The data-dependent checks (categories in the code
+    /// table, weeks inside the panel, covariates present) happen when the
+    /// analysis runs.
+    pub fn check(&self, file: &Path) -> Result<()> {
+        let bad = |key: String, message: String| Error::AnalysisFile {
+            file: file.to_path_buf(),
+            line: None,
+            key,
+            message,
+        };
+        match (self.inputs.form, &self.long, &self.wide) {
+            (RegisterForm::Long, _, Some(_)) => {
+                return Err(bad(
+                    "wide".into(),
+                    "a [wide] table needs `form = \"wide\"` in [inputs]".into(),
+                ));
+            }
+            (RegisterForm::Wide, Some(_), _) => {
+                return Err(bad(
+                    "long".into(),
+                    "a [long] table needs `form = \"long\"` in [inputs]".into(),
+                ));
+            }
+            _ => {}
+        }
+        check_setting(file, "design.level", || {
+            crate::stats::check_level(self.design.level)
+        })?;
+        for (key, draws) in [
+            ("band.draws", self.band.draws),
+            ("randomisation.draws", self.randomisation.draws),
+        ] {
+            if draws == 0 {
+                return Err(bad(key.into(), "must be at least 1".into()));
+            }
+        }
+        if self.report.min_cell == 0 {
+            return Err(bad("report.min_cell".into(), "must be at least 1".into()));
+        }
+        self.check_weeks(&bad)?;
+        self.check_outcomes(&bad)?;
+        self.check_history(&bad)
+    }
+
+    fn check_weeks(&self, bad: &impl Fn(String, String) -> Error) -> Result<()> {
+        let w = &self.weeks;
+        if let Some(last) = w.last
+            && last < w.first
+        {
+            return Err(bad(
+                "weeks.last".into(),
+                format!("{last} is before weeks.first = {}", w.first),
+            ));
+        }
+        let inside = |k: i32| k >= w.first && w.last.is_none_or(|last| k <= last);
+        let range = || match w.last {
+            Some(last) => format!("{}..={last}", w.first),
+            None => format!("{}..", w.first),
+        };
+        for (i, &k) in w.snapshot.iter().flatten().enumerate() {
+            if !inside(k) {
+                return Err(bad(
+                    format!("weeks.snapshot[{i}]"),
+                    format!("week {k} is outside the estimated weeks {}", range()),
+                ));
+            }
+        }
+        for (key, k) in [
+            ("weeks.significant_through", w.significant_through),
+            ("report.hours_week", self.report.hours_week),
+        ] {
+            if let Some(k) = k
+                && !inside(k)
+            {
+                return Err(bad(
+                    key.into(),
+                    format!("week {k} is outside the estimated weeks {}", range()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_outcomes(&self, bad: &impl Fn(String, String) -> Error) -> Result<()> {
+        if self.outcomes.is_empty() {
+            return Err(bad(
+                "outcomes".into(),
+                "give at least one [[outcomes]] entry".into(),
+            ));
+        }
+        let mut names = HashSet::new();
+        let mut spell: Option<usize> = None;
+        for (i, o) in self.outcomes.iter().enumerate() {
+            let key = |field: &str| format!("outcomes[{i}].{field}");
+            let only = |field: &str, set: bool, kind: OutcomeKind| {
+                if set && o.kind != kind {
+                    Err(bad(
+                        key(field),
+                        format!(
+                            "applies only to kind = \"{}\", not \"{}\"",
+                            kind.name(),
+                            o.kind.name()
+                        ),
+                    ))
+                } else {
+                    Ok(())
+                }
+            };
+            only("categories", o.categories.is_some(), OutcomeKind::InState)?;
+            only("threshold", o.threshold.is_some(), OutcomeKind::Employed)?;
+            only("rule", o.rule.is_some(), OutcomeKind::Spell)?;
+            if o.kind == OutcomeKind::InState {
+                if o.name.is_none() {
+                    return Err(bad(key("name"), "an in_state outcome needs a name".into()));
+                }
+                if o.categories.as_ref().is_none_or(Vec::is_empty) {
+                    return Err(bad(
+                        key("categories"),
+                        "an in_state outcome needs at least one category".into(),
+                    ));
+                }
+            }
+            if let Some(t) = o.threshold
+                && !(t.is_finite() && t >= 0.0)
+            {
+                return Err(bad(
+                    key("threshold"),
+                    format!("must be finite and ≥ 0, not {t}"),
+                ));
+            }
+            if o.kind == OutcomeKind::Spell {
+                if o.cumulative {
+                    return Err(bad(
+                        key("cumulative"),
+                        "a spell indicator is already cumulative".into(),
+                    ));
+                }
+                if let Some(first) = spell {
+                    return Err(bad(
+                        key("kind"),
+                        format!(
+                            "only one spell outcome per analysis (outcomes[{first}] is one); \
+                             spell_km.csv and the Kaplan–Meier section describe one rule"
+                        ),
+                    ));
+                }
+                spell = Some(i);
+            }
+            let name = o.display_name();
+            let file_safe = |c: char| c.is_ascii_alphanumeric() || "_-.".contains(c);
+            if name.is_empty() || !name.chars().all(file_safe) {
+                return Err(bad(
+                    key("name"),
+                    format!(
+                        "`{name}`: outcome names also name figure files; \
+                         use letters, digits, `_`, `-` and `.`"
+                    ),
+                ));
+            }
+            if !names.insert(name.clone()) {
+                return Err(bad(
+                    key("name"),
+                    format!("another outcome is already named `{name}`; give this one a name"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_history(&self, bad: &impl Fn(String, String) -> Error) -> Result<()> {
+        let mut names = HashSet::new();
+        for (i, h) in self.balance.history.iter().enumerate() {
+            let key = |field: &str| format!("balance.history[{i}].{field}");
+            if h.weeks == 0 {
+                return Err(bad(
+                    key("weeks"),
+                    "the window must be at least 1 week".into(),
+                ));
+            }
+            self.history_outcome(h)
+                .map_err(|message| bad(key("outcome"), message))?;
+            if !names.insert(h.column_name()) {
+                return Err(bad(
+                    key("name"),
+                    format!("another history covariate is named `{}`", h.column_name()),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The outcome a history entry sums, or why it cannot.
+    fn history_outcome(&self, h: &HistorySpec) -> std::result::Result<Outcome, String> {
+        if let Some(o) = self.outcomes.iter().find(|o| o.display_name() == h.outcome) {
+            if o.cumulative || o.kind == OutcomeKind::Spell {
+                return Err(format!(
+                    "outcome `{}` is defined after referral only (cumulative or spell)",
+                    h.outcome
+                ));
+            }
+            return Ok(o.outcome());
+        }
+        let kind: OutcomeKind =
+            serde::Deserialize::deserialize(serde::de::value::StrDeserializer::<
+                serde::de::value::Error,
+            >::new(&h.outcome))
+            .map_err(|_| {
+                format!(
+                    "`{}` is neither a built-in outcome nor the name of an [[outcomes]] entry",
+                    h.outcome
+                )
+            })?;
+        match kind {
+            OutcomeKind::InState | OutcomeKind::Spell => Err(format!(
+                "`{}` needs parameters: define it in [[outcomes]] and use its name",
+                h.outcome
+            )),
+            _ => Ok(OutcomeSpec::new(kind).outcome()),
+        }
+    }
+
+    /// The balance specification: chosen covariates and history windows.
+    pub fn balance_spec(&self) -> Result<BalanceSpec> {
+        let history = self
+            .balance
+            .history
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let outcome = self
+                    .history_outcome(h)
+                    .map_err(|reason| Error::InvalidSetting {
+                        name: format!("balance.history[{i}].outcome"),
+                        reason,
+                    })?;
+                let w = i32::try_from(h.weeks).unwrap_or(i32::MAX);
+                Ok(HistoryCovariate::new(&h.column_name(), outcome, -w..=-1))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(BalanceSpec {
+            covariates: self.balance.covariates.clone(),
+            history,
+        })
+    }
+}
+
+impl HistorySpec {
+    /// The covariate's column name in the balance table.
+    pub fn column_name(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        let prefix = match self.outcome.as_str() {
+            "any_benefit" => "weeks_on_benefit",
+            "employed" => "weeks_employed",
+            other => other,
+        };
+        format!("{prefix}_{}", self.weeks)
+    }
+}
+
+/// Run a library check and name the analysis-file key in its error.
+fn check_setting(file: &Path, key: &str, check: impl FnOnce() -> Result<()>) -> Result<()> {
+    check().map_err(|e| match e {
+        Error::InvalidSetting { reason, .. } => Error::AnalysisFile {
+            file: file.to_path_buf(),
+            line: None,
+            key: key.into(),
+            message: reason,
+        },
+        other => other,
+    })
+}
+
+/// Line (from 1) and dotted key path of byte offset `at` in a TOML text:
+/// the key on that line (if the line is `key = ...`) below the nearest
+/// `[table]` or `[[array]]` header, with the array entry's index.
+fn locate(text: &str, at: usize) -> (Option<usize>, String) {
+    let at = at.min(text.len());
+    let line_start = text
+        .get(..at)
+        .and_then(|b| b.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let line_no = text[..line_start].matches('\n').count() + 1;
+    let this_line = text[line_start..].lines().next().unwrap_or("");
+    // The table a line belongs to: the last header at or above it.
+    let mut table = String::new();
+    let mut arrays: std::collections::HashMap<String, usize> = Default::default();
+    for line in text[..line_start].lines().chain([this_line]) {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            let name = name.trim().to_string();
+            let n = arrays
+                .entry(name.clone())
+                .and_modify(|n| *n += 1)
+                .or_insert(0);
+            table = format!("{name}[{n}]");
+        } else if let Some(name) = t.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            table = name.trim().to_string();
+        }
+    }
+    let t = this_line.trim();
+    if t.starts_with('[') {
+        return (Some(line_no), table);
+    }
+    // `key = value`, or a bare unknown key (serde points at the key).
+    let key = t
+        .split_once('=')
+        .map_or(t, |(k, _)| k)
+        .trim()
+        .trim_matches('"');
+    let path = match (table.is_empty(), key.is_empty()) {
+        (true, _) => key.to_string(),
+        (false, true) => table,
+        (false, false) => format!("{table}.{key}"),
+    };
+    (Some(line_no), path)
+}

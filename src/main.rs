@@ -1,0 +1,199 @@
+//! `trialpanel`: run an analysis file from the command line.
+//!
+//! ```text
+//! trialpanel run data-samples/jobfirst/analysis.toml
+//! ```
+//!
+//! Everything it does is [`trialpanel::analysis::Analysis`]; this file only
+//! parses the arguments, prints progress on stderr and a summary on stdout.
+//! The arguments are few, so they are parsed by hand rather than with an
+//! argument-parsing crate.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use trialpanel::analysis::Analysis;
+
+const HELP: &str = "\
+trialpanel: weekly treatment effects, activity spells and balance tests for
+randomised employment trials, from one analysis file.
+
+USAGE:
+    trialpanel run <ANALYSIS.toml> [OPTIONS]
+    trialpanel check <ANALYSIS.toml>
+    trialpanel --help | --version
+
+COMMANDS:
+    run     Read the person table, code table and register named in the
+            analysis file, align every person on the referral week, and write
+            to the output directory:
+              effects.csv     weekly effects of every outcome (full precision)
+              balance.csv     balance table, joint F test as the last row
+              spell_km.csv    Kaplan-Meier curves of the spell (if a spell outcome)
+              results.json    everything above and more (settings, at-risk
+                              counts, bands, randomisation and site tests)
+              report.md       the readable report
+              figures/*.svg   effects per outcome, Kaplan-Meier, hours
+    check   Read and check the analysis file only (keys, types, outcome
+            definitions, weeks); reads no data.
+
+OPTIONS (run):
+    -o, --output <DIR>    Write to DIR instead of the file's `output` setting
+                          (which is relative to the analysis file).
+    -j, --threads <N>     Worker threads (default: one per core). Results are
+                          bit-identical for every N.
+    -q, --quiet           No progress messages on stderr.
+    -h, --help            Print this help.
+    -V, --version         Print the version.
+
+The analysis file (TOML) is described in the README, section \"Analysis
+files\"; data-samples/jobfirst/analysis.toml uses most keys.
+
+EXIT STATUS:
+    0 success; 1 the analysis failed (the message names the file, row,
+    column or key and the offending value); 2 the command line is wrong.
+";
+
+struct Args {
+    command: Command,
+    analysis: PathBuf,
+    output: Option<PathBuf>,
+    threads: Option<usize>,
+    quiet: bool,
+}
+
+#[derive(PartialEq)]
+enum Command {
+    Run,
+    Check,
+}
+
+enum Parsed {
+    Go(Args),
+    Print(String),
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
+    let mut command = None;
+    let mut analysis = None;
+    let mut output = None;
+    let mut threads = None;
+    let mut quiet = false;
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "-h" | "--help" | "help" => return Ok(Parsed::Print(HELP.into())),
+            "-V" | "--version" => {
+                return Ok(Parsed::Print(format!(
+                    "trialpanel {}\n",
+                    env!("CARGO_PKG_VERSION")
+                )));
+            }
+            "-o" | "--output" => output = Some(PathBuf::from(value("--output")?)),
+            "-j" | "--threads" => {
+                let v = value("--threads")?;
+                threads = match v.parse::<usize>() {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => {
+                        return Err(format!(
+                            "--threads needs a positive whole number, not `{v}`"
+                        ));
+                    }
+                };
+            }
+            "-q" | "--quiet" => quiet = true,
+            "run" if command.is_none() => command = Some(Command::Run),
+            "check" if command.is_none() => command = Some(Command::Check),
+            other if other.starts_with('-') => return Err(format!("unknown option `{other}`")),
+            other if command.is_some() && analysis.is_none() => {
+                analysis = Some(PathBuf::from(other))
+            }
+            other => return Err(format!("unexpected argument `{other}`")),
+        }
+    }
+    let command = command.ok_or("give a command: `run` or `check`")?;
+    let analysis = analysis.ok_or("give the analysis file, e.g. `trialpanel run analysis.toml`")?;
+    if command == Command::Check && (output.is_some() || threads.is_some()) {
+        return Err("`check` takes no --output or --threads".into());
+    }
+    Ok(Parsed::Go(Args {
+        command,
+        analysis,
+        output,
+        threads,
+        quiet,
+    }))
+}
+
+fn main() -> ExitCode {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(Parsed::Go(args)) => args,
+        Ok(Parsed::Print(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("trialpanel: {message}\nRun `trialpanel --help` for usage.");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trialpanel: error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    let start = Instant::now();
+    let mut analysis = Analysis::from_file(&args.analysis)?;
+    if args.command == Command::Check {
+        println!(
+            "{}: OK ({} outcomes)",
+            args.analysis.display(),
+            analysis.config().outcomes.len()
+        );
+        return Ok(());
+    }
+    if let Some(n) = args.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()?;
+    }
+    if let Some(dir) = &args.output {
+        analysis = analysis.with_output_dir(dir);
+    }
+    let quiet = args.quiet;
+    let results = analysis.run_with_progress(|step| {
+        if !quiet {
+            eprintln!("[{:>6.1} s] {step}", start.elapsed().as_secs_f64());
+        }
+    })?;
+    let dir = analysis.output_dir();
+    if !quiet {
+        eprintln!(
+            "[{:>6.1} s] writing to {}",
+            start.elapsed().as_secs_f64(),
+            dir.display()
+        );
+    }
+    let written = results.write(&dir)?;
+    let t = &results.trial;
+    println!(
+        "trialpanel: {} persons ({} treated, {} controls), {} outcomes over event weeks {}..={}; \
+         wrote {} files to {} in {:.1} s (open report.md)",
+        t.persons.treatment + t.persons.control,
+        t.persons.treatment,
+        t.persons.control,
+        results.outcomes.len(),
+        t.at_risk.first().map_or(0, |a| a.week),
+        t.at_risk.last().map_or(0, |a| a.week),
+        written.len(),
+        dir.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}

@@ -1,0 +1,475 @@
+//! `report.md`: the results of an analysis as a readable trial report.
+//!
+//! Sections: the design (persons per arm and block, referral span,
+//! follow-up, persons followed at the snapshot weeks), the balance table and
+//! joint test, one section per outcome (a snapshot table with means per arm,
+//! effect, CI, p and n; the week from which the effect stays significant;
+//! the randomisation and heterogeneity tests when run; the figure), the hours
+//! descriptives and the Kaplan–Meier summary of the spell. Numbers are
+//! rounded here and only here; the CSV and JSON files keep full precision.
+
+use std::fmt::Write as _;
+
+use crate::analysis::{HoursResults, OutcomeResults, Results, SpellResults, Unit};
+use crate::persons::Arm;
+use crate::stats::{ChiSquare, Variance};
+
+/// The whole report.
+pub fn render(r: &Results) -> String {
+    let mut s = String::new();
+    let c = &r.config;
+    let level = pct_label(c.design.level);
+    let _ = writeln!(s, "# {}\n", r.title);
+    let _ = writeln!(
+        s,
+        "Computed by trialpanel {} from `{}`, `{}` and `{}`. Effects are treatment − control \
+         differences in means among the persons followed at each event week{}, with {level} \
+         confidence intervals ({} standard errors). Tables are rounded; `effects.csv`, \
+         `balance.csv`, `spell_km.csv` and `results.json` hold every number at full precision.\n",
+        r.version,
+        c.inputs.persons.display(),
+        c.inputs.register.display(),
+        c.inputs.codes.display(),
+        if c.design.blocked {
+            " (blocked estimator: block effects weighted by block size)"
+        } else {
+            ""
+        },
+        match c.design.variance {
+            Variance::Welch => "Welch",
+            Variance::Pooled => "pooled-variance",
+        },
+    );
+    design(&mut s, r);
+    let _ = writeln!(s, "## Balance at referral\n");
+    s.push_str(&r.balance.to_markdown());
+    s.push('\n');
+    for o in &r.outcomes {
+        outcome(&mut s, r, o);
+    }
+    if let Some(h) = &r.hours {
+        hours(&mut s, r, h);
+    }
+    if let Some(sp) = &r.spell {
+        spell(&mut s, r, sp);
+    }
+    s
+}
+
+fn design(s: &mut String, r: &Results) {
+    let t = &r.trial;
+    let _ = writeln!(s, "## Design\n");
+    let _ = writeln!(s, "| | Treatment | Control |\n|---|---:|---:|");
+    let _ = writeln!(
+        s,
+        "| Persons randomised | {} | {} |",
+        t.persons.treatment, t.persons.control
+    );
+    let follow = |arm: Arm| {
+        t.follow_up
+            .iter()
+            .find(|f| f.arm == arm)
+            .map_or("–".into(), |f| {
+                format!("{} / {} / {}", f.min, trim(f.median, 1), f.max)
+            })
+    };
+    let _ = writeln!(
+        s,
+        "| Weeks followed after referral (min / median / max) | {} | {} |\n",
+        follow(Arm::Treatment),
+        follow(Arm::Control)
+    );
+    let _ = writeln!(
+        s,
+        "Referrals from {} to {}; the register covers {} to {} (the extract). Event week 0 is \
+         the referral week; everyone is followed up to the extract, so late referrals are seen \
+         for fewer weeks and the number of persons behind each week falls.\n",
+        t.referral_first, t.referral_last, t.observed_from, t.observed_until
+    );
+    if t.load.unknown_person_rows + t.load.rows_outside_window > 0 {
+        let _ = writeln!(
+            s,
+            "Of {} register rows, {} belonged to persons not in the person table and {} lay \
+             outside the observed weeks or the event-week window; they were not used.\n",
+            t.load.rows, t.load.unknown_person_rows, t.load.rows_outside_window
+        );
+    }
+    if t.blocks.len() > 1 {
+        let _ = writeln!(
+            s,
+            "Persons per block (`{}`):\n\n| Block | Treatment | Control |\n|---|---:|---:|",
+            r.config.persons.block.as_deref().unwrap_or("block")
+        );
+        for b in &t.blocks {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} |",
+                b.block, b.persons.treatment, b.persons.control
+            );
+        }
+        s.push('\n');
+    }
+    let _ = writeln!(
+        s,
+        "Persons followed at the snapshot weeks:\n\n| Week | Treatment | Control |\n|---:|---:|---:|"
+    );
+    for k in &r.snapshot {
+        if let Some(a) = t.at_risk.iter().find(|a| a.week == *k) {
+            let _ = writeln!(s, "| {k} | {} | {} |", a.treatment, a.control);
+        }
+    }
+    s.push('\n');
+}
+
+fn outcome(s: &mut String, r: &Results, o: &OutcomeResults) {
+    let e = &o.effects;
+    let _ = writeln!(s, "## Outcome `{}` ({})\n", e.outcome, unit_label(o.unit));
+    if r.config.report.figures {
+        let _ = writeln!(
+            s,
+            "![{}: weekly means by arm and the effect with its confidence band](figures/{})\n",
+            e.outcome,
+            super::figures::effects_file(&e.outcome)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "| Week | n (T / C) | Treatment | Control | Effect | {} CI | p |\n|---:|---:|---:|---:|---:|---:|---:|",
+        pct_label(e.design.level)
+    );
+    for k in &r.snapshot {
+        let Some(w) = e.week(*k) else { continue };
+        let est = &w.estimate;
+        let ci = match (est.ci_low, est.ci_high) {
+            (Some(lo), Some(hi)) => interval(o.unit, lo, hi),
+            _ => "–".into(),
+        };
+        let _ = writeln!(
+            s,
+            "| {k} | {} / {} | {} | {} | {} | {ci} | {} |",
+            est.n_treat,
+            est.n_control,
+            level_value(o.unit, est.mean_treat),
+            level_value(o.unit, est.mean_control),
+            effect_value(o.unit, est.effect),
+            p_value(est.p_value),
+        );
+    }
+    s.push('\n');
+    let f = &o.significant_from;
+    let from = |k: Option<i32>| k.map_or("never".into(), |k| format!("from week {k}"));
+    let _ = write!(
+        s,
+        "Significant at 5% in every week through week {}: pointwise {}; Holm-adjusted {}; \
+         Benjamini–Hochberg {}",
+        f.through,
+        from(f.pointwise),
+        from(f.holm),
+        from(f.benjamini_hochberg)
+    );
+    match &e.band {
+        Some(b) => {
+            let c = b
+                .critical_value
+                .map_or("undefined".into(), |c| format!("{c:.2}"));
+            let _ = writeln!(
+                s,
+                "; simultaneous {} band (c = {c}, {} draws) {}.\n",
+                pct_label(b.level),
+                b.draws,
+                from(f.band)
+            );
+        }
+        None => s.push_str(".\n\n"),
+    }
+    if let Some(ri) = &o.randomisation {
+        let at = |k: i32| {
+            ri.weeks
+                .iter()
+                .position(|&w| w == k)
+                .and_then(|i| ri.p_values[i])
+        };
+        let _ = writeln!(
+            s,
+            "Randomisation test ({} re-draws of the assignment{}): p for the largest |t| over \
+             weeks: {}; at week {}: {}.\n",
+            ri.draws,
+            if r.config.design.blocked {
+                " within blocks"
+            } else {
+                ""
+            },
+            p_is(ri.p_max_t),
+            f.through,
+            p_is(at(f.through))
+        );
+    }
+    if let Some(sites) = &o.sites
+        && let Some(h) = sites.heterogeneity.iter().find(|h| h.week == f.through)
+    {
+        let cells = sites.rows.iter().filter(|x| x.week == f.through);
+        let suppressed = cells.clone().filter(|x| x.suppressed).count();
+        let test = h
+            .test
+            .map_or("undefined (fewer than two sites)".into(), |t| {
+                format!(
+                    "Cochran's Q = {:.2} ({} df), {}",
+                    t.statistic,
+                    t.df,
+                    p_is(Some(t.p_value))
+                )
+            });
+        let _ = writeln!(
+            s,
+            "Across sites at week {}: {test}; {} sites in the test, {suppressed} of {} site \
+             cells suppressed (fewer than {} persons in an arm).\n",
+            f.through,
+            h.sites,
+            cells.count(),
+            sites.min_n
+        );
+    }
+}
+
+fn hours(s: &mut String, r: &Results, h: &HoursResults) {
+    let w = &h.among_working;
+    let _ = writeln!(s, "## Hours at week {}\n", h.week);
+    let _ = writeln!(
+        s,
+        "Mean ordinary hours of those working (hours > 0): treatment {} (n = {}), control {} \
+         (n = {}); difference {} (Welch {}).\n",
+        level_value(Unit::Hours, w.mean_treat),
+        w.n_treat,
+        level_value(Unit::Hours, w.mean_control),
+        w.n_control,
+        effect_value(Unit::Hours, w.effect),
+        p_is(w.p_value)
+    );
+    if r.config.report.figures {
+        let _ = writeln!(
+            s,
+            "![distribution of positive hours at week {} by arm](figures/{})\n",
+            h.week,
+            super::figures::HOURS_FILE
+        );
+    }
+    let d = &h.distribution;
+    let _ = writeln!(s, "| Hours | Treatment | Control |\n|---|---:|---:|");
+    let (st, sc) = (d.shares(Arm::Treatment), d.shares(Arm::Control));
+    for (i, bucket) in d.buckets.iter().enumerate() {
+        let cell = |arm: Arm, share: Option<f64>| {
+            format!(
+                "{} ({})",
+                d.counts[arm as usize][i],
+                share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x))
+            )
+        };
+        let _ = writeln!(
+            s,
+            "| {bucket} | {} | {} |",
+            cell(Arm::Treatment, st[i]),
+            cell(Arm::Control, sc[i])
+        );
+    }
+    chi_square(
+        s,
+        "Pearson",
+        d.test,
+        "Too few persons working for a chi-square test.",
+    );
+}
+
+fn spell(s: &mut String, r: &Results, sp: &SpellResults) {
+    let rule = &sp.rule;
+    let _ = writeln!(s, "## Time to a completed spell (`{}`)\n", sp.outcome);
+    let hours = rule
+        .hours_threshold
+        .map_or(String::new(), |t| format!(" or hours above {}", trim(t, 2)));
+    let _ = writeln!(
+        s,
+        "A spell counts when {} active weeks are reached from event week {} on, gaps of up to {} \
+         inactive weeks allowed (not counted); a week is active when its category is {}{hours}. \
+         Kaplan–Meier cumulative incidence per arm, censored at the end of follow-up, with {} \
+         log-log confidence intervals; the difference has a normal interval. {} treated and {} \
+         controls are in the analysis ({} left out: not observed at week {}); {} and {} \
+         completed a spell while followed.\n",
+        rule.min_weeks,
+        rule.first_week,
+        rule.max_gap,
+        rule.activity
+            .iter()
+            .map(|a| format!("`{a}`"))
+            .collect::<Vec<_>>()
+            .join(" or "),
+        pct_label(sp.km.level),
+        sp.persons.treatment,
+        sp.persons.control,
+        sp.left_out,
+        rule.first_week,
+        sp.completed.treatment,
+        sp.completed.control,
+    );
+    if r.config.report.figures {
+        let _ = writeln!(
+            s,
+            "![Kaplan–Meier cumulative incidence of a completed spell by arm](figures/{})\n",
+            super::figures::KM_FILE
+        );
+    }
+    let _ = writeln!(
+        s,
+        "| Week | Treatment | Control | Difference |\n|---:|---:|---:|---:|"
+    );
+    let pp = |x: f64, lo: Option<f64>, hi: Option<f64>| match (lo, hi) {
+        (Some(lo), Some(hi)) => format!("{:.1}% [{:.1}, {:.1}]", 100.0 * x, 100.0 * lo, 100.0 * hi),
+        _ => format!("{:.1}%", 100.0 * x),
+    };
+    for &k in &r.snapshot {
+        let curve = |arm: Arm| sp.km.curves[arm as usize].iter().find(|row| row.week == k);
+        let (Some(t), Some(c)) = (curve(Arm::Treatment), curve(Arm::Control)) else {
+            continue;
+        };
+        let d = sp.km.difference.iter().find(|d| d.week == k);
+        let _ = writeln!(
+            s,
+            "| {k} | {} | {} | {} |",
+            pp(t.cum_incidence, t.ci_low, t.ci_high),
+            pp(c.cum_incidence, c.ci_low, c.ci_high),
+            d.map_or("–".into(), |d| pp(d.difference, d.ci_low, d.ci_high)
+                .replace('%', " pp")),
+        );
+    }
+    chi_square(
+        s,
+        "Log-rank",
+        sp.km.log_rank,
+        "No completed spells: no log-rank test.",
+    );
+}
+
+/// A paragraph with a chi-square test, or `missing` when it is undefined.
+fn chi_square(s: &mut String, name: &str, test: Option<ChiSquare>, missing: &str) {
+    match test {
+        Some(t) => {
+            let _ = writeln!(
+                s,
+                "\n{name} chi-square {:.2} ({} df), {}.\n",
+                t.statistic,
+                t.df,
+                p_is(Some(t.p_value))
+            );
+        }
+        None => {
+            let _ = writeln!(s, "\n{missing}\n");
+        }
+    }
+}
+
+/// What the outcome's values are, for headings.
+fn unit_label(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Share => "share of persons",
+        Unit::Hours => "ordinary hours per week",
+        Unit::CumulativeHours => "hours since referral",
+        Unit::Weeks => "weeks since referral",
+    }
+}
+
+/// A mean: a share as a percentage, hours also as hours and minutes.
+fn level_value(unit: Unit, x: Option<f64>) -> String {
+    let Some(x) = x else { return "–".into() };
+    match unit {
+        Unit::Share => format!("{:.1}%", 100.0 * x),
+        Unit::Hours | Unit::CumulativeHours => format!("{x:.2} ({})", hours_minutes(x)),
+        Unit::Weeks => format!("{x:.2}"),
+    }
+}
+
+/// A difference: percentage points for shares, hours and minutes for hours.
+fn effect_value(unit: Unit, x: Option<f64>) -> String {
+    let Some(x) = x else { return "–".into() };
+    match unit {
+        Unit::Share => format!("{:.1} pp", 100.0 * x),
+        Unit::Hours | Unit::CumulativeHours => format!("{x:.2} ({})", hours_minutes(x)),
+        Unit::Weeks => format!("{x:.2}"),
+    }
+}
+
+fn interval(unit: Unit, lo: f64, hi: f64) -> String {
+    match unit {
+        Unit::Share => format!("[{:.1}, {:.1}] pp", 100.0 * lo, 100.0 * hi),
+        _ => format!("[{lo:.2}, {hi:.2}]"),
+    }
+}
+
+/// Hours as `1 h 55 min` (rounded to the minute; `−` for negative values).
+pub fn hours_minutes(hours: f64) -> String {
+    if !hours.is_finite() {
+        return "–".into();
+    }
+    let minutes = (hours.abs() * 60.0).round() as u64;
+    let sign = if hours < 0.0 && minutes > 0 {
+        "−"
+    } else {
+        ""
+    };
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{sign}{m} min"),
+        (h, 0) => format!("{sign}{h} h"),
+        (h, m) => format!("{sign}{h} h {m} min"),
+    }
+}
+
+fn p_value(p: Option<f64>) -> String {
+    match p {
+        Some(p) if p < 0.001 => "<0.001".into(),
+        Some(p) => format!("{p:.3}"),
+        None => "–".into(),
+    }
+}
+
+/// `p = 0.123`, `p < 0.001` or `p undefined`.
+fn p_is(p: Option<f64>) -> String {
+    match p {
+        Some(p) if p < 0.001 => "p < 0.001".into(),
+        Some(p) => format!("p = {p:.3}"),
+        None => "p undefined".into(),
+    }
+}
+
+/// `0.95` → `95%`.
+fn pct_label(level: f64) -> String {
+    format!("{}%", trim(100.0 * level, 2))
+}
+
+/// A number with at most `digits` decimals and no trailing zeros.
+fn trim(x: f64, digits: usize) -> String {
+    let s = format!("{x:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').into()
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hours_and_minutes() {
+        assert_eq!(hours_minutes(1.0 + 55.0 / 60.0), "1 h 55 min");
+        assert_eq!(hours_minutes(0.75), "45 min");
+        assert_eq!(hours_minutes(2.0), "2 h");
+        assert_eq!(hours_minutes(-0.5), "−30 min");
+        assert_eq!(hours_minutes(-0.001), "0 min");
+        assert_eq!(hours_minutes(f64::NAN), "–");
+    }
+
+    #[test]
+    fn levels_print_without_trailing_zeros() {
+        assert_eq!(pct_label(0.95), "95%");
+        assert_eq!(pct_label(0.975), "97.5%");
+        assert_eq!(trim(20.0, 1), "20");
+    }
+}
