@@ -1,0 +1,191 @@
+//! The bad-input catalogue (issue 8): every folder under tests/data/bad
+//! gives its exact error (tests/data/bad/README.md lists them).
+
+use std::path::{Path, PathBuf};
+
+use trialpanel::{CodeTable, Error, LongColumns, Panel, PersonSpec, Persons, WideColumns};
+
+fn bad(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/bad")
+        .join(case)
+}
+
+/// The case's own file, or the base trial's.
+fn file(case: &str, name: &str) -> PathBuf {
+    let own = bad(case).join(name);
+    if own.exists() {
+        own
+    } else {
+        bad("_base").join(name)
+    }
+}
+
+/// Load a case: person table, code table, then the register (wide when the
+/// case has `register_wide.csv`).
+fn load(case: &str) -> Result<Panel, Error> {
+    let spec = PersonSpec::default();
+    let spec = if case == "bom_crlf_quoted" {
+        spec.block_column("municipality")
+    } else {
+        spec
+    };
+    let persons = Persons::read(file(case, "persons.csv"), &spec)?;
+    let codes = CodeTable::read(file(case, "codes.csv"))?;
+    let wide = bad(case).join("register_wide.csv");
+    if wide.exists() {
+        Panel::builder(&persons, &codes).wide_file(wide, &WideColumns::default())
+    } else {
+        Panel::builder(&persons, &codes)
+            .long_file(file(case, "register.csv"), &LongColumns::default())
+    }
+}
+
+fn error(case: &str) -> Error {
+    match load(case) {
+        Err(e) => e,
+        Ok(_) => panic!("{case}: loaded without an error"),
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+#[test]
+fn the_base_trial_loads() {
+    let panel = load("_base").unwrap();
+    assert_eq!(panel.n_persons(), 4);
+}
+
+#[test]
+fn empty_files_and_header_only() {
+    assert!(
+        matches!(error("empty_file"), Error::Empty { file } if file_name(&file) == "persons.csv")
+    );
+    assert!(
+        matches!(error("header_only"), Error::Empty { file } if file_name(&file) == "register.csv")
+    );
+}
+
+#[test]
+fn missing_and_misspelled_columns() {
+    match error("missing_column") {
+        Error::MissingColumn { column, found, .. } => {
+            assert_eq!(column, "referral_week");
+            assert!(found.contains("person_id") && found.contains("arm"));
+        }
+        e => panic!("{e:?}"),
+    }
+    match error("misspelled_column") {
+        Error::MissingColumn { column, found, .. } => {
+            assert_eq!(column, "week");
+            assert!(found.contains("wek"), "{found}");
+        }
+        e => panic!("{e:?}"),
+    }
+    match error("wide_missing_week") {
+        Error::MissingColumn { column, .. } => assert_eq!(column, "y_1611"),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn wrong_types_and_bad_hours_name_row_column_and_value() {
+    for (case, row, value) in [
+        ("wrong_type", 3, "five"),
+        ("negative_hours", 7, "-2.5"),
+        ("nan_hours", 7, "NaN"),
+        ("infinite_hours", 7, "inf"),
+    ] {
+        match error(case) {
+            Error::InvalidValue {
+                file,
+                row: r,
+                column,
+                value: v,
+                ..
+            } => {
+                assert_eq!(file_name(&file), "register.csv", "{case}");
+                assert_eq!((r, column.as_str()), (row, "hours"), "{case}");
+                assert!(v.eq_ignore_ascii_case(value), "{case}: {v}");
+            }
+            e => panic!("{case}: {e:?}"),
+        }
+    }
+    match error("week_53") {
+        Error::InvalidValue {
+            row, column, value, ..
+        } => assert_eq!(
+            (row, column.as_str(), value.as_str()),
+            (8, "week", "2016-W53")
+        ),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn non_utf8_is_a_parse_error_and_bom_crlf_quotes_read_fine() {
+    assert!(
+        matches!(error("non_utf8"), Error::Parse { file, .. } if file_name(&file) == "register.csv")
+    );
+    let panel = load("bom_crlf_quoted").unwrap();
+    let base = load("_base").unwrap();
+    assert_eq!(panel.at_risk_all(), base.at_risk_all());
+    assert_eq!(
+        panel.persons().blocks().labels,
+        vec!["B".to_string(), "Kommune, A".to_string()]
+    );
+}
+
+#[test]
+fn duplicates() {
+    match error("duplicate_person") {
+        Error::DuplicatePerson {
+            row, first_row, id, ..
+        } => assert_eq!((row, first_row, id.as_str()), (5, 3, "C")),
+        e => panic!("{e:?}"),
+    }
+    match error("duplicate_person_week") {
+        Error::DuplicatePersonWeek { row, id, .. } => assert_eq!((row, id.as_str()), (8, "A")),
+        e => panic!("{e:?}"),
+    }
+    match error("duplicate_code") {
+        Error::DuplicateCode {
+            row,
+            first_row,
+            code,
+            ..
+        } => assert_eq!((row, first_row, code.as_str()), (3, 1, "111")),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[test]
+fn persons_arms_referrals_and_codes() {
+    match error("unknown_person") {
+        Error::UnknownPersons {
+            rows,
+            persons,
+            first_id,
+            ..
+        } => assert_eq!((rows, persons, first_id.as_str()), (2, 1, "Z")),
+        e => panic!("{e:?}"),
+    }
+    match error("unknown_arm") {
+        Error::UnknownArm { row, value, .. } => assert_eq!((row, value.as_str()), (5, "placebo")),
+        e => panic!("{e:?}"),
+    }
+    assert!(matches!(
+        error("empty_arm"),
+        Error::EmptyArm { arm: "control", .. }
+    ));
+    match error("referral_after_register") {
+        Error::ReferralOutsideRegister { row, id, .. } => assert_eq!((row, id.as_str()), (5, "E")),
+        e => panic!("{e:?}"),
+    }
+    match error("unmapped_code") {
+        Error::UnmappedCodes { codes, .. } => assert_eq!(codes, vec![("999".to_string(), 1)]),
+        e => panic!("{e:?}"),
+    }
+}
