@@ -579,11 +579,7 @@ impl Balance {
     /// A balance table in the style of a trial report (Markdown): mean (sd)
     /// or share per arm, difference, SMD and p, then the joint test.
     pub fn to_markdown(&self) -> String {
-        let num = |x: Option<f64>, d: usize| x.map_or("–".to_string(), |x| format!("{x:.d$}"));
-        let p = |x: Option<f64>| match x {
-            Some(p) if p < 0.001 => "<0.001".to_string(),
-            other => num(other, 3),
-        };
+        use crate::report::markdown::{number as num, p_value as p};
         let mut s = String::from(
             "| Covariate | Treatment | Control | Difference | SMD | p |\n|---|---:|---:|---:|---:|---:|\n",
         );

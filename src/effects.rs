@@ -313,9 +313,9 @@ impl WeeklyEffects {
 
 /// Several outcomes' weekly effects stacked into one tidy table (the
 /// `effects.csv` layout).
-pub fn effects_frame(all: &[WeeklyEffects]) -> Result<DataFrame> {
+pub fn effects_frame<'a>(all: impl IntoIterator<Item = &'a WeeklyEffects>) -> Result<DataFrame> {
     let rows: Vec<(&str, &WeekEffect)> = all
-        .iter()
+        .into_iter()
         .flat_map(|e| e.rows.iter().map(move |r| (e.outcome.as_str(), r)))
         .collect();
     let estimates: Vec<&Estimate> = rows.iter().map(|(_, r)| &r.estimate).collect();
@@ -336,7 +336,10 @@ pub fn effects_frame(all: &[WeeklyEffects]) -> Result<DataFrame> {
 }
 
 /// Write several outcomes' weekly effects to one CSV file (`effects.csv`).
-pub fn write_effects_csv(all: &[WeeklyEffects], path: impl AsRef<Path>) -> Result<()> {
+pub fn write_effects_csv<'a>(
+    all: impl IntoIterator<Item = &'a WeeklyEffects>,
+    path: impl AsRef<Path>,
+) -> Result<()> {
     report::write_csv(&mut effects_frame(all)?, path)
 }
 

@@ -855,3 +855,49 @@ fn the_readme_figure_is_what_the_pipeline_draws() {
          and copy output/jobfirst/figures/effects_employed.svg to docs/"
     );
 }
+
+#[test]
+fn follow_up_summary_matches_the_person_table() {
+    // Independently of the week arithmetic: every referral is in 2016 (52
+    // ISO weeks) and the extract is 2017-W02, so follow-up = 52 + 2 − week.
+    let (_, results, _) = sample();
+    let text =
+        std::fs::read_to_string(sample_file().parent().unwrap().join("persons.csv")).unwrap();
+    for arm in [Arm::Treatment, Arm::Control] {
+        let mut weeks: Vec<i32> = text
+            .lines()
+            .skip(1)
+            .filter(|l| l.split(',').nth(1) == Some(arm.name()))
+            .map(|l| {
+                let r = l.split(',').nth(2).unwrap();
+                assert!(r.starts_with("2016-W"), "{r}");
+                54 - r[6..].parse::<i32>().unwrap()
+            })
+            .collect();
+        weeks.sort_unstable();
+        let n = weeks.len();
+        let median = if n % 2 == 1 {
+            f64::from(weeks[n / 2])
+        } else {
+            f64::from(weeks[n / 2 - 1] + weeks[n / 2]) / 2.0
+        };
+        let f = results
+            .trial
+            .follow_up
+            .iter()
+            .find(|f| f.arm == arm)
+            .unwrap();
+        assert_eq!(
+            (f.min, f.median, f.max),
+            (weeks[0], median, weeks[n - 1]),
+            "{arm:?}"
+        );
+        let persons = &results.trial.persons;
+        let count = if arm == Arm::Treatment {
+            persons.treatment
+        } else {
+            persons.control
+        };
+        assert_eq!(count, n);
+    }
+}

@@ -676,12 +676,14 @@ impl HistorySpec {
         if let Some(name) = &self.name {
             return name.clone();
         }
-        let prefix = match self.outcome.as_str() {
-            "any_benefit" => "weeks_on_benefit",
-            "employed" => "weeks_employed",
-            other => other,
-        };
-        format!("{prefix}_{}", self.weeks)
+        // The three standard windows keep the names HistoryCovariate gives them.
+        let w = self.weeks;
+        match self.outcome.as_str() {
+            "any_benefit" => HistoryCovariate::weeks_on_benefit(w).name,
+            "employed" => HistoryCovariate::weeks_employed(w).name,
+            "hours" => HistoryCovariate::hours(w).name,
+            other => format!("{other}_{w}"),
+        }
     }
 }
 

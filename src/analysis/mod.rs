@@ -562,8 +562,7 @@ impl Results {
             written.push(p.clone());
             p
         };
-        let all: Vec<WeeklyEffects> = self.outcomes.iter().map(|o| o.effects.clone()).collect();
-        effects::write_effects_csv(&all, out("effects.csv"))?;
+        effects::write_effects_csv(self.outcomes.iter().map(|o| &o.effects), out("effects.csv"))?;
         self.balance.write_csv(out("balance.csv"))?;
         if let Some(spell) = &self.spell {
             report::write_csv(&mut spell.km.to_frame()?, out("spell_km.csv"))?;

@@ -14,6 +14,7 @@
 //! every panel. Shares are drawn in percent, hours in hours.
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -65,6 +66,7 @@ fn render(figure: &str, draw: impl FnOnce(&mut String) -> DrawResult) -> Result<
 }
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+type Chart<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 type DrawResult = std::result::Result<(), DrawingAreaErrorKind<std::io::Error>>;
 
 /// Weekly means by arm beside the effect with its bands.
@@ -127,7 +129,7 @@ fn draw_effects(o: &OutcomeResults, svg: &mut String) -> DrawResult {
             }
         }
     }
-    legend(&mut means)?;
+    legend(&mut means, SeriesLabelPosition::UpperLeft)?;
 
     let y = value_range(
         effect
@@ -185,7 +187,7 @@ fn draw_effects(o: &OutcomeResults, svg: &mut String) -> DrawResult {
             });
         }
     }
-    legend(&mut fx)?;
+    legend(&mut fx, SeriesLabelPosition::UpperLeft)?;
 
     // Persons followed per arm at the labelled weeks, under each panel.
     let at = |k: i32| rows.iter().find(|r| r.week == k).map(|r| &r.estimate);
@@ -293,7 +295,7 @@ fn draw_km(sp: &SpellResults, svg: &mut String) -> DrawResult {
                 PathElement::new(vec![(x, y), (x + 24, y)], colour.stroke_width(2))
             });
     }
-    legend(&mut chart)?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     let ticks = tick_weeks(&weeks);
     let counts = |arm: Arm| -> Vec<(f64, String)> {
         ticks
@@ -372,13 +374,7 @@ fn draw_hours(h: &HoursResults, svg: &mut String) -> DrawResult {
             .label(arm.name())
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], colour.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FONT, 14))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     let style = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
     for (i, bucket) in d.buckets.iter().enumerate() {
         let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
@@ -388,14 +384,7 @@ fn draw_hours(h: &HoursResults, svg: &mut String) -> DrawResult {
 }
 
 /// Axis styles and titles shared by the line charts.
-fn axes<'a>(
-    chart: &mut ChartContext<
-        'a,
-        SVGBackend<'a>,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
-    y_desc: &str,
-) -> DrawResult {
+fn axes(chart: &mut Chart<'_>, y_desc: &str) -> DrawResult {
     chart
         .configure_mesh()
         .x_desc("event week (0 = referral week)")
@@ -408,16 +397,10 @@ fn axes<'a>(
         .draw()
 }
 
-fn legend<'a>(
-    chart: &mut ChartContext<
-        'a,
-        SVGBackend<'a>,
-        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
-    >,
-) -> DrawResult {
+fn legend(chart: &mut Chart<'_>, position: SeriesLabelPosition) -> DrawResult {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .label_font((FONT, 14))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.4))
@@ -506,10 +489,9 @@ fn value_range(values: impl Iterator<Item = f64>, from_zero: bool) -> std::ops::
     (if from_zero && lo >= 0.0 { lo } else { lo - pad })..hi + pad
 }
 
-/// An axis tick: no trailing zeros (`12`, `2.5`).
+/// An axis tick: no trailing zeros (`12`, `2.5`), a true minus sign.
 fn tick_label(y: f64) -> String {
-    let s = format!("{y:.2}");
-    match s.trim_end_matches('0').trim_end_matches('.') {
+    match super::markdown::trim(y, 2).as_str() {
         "-0" => "0".into(),
         t => t.replace('-', "−"),
     }

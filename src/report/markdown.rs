@@ -149,9 +149,9 @@ fn outcome(s: &mut String, r: &Results, o: &OutcomeResults) {
             "| {k} | {} / {} | {} | {} | {} | {ci} | {} |",
             est.n_treat,
             est.n_control,
-            level_value(o.unit, est.mean_treat),
-            level_value(o.unit, est.mean_control),
-            effect_value(o.unit, est.effect),
+            value(o.unit, est.mean_treat, false),
+            value(o.unit, est.mean_control, false),
+            value(o.unit, est.effect, true),
             p_value(est.p_value),
         );
     }
@@ -238,11 +238,11 @@ fn hours(s: &mut String, r: &Results, h: &HoursResults) {
         s,
         "Mean ordinary hours of those working (hours > 0): treatment {} (n = {}), control {} \
          (n = {}); difference {} (Welch {}).\n",
-        level_value(Unit::Hours, w.mean_treat),
+        value(Unit::Hours, w.mean_treat, false),
         w.n_treat,
-        level_value(Unit::Hours, w.mean_control),
+        value(Unit::Hours, w.mean_control, false),
         w.n_control,
-        effect_value(Unit::Hours, w.effect),
+        value(Unit::Hours, w.effect, true),
         p_is(w.p_value)
     );
     if r.config.report.figures {
@@ -375,21 +375,13 @@ fn unit_label(unit: Unit) -> &'static str {
     }
 }
 
-/// A mean: a share as a percentage, hours also as hours and minutes.
-fn level_value(unit: Unit, x: Option<f64>) -> String {
+/// A mean (`difference = false`: a share as a percentage) or a difference
+/// (percentage points); hours also as hours and minutes.
+fn value(unit: Unit, x: Option<f64>, difference: bool) -> String {
     let Some(x) = x else { return "–".into() };
     match unit {
+        Unit::Share if difference => format!("{:.1} pp", 100.0 * x),
         Unit::Share => format!("{:.1}%", 100.0 * x),
-        Unit::Hours | Unit::CumulativeHours => format!("{x:.2} ({})", hours_minutes(x)),
-        Unit::Weeks => format!("{x:.2}"),
-    }
-}
-
-/// A difference: percentage points for shares, hours and minutes for hours.
-fn effect_value(unit: Unit, x: Option<f64>) -> String {
-    let Some(x) = x else { return "–".into() };
-    match unit {
-        Unit::Share => format!("{:.1} pp", 100.0 * x),
         Unit::Hours | Unit::CumulativeHours => format!("{x:.2} ({})", hours_minutes(x)),
         Unit::Weeks => format!("{x:.2}"),
     }
@@ -420,7 +412,8 @@ pub fn hours_minutes(hours: f64) -> String {
     }
 }
 
-fn p_value(p: Option<f64>) -> String {
+/// A p-value for a table: `<0.001`, `0.123` or `–`.
+pub(crate) fn p_value(p: Option<f64>) -> String {
     match p {
         Some(p) if p < 0.001 => "<0.001".into(),
         Some(p) => format!("{p:.3}"),
@@ -437,13 +430,18 @@ fn p_is(p: Option<f64>) -> String {
     }
 }
 
+/// A number with `digits` decimals, `–` when missing.
+pub(crate) fn number(x: Option<f64>, digits: usize) -> String {
+    x.map_or("–".into(), |x| format!("{x:.digits$}"))
+}
+
 /// `0.95` → `95%`.
 fn pct_label(level: f64) -> String {
     format!("{}%", trim(100.0 * level, 2))
 }
 
 /// A number with at most `digits` decimals and no trailing zeros.
-fn trim(x: f64, digits: usize) -> String {
+pub(crate) fn trim(x: f64, digits: usize) -> String {
     let s = format!("{x:.digits$}");
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').into()
