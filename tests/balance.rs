@@ -80,10 +80,10 @@ fn check_joint(b: &trialpanel::balance::Balance, model: &str) {
     let w = want.iter().find(|r| r["model"] == model).unwrap();
     let j = &b.joint;
     assert_eq!((j.n[0] + j.n[1]) as f64, num(w, "n"));
-    assert_close("F", j.f, opt(w, "f"), 1e-8);
+    assert_close("F", j.f, opt(w, "f"), 1e-9);
     assert_eq!(j.df1, opt(w, "df1"));
     assert_eq!(j.df2, opt(w, "df2"));
-    assert_close("p", j.p_value, opt(w, "p_value"), 1e-8);
+    assert_close("p", j.p_value, opt(w, "p_value"), 1e-9);
 }
 
 #[test]

@@ -80,7 +80,7 @@ fn difference_in_means_matches_scipy() {
         ] {
             let (g, w) = (got.unwrap(), num(&want, col));
             assert!(
-                (g - w).abs() <= 1e-8 * se,
+                (g - w).abs() <= 1e-9 * se,
                 "{}: got {g}, want {w}",
                 what(col)
             );
