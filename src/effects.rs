@@ -78,7 +78,7 @@ impl Design {
         self
     }
 
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         stats::check_level(self.level)
     }
 }
@@ -352,14 +352,25 @@ pub fn weekly_effects(values: &OutcomeValues<'_>, design: &Design) -> Result<Wee
     let panel = values.panel();
     let cells = Cells::new(panel, design, None);
     let weeks: Vec<i32> = values.weeks().collect();
+    Ok(weekly_table(values.name(), design, &weeks, |k| {
+        let row = values.week(k).unwrap_or(&[]);
+        cell_moments(panel, row, k, &cells.slot, cells.n_cells)
+    }))
+}
+
+/// The weekly table from each week's per-cell (treatment, control) moments
+/// (one cell, or one per block for a blocked design), in parallel over
+/// weeks, with the Holm and Benjamini–Hochberg adjustments across weeks.
+pub(crate) fn weekly_table(
+    outcome: &str,
+    design: &Design,
+    weeks: &[i32],
+    cells_at: impl Fn(i32) -> Vec<(Moments, Moments)> + Sync,
+) -> WeeklyEffects {
     let mut rows: Vec<WeekEffect> = weeks
         .par_iter()
         .map(|&k| {
-            let row = values.week(k).unwrap_or(&[]);
-            let (estimate, blocks) = estimate(
-                &cell_moments(panel, row, k, &cells.slot, cells.n_cells),
-                design,
-            );
+            let (estimate, blocks) = estimate(&cells_at(k), design);
             WeekEffect {
                 week: k,
                 estimate,
@@ -381,12 +392,12 @@ pub fn weekly_effects(values: &OutcomeValues<'_>, design: &Design) -> Result<Wee
         r.p_holm = h;
         r.p_bh = b;
     }
-    Ok(WeeklyEffects {
-        outcome: values.name().to_string(),
+    WeeklyEffects {
+        outcome: outcome.to_string(),
         design: *design,
         rows,
         band: None,
-    })
+    }
 }
 
 /// Settings of [`simultaneous_band`].

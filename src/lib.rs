@@ -102,6 +102,9 @@
 //! * [`spell`]: the 13-week activity spell indicator with gap tolerance,
 //!   and the Kaplan–Meier time to a completed spell;
 //! * [`balance`]: balance tests of the randomisation;
+//! * [`sums`]: exact weekly sums of the built-in outcomes, one scan for
+//!   many outcomes, merged across chunks of persons (registers larger than
+//!   memory);
 //! * [`stats`]: the small pure statistics underneath (moments, Welch,
 //!   blocked estimator, Holm/BH, chi-square, Cochran's Q);
 //! * [`analysis`]: the analysis file and the whole pipeline (`trialpanel run`);
@@ -125,6 +128,7 @@ mod rng;
 pub mod simulate;
 pub mod spell;
 pub mod stats;
+pub mod sums;
 pub mod weeks;
 
 pub use codes::{Category, CodeTable};

@@ -322,6 +322,74 @@ impl<'a> Eval<'a> {
     }
 }
 
+/// A built-in outcome in integer units, for the exact sums of
+/// [`crate::sums`]: indicators are 0/1, hours are hundredths of an hour.
+pub(crate) enum Exact {
+    /// A function of the week's category and hours.
+    Weekly(Weekly),
+    /// Σ of a weekly value over event weeks 0..=k.
+    Cumulative(Weekly),
+    /// The activity spell indicator.
+    Spell(Box<Activity>),
+}
+
+/// A function of one week's category and stored hours, in integer units.
+pub(crate) enum Weekly {
+    InState(Box<[bool; 256]>),
+    Hours,
+    /// Employed: stored hours of at least this many hundredths.
+    Employed(u32),
+}
+
+impl Weekly {
+    /// The value of a week with category `c` and `h` hundredths of an hour.
+    #[inline]
+    pub(crate) fn value(&self, c: u8, h: u16) -> u32 {
+        match self {
+            Weekly::InState(set) => u32::from(set[usize::from(c)]),
+            Weekly::Hours => u32::from(h),
+            Weekly::Employed(min) => u32::from(u32::from(h) >= *min),
+        }
+    }
+
+    /// Integer units per unit of the outcome (100 for hours, else 1).
+    pub(crate) fn scale(&self) -> f64 {
+        match self {
+            Weekly::Hours => HOURS_SCALE,
+            _ => 1.0,
+        }
+    }
+
+    fn of(eval: Eval<'_>) -> Option<Weekly> {
+        match eval {
+            Eval::InState(set) => Some(Weekly::InState(set)),
+            Eval::Hours => Some(Weekly::Hours),
+            // The smallest stored value counted by `hours > t` exactly as
+            // `Eval::Employed` counts it (u32::MAX: none is).
+            Eval::Employed(t) => Some(Weekly::Employed(
+                (0..=u32::from(u16::MAX))
+                    .find(|&h| f64::from(h) / HOURS_SCALE > t)
+                    .unwrap_or(u32::MAX),
+            )),
+            Eval::Cumulative(_) | Eval::Custom(..) | Eval::Spell(_) => None,
+        }
+    }
+}
+
+impl Outcome {
+    /// The outcome in integer units, or `None` for an outcome that has no
+    /// exact integer form (a custom outcome, a cumulative spell or a
+    /// cumulative of a cumulative). Fails as [`Outcome::evaluate`] does for
+    /// categories missing from the code table or a bad threshold.
+    pub(crate) fn exact(&self, panel: &Panel) -> Result<Option<Exact>> {
+        Ok(match Eval::resolve(&self.kind, &self.name, panel)? {
+            Eval::Cumulative(inner) => Weekly::of(*inner).map(Exact::Cumulative),
+            Eval::Spell(activity) => Some(Exact::Spell(activity)),
+            eval => Weekly::of(eval).map(Exact::Weekly),
+        })
+    }
+}
+
 /// Running sums of `inner` over weeks 0..=k for the persons of one chunk.
 fn fill_cumulative(
     inner: &Eval<'_>,

@@ -25,6 +25,7 @@
 
 use std::ops::{Range, RangeInclusive};
 
+use ndarray::ArrayViewMut2;
 use polars::prelude::{Column as PlColumn, DataFrame, IntoColumn, NamedFrom, Series};
 use serde::Serialize;
 
@@ -463,6 +464,14 @@ pub(crate) struct Grid {
     pub(crate) report: LoadReport,
 }
 
+/// See [`Grid::arrays_mut`].
+pub(crate) type GridArrays<'a> = (
+    &'a [usize],
+    i32,
+    ArrayViewMut2<'a, u8>,
+    ArrayViewMut2<'a, u16>,
+);
+
 /// Outcome of placing a register value.
 pub(crate) enum Slot {
     /// Index into the panel arrays.
@@ -499,6 +508,24 @@ impl Grid {
 
     pub(crate) fn set_hours(&mut self, at: usize, centihours: u16) {
         self.hours[at] = centihours;
+    }
+
+    /// For filling the grid directly: the person table row at each panel
+    /// position, the first event week, and the category and hours arrays
+    /// as weeks × persons views (unfilled categories are marked and become
+    /// `none` when the panel is finished).
+    pub(crate) fn arrays_mut(&mut self) -> Result<GridArrays<'_>> {
+        let shape = (self.n_weeks, self.order.len());
+        let invalid = |e: ndarray::ShapeError| Error::InvalidSetting {
+            name: "panel".into(),
+            reason: e.to_string(),
+        };
+        Ok((
+            &self.order,
+            self.k_min,
+            ArrayViewMut2::from_shape(shape, &mut self.category).map_err(invalid)?,
+            ArrayViewMut2::from_shape(shape, &mut self.hours).map_err(invalid)?,
+        ))
     }
 }
 

@@ -12,8 +12,10 @@ use trialpanel::effects::{
 };
 use trialpanel::outcome::{self, DEFAULT_HOURS_BUCKETS};
 use trialpanel::stats::{self, Moments};
+use trialpanel::sums::WeeklySums;
 use trialpanel::{
     Arm, CodeTable, Design, Error, LongColumns, Outcome, Panel, PersonSpec, Persons, Variance,
+    WeeklyEffects,
 };
 
 const TOL: f64 = 1e-9;
@@ -155,6 +157,16 @@ fn cochran_q_matches_formula() {
     }
 }
 
+/// The weekly effects of `name` at weeks -3..=16 by both routes: evaluated
+/// values through `weekly_effects`, and the exact sums of `WeeklySums`.
+fn weekly_both_ways(panel: &Panel, name: &str, design: &Design) -> Vec<WeeklyEffects> {
+    let values = outcome(name).evaluate(panel, -3..=16).unwrap();
+    let from_values = effects::weekly_effects(&values, design).unwrap();
+    let sums = WeeklySums::of(panel, &[outcome(name)], -3..=16).unwrap();
+    let from_sums = sums.effects(design).unwrap().remove(0);
+    vec![from_values, from_sums]
+}
+
 #[test]
 fn weekly_effects_on_the_trial_match_scipy() {
     let panel = common::trial_panel(&["female"]);
@@ -162,43 +174,43 @@ fn weekly_effects_on_the_trial_match_scipy() {
     assert_eq!(expected.len(), 77);
     let mut checked = 0;
     for name in ["hours", "employed", "work_placement", "cumulative_hours"] {
-        let values = outcome(name).evaluate(&panel, -3..=16).unwrap();
-        let got = effects::weekly_effects(&values, &Design::default()).unwrap();
-        assert_eq!(got.outcome, name);
-        for want in expected.iter().filter(|r| r["outcome"] == name) {
-            let k = num(want, "week") as i32;
-            let e = &got.week(k).unwrap().estimate;
-            let what = |c: &str| format!("{name} week {k}: {c}");
-            assert_eq!(
-                e.n_treat as f64,
-                num(want, "n_treat"),
-                "{}",
-                what("n_treat")
-            );
-            assert_eq!(e.n_control as f64, num(want, "n_control"), "{}", what("n"));
-            for (col, g) in [
-                ("mean_treat", e.mean_treat),
-                ("mean_control", e.mean_control),
-                ("sd_treat", e.sd_treat),
-                ("sd_control", e.sd_control),
-                ("effect", e.effect),
-                ("se", e.se),
-                ("df", e.df),
-                ("ci_low", e.ci_low),
-                ("ci_high", e.ci_high),
-                ("p_value", e.p_value),
-            ] {
-                assert_close(&what(col), g, opt(want, col), TOL);
+        for got in weekly_both_ways(&panel, name, &Design::default()) {
+            assert_eq!(got.outcome, name);
+            for want in expected.iter().filter(|r| r["outcome"] == name) {
+                let k = num(want, "week") as i32;
+                let e = &got.week(k).unwrap().estimate;
+                let what = |c: &str| format!("{name} week {k}: {c}");
+                assert_eq!(
+                    e.n_treat as f64,
+                    num(want, "n_treat"),
+                    "{}",
+                    what("n_treat")
+                );
+                assert_eq!(e.n_control as f64, num(want, "n_control"), "{}", what("n"));
+                for (col, g) in [
+                    ("mean_treat", e.mean_treat),
+                    ("mean_control", e.mean_control),
+                    ("sd_treat", e.sd_treat),
+                    ("sd_control", e.sd_control),
+                    ("effect", e.effect),
+                    ("se", e.se),
+                    ("df", e.df),
+                    ("ci_low", e.ci_low),
+                    ("ci_high", e.ci_high),
+                    ("p_value", e.p_value),
+                ] {
+                    assert_close(&what(col), g, opt(want, col), TOL);
+                }
+                checked += 1;
             }
-            checked += 1;
-        }
-        // Cumulative outcomes are undefined before week 0.
-        if name == "cumulative_hours" {
-            let r = got.week(-1).unwrap();
-            assert_eq!((r.estimate.n_treat, r.estimate.effect), (0, None));
+            // Cumulative outcomes are undefined before week 0.
+            if name == "cumulative_hours" {
+                let r = got.week(-1).unwrap();
+                assert_eq!((r.estimate.n_treat, r.estimate.effect), (0, None));
+            }
         }
     }
-    assert_eq!(checked, 77);
+    assert_eq!(checked, 2 * 77);
 }
 
 #[test]
@@ -208,25 +220,25 @@ fn blocked_estimator_on_the_trial_matches_formula() {
     assert!(expected.len() > 60);
     let mut dropped_somewhere = false;
     for name in ["hours", "employed", "work_placement", "cumulative_hours"] {
-        let values = outcome(name).evaluate(&panel, -3..=16).unwrap();
-        let got = effects::weekly_effects(&values, &Design::default().blocked(true)).unwrap();
-        for want in expected.iter().filter(|r| r["outcome"] == name) {
-            let k = num(want, "week") as i32;
-            let r = got.week(k).unwrap();
-            let what = |c: &str| format!("blocked {name} week {k}: {c}");
-            for (col, g) in [
-                ("effect", r.estimate.effect),
-                ("se", r.estimate.se),
-                ("df", r.estimate.df),
-                ("ci_low", r.estimate.ci_low),
-                ("ci_high", r.estimate.ci_high),
-                ("p_value", r.estimate.p_value),
-            ] {
-                assert_close(&what(col), g, opt(want, col), TOL);
+        for got in weekly_both_ways(&panel, name, &Design::default().blocked(true)) {
+            for want in expected.iter().filter(|r| r["outcome"] == name) {
+                let k = num(want, "week") as i32;
+                let r = got.week(k).unwrap();
+                let what = |c: &str| format!("blocked {name} week {k}: {c}");
+                for (col, g) in [
+                    ("effect", r.estimate.effect),
+                    ("se", r.estimate.se),
+                    ("df", r.estimate.df),
+                    ("ci_low", r.estimate.ci_low),
+                    ("ci_high", r.estimate.ci_high),
+                    ("p_value", r.estimate.p_value),
+                ] {
+                    assert_close(&what(col), g, opt(want, col), TOL);
+                }
+                assert_eq!(r.blocks_used, Some(num(want, "blocks_used") as usize));
+                assert_eq!(r.blocks_dropped, Some(num(want, "blocks_dropped") as usize));
+                dropped_somewhere |= r.blocks_dropped > Some(0);
             }
-            assert_eq!(r.blocks_used, Some(num(want, "blocks_used") as usize));
-            assert_eq!(r.blocks_dropped, Some(num(want, "blocks_dropped") as usize));
-            dropped_somewhere |= r.blocks_dropped > Some(0);
         }
     }
     assert!(dropped_somewhere, "the fixture exercises dropped blocks");

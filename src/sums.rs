@@ -1,0 +1,502 @@
+//! Exact weekly sums of the built-in outcomes: one scan of the panel for
+//! many outcomes, and registers processed in chunks of persons (SPEC §4).
+//!
+//! For every outcome, event week k, block b and arm a, [`WeeklySums`] holds
+//! n, Σy and Σy² over the persons observed at k, with y in integer units:
+//! 0/1 for indicators (in-state, employed, the spell indicator) and
+//! hundredths of an hour for hours and cumulative hours. Integer sums are
+//! exact, which gives two things:
+//!
+//! * **chunks merge exactly.** The sums over a register split into chunks
+//!   of whole persons, merged with [`WeeklySums::merge`], equal the sums over
+//!   the whole register bit for bit, in any order and with any number of
+//!   threads. A register larger than memory is processed one chunk of
+//!   persons at a time (see [`WeeklySums::merge`]).
+//! * **no cancellation.** The moments are n, ȳ = S/(n·u) and
+//!   Σ(y − ȳ)² = (n·Q − S²)/(n·u²) (u the units per outcome unit), with
+//!   n·Q − S² computed exactly in integers and rounded once.
+//!
+//! [`WeeklySums::effects`] turns the sums into the same tables as
+//! [`weekly_effects`](crate::weekly_effects) on [`Outcome::evaluate`]'s
+//! values (equal up to the last bits of floating-point rounding). Custom
+//! outcomes, whose values are arbitrary floats, have no exact form and go
+//! through [`Outcome::evaluate`].
+//!
+//! ```
+//! use trialpanel::simulate::{simulate, TrialConfig};
+//! use trialpanel::sums::WeeklySums;
+//! use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule};
+//!
+//! let trial = simulate(&TrialConfig { persons: 400, ..TrialConfig::default() })?;
+//! let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default())?;
+//! let codes = CodeTable::from_frame(trial.codes, "codes")?;
+//! let panel = Panel::builder(&persons, &codes)
+//!     .long_frame(trial.register, "register", &LongColumns::default())?;
+//! let outcomes = [
+//!     Outcome::work_placement(),
+//!     Outcome::hours(),
+//!     Outcome::employed(0.0).cumulative(),
+//!     Outcome::spell(SpellRule::default()),
+//! ];
+//! let sums = WeeklySums::of(&panel, &outcomes, 0..=30)?;
+//! let effects = sums.effects(&Design::default())?;
+//! assert_eq!(effects[1].outcome, "hours");
+//! assert_eq!(effects[1].rows.len(), 31);
+//! # Ok::<(), trialpanel::Error>(())
+//! ```
+
+use std::ops::{Range, RangeInclusive};
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::effects::{Design, WeeklyEffects, weekly_table};
+use crate::error::{Error, Result};
+use crate::outcome::{Exact, Outcome, Weekly};
+use crate::panel::Panel;
+use crate::persons::Arm;
+use crate::spell::SpellState;
+use crate::stats::Moments;
+use crate::weeks::Week;
+
+/// Persons per unit of parallel work: a chunk's week slices stay in cache.
+const CHUNK: usize = 4096;
+
+/// n, Σy and Σy² of integer values. Bounds: n < 2³² persons and values
+/// below 2³² (a cumulative of 20,000 weeks of 168 hours is 3.4·10⁸
+/// hundredths), so Σy fits a `u64` and n·Σy² a `u128`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Sums {
+    /// Persons with a value.
+    pub n: u64,
+    /// Σy, in integer units.
+    pub sum: u64,
+    /// Σy², in integer units squared.
+    pub sum_sq: u128,
+}
+
+impl Sums {
+    fn add(&mut self, other: &Sums) {
+        self.n += other.n;
+        self.sum += other.sum;
+        self.sum_sq += other.sum_sq;
+    }
+
+    fn checked_add(self, other: &Sums) -> Option<Sums> {
+        Some(Sums {
+            n: self.n.checked_add(other.n)?,
+            sum: self.sum.checked_add(other.sum)?,
+            sum_sq: self.sum_sq.checked_add(other.sum_sq)?,
+        })
+    }
+
+    /// Moments in outcome units, for values stored as `units` per unit:
+    /// ȳ = S/(n·units), Σ(y − ȳ)² = (n·Q − S²)/(n·units²), the numerator
+    /// exact.
+    pub fn moments(&self, units: f64) -> Moments {
+        if self.n == 0 {
+            return Moments::default();
+        }
+        let (n, s) = (u128::from(self.n), u128::from(self.sum));
+        // n·Q ≥ S² (Cauchy–Schwarz); saturate rather than wrap on sums
+        // that did not come from one sample.
+        let centred = (n * self.sum_sq).saturating_sub(s * s);
+        let nf = self.n as f64;
+        Moments {
+            n: self.n as usize,
+            mean: self.sum as f64 / (nf * units),
+            m2: centred as f64 / (nf * units * units),
+        }
+    }
+}
+
+/// Exact per (outcome, event week, block, arm) sums. See the module
+/// documentation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeeklySums {
+    outcomes: Vec<String>,
+    units: Vec<f64>,
+    weeks: RangeInclusive<i32>,
+    observed: (Week, Week),
+    blocks: Vec<String>,
+    /// Index `((outcome · weeks + week) · blocks + block) · 2 + arm`.
+    sums: Vec<Sums>,
+}
+
+impl WeeklySums {
+    /// Sums of `outcomes` at event weeks `weeks` over the persons of
+    /// `panel`: one scan of the panel's bytes for all outcomes, in parallel
+    /// over chunks of persons.
+    ///
+    /// Fails when `weeks` is not inside the panel's window, when an outcome
+    /// has no exact form (custom ones), or as [`Outcome::evaluate`] fails.
+    pub fn of(
+        panel: &Panel,
+        outcomes: &[Outcome],
+        weeks: RangeInclusive<i32>,
+    ) -> Result<WeeklySums> {
+        let window = panel.event_weeks();
+        if weeks.is_empty() || !window.contains(weeks.start()) || !window.contains(weeks.end()) {
+            return Err(Error::InvalidSetting {
+                name: "weekly sums".into(),
+                reason: format!(
+                    "event weeks {weeks:?} are not inside the panel's window {window:?}"
+                ),
+            });
+        }
+        let mut exact = Vec::with_capacity(outcomes.len());
+        for o in outcomes {
+            exact.push(o.exact(panel)?.ok_or_else(|| {
+                Error::InvalidSetting {
+                    name: format!("outcome `{}`", o.name()),
+                    reason: "it has no exact integer form (a custom outcome, or a cumulative of a \
+                         spell or of a cumulative): use Outcome::evaluate and weekly_effects"
+                        .into(),
+                }
+            })?);
+        }
+        let cumulative = exact.iter().any(|e| matches!(e, Exact::Cumulative(_)));
+        if cumulative && *weeks.end() >= 0 && !window.contains(&0) {
+            return Err(Error::InvalidSetting {
+                name: "cumulative outcome".into(),
+                reason: format!(
+                    "the panel's event weeks {window:?} do not include week 0, where the sum starts"
+                ),
+            });
+        }
+        let units = exact
+            .iter()
+            .map(|e| match e {
+                Exact::Weekly(w) | Exact::Cumulative(w) => w.scale(),
+                Exact::Spell(_) => 1.0,
+            })
+            .collect();
+
+        let n_weeks = weeks.clone().count();
+        let n_blocks = panel.persons().blocks().labels.len().max(1);
+        let per_task = exact.len() * n_weeks;
+        let tasks: Vec<(usize, Range<usize>)> = panel
+            .groups()
+            .iter()
+            .flat_map(|g| {
+                let slot = 2 * g.block as usize + g.arm as usize;
+                g.persons
+                    .clone()
+                    .step_by(CHUNK)
+                    .map(move |s| (slot, s..(s + CHUNK).min(g.persons.end)))
+            })
+            .collect();
+        let place = |mut acc: Vec<Sums>, (slot, part): (usize, Vec<Sums>)| {
+            for (i, s) in part.iter().enumerate() {
+                acc[i * 2 * n_blocks + slot].add(s);
+            }
+            acc
+        };
+        let empty = || vec![Sums::default(); per_task * 2 * n_blocks];
+        let sums = tasks
+            .par_iter()
+            .map(|(slot, persons)| (*slot, scan(panel, &exact, &weeks, persons.clone())))
+            .fold(empty, place)
+            .reduce(empty, |mut a, b| {
+                for (x, y) in a.iter_mut().zip(&b) {
+                    x.add(y);
+                }
+                a
+            });
+        Ok(WeeklySums {
+            outcomes: outcomes.iter().map(|o| o.name().to_string()).collect(),
+            units,
+            weeks,
+            observed: (panel.observed_from(), panel.observed_until()),
+            blocks: panel.persons().blocks().labels.clone(),
+            sums,
+        })
+    }
+
+    /// The outcome names, in the order given.
+    pub fn outcomes(&self) -> &[String] {
+        &self.outcomes
+    }
+
+    /// The event weeks summed.
+    pub fn weeks(&self) -> RangeInclusive<i32> {
+        self.weeks.clone()
+    }
+
+    /// Block labels, sorted.
+    pub fn blocks(&self) -> &[String] {
+        &self.blocks
+    }
+
+    fn index(&self, outcome: usize, week: usize, block: usize, arm: Arm) -> usize {
+        let n_weeks = self.weeks.clone().count();
+        ((outcome * n_weeks + week) * self.blocks.len().max(1) + block) * 2 + arm as usize
+    }
+
+    /// The sums of outcome number `outcome` at event week `k` in block
+    /// number `block` (into [`WeeklySums::blocks`]) and arm `arm`.
+    pub fn get(&self, outcome: usize, k: i32, block: usize, arm: Arm) -> Option<Sums> {
+        let w = usize::try_from(k - self.weeks.start()).ok()?;
+        let ok = outcome < self.outcomes.len()
+            && self.weeks.contains(&k)
+            && block < self.blocks.len().max(1);
+        ok.then(|| self.sums[self.index(outcome, w, block, arm)])
+    }
+
+    /// (treatment, control) moments per block at week index `w`.
+    fn block_moments(&self, outcome: usize, w: usize) -> Vec<(Moments, Moments)> {
+        let u = self.units[outcome];
+        (0..self.blocks.len().max(1))
+            .map(|b| {
+                let at = |arm| self.sums[self.index(outcome, w, b, arm)].moments(u);
+                (at(Arm::Treatment), at(Arm::Control))
+            })
+            .collect()
+    }
+
+    /// (treatment, control) moments over all blocks at week index `w`.
+    fn arm_moments(&self, outcome: usize, w: usize) -> (Moments, Moments) {
+        let total = |arm| {
+            let mut s = Sums::default();
+            for b in 0..self.blocks.len().max(1) {
+                s.add(&self.sums[self.index(outcome, w, b, arm)]);
+            }
+            s.moments(self.units[outcome])
+        };
+        (total(Arm::Treatment), total(Arm::Control))
+    }
+
+    /// The weekly effects of every outcome (one table each, in the order
+    /// given), as [`weekly_effects`](crate::weekly_effects) computes them:
+    /// the difference in means, or the blocked estimator for a blocked
+    /// design, with Holm and Benjamini–Hochberg adjustments across weeks.
+    pub fn effects(&self, design: &Design) -> Result<Vec<WeeklyEffects>> {
+        design.check()?;
+        let weeks: Vec<i32> = self.weeks.clone().collect();
+        let first = *self.weeks.start();
+        Ok((0..self.outcomes.len())
+            .map(|o| {
+                weekly_table(&self.outcomes[o], design, &weeks, |k| {
+                    let w = (k - first) as usize;
+                    if design.blocked {
+                        self.block_moments(o, w)
+                    } else {
+                        vec![self.arm_moments(o, w)]
+                    }
+                })
+            })
+            .collect())
+    }
+
+    /// The sums over the persons of both `self` and `other`, which must be
+    /// disjoint sets of persons summed for the same outcomes, weeks and
+    /// observed weeks. Block labels are matched by name, so each chunk may
+    /// hold only some blocks.
+    ///
+    /// **A register larger than memory.** Split the person table and the
+    /// register by person into chunks that fit (for example one Parquet
+    /// file per range of person ids); for each chunk build a panel with the
+    /// same [`PanelBuilder::observed_from`](crate::PanelBuilder::observed_from)
+    /// and [`observed_until`](crate::PanelBuilder::observed_until) (the
+    /// defaults come from each chunk's own register and would differ), take
+    /// [`WeeklySums::of`], and merge. The result equals the one-panel sums
+    /// bit for bit.
+    pub fn merge(self, other: &WeeklySums) -> Result<WeeklySums> {
+        let differ = |what: &str| {
+            Err(Error::InvalidSetting {
+                name: "weekly sums".into(),
+                reason: format!("cannot merge sums with different {what}"),
+            })
+        };
+        if self.outcomes != other.outcomes || self.units != other.units {
+            return differ("outcomes");
+        }
+        if self.weeks != other.weeks {
+            return differ("event weeks");
+        }
+        if self.observed != other.observed {
+            return differ("observed weeks (set observed_from and observed_until for every chunk)");
+        }
+        let mut blocks = self.blocks.clone();
+        blocks.extend(other.blocks.iter().cloned());
+        blocks.sort_unstable();
+        blocks.dedup();
+        let mut merged = WeeklySums {
+            sums: Vec::new(),
+            blocks,
+            ..self.clone()
+        };
+        let n_cells = merged.outcomes.len() * merged.weeks.clone().count();
+        merged.sums = vec![Sums::default(); n_cells * 2 * merged.blocks.len().max(1)];
+        for part in [&self, other] {
+            let at: Vec<usize> = part
+                .blocks
+                .iter()
+                .map(|l| merged.blocks.partition_point(|m| m < l))
+                .collect();
+            let part_blocks = part.blocks.len().max(1);
+            for (i, s) in part.sums.iter().enumerate() {
+                let (cell, rest) = (i / (2 * part_blocks), i % (2 * part_blocks));
+                let (b, arm) = (rest / 2, rest % 2);
+                let target =
+                    (cell * merged.blocks.len().max(1) + at.get(b).copied().unwrap_or(0)) * 2 + arm;
+                merged.sums[target] =
+                    merged.sums[target]
+                        .checked_add(s)
+                        .ok_or_else(|| Error::InvalidSetting {
+                            name: "weekly sums".into(),
+                            reason: "the merged sums overflow: more than 2^32 persons".into(),
+                        })?;
+            }
+        }
+        Ok(merged)
+    }
+}
+
+/// One chunk of persons (panel positions within one group): the sums per
+/// (outcome, week index), scanning each week's bytes once.
+fn scan(
+    panel: &Panel,
+    exact: &[Exact],
+    weeks: &RangeInclusive<i32>,
+    persons: Range<usize>,
+) -> Vec<Sums> {
+    let n_weeks = weeks.clone().count();
+    let mut out = vec![Sums::default(); exact.len() * n_weeks];
+    let referral = &panel.persons().referral_weeks()[persons.clone()];
+    // Persons of a group are sorted by referral week, so those observed at
+    // k form one range of the chunk.
+    let observed_at = |k: i32| -> Range<usize> {
+        let lo = panel.observed_from().plus(-k);
+        let hi = panel.observed_until().plus(-k);
+        let a = referral.partition_point(|&w| w < lo);
+        a..referral.partition_point(|&w| w <= hi).max(a)
+    };
+    let both = |a: &Range<usize>, b: &Range<usize>| a.start.max(b.start)..a.end.min(b.end);
+    let len = persons.len();
+    let mut states: Vec<State> = exact
+        .iter()
+        .map(|e| match e {
+            Exact::Weekly(_) => State::Stateless,
+            Exact::Cumulative(_) => State::Running(vec![0; len], observed_at(0)),
+            Exact::Spell(a) => {
+                State::Spell(vec![SpellState::default(); len], observed_at(a.first_week))
+            }
+        })
+        .collect();
+    let start = exact
+        .iter()
+        .map(|e| match e {
+            Exact::Weekly(_) => *weeks.start(),
+            Exact::Cumulative(_) => 0,
+            Exact::Spell(a) => a.first_week,
+        })
+        .fold(*weeks.start(), i32::min)
+        .max(*panel.event_weeks().start());
+    for k in start..=*weeks.end() {
+        let (Some(cats), Some(hours)) = (panel.categories(k), panel.centihours(k)) else {
+            continue;
+        };
+        let (cats, hours) = (&cats[persons.clone()], &hours[persons.clone()]);
+        let obs = observed_at(k);
+        let row = weeks.contains(&k).then(|| (k - weeks.start()) as usize);
+        for (o, (e, state)) in exact.iter().zip(&mut states).enumerate() {
+            let sums = match (e, state) {
+                (Exact::Weekly(w), _) => {
+                    row.map(|_| weekly_sums(w, &cats[obs.clone()], &hours[obs.clone()]))
+                }
+                (Exact::Cumulative(w), State::Running(running, from0)) if k >= 0 => {
+                    let mut s = Sums::default();
+                    for j in both(&obs, from0) {
+                        running[j] += u64::from(w.value(cats[j], hours[j]));
+                        let y = running[j];
+                        s.n += 1;
+                        s.sum += y;
+                        s.sum_sq += u128::from(y) * u128::from(y);
+                    }
+                    row.map(|_| s)
+                }
+                (Exact::Spell(a), State::Spell(spell, from)) if k >= a.first_week => {
+                    let counted = both(&obs, from);
+                    let mut done = 0u64;
+                    for j in counted.clone() {
+                        let active = a.is_active(cats[j], hours[j]);
+                        done += u64::from(spell[j].step(active, a.min_weeks, a.max_gap));
+                    }
+                    row.map(|_| Sums {
+                        n: counted.len() as u64,
+                        sum: done,
+                        sum_sq: u128::from(done),
+                    })
+                }
+                _ => None,
+            };
+            if let (Some(s), Some(r)) = (sums, row) {
+                out[o * n_weeks + r].add(&s);
+            }
+        }
+    }
+    out
+}
+
+/// Per-person state of a stateful outcome within one chunk, with the chunk
+/// range of persons it counts (observed at week 0, or at the spell rule's
+/// first week).
+enum State {
+    Stateless,
+    Running(Vec<u64>, Range<usize>),
+    Spell(Vec<SpellState>, Range<usize>),
+}
+
+/// Sums of a weekly value over one week's observed persons of a chunk.
+fn weekly_sums(w: &Weekly, cats: &[u8], hours: &[u16]) -> Sums {
+    let n = cats.len() as u64;
+    let indicator = |sum: u64| Sums {
+        n,
+        sum,
+        sum_sq: u128::from(sum),
+    };
+    match w {
+        Weekly::InState(set) => {
+            indicator(cats.iter().map(|&c| u64::from(set[usize::from(c)])).sum())
+        }
+        Weekly::Employed(min) => {
+            indicator(hours.iter().filter(|&&h| u32::from(h) >= *min).count() as u64)
+        }
+        Weekly::Hours => {
+            // A chunk's Σh² < 4096 · 65535² fits a u64.
+            let (mut sum, mut sum_sq) = (0u64, 0u64);
+            for &h in hours {
+                let h = u64::from(h);
+                sum += h;
+                sum_sq += h * h;
+            }
+            Sums {
+                n,
+                sum,
+                sum_sq: u128::from(sum_sq),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_from_sums_match_two_pass() {
+        // y = 1.25, 2.5, 40 hours in hundredths.
+        let s = Sums {
+            n: 3,
+            sum: 125 + 250 + 4000,
+            sum_sq: 125 * 125 + 250 * 250 + 4000 * 4000,
+        };
+        let m = s.moments(100.0);
+        let reference = Moments::of(&[1.25, 2.5, 40.0]);
+        assert_eq!(m.n, 3);
+        assert!((m.mean - reference.mean).abs() < 1e-14);
+        assert!((m.m2 - reference.m2).abs() < 1e-12 * reference.m2);
+        assert_eq!(Sums::default().moments(1.0), Moments::default());
+    }
+}
