@@ -24,8 +24,9 @@ use std::fmt::Write as _;
 use std::ops::RangeInclusive;
 use std::path::Path;
 
-use ndarray::{Array2, Axis};
+use ndarray::Array2;
 use polars::prelude::DataFrame;
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -269,14 +270,8 @@ fn collect(panel: &Panel, spec: &BalanceSpec) -> Result<Vec<(String, Values)>> {
         ));
     }
     for h in &spec.history {
-        let values = h.outcome.evaluate(panel, h.weeks.clone())?;
-        let sums = values
-            .matrix()
-            .sum_axis(Axis(0))
-            .iter()
-            .map(|&s| (!s.is_nan()).then_some(s))
-            .collect();
-        out.push((h.name.clone(), Values::Numeric(sums)));
+        let totals = h.outcome.totals(panel, h.weeks.clone())?;
+        out.push((h.name.clone(), Values::Numeric(totals)));
     }
     Ok(out)
 }
@@ -388,7 +383,15 @@ fn categorical_rows(
     rows
 }
 
-/// The joint F-test on complete cases.
+/// The joint F-test on complete cases: regress the assignment on the
+/// covariates (with block fixed effects when there are blocks) and test that
+/// every covariate coefficient is 0. By Frisch–Waugh–Lovell the block
+/// effects are absorbed by demeaning y and the covariate columns within
+/// blocks: RSS_full is the residual sum of squares of demeaned y on the
+/// demeaned columns, RSS_restricted = Σ(y − ȳ_b)², and F = ((RSS_r −
+/// RSS_f)/q) / (RSS_f/(n − 1 − k)) with q the covariate columns kept and k
+/// all parameters but the intercept (blocks present − 1 + q). The cost is
+/// n·q² rather than n·(blocks + q)².
 fn joint_test(panel: &Panel, covariates: &[(String, Values)]) -> JointTest {
     let persons = panel.persons();
     let n = persons.len();
@@ -400,24 +403,8 @@ fn joint_test(panel: &Panel, covariates: &[(String, Values)]) -> JointTest {
             })
         })
         .collect();
-    // Design columns: block dummies first (so covariates collinear with
-    // blocks are the ones dropped), then covariates.
     let mut names: Vec<String> = Vec::new();
     let mut columns: Vec<Vec<f64>> = Vec::new();
-    let blocks = persons.blocks();
-    let block_effects = blocks.labels.len() > 1;
-    if block_effects {
-        for (b, label) in blocks.labels.iter().enumerate().skip(1) {
-            names.push(format!("block {label}"));
-            columns.push(
-                complete
-                    .iter()
-                    .map(|&p| f64::from(u8::from(blocks.index[p] as usize == b)))
-                    .collect(),
-            );
-        }
-    }
-    let n_blocks = columns.len();
     for (name, values) in covariates {
         match values {
             Values::Numeric(x) => {
@@ -437,6 +424,18 @@ fn joint_test(panel: &Panel, covariates: &[(String, Values)]) -> JointTest {
             }
         }
     }
+    let blocks = persons.blocks();
+    let block_effects = blocks.labels.len() > 1;
+    let block_of: Vec<usize> = complete
+        .iter()
+        .map(|&p| {
+            if block_effects {
+                blocks.index[p] as usize
+            } else {
+                0
+            }
+        })
+        .collect();
     let y: Vec<f64> = complete
         .iter()
         .map(|&p| f64::from(persons.arms()[p] as u8))
@@ -459,22 +458,20 @@ fn joint_test(panel: &Panel, covariates: &[(String, Values)]) -> JointTest {
         out.note = Some("no complete cases in one arm".into());
         return out;
     }
-    let (xtx, xty, yty) = cross_products(&columns, &y);
+    let n_groups = blocks.labels.len().max(1);
+    let (xtx, xty, yty) = within_cross_products(&columns, &y, &block_of, n_groups);
     let full = stats::least_squares(&xtx, &xty, yty);
-    let restricted_idx: Vec<usize> = (0..n_blocks).collect();
-    let sub = |m: &Array2<f64>| {
-        Array2::from_shape_fn((n_blocks, n_blocks), |(i, j)| {
-            m[(restricted_idx[i], restricted_idx[j])]
-        })
-    };
-    let restricted = stats::least_squares(&sub(&xtx), &xty[..n_blocks], yty);
     out.dropped = (0..names.len())
         .filter(|j| !full.kept[*j])
         .map(|j| names[j].clone())
         .collect();
-    let kept_total = full.kept.iter().filter(|&&k| k).count();
-    let kept_blocks = full.kept[..n_blocks].iter().filter(|&&k| k).count();
-    let df1 = kept_total - kept_blocks;
+    let mut present = vec![false; n_groups];
+    for &b in &block_of {
+        present[b] = true;
+    }
+    let kept_blocks = present.iter().filter(|&&x| x).count().saturating_sub(1);
+    let df1 = full.kept.iter().filter(|&&k| k).count();
+    let kept_total = kept_blocks + df1;
     let n_used = complete.len();
     if df1 == 0 {
         out.note = Some("no covariate column varies among complete cases".into());
@@ -494,26 +491,53 @@ fn joint_test(panel: &Panel, covariates: &[(String, Values)]) -> JointTest {
         out.note = Some("the covariates predict the assignment exactly".into());
         return out;
     }
-    let f = ((restricted.rss - full.rss).max(0.0) / df1 as f64) / (full.rss / df2);
+    let f = ((yty - full.rss).max(0.0) / df1 as f64) / (full.rss / df2);
     out.f = Some(f);
     out.p_value = stats::f_sf(f, df1 as f64, df2);
     out
 }
 
-/// Centred cross-products: XᵀX, Xᵀy and yᵀy of the mean-centred columns
-/// (the intercept is then implicit).
-fn cross_products(columns: &[Vec<f64>], y: &[f64]) -> (Array2<f64>, Vec<f64>, f64) {
-    let n = y.len() as f64;
-    let centre = |v: &[f64]| {
-        let m = v.iter().sum::<f64>() / n;
-        v.iter().map(|x| x - m).collect::<Vec<f64>>()
+/// Within-group cross-products: XᵀX, Xᵀy and yᵀy of the columns and y
+/// demeaned within the groups `group` (`n_groups` of them; one group is
+/// plain centring, the implicit intercept). Two passes (means, then
+/// deviations); the products run in parallel, each in a fixed order.
+fn within_cross_products(
+    columns: &[Vec<f64>],
+    y: &[f64],
+    group: &[usize],
+    n_groups: usize,
+) -> (Array2<f64>, Vec<f64>, f64) {
+    let demean = |v: &[f64]| {
+        let (mut sum, mut n) = (vec![0.0; n_groups], vec![0usize; n_groups]);
+        for (&x, &g) in v.iter().zip(group) {
+            sum[g] += x;
+            n[g] += 1;
+        }
+        let mean: Vec<f64> = sum
+            .iter()
+            .zip(&n)
+            .map(|(&s, &n)| if n > 0 { s / n as f64 } else { 0.0 })
+            .collect();
+        v.iter()
+            .zip(group)
+            .map(|(&x, &g)| x - mean[g])
+            .collect::<Vec<f64>>()
     };
-    let xs: Vec<Vec<f64>> = columns.iter().map(|c| centre(c)).collect();
-    let yc = centre(y);
+    let xs: Vec<Vec<f64>> = columns.par_iter().map(|c| demean(c)).collect();
+    let yc = demean(y);
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
     let p = xs.len();
-    let xtx = Array2::from_shape_fn((p, p), |(i, j)| dot(&xs[i], &xs[j]));
-    let xty = xs.iter().map(|x| dot(x, &yc)).collect();
+    let pairs: Vec<(usize, usize)> = (0..p).flat_map(|i| (i..p).map(move |j| (i, j))).collect();
+    let products: Vec<f64> = pairs
+        .par_iter()
+        .map(|&(i, j)| dot(&xs[i], &xs[j]))
+        .collect();
+    let mut xtx = Array2::zeros((p, p));
+    for (&(i, j), &v) in pairs.iter().zip(&products) {
+        xtx[(i, j)] = v;
+        xtx[(j, i)] = v;
+    }
+    let xty = xs.par_iter().map(|x| dot(x, &yc)).collect();
     (xtx, xty, dot(&yc, &yc))
 }
 

@@ -179,19 +179,7 @@ impl Outcome {
         panel: &'p Panel,
         weeks: RangeInclusive<i32>,
     ) -> Result<OutcomeValues<'p>> {
-        let window = panel.event_weeks();
-        if weeks.is_empty() || !window.contains(weeks.start()) || !window.contains(weeks.end()) {
-            return Err(Error::InvalidSetting {
-                name: format!("weeks of outcome `{}`", self.name),
-                reason: format!(
-                    "event weeks {}..={} are not inside the panel's window {}..={}",
-                    weeks.start(),
-                    weeks.end(),
-                    window.start(),
-                    window.end()
-                ),
-            });
-        }
+        self.check_weeks(panel, &weeks)?;
         let eval = Eval::resolve(&self.kind, &self.name, panel)?;
         let mut values = Array2::from_elem((weeks.clone().count(), panel.n_persons()), f64::NAN);
         values
@@ -206,6 +194,68 @@ impl Outcome {
             first_week: *weeks.start(),
             values,
         })
+    }
+}
+
+impl Outcome {
+    fn check_weeks(&self, panel: &Panel, weeks: &RangeInclusive<i32>) -> Result<()> {
+        let window = panel.event_weeks();
+        if weeks.is_empty() || !window.contains(weeks.start()) || !window.contains(weeks.end()) {
+            return Err(Error::InvalidSetting {
+                name: format!("weeks of outcome `{}`", self.name),
+                reason: format!(
+                    "event weeks {}..={} are not inside the panel's window {}..={}",
+                    weeks.start(),
+                    weeks.end(),
+                    window.start(),
+                    window.end()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Per person (panel order): the sum of the outcome over event weeks
+    /// `weeks`, missing for a person not observed at every one of them (or
+    /// with a missing value there). The register-history covariates of
+    /// [`crate::balance`] are such totals. Weekly built-in outcomes are
+    /// summed exactly in integer units in one pass over the weeks' bytes;
+    /// others through [`Outcome::evaluate`].
+    pub fn totals(&self, panel: &Panel, weeks: RangeInclusive<i32>) -> Result<Vec<Option<f64>>> {
+        self.check_weeks(panel, &weeks)?;
+        let Some(Exact::Weekly(weekly)) = self.exact(panel)? else {
+            let values = self.evaluate(panel, weeks)?;
+            return Ok(values
+                .matrix()
+                .sum_axis(Axis(0))
+                .iter()
+                .map(|&s| (!s.is_nan()).then_some(s))
+                .collect());
+        };
+        let n = panel.n_persons();
+        let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
+        Ok(starts
+            .par_iter()
+            .flat_map_iter(|&first| {
+                let persons = first..(first + CHUNK).min(n);
+                let mut total = vec![0u64; persons.len()];
+                for k in weeks.clone() {
+                    let (Some(cats), Some(hours)) = (panel.categories(k), panel.centihours(k))
+                    else {
+                        continue;
+                    };
+                    let (cats, hours) = (&cats[persons.clone()], &hours[persons.clone()]);
+                    for ((t, &c), &h) in total.iter_mut().zip(cats).zip(hours) {
+                        *t += u64::from(weekly.value(c, h));
+                    }
+                }
+                let (scale, from, to) = (weekly.scale(), *weeks.start(), *weeks.end());
+                persons.zip(total).map(move |(p, t)| {
+                    let span = panel.observed_span(p);
+                    (span.contains(&from) && span.contains(&to)).then(|| t as f64 / scale)
+                })
+            })
+            .collect())
     }
 }
 

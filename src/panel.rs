@@ -140,6 +140,13 @@ impl Panel {
         self.observed_until
     }
 
+    /// Bytes of the panel core, the category and hours arrays: 3 per
+    /// person-week.
+    pub fn core_bytes(&self) -> usize {
+        self.category.len() * std::mem::size_of::<u8>()
+            + self.hours.len() * std::mem::size_of::<u16>()
+    }
+
     /// What loading skipped.
     pub fn load_report(&self) -> &LoadReport {
         &self.report

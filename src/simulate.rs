@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codes::{Category, CodeTable, WAGE_SUBSIDY, WORK_PLACEMENT};
 use crate::error::{Error, Result};
-use crate::io::{write_csv, write_parquet};
+use crate::io::{ParquetBatches, write_csv, write_parquet};
 use crate::panel::{HOURS_SCALE, Panel};
 use crate::persons::{PersonSpec, Persons};
 use crate::rng::Rng;
@@ -278,6 +278,50 @@ pub fn simulate_panel(config: &TrialConfig, event_weeks: RangeInclusive<i32>) ->
     grid.report.rows = rows;
     grid.report.rows_outside_window = outside;
     Ok(builder.finish(grid))
+}
+
+/// Write the trial of `config` to `dir` as `persons.csv`, `codes.csv` and
+/// `register_long.parquet` without holding the register in memory: the
+/// register is simulated and written `chunk` persons at a time, one Parquet
+/// row group per chunk. The files equal those of [`simulate`] and
+/// [`SimulatedTrial::write`] up to row groups. For registers too large for
+/// [`simulate`] (a 1M-person register has about 10⁸ rows).
+pub fn write_register(config: &TrialConfig, dir: &Path, chunk: usize) -> Result<()> {
+    validate(config)?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::Write {
+        file: dir.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let design = Assignment::draw(config);
+    let people: Vec<Person> = (0..config.persons)
+        .into_par_iter()
+        .map(|i| design.person(config, i, |_, _, _| {}))
+        .collect();
+    write_csv(&mut persons_frame(&people)?, &dir.join("persons.csv"))?;
+    drop(people);
+    write_csv(&mut codes_frame()?, &dir.join("codes.csv"))?;
+    let mut writer = None;
+    for first in (0..config.persons).step_by(chunk.max(1)) {
+        let people: Vec<Person> = (first..(first + chunk.max(1)).min(config.persons))
+            .into_par_iter()
+            .map(|i| {
+                let mut weeks = Vec::new();
+                let mut person = design.person(config, i, |w, c, h| weeks.push((w, c, h)));
+                person.weeks = weeks;
+                person
+            })
+            .collect();
+        let batch = register_frame(&people, first)?;
+        let w = match &mut writer {
+            Some(w) => w,
+            None => writer.insert(ParquetBatches::create(
+                &dir.join("register_long.parquet"),
+                &batch,
+            )?),
+        };
+        w.write(&batch)?;
+    }
+    writer.map_or(Ok(()), ParquetBatches::finish)
 }
 
 /// The [`PersonSpec`] of the simulated person table: blocks in
@@ -642,26 +686,42 @@ fn persons_frame(people: &[Person]) -> Result<DataFrame> {
     ])
 }
 
-fn frames(people: Vec<Person>, weeks: (Week, Week)) -> Result<SimulatedTrial> {
-    let persons = persons_frame(&people)?;
+/// The long register rows of `people`, the first of whom is person number
+/// `first`: one row per week with a code or hours.
+fn register_frame(people: &[Person], first: usize) -> Result<DataFrame> {
     let (mut ids, mut wk, mut code, mut hours) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, p) in people.iter().enumerate() {
         for &(w, c, h) in &p.weeks {
             if c.is_some() || h > 0.0 {
-                ids.push(person_id(i));
+                ids.push(person_id(first + i));
                 wk.push(w.to_string());
                 code.push(c.map(|c| CODES[c].0));
                 hours.push(h);
             }
         }
     }
-    let register = frame(vec![
+    frame(vec![
         col("person_id", Series::new("".into(), ids)),
         col("week", Series::new("".into(), wk)),
         col("code", Series::new("".into(), code)),
         col("hours", Series::new("".into(), hours)),
-    ])?;
-    let codes = frame(vec![
+    ])
+}
+
+fn frames(people: Vec<Person>, weeks: (Week, Week)) -> Result<SimulatedTrial> {
+    let persons = persons_frame(&people)?;
+    let register = register_frame(&people, 0)?;
+    Ok(SimulatedTrial {
+        persons,
+        register,
+        codes: codes_frame()?,
+        weeks,
+        people,
+    })
+}
+
+fn codes_frame() -> Result<DataFrame> {
+    frame(vec![
         col(
             "code",
             Series::new("".into(), CODES.iter().map(|c| c.0).collect::<Vec<_>>()),
@@ -670,14 +730,7 @@ fn frames(people: Vec<Person>, weeks: (Week, Week)) -> Result<SimulatedTrial> {
             "category",
             Series::new("".into(), CODES.iter().map(|c| c.1).collect::<Vec<_>>()),
         ),
-    ])?;
-    Ok(SimulatedTrial {
-        persons,
-        register,
-        codes,
-        weeks,
-        people,
-    })
+    ])
 }
 
 impl SimulatedTrial {
@@ -722,5 +775,73 @@ impl SimulatedTrial {
             write_csv(&mut self.register.clone(), &dir.join("register_long.csv"))?;
         }
         write_csv(&mut self.wide_register()?, &dir.join("register_wide.csv"))
+    }
+}
+
+/// The register-scale scenario of the benchmarks (`benches/register.rs`)
+/// and the `large_register` example, so that both measure the same work.
+pub mod scale {
+    use std::ops::RangeInclusive;
+
+    use super::TrialConfig;
+    use crate::balance::{BalanceSpec, HistoryCovariate};
+    use crate::outcome::Outcome;
+    use crate::spell::SpellRule;
+
+    /// Event weeks of the panel: 26 weeks of history and 78 of follow-up,
+    /// 104 in all.
+    pub const EVENT_WEEKS: RangeInclusive<i32> = -26..=77;
+
+    /// Weeks of the weekly effects: referral to the end of the panel.
+    pub const EFFECT_WEEKS: RangeInclusive<i32> = 0..=77;
+
+    /// `persons` persons in 98 municipalities, referred over 26 weeks; the
+    /// register runs from 26 weeks before the first referral to 90 weeks
+    /// after it, so persons referred late are censored from event week 64.
+    pub fn config(persons: usize) -> TrialConfig {
+        TrialConfig {
+            persons,
+            blocks: 98,
+            referral_span: 26,
+            follow_up: 90,
+            history: 26,
+            ..TrialConfig::default()
+        }
+    }
+
+    /// The five outcomes estimated at once: work placement, any benefit,
+    /// hours, employed, and cumulative weeks employed.
+    pub fn outcomes() -> Vec<Outcome> {
+        vec![
+            Outcome::work_placement(),
+            Outcome::any_benefit(),
+            Outcome::hours(),
+            Outcome::employed(0.0),
+            Outcome::employed(0.0).cumulative(),
+        ]
+    }
+
+    /// The spell rule: the SPEC default (13 active weeks, gaps up to 4).
+    pub fn spell_rule() -> SpellRule {
+        SpellRule::default()
+    }
+
+    /// Ten balance covariates: the four of the person table and six
+    /// register histories (weeks on benefit, weeks employed and hours over
+    /// the 13 and 26 weeks before referral).
+    pub fn balance_spec() -> BalanceSpec {
+        [13, 26]
+            .into_iter()
+            .flat_map(|w| {
+                [
+                    HistoryCovariate::weeks_on_benefit(w),
+                    HistoryCovariate::weeks_employed(w),
+                    HistoryCovariate::hours(w),
+                ]
+            })
+            .fold(
+                BalanceSpec::default().covariates(&["age", "female", "education", "children"]),
+                BalanceSpec::history,
+            )
     }
 }

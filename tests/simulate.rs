@@ -144,3 +144,32 @@ fn invalid_settings_are_typed_errors() {
         ));
     }
 }
+
+#[test]
+fn register_written_in_chunks_equals_the_simulated_one() {
+    let config = TrialConfig {
+        persons: 300,
+        ..TrialConfig::default()
+    };
+    let dir = std::env::temp_dir().join(format!("trialpanel-chunks-{}", std::process::id()));
+    trialpanel::simulate::write_register(&config, &dir, 70).unwrap();
+    let trial = simulate(&config).unwrap();
+    let spec = trialpanel::simulate::person_spec();
+    let from_files = Persons::read(dir.join("persons.csv"), &spec).unwrap();
+    let from_frame = Persons::from_frame(trial.persons.clone(), "x", &spec).unwrap();
+    assert_eq!(from_files.ids(), from_frame.ids());
+    assert_eq!(from_files.covariates(), from_frame.covariates());
+    let codes = CodeTable::read(dir.join("codes.csv")).unwrap();
+    let written = Panel::builder(&from_files, &codes)
+        .long_file(dir.join("register_long.parquet"), &LongColumns::default())
+        .unwrap();
+    let simulated = Panel::builder(&from_files, &codes)
+        .long_frame(trial.register.clone(), "x", &LongColumns::default())
+        .unwrap();
+    assert_eq!(written.load_report().rows, trial.register.height());
+    for k in written.event_weeks() {
+        assert_eq!(written.categories(k), simulated.categories(k), "week {k}");
+        assert_eq!(written.centihours(k), simulated.centihours(k), "week {k}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

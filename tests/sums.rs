@@ -215,3 +215,39 @@ fn what_cannot_be_summed_or_merged_is_a_typed_error() {
     let err = sums.merge(&censored).unwrap_err();
     assert!(err.to_string().contains("observed weeks"), "{err}");
 }
+
+#[test]
+fn exact_totals_equal_the_sums_of_evaluated_values() {
+    let trial = trial(800);
+    let panel = panel_of(&trial, trial.persons.clone());
+    let custom = Outcome::custom("double_hours", |h| {
+        2.0 * h.hours(h.week()).unwrap_or(f64::NAN)
+    });
+    for outcome in [
+        Outcome::any_benefit(),
+        Outcome::hours(),
+        Outcome::employed(0.0),
+        custom,
+    ] {
+        let weeks = -13..=-1;
+        let totals = outcome.totals(&panel, weeks.clone()).unwrap();
+        let values = outcome.evaluate(&panel, weeks).unwrap();
+        let mut missing = 0;
+        for (p, got) in totals.iter().enumerate() {
+            let column = values.matrix().column(p);
+            let want = column.sum();
+            match got {
+                Some(g) => assert!(
+                    (g - want).abs() <= 1e-9 * want.abs().max(1.0),
+                    "{g} vs {want}"
+                ),
+                None => {
+                    assert!(want.is_nan());
+                    missing += 1;
+                }
+            }
+        }
+        // Persons referred in the first weeks are not observed 13 weeks before.
+        assert!(missing > 0 && missing < totals.len(), "{missing}");
+    }
+}
