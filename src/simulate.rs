@@ -23,6 +23,13 @@
 //! activity spell completed by about 20% vs over 50% at week 44. **The data
 //! are synthetic**: no real person is in them.
 //!
+//! Three ways out, with the same draws: [`simulate`] gives the three input
+//! tables as polars frames; [`simulate_panel`] writes straight into a
+//! [`Panel`] (no register in memory: for register-scale runs);
+//! [`write_register`] writes the files, the register to Parquet a chunk of
+//! persons at a time. [`scale`] is the register-scale scenario of the
+//! benchmarks and the `large_register` example.
+//!
 //! Determinism: each person has an RNG stream of its own derived from the
 //! seed and the person's number, and only integer-derived uniforms are used,
 //! so the same seed gives bit-identical data on every platform and with any
