@@ -440,6 +440,21 @@ impl Outcome {
     }
 }
 
+/// A cumulative outcome at weeks ≥ 0 needs week 0, where its sum starts,
+/// in the panel.
+pub(crate) fn check_week_zero(panel: &Panel) -> Result<()> {
+    if panel.event_weeks().contains(&0) {
+        return Ok(());
+    }
+    Err(Error::InvalidSetting {
+        name: "cumulative outcome".into(),
+        reason: format!(
+            "the panel's event weeks {:?} do not include week 0, where the sum starts",
+            panel.event_weeks()
+        ),
+    })
+}
+
 /// Running sums of `inner` over weeks 0..=k for the persons of one chunk.
 fn fill_cumulative(
     inner: &Eval<'_>,
@@ -453,15 +468,7 @@ fn fill_cumulative(
     if last < 0 {
         return Ok(());
     }
-    if !panel.event_weeks().contains(&0) {
-        return Err(Error::InvalidSetting {
-            name: "cumulative outcome".into(),
-            reason: format!(
-                "the panel's event weeks {:?} do not include week 0, where the sum starts",
-                panel.event_weeks()
-            ),
-        });
-    }
+    check_week_zero(panel)?;
     let mut base = Array2::from_elem((last as usize + 1, out.ncols()), f64::NAN);
     inner.fill(panel, first, &(0..=last), &mut base.view_mut())?;
     let mut running: Vec<f64> = spans

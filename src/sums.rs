@@ -52,7 +52,7 @@ use serde::Serialize;
 
 use crate::effects::{Design, WeeklyEffects, weekly_table};
 use crate::error::{Error, Result};
-use crate::outcome::{Exact, Outcome, Weekly};
+use crate::outcome::{Exact, Outcome, Weekly, check_week_zero};
 use crate::panel::Panel;
 use crate::persons::Arm;
 use crate::spell::SpellState;
@@ -156,13 +156,8 @@ impl WeeklySums {
             })?);
         }
         let cumulative = exact.iter().any(|e| matches!(e, Exact::Cumulative(_)));
-        if cumulative && *weeks.end() >= 0 && !window.contains(&0) {
-            return Err(Error::InvalidSetting {
-                name: "cumulative outcome".into(),
-                reason: format!(
-                    "the panel's event weeks {window:?} do not include week 0, where the sum starts"
-                ),
-            });
+        if cumulative && *weeks.end() >= 0 {
+            check_week_zero(panel)?;
         }
         let units = exact
             .iter()
