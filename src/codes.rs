@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use polars::prelude::DataFrame;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -41,7 +42,7 @@ const MAX_CATEGORIES: usize = 255;
 #[derive(Clone, Debug, PartialEq)]
 pub struct CodeTable {
     categories: Vec<String>,
-    codes: HashMap<String, Category>,
+    codes: FxHashMap<String, Category>,
     fallback: Option<Category>,
 }
 
@@ -136,7 +137,7 @@ impl CodeTable {
     fn empty() -> CodeTable {
         CodeTable {
             categories: vec![NONE.to_string()],
-            codes: HashMap::new(),
+            codes: FxHashMap::default(),
             fallback: None,
         }
     }

@@ -184,9 +184,27 @@ pub enum Error {
     #[error("invalid setting `{name}`: {reason}")]
     InvalidSetting { name: String, reason: String },
 
+    /// The data would need more memory than the memory budget allows.
+    #[error(
+        "{what} needs {} of memory, more than the memory budget of {}; \
+         raise `memory_budget` (in the analysis file's [inputs], or \
+         PanelBuilder::memory_budget) or analyse fewer persons or weeks",
+        gigabytes(*.needed),
+        gigabytes(*.budget)
+    )]
+    MemoryBudget {
+        what: String,
+        needed: u64,
+        budget: u64,
+    },
+
     /// Writing an output failed.
     #[error("{file}: cannot write: {message}")]
     Write { file: PathBuf, message: String },
+}
+
+fn gigabytes(bytes: u64) -> String {
+    format!("{:.2} GB", bytes as f64 / 1e9)
 }
 
 fn format_code_counts(codes: &[(String, usize)]) -> String {

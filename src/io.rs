@@ -57,6 +57,24 @@ pub(crate) enum Column {
 }
 
 impl Column {
+    /// The same column in one chunk, for fast [`Column::cell`].
+    pub(crate) fn rechunked(self) -> Column {
+        match self {
+            Column::Str(ca) => Column::Str(ca.rechunk().into_owned()),
+            Column::Int(ca) => Column::Int(ca.rechunk().into_owned()),
+            Column::Float(ca) => Column::Float(ca.rechunk().into_owned()),
+        }
+    }
+
+    /// The cell at row `i` (null past the end).
+    pub(crate) fn cell(&self, i: usize) -> Cell<'_> {
+        match self {
+            Column::Str(ca) => ca.get(i).map_or(Cell::Null, Cell::Str),
+            Column::Int(ca) => ca.get(i).map_or(Cell::Null, Cell::Int),
+            Column::Float(ca) => ca.get(i).map_or(Cell::Null, Cell::Float),
+        }
+    }
+
     /// Iterate over the cells, row by row.
     pub(crate) fn cells(&self) -> Box<dyn Iterator<Item = Cell<'_>> + '_> {
         match self {
@@ -188,26 +206,42 @@ impl Table {
         value: &Cell<'_>,
         problem: impl Into<String>,
     ) -> Error {
-        Error::InvalidValue {
-            file: self.file.clone(),
-            row: index + 1,
-            column: column.to_string(),
-            value: value.text().into_owned(),
-            problem: problem.into(),
-        }
+        invalid_value(&self.file, index + 1, column, value, problem)
     }
 
     /// An [`Error::MissingValue`] at data row `index` (0-based) of `column`.
     pub(crate) fn missing(&self, index: usize, column: &str) -> Error {
-        Error::MissingValue {
-            file: self.file.clone(),
-            row: index + 1,
-            column: column.to_string(),
-        }
+        missing_value(&self.file, index + 1, column)
     }
 }
 
-fn parse_error(file: &Path, format: &'static str, err: PolarsError) -> Error {
+/// [`Error::InvalidValue`] at 1-based data row `row`.
+pub(crate) fn invalid_value(
+    file: &Path,
+    row: usize,
+    column: &str,
+    value: &Cell<'_>,
+    problem: impl Into<String>,
+) -> Error {
+    Error::InvalidValue {
+        file: file.to_path_buf(),
+        row,
+        column: column.to_string(),
+        value: value.text().into_owned(),
+        problem: problem.into(),
+    }
+}
+
+/// [`Error::MissingValue`] at 1-based data row `row`.
+pub(crate) fn missing_value(file: &Path, row: usize, column: &str) -> Error {
+    Error::MissingValue {
+        file: file.to_path_buf(),
+        row,
+        column: column.to_string(),
+    }
+}
+
+pub(crate) fn parse_error(file: &Path, format: &'static str, err: PolarsError) -> Error {
     Error::Parse {
         file: file.to_path_buf(),
         format,

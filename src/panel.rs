@@ -24,9 +24,11 @@
 //! has a blank code (category `none`) and 0 hours that week.
 
 use std::ops::{Range, RangeInclusive};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, AtomicU16, AtomicUsize, Ordering};
 
-use ndarray::ArrayViewMut2;
 use polars::prelude::{Column as PlColumn, DataFrame, IntoColumn, NamedFrom, Series};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::codes::{Category, CodeTable};
@@ -86,8 +88,10 @@ pub struct Panel {
     observed_from: Week,
     observed_until: Week,
     codes: CodeTable,
-    category: Vec<u8>,
-    hours: Vec<u16>,
+    /// One column of all persons' categories per event week.
+    category: Vec<Box<[u8]>>,
+    /// One column of all persons' hundredths of an hour per event week.
+    hours: Vec<Box<[u16]>>,
     report: LoadReport,
 }
 
@@ -102,6 +106,9 @@ impl Panel {
             first_event_week: None,
             last_event_week: None,
             ignore_unknown_persons: false,
+            batch_rows: DEFAULT_BATCH_ROWS,
+            memory_budget: default_memory_budget(),
+            progress: None,
         }
     }
 
@@ -143,8 +150,7 @@ impl Panel {
     /// Bytes of the panel core, the category and hours arrays: 3 per
     /// person-week.
     pub fn core_bytes(&self) -> usize {
-        self.category.len() * std::mem::size_of::<u8>()
-            + self.hours.len() * std::mem::size_of::<u16>()
+        self.n_weeks * self.n_persons() * CORE_BYTES_PER_CELL
     }
 
     /// What loading skipped.
@@ -155,21 +161,19 @@ impl Panel {
     fn offset(&self, k: i32) -> Option<usize> {
         self.event_weeks()
             .contains(&k)
-            .then(|| (k - self.k_min) as usize * self.n_persons())
+            .then(|| (k - self.k_min) as usize)
     }
 
     /// Categories of all persons at event week `k` (panel order), or `None`
     /// when `k` is outside the panel's window.
     pub fn categories(&self, k: i32) -> Option<&[u8]> {
-        let start = self.offset(k)?;
-        Some(&self.category[start..start + self.n_persons()])
+        Some(&self.category[self.offset(k)?])
     }
 
     /// Hours in hundredths of an hour of all persons at event week `k`.
     /// Divide by [`HOURS_SCALE`] for hours.
     pub fn centihours(&self, k: i32) -> Option<&[u16]> {
-        let start = self.offset(k)?;
-        Some(&self.hours[start..start + self.n_persons()])
+        Some(&self.hours[self.offset(k)?])
     }
 
     /// Category of panel person `p` at event week `k`, if observed.
@@ -285,7 +289,13 @@ pub struct PanelBuilder<'a> {
     pub(crate) first_event_week: Option<i32>,
     pub(crate) last_event_week: Option<i32>,
     pub(crate) ignore_unknown_persons: bool,
+    batch_rows: usize,
+    memory_budget: u64,
+    progress: Option<Progress<'a>>,
 }
+
+/// Default [`PanelBuilder::batch_rows`].
+const DEFAULT_BATCH_ROWS: usize = 1 << 16;
 
 impl<'a> PanelBuilder<'a> {
     /// The last week the register covers (the data extract week). Rows after
@@ -329,11 +339,200 @@ impl<'a> PanelBuilder<'a> {
         self
     }
 
-    /// Check the observed span against the referral weeks, fix the window and
-    /// return an empty grid to fill.
-    pub(crate) fn grid(&self, first: Week, last: Week) -> Result<Grid> {
-        let from = self.observed_from.unwrap_or(first);
-        let until = self.observed_until.unwrap_or(last);
+    /// Rows per batch when a register is read (default 65,536; a CSV block
+    /// also ends at 8 MiB). Batches are read in parallel; the panel, the
+    /// load report and every error are the same for every batch size and
+    /// number of threads.
+    pub fn batch_rows(mut self, rows: usize) -> Self {
+        self.batch_rows = rows.max(1);
+        self
+    }
+
+    /// The most memory the panel core may take, in bytes (default: half of
+    /// the machine's memory, or 4 GB where it cannot be read). A register
+    /// whose panel would need more fails at once with
+    /// [`Error::MemoryBudget`], naming what it needs, before the panel is
+    /// filled.
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+
+    /// Call `report` with the rows and bytes read so far while the register
+    /// is read (about every quarter second, from a reading thread).
+    pub fn progress(mut self, report: &'a (dyn Fn(&LoadProgress) + Sync)) -> Self {
+        self.progress = Some(Progress(report));
+        self
+    }
+
+    pub(crate) fn report_progress(&self, p: &LoadProgress) {
+        if let Some(Progress(f)) = self.progress {
+            f(p);
+        }
+    }
+
+    pub(crate) fn batch_size(&self) -> usize {
+        self.batch_rows
+    }
+
+    /// An empty grid to fill. `span` is the register's first and last week
+    /// when they are known before reading (a wide register's header);
+    /// otherwise the observed weeks default to those seen while reading and
+    /// event weeks are kept lazily, one column as it is first written.
+    pub(crate) fn grid(&self, span: Option<(Week, Week)>) -> Result<Grid> {
+        let referral = self.persons.referral_weeks();
+        // Non-empty person table: checked when it was read.
+        let min_ref = referral
+            .iter()
+            .min()
+            .copied()
+            .unwrap_or(Week::from_index(0));
+        let max_ref = referral
+            .iter()
+            .max()
+            .copied()
+            .unwrap_or(Week::from_index(0));
+        let from = self.observed_from.or(span.map(|s| s.0));
+        let until = self.observed_until.or(span.map(|s| s.1));
+        // Event weeks a register row can land in: the settings, or else what
+        // the observed weeks allow (all of ISO years 1900-2200 when unknown).
+        let k_lo = self.first_event_week.unwrap_or_else(|| match from {
+            Some(f) => (-DEFAULT_HISTORY_WEEKS).max(f.event_week(max_ref)),
+            None => -DEFAULT_HISTORY_WEEKS,
+        });
+        let k_hi = self
+            .last_event_week
+            .unwrap_or_else(|| until.unwrap_or(Week::LAST).event_week(min_ref));
+        let span = i64::from(k_hi) - i64::from(k_lo) + 1;
+        let n_lazy = usize::try_from(span.clamp(0, MAX_SPAN)).unwrap_or(0);
+
+        // Panel order: arm, block, referral week, then person id (not table
+        // order, so that reordering the person table changes no result, not
+        // even in the last bit).
+        let blocks = &self.persons.blocks().index;
+        let arms = self.persons.arms();
+        let ids = self.persons.ids();
+        let mut order: Vec<usize> = (0..self.persons.len()).collect();
+        order.sort_by(|&a, &b| {
+            (arms[a], blocks[a], referral[a])
+                .cmp(&(arms[b], blocks[b], referral[b]))
+                .then_with(|| ids[a].cmp(&ids[b]))
+        });
+        let mut position = vec![0u32; order.len()];
+        for (p, &row) in order.iter().enumerate() {
+            position[row] = p as u32;
+        }
+        Ok(Grid {
+            order,
+            position,
+            k_lo,
+            from,
+            until,
+            weeks: (0..n_lazy).map(|_| OnceLock::new()).collect(),
+            report: LoadReport::default(),
+        })
+    }
+
+    /// Turn a filled grid into the panel. `seen` is the first and last week
+    /// of the register's rows, for the observed weeks not set or known.
+    pub(crate) fn finish(&self, grid: Grid, seen: Option<(Week, Week)>) -> Result<Panel> {
+        let Grid {
+            order,
+            position: _,
+            k_lo,
+            from,
+            until,
+            weeks,
+            mut report,
+        } = grid;
+        let (Some(from), Some(until)) = (from.or(seen.map(|s| s.0)), until.or(seen.map(|s| s.1)))
+        else {
+            return Err(Error::InvalidSetting {
+                name: "observed weeks".into(),
+                reason: "the register has no rows to take them from; set observed_from and \
+                         observed_until"
+                    .into(),
+            });
+        };
+        let (k_min, k_max) = self.window(from, until)?;
+        let n = order.len();
+        let n_weeks = (k_max - k_min + 1) as usize;
+        let needed = (n_weeks as u64).saturating_mul(n as u64 * CORE_BYTES_PER_CELL as u64);
+        if needed > self.memory_budget {
+            return Err(Error::MemoryBudget {
+                what: format!("a panel of {n} persons × {n_weeks} event weeks"),
+                needed,
+                budget: self.memory_budget,
+            });
+        }
+        let mut columns: Vec<Option<WeekColumn>> =
+            weeks.into_iter().map(OnceLock::into_inner).collect();
+        let mut category = Vec::with_capacity(n_weeks);
+        let mut hours = Vec::with_capacity(n_weeks);
+        let taken: Vec<Option<WeekColumn>> = (k_min..=k_max)
+            .map(|k| {
+                usize::try_from(i64::from(k) - i64::from(k_lo))
+                    .ok()
+                    .and_then(|i| columns.get_mut(i))
+                    .and_then(Option::take)
+            })
+            .collect();
+        // Rows written to event weeks that the final window does not keep.
+        report.rows_outside_window += columns
+            .iter()
+            .flatten()
+            .map(|c| c.rows.load(Ordering::Relaxed))
+            .sum::<usize>();
+        drop(columns);
+        let plain: Vec<(Box<[u8]>, Box<[u16]>)> = taken
+            .into_par_iter()
+            .map(|c| match c {
+                Some(c) => c.into_plain(),
+                None => (
+                    vec![Category::NONE.0; n].into_boxed_slice(),
+                    vec![0u16; n].into_boxed_slice(),
+                ),
+            })
+            .collect();
+        for (c, h) in plain {
+            category.push(c);
+            hours.push(h);
+        }
+
+        let persons = self.persons.reordered(&order);
+        let mut groups: Vec<Group> = Vec::new();
+        for (p, (&arm, &block)) in persons
+            .arms()
+            .iter()
+            .zip(&persons.blocks().index)
+            .enumerate()
+        {
+            match groups.last_mut() {
+                Some(g) if g.arm == arm && g.block == block => g.persons.end = p + 1,
+                _ => groups.push(Group {
+                    arm,
+                    block,
+                    persons: p..p + 1,
+                }),
+            }
+        }
+        Ok(Panel {
+            persons,
+            groups,
+            k_min,
+            n_weeks,
+            observed_from: from,
+            observed_until: until,
+            codes: self.codes.clone(),
+            category,
+            hours,
+            report,
+        })
+    }
+
+    /// Check the observed weeks against the referral weeks and fix the
+    /// event-week window `k_min..=k_max`.
+    fn window(&self, from: Week, until: Week) -> Result<(i32, i32)> {
         if from > until {
             return Err(Error::InvalidSetting {
                 name: "observed weeks".into(),
@@ -355,15 +554,12 @@ impl<'a> PanelBuilder<'a> {
                 until,
             });
         }
-        // Non-empty person table: checked when it was read.
         let min_ref = referral.iter().min().copied().unwrap_or(from);
         let max_ref = referral.iter().max().copied().unwrap_or(from);
         let k_min = self
             .first_event_week
             .unwrap_or((-DEFAULT_HISTORY_WEEKS).max(from.event_week(max_ref)));
         let k_max = self.last_event_week.unwrap_or(until.event_week(min_ref));
-        // A window wider than the span of all ISO weeks 1900-2200 cannot hold data.
-        const MAX_SPAN: i64 = 20_000;
         if k_min > k_max || i64::from(k_max) - i64::from(k_min) >= MAX_SPAN {
             return Err(Error::InvalidSetting {
                 name: "event_weeks".into(),
@@ -373,166 +569,162 @@ impl<'a> PanelBuilder<'a> {
                 ),
             });
         }
-        let n_weeks = (k_max - k_min + 1) as usize;
-        let cells = n_weeks
-            .checked_mul(self.persons.len())
-            .filter(|&c| c <= isize::MAX as usize / 4)
-            .ok_or_else(|| Error::InvalidSetting {
-                name: "event_weeks".into(),
-                reason: format!(
-                    "{n_weeks} weeks × {} persons do not fit in memory",
-                    self.persons.len()
-                ),
-            })?;
-
-        // Panel order: arm, block, referral week, then person id (not table
-        // order, so that reordering the person table changes no result, not
-        // even in the last bit).
-        let blocks = &self.persons.blocks().index;
-        let arms = self.persons.arms();
-        let ids = self.persons.ids();
-        let mut order: Vec<usize> = (0..self.persons.len()).collect();
-        order.sort_by(|&a, &b| {
-            (arms[a], blocks[a], referral[a])
-                .cmp(&(arms[b], blocks[b], referral[b]))
-                .then_with(|| ids[a].cmp(&ids[b]))
-        });
-        let mut position = vec![0u32; order.len()];
-        for (p, &row) in order.iter().enumerate() {
-            position[row] = p as u32;
-        }
-        Ok(Grid {
-            order,
-            position,
-            k_min,
-            n_weeks,
-            from,
-            until,
-            category: vec![UNSET; cells],
-            hours: vec![0; cells],
-            report: LoadReport::default(),
-        })
-    }
-
-    /// Turn a filled grid into the panel.
-    pub(crate) fn finish(&self, mut grid: Grid) -> Panel {
-        for c in grid.category.iter_mut() {
-            if *c == UNSET {
-                *c = Category::NONE.0;
-            }
-        }
-        let persons = self.persons.reordered(&grid.order);
-        let mut groups: Vec<Group> = Vec::new();
-        for (p, (&arm, &block)) in persons
-            .arms()
-            .iter()
-            .zip(&persons.blocks().index)
-            .enumerate()
-        {
-            match groups.last_mut() {
-                Some(g) if g.arm == arm && g.block == block => g.persons.end = p + 1,
-                _ => groups.push(Group {
-                    arm,
-                    block,
-                    persons: p..p + 1,
-                }),
-            }
-        }
-        Panel {
-            persons,
-            groups,
-            k_min: grid.k_min,
-            n_weeks: grid.n_weeks,
-            observed_from: grid.from,
-            observed_until: grid.until,
-            codes: self.codes.clone(),
-            category: grid.category,
-            hours: grid.hours,
-            report: grid.report,
-        }
+        Ok((k_min, k_max))
     }
 }
+
+/// Bytes per person-week of the panel core: a category byte and a `u16` of
+/// hundredths of an hour.
+pub(crate) const CORE_BYTES_PER_CELL: usize = 3;
+
+/// A window wider than the span of all ISO weeks 1900-2200 cannot hold data.
+const MAX_SPAN: i64 = 20_000;
 
 /// Marks a person-week with no register row yet, to detect duplicates.
 const UNSET: u8 = u8::MAX;
 
-/// The panel's arrays while a register is read into them.
+/// Rows and bytes read so far, for a progress line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadProgress {
+    /// Data rows read.
+    pub rows: u64,
+    /// Bytes of the file read (CSV), or of the row groups decoded (Parquet).
+    pub bytes: u64,
+    /// Size of the file in bytes (0 for an in-memory frame).
+    pub total_bytes: u64,
+}
+
+/// A progress callback; a newtype so that the builder stays `Debug`.
+#[derive(Clone, Copy)]
+pub(crate) struct Progress<'a>(&'a (dyn Fn(&LoadProgress) + Sync));
+
+impl std::fmt::Debug for Progress<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress(..)")
+    }
+}
+
+/// Default [`PanelBuilder::memory_budget`]: half of the machine's memory
+/// (`MemTotal` of `/proc/meminfo`), or 4 GB where it cannot be read.
+pub(crate) fn default_memory_budget() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib * 1024 / 2)
+        })
+        .unwrap_or(4_000_000_000)
+}
+
+/// One event week of the grid: every person's category and hours, written
+/// concurrently by the register's batches.
+struct WeekColumn {
+    category: Box<[AtomicU8]>,
+    hours: Box<[AtomicU16]>,
+    /// Register rows written to this week.
+    rows: AtomicUsize,
+}
+
+impl WeekColumn {
+    fn new(n: usize) -> WeekColumn {
+        WeekColumn {
+            category: (0..n).map(|_| AtomicU8::new(UNSET)).collect(),
+            hours: (0..n).map(|_| AtomicU16::new(0)).collect(),
+            rows: AtomicUsize::new(0),
+        }
+    }
+
+    /// The plain arrays; a person-week with no row becomes `none`, 0 hours.
+    fn into_plain(self) -> (Box<[u8]>, Box<[u16]>) {
+        let category = Vec::from(self.category)
+            .into_iter()
+            .map(|c| match c.into_inner() {
+                UNSET => Category::NONE.0,
+                c => c,
+            })
+            .collect();
+        let hours = Vec::from(self.hours)
+            .into_iter()
+            .map(AtomicU16::into_inner)
+            .collect();
+        (category, hours)
+    }
+}
+
+/// The panel while a register is read into it: event-week columns created
+/// as they are first written, each person-week written at most once (from
+/// any thread).
 pub(crate) struct Grid {
     /// `order[p]` = person table row at panel position p.
     order: Vec<usize>,
     /// `position[row]` = panel position of person table row `row`.
     position: Vec<u32>,
-    k_min: i32,
-    n_weeks: usize,
-    from: Week,
-    until: Week,
-    category: Vec<u8>,
-    hours: Vec<u16>,
+    /// Event week of `weeks[0]`.
+    k_lo: i32,
+    /// Observed weeks, when set or known before reading.
+    from: Option<Week>,
+    until: Option<Week>,
+    weeks: Vec<OnceLock<WeekColumn>>,
     pub(crate) report: LoadReport,
 }
 
-/// See [`Grid::arrays_mut`].
-pub(crate) type GridArrays<'a> = (
-    &'a [usize],
-    i32,
-    ArrayViewMut2<'a, u8>,
-    ArrayViewMut2<'a, u16>,
-);
-
-/// Outcome of placing a register value.
-pub(crate) enum Slot {
-    /// Index into the panel arrays.
-    At(usize),
-    /// Outside the event-week window or the observed weeks.
+/// What [`Grid::put`] did with a register value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Put {
+    /// Written.
+    Stored,
+    /// The person-week already had a value (it is overwritten).
+    Duplicate,
+    /// Outside the event-week window or the observed weeks: not kept.
     Outside,
 }
 
 impl Grid {
-    pub(crate) fn observed_weeks(&self) -> RangeInclusive<Week> {
-        self.from..=self.until
+    /// Person table rows in panel order.
+    pub(crate) fn order(&self) -> &[usize] {
+        &self.order
     }
 
-    /// Where the value of person table row `row` at calendar week `week` goes.
-    pub(crate) fn slot(&self, persons: &Persons, row: usize, week: Week) -> Slot {
-        if week < self.from || week > self.until {
-            return Slot::Outside;
+    /// Calendar weeks of person table row `row` that the grid can keep
+    /// (empty when none): the observed weeks known so far intersected with
+    /// the event weeks it holds.
+    pub(crate) fn kept_weeks(&self, persons: &Persons, row: usize) -> RangeInclusive<Week> {
+        let referral = persons.referral_weeks()[row];
+        let lo = referral.plus(self.k_lo);
+        let hi = referral.plus(self.k_lo + self.weeks.len() as i32 - 1);
+        let lo = self.from.map_or(lo, |f| lo.max(f));
+        let hi = self.until.map_or(hi, |u| hi.min(u));
+        lo..=hi
+    }
+
+    /// Write the category and hours of person table row `row` at calendar
+    /// week `week`.
+    pub(crate) fn put(
+        &self,
+        persons: &Persons,
+        row: usize,
+        week: Week,
+        c: Category,
+        centihours: u16,
+    ) -> Put {
+        if !self.kept_weeks(persons, row).contains(&week) {
+            return Put::Outside;
         }
-        let k = week.event_week(persons.referral_weeks()[row]) - self.k_min;
-        if k < 0 || k as usize >= self.n_weeks {
-            return Slot::Outside;
-        }
-        let p = self.position[row] as usize;
-        Slot::At(k as usize * self.order.len() + p)
-    }
-
-    /// Set the category at `at`; `false` if it was already set (a duplicate).
-    pub(crate) fn set_category(&mut self, at: usize, c: Category) -> bool {
-        let cell = &mut self.category[at];
-        let fresh = *cell == UNSET;
-        *cell = c.0;
-        fresh
-    }
-
-    pub(crate) fn set_hours(&mut self, at: usize, centihours: u16) {
-        self.hours[at] = centihours;
-    }
-
-    /// For filling the grid directly: the person table row at each panel
-    /// position, the first event week, and the category and hours arrays
-    /// as weeks × persons views (unfilled categories are marked and become
-    /// `none` when the panel is finished).
-    pub(crate) fn arrays_mut(&mut self) -> Result<GridArrays<'_>> {
-        let shape = (self.n_weeks, self.order.len());
-        let invalid = |e: ndarray::ShapeError| Error::InvalidSetting {
-            name: "panel".into(),
-            reason: e.to_string(),
+        let k = week.event_week(persons.referral_weeks()[row]) - self.k_lo;
+        let Some(column) = usize::try_from(k).ok().and_then(|k| self.weeks.get(k)) else {
+            return Put::Outside;
         };
-        Ok((
-            &self.order,
-            self.k_min,
-            ArrayViewMut2::from_shape(shape, &mut self.category).map_err(invalid)?,
-            ArrayViewMut2::from_shape(shape, &mut self.hours).map_err(invalid)?,
-        ))
+        let n = self.order.len();
+        let column = column.get_or_init(|| WeekColumn::new(n));
+        let p = self.position[row] as usize;
+        column.rows.fetch_add(1, Ordering::Relaxed);
+        column.hours[p].store(centihours, Ordering::Relaxed);
+        if column.category[p].swap(c.0, Ordering::Relaxed) == UNSET {
+            Put::Stored
+        } else {
+            Put::Duplicate
+        }
     }
 }
 

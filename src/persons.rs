@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::DataFrame;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -169,7 +170,72 @@ pub struct Persons {
     blocks: Groups,
     clusters: Option<Groups>,
     covariates: Vec<Covariate>,
-    lookup: HashMap<String, u32>,
+    lookup: IdIndex,
+}
+
+/// Person id → person table row.
+///
+/// Ids are text; an id written as a canonical non-negative integer (`1042`,
+/// not `01042` or `+1042`) is also keyed by its value, so that an integer
+/// register column is looked up without formatting or string hashing, and
+/// `1042` in the register finds the same person whether the column is text
+/// or integer. Text ids with leading zeros stay text: `000001` is not `1`.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct IdIndex {
+    text: FxHashMap<String, u32>,
+    int: FxHashMap<u64, u32>,
+}
+
+impl IdIndex {
+    fn with_capacity(n: usize) -> IdIndex {
+        IdIndex {
+            text: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+            int: FxHashMap::default(),
+        }
+    }
+
+    /// Add `id` (trimmed) at `row`; the row it already had, if any.
+    fn insert(&mut self, id: &str, row: u32) -> Option<u32> {
+        if let Some(&first) = self.text.get(id) {
+            return Some(first);
+        }
+        if let Some(v) = canonical_integer(id) {
+            self.int.insert(v, row);
+        }
+        self.text.insert(id.to_string(), row);
+        None
+    }
+
+    fn text(&self, id: &str) -> Option<usize> {
+        let id = id.trim();
+        match canonical_integer(id) {
+            Some(v) => self.int.get(&v),
+            None => self.text.get(id),
+        }
+        .map(|&i| i as usize)
+    }
+
+    fn cell(&self, cell: &Cell<'_>) -> Option<usize> {
+        match cell {
+            Cell::Str(s) => self.text(s),
+            Cell::Int(i) => match u64::try_from(*i) {
+                Ok(v) => self.int.get(&v).map(|&i| i as usize),
+                Err(_) => self.text(&i.to_string()),
+            },
+            other => self.text(&other.text()),
+        }
+    }
+}
+
+/// The value of a canonical decimal integer (no sign, no leading zero
+/// unless it is `0`, at most 19 digits), else `None`.
+fn canonical_integer(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    let canonical = !b.is_empty()
+        && b.len() <= 19
+        && b.iter().all(u8::is_ascii_digit)
+        && (b[0] != b'0' || b.len() == 1);
+    if canonical { s.parse().ok() } else { None }
 }
 
 const MISSING_TOKENS: [&str; 2] = ["NA", "."];
@@ -202,13 +268,13 @@ impl Persons {
         }
         let n = table.height();
         let mut ids = Vec::with_capacity(n);
-        let mut lookup = HashMap::with_capacity(n);
+        let mut lookup = IdIndex::with_capacity(n);
         for (i, cell) in table.column(&spec.id)?.cells().enumerate() {
             if is_missing(&cell) {
                 return Err(table.missing(i, &spec.id));
             }
             let id = cell.text().trim().to_string();
-            if let Some(&first) = lookup.get(&id) {
+            if let Some(first) = lookup.insert(&id, i as u32) {
                 return Err(Error::DuplicatePerson {
                     file: table.file.clone(),
                     row: i + 1,
@@ -216,7 +282,6 @@ impl Persons {
                     id,
                 });
             }
-            lookup.insert(id.clone(), i as u32);
             ids.push(id);
         }
 
@@ -384,15 +449,12 @@ impl Persons {
 
     /// Row index of the person with id `id`.
     pub fn position(&self, id: &str) -> Option<usize> {
-        self.lookup.get(id.trim()).map(|&i| i as usize)
+        self.lookup.text(id)
     }
 
     /// Row index of the person named by a register cell (text or integer id).
     pub(crate) fn position_of(&self, cell: &Cell<'_>) -> Option<usize> {
-        match cell {
-            Cell::Str(s) => self.position(s),
-            other => self.position(&other.text()),
-        }
+        self.lookup.cell(cell)
     }
 
     /// The same persons in the order `order` (a permutation of `0..len`).
@@ -402,11 +464,10 @@ impl Persons {
             index: order.iter().map(|&i| g.index[i]).collect(),
         };
         let ids: Vec<String> = order.iter().map(|&i| self.ids[i].clone()).collect();
-        let lookup = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.clone(), i as u32))
-            .collect();
+        let mut lookup = IdIndex::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            lookup.insert(id, i as u32);
+        }
         Persons {
             file: self.file.clone(),
             spec: self.spec.clone(),

@@ -38,7 +38,6 @@
 use std::ops::RangeInclusive;
 use std::path::Path;
 
-use ndarray::Axis;
 use polars::prelude::{Column as PlColumn, DataFrame, IntoColumn, NamedFrom, Series};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -46,7 +45,7 @@ use serde::{Deserialize, Serialize};
 use crate::codes::{Category, CodeTable, WAGE_SUBSIDY, WORK_PLACEMENT};
 use crate::error::{Error, Result};
 use crate::io::{ParquetBatches, write_csv, write_parquet};
-use crate::panel::{HOURS_SCALE, Panel};
+use crate::panel::{HOURS_SCALE, Panel, Put};
 use crate::persons::{PersonSpec, Persons};
 use crate::rng::Rng;
 use crate::weeks::Week;
@@ -252,31 +251,22 @@ pub fn simulate_panel(config: &TrialConfig, event_weeks: RangeInclusive<i32>) ->
         .observed_from(start)
         .observed_until(extract)
         .event_weeks(*event_weeks.start(), *event_weeks.end());
-    let mut grid = builder.grid(start, extract)?;
-    let (order, k_min, mut cats, mut hours) = grid.arrays_mut()?;
-    let n_weeks = cats.nrows();
-    let (rows, outside) = cats
-        .axis_chunks_iter_mut(Axis(1), 1024)
-        .into_par_iter()
-        .zip(hours.axis_chunks_iter_mut(Axis(1), 1024))
-        .enumerate()
-        .map(|(chunk, (mut cats, mut hours))| {
+    let mut grid = builder.grid(Some((start, extract)))?;
+    // In panel order, so that neighbouring persons write neighbouring cells.
+    let (rows, outside) = grid
+        .order()
+        .par_chunks(1024)
+        .map(|chunk| {
             let (mut rows, mut outside) = (0usize, 0usize);
-            for j in 0..cats.ncols() {
-                let row = order[chunk * 1024 + j];
-                let referral = persons.referral_weeks()[row];
+            for &row in chunk {
                 design.person(config, row, |week, code, h| {
                     let present = code.is_some() || h > 0.0;
                     rows += usize::from(present);
-                    let k = week.event_week(referral) - k_min;
-                    match usize::try_from(k) {
-                        Ok(k) if k < n_weeks => {
-                            cats[(k, j)] = code.map_or(Category::NONE, |c| category[c]).0;
-                            // Simulated hours are quarter hours below 48.
-                            hours[(k, j)] = (h * HOURS_SCALE).round() as u16;
-                        }
-                        _ => outside += usize::from(present),
-                    }
+                    let c = code.map_or(Category::NONE, |c| category[c]);
+                    // Simulated hours are quarter hours below 48.
+                    let centihours = (h * HOURS_SCALE).round() as u16;
+                    let put = grid.put(&persons, row, week, c, centihours);
+                    outside += usize::from(present && put == Put::Outside);
                 });
             }
             (rows, outside)
@@ -284,7 +274,7 @@ pub fn simulate_panel(config: &TrialConfig, event_weeks: RangeInclusive<i32>) ->
         .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     grid.report.rows = rows;
     grid.report.rows_outside_window = outside;
-    Ok(builder.finish(grid))
+    builder.finish(grid, None)
 }
 
 /// Write the trial of `config` to `dir` as `persons.csv`, `codes.csv` and

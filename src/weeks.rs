@@ -34,6 +34,10 @@ pub struct Week(i32);
 const YEARS: std::ops::RangeInclusive<i32> = 1900..=2200;
 
 impl Week {
+    /// A week after every week the parser accepts (ISO years up to 2200,
+    /// whose last week is number 12,001).
+    pub(crate) const LAST: Week = Week(12_100);
+
     /// The week with ISO year `year` and week number `week` (1–52 or 53).
     ///
     /// Week 53 is accepted only in years that have one (e.g. 2015, 2020).

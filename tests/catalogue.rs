@@ -125,10 +125,21 @@ fn wrong_types_and_bad_hours_name_row_column_and_value() {
 }
 
 #[test]
-fn non_utf8_is_a_parse_error_and_bom_crlf_quotes_read_fine() {
-    assert!(
-        matches!(error("non_utf8"), Error::Parse { file, .. } if file_name(&file) == "register.csv")
-    );
+fn non_utf8_names_the_cell_and_bom_crlf_quotes_read_fine() {
+    match error("non_utf8") {
+        Error::InvalidValue {
+            file,
+            row,
+            column,
+            problem,
+            ..
+        } => {
+            assert_eq!(file_name(&file), "register.csv");
+            assert_eq!((row, column.as_str()), (5, "code"));
+            assert!(problem.contains("not UTF-8"), "{problem}");
+        }
+        e => panic!("{e:?}"),
+    }
     let panel = load("bom_crlf_quoted").unwrap();
     let base = load("_base").unwrap();
     assert_eq!(panel.at_risk_all(), base.at_risk_all());

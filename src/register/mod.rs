@@ -1,0 +1,585 @@
+//! Reading weekly registers, long or DREAM-wide, into a [`Panel`].
+//!
+//! * **Long** form: one row per person-week with columns `person_id, week,
+//!   code, hours` (names configurable in [`LongColumns`]). Weeks in any
+//!   spelling of [`Week::parse`]. A blank code is `none`; a blank hours cell
+//!   is 0. A person-week listed twice is an error.
+//! * **Wide** (DREAM) form: one row per person, a code column per week named
+//!   `y_YYWW` and optionally an hours column per week with another prefix
+//!   ([`WideColumns`]). Every week between the first and the last code column
+//!   must have a column.
+//!
+//! Hours must be finite and within 0–168; they are stored to the nearest
+//! hundredth of an hour. Codes missing from the code table are an error that
+//! lists each with its count, unless the code table has a fallback.
+
+mod source;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use polars::prelude::DataFrame;
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+
+use self::source::{Batch, Mode, Source};
+use crate::codes::Category;
+use crate::error::{Error, Result};
+use crate::io::{Cell, number};
+use crate::panel::{Grid, Panel, PanelBuilder, Put, centihours};
+use crate::weeks::Week;
+
+/// Column names of a long register.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LongColumns {
+    /// Person id (default `person_id`).
+    pub id: String,
+    /// Calendar week (default `week`).
+    pub week: String,
+    /// Benefit code (default `code`).
+    pub code: String,
+    /// Ordinary hours (default `hours`); `None` for a register without hours,
+    /// in which case every week has 0 hours (`false` in an analysis file).
+    #[serde(with = "crate::analysis::or_false")]
+    pub hours: Option<String>,
+}
+
+impl Default for LongColumns {
+    fn default() -> Self {
+        LongColumns {
+            id: "person_id".into(),
+            week: "week".into(),
+            code: "code".into(),
+            hours: Some("hours".into()),
+        }
+    }
+}
+
+/// Column names of a DREAM-wide register.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WideColumns {
+    /// Person id (default `person_id`).
+    pub id: String,
+    /// Prefix of the weekly code columns (default `y_`, as in `y_1610`).
+    pub code_prefix: String,
+    /// Prefix of the weekly hours columns, e.g. `h_`; `None` for no hours.
+    pub hours_prefix: Option<String>,
+}
+
+impl Default for WideColumns {
+    fn default() -> Self {
+        WideColumns {
+            id: "person_id".into(),
+            code_prefix: "y_".into(),
+            hours_prefix: None,
+        }
+    }
+}
+
+impl PanelBuilder<'_> {
+    /// Build the panel from a long register file (CSV or Parquet), read in
+    /// parallel batches (see [`PanelBuilder::batch_rows`]).
+    pub fn long_file(self, path: impl AsRef<Path>, columns: &LongColumns) -> Result<Panel> {
+        self.long(&Source::open(path.as_ref())?, columns)
+    }
+
+    /// Build the panel from a long register in a `DataFrame`; `label` names
+    /// it in errors.
+    pub fn long_frame(self, df: DataFrame, label: &str, columns: &LongColumns) -> Result<Panel> {
+        self.long(&Source::frame(df, label)?, columns)
+    }
+
+    /// Build the panel from a DREAM-wide register file (CSV or Parquet).
+    /// Only the week columns that some person's event-week window reaches
+    /// are parsed.
+    pub fn wide_file(self, path: impl AsRef<Path>, columns: &WideColumns) -> Result<Panel> {
+        self.wide(&Source::open(path.as_ref())?, columns)
+    }
+
+    /// Build the panel from a DREAM-wide register in a `DataFrame`.
+    pub fn wide_frame(self, df: DataFrame, label: &str, columns: &WideColumns) -> Result<Panel> {
+        self.wide(&Source::frame(df, label)?, columns)
+    }
+
+    fn long(&self, source: &Source, columns: &LongColumns) -> Result<Panel> {
+        let mut projection = vec![
+            source.index(&columns.id)?,
+            source.index(&columns.week)?,
+            source.index(&columns.code)?,
+        ];
+        if let Some(h) = &columns.hours {
+            projection.push(source.index(h)?);
+        }
+        // A parallel pass; if any row is bad, an in-order pass finds the
+        // first bad row of the file (the same error for any batch size or
+        // number of threads).
+        let pass = |mode| {
+            let grid = self.grid(None)?;
+            let out = source.batches(&projection, self, mode, |batch| {
+                self.long_batch(&grid, batch, projection.len() == 4)
+            })?;
+            Ok::<_, Error>((grid, out))
+        };
+        let (mut grid, out) = match pass(Mode::Parallel) {
+            Ok(done) => done,
+            Err(_) => pass(Mode::InOrder)?,
+        };
+        let totals = Totals::merge(out.iter().map(|b| &b.totals));
+        let seen = out
+            .iter()
+            .filter_map(|b| b.seen)
+            .reduce(|a, b| (a.0.min(b.0), a.1.max(b.1)));
+        grid.report.rows = totals.rows;
+        grid.report.rows_outside_window = out.iter().map(|b| b.outside).sum();
+        grid.report.unknown_person_rows = totals.unknown_persons(self, source)?;
+        totals.unmapped_codes(source)?;
+        self.finish(grid, seen)
+    }
+
+    /// Align one batch of a long register; columns id, week, code[, hours].
+    fn long_batch(&self, grid: &Grid, batch: &Batch<'_>, has_hours: bool) -> Result<LongBatch> {
+        let (mut weeks, mut people, mut codes) = (
+            WeekMemo::default(),
+            PersonMemo::default(),
+            CodeMemo::default(),
+        );
+        let mut out = LongBatch::default();
+        out.totals.rows = batch.rows(|row| {
+            let i = row.index();
+            let cell = row.cell(1)?;
+            let week = weeks.week(&cell).map_err(|problem| match problem {
+                None => batch.missing(i, 1),
+                Some(p) => batch.invalid(i, 1, &cell, format!("invalid week ({p})")),
+            })?;
+            out.seen = Some(
+                out.seen
+                    .map_or((week, week), |(a, b)| (a.min(week), b.max(week))),
+            );
+            let hours = if has_hours {
+                parse_hours(batch, i, 3, &row.cell(3)?)?
+            } else {
+                0
+            };
+            let id = row.cell(0)?;
+            let Some(person) = people.find(self, &id, &mut out.totals, batch, i)? else {
+                return Ok(());
+            };
+            let category = codes.find(self, &row.cell(2)?, &mut out.totals);
+            match grid.put(self.persons, person, week, category, hours) {
+                Put::Stored => Ok(()),
+                Put::Outside => {
+                    out.outside += 1;
+                    Ok(())
+                }
+                Put::Duplicate => Err(Error::DuplicatePersonWeek {
+                    file: batch.file().to_path_buf(),
+                    row: batch.row_number(i),
+                    id: id.text().trim().to_string(),
+                    week: week.to_string(),
+                }),
+            }
+        })?;
+        Ok(out)
+    }
+
+    fn wide(&self, source: &Source, columns: &WideColumns) -> Result<Panel> {
+        let id = source.index(&columns.id)?;
+        let code_cols = week_columns(source, &columns.code_prefix)?;
+        let (Some(&(first, _)), Some(&(last, _))) = (code_cols.first(), code_cols.last()) else {
+            return Err(Error::MissingColumn {
+                file: source.file().to_path_buf(),
+                column: format!("{}YYWW (weekly code columns)", columns.code_prefix),
+                found: source.columns().join(", "),
+            });
+        };
+        check_contiguous(source, &code_cols, first..=last, &columns.code_prefix)?;
+        let observed = self.observed_from.unwrap_or(first)..=self.observed_until.unwrap_or(last);
+        let hours_cols = match &columns.hours_prefix {
+            Some(prefix) => {
+                let cols = week_columns(source, prefix)?;
+                check_contiguous(source, &cols, observed, prefix)?;
+                cols
+            }
+            None => Vec::new(),
+        };
+        let grid = self.grid(Some((first, last)))?;
+        // The weeks some person's window reaches: only their columns are read.
+        let (lo, hi) = (0..self.persons.len())
+            .map(|row| grid.kept_weeks(self.persons, row))
+            .fold((Week::LAST, Week::from_index(i32::MIN)), |(a, b), r| {
+                (a.min(*r.start()), b.max(*r.end()))
+            });
+        let (lo, hi) = (lo.max(first), hi.min(last));
+        let needed = |cols: &[(Week, usize)]| -> Vec<usize> {
+            cols.iter()
+                .filter(|(w, _)| (lo..=hi).contains(w))
+                .map(|c| c.1)
+                .collect()
+        };
+        let codes = needed(&code_cols);
+        let hours = needed(&hours_cols);
+        let first_needed = code_cols
+            .iter()
+            .find(|(w, _)| (lo..=hi).contains(w))
+            .map_or(first, |c| c.0);
+        let mut projection = vec![id];
+        projection.extend(&codes);
+        projection.extend(&hours);
+        let layout = WideLayout {
+            first: first_needed,
+            weeks: codes.len(),
+            has_hours: !hours.is_empty(),
+        };
+
+        let pass = |mode| {
+            let grid = self.grid(Some((first, last)))?;
+            let first_rows: Vec<AtomicUsize> = (0..self.persons.len())
+                .map(|_| AtomicUsize::new(0))
+                .collect();
+            let out = source.batches(&projection, self, mode, |batch| {
+                self.wide_batch(&grid, batch, &layout, &first_rows)
+            })?;
+            Ok::<_, Error>((grid, out))
+        };
+        drop(grid);
+        let (mut grid, out) = match pass(Mode::Parallel) {
+            Ok(done) => done,
+            Err(_) => pass(Mode::InOrder)?,
+        };
+        let totals = Totals::merge(out.iter());
+        grid.report.rows = totals.rows;
+        grid.report.unknown_person_rows = totals.unknown_persons(self, source)?;
+        totals.unmapped_codes(source)?;
+        self.finish(grid, Some((first, last)))
+    }
+
+    /// Align one batch of a wide register: projected columns are the id,
+    /// then `layout.weeks` code columns from `layout.first`, then as many
+    /// hours columns.
+    fn wide_batch(
+        &self,
+        grid: &Grid,
+        batch: &Batch<'_>,
+        layout: &WideLayout,
+        first_rows: &[AtomicUsize],
+    ) -> Result<Totals> {
+        let (mut people, mut codes) = (PersonMemo::default(), CodeMemo::default());
+        let mut totals = Totals::default();
+        totals.rows = batch.rows(|row| {
+            let i = row.index();
+            let id = row.cell(0)?;
+            let Some(person) = people.find(self, &id, &mut totals, batch, i)? else {
+                return Ok(());
+            };
+            let here = batch.row_number(i);
+            if let Err(first_row) =
+                first_rows[person].compare_exchange(0, here, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                return Err(Error::DuplicatePerson {
+                    file: batch.file().to_path_buf(),
+                    row: here,
+                    first_row,
+                    id: id.text().trim().to_string(),
+                });
+            }
+            let kept = grid.kept_weeks(self.persons, person);
+            let from = kept.start().event_week(layout.first).max(0);
+            let until = (kept.end().event_week(layout.first) + 1).clamp(0, layout.weeks as i32);
+            for w in from as usize..until.max(from) as usize {
+                let week = layout.first.plus(w as i32);
+                let category = codes.find(self, &row.cell(1 + w)?, &mut totals);
+                let j = 1 + layout.weeks + w;
+                let hours = if layout.has_hours {
+                    parse_hours(batch, i, j, &row.cell(j)?)?
+                } else {
+                    0
+                };
+                grid.put(self.persons, person, week, category, hours);
+            }
+            Ok(())
+        })?;
+        Ok(totals)
+    }
+}
+
+/// Where a wide batch's week columns are.
+struct WideLayout {
+    /// Week of the first projected code column.
+    first: Week,
+    /// Number of code (and of hours) columns.
+    weeks: usize,
+    has_hours: bool,
+}
+
+/// What one batch of a long register found beyond [`Totals`].
+#[derive(Default)]
+struct LongBatch {
+    totals: Totals,
+    /// First and last week of the batch's rows.
+    seen: Option<(Week, Week)>,
+    /// Rows of known persons outside the window or the observed weeks.
+    outside: usize,
+}
+
+/// Rows, unknown persons and unmapped codes of one batch, or merged.
+#[derive(Default)]
+struct Totals {
+    rows: usize,
+    unknown_rows: usize,
+    unknown_ids: FxHashSet<String>,
+    /// The first unknown id: its 1-based row (`row_number` in the batch's
+    /// pass; made exact by `merge`) and id.
+    first_unknown: Option<(usize, String)>,
+    unmapped: FxHashMap<String, usize>,
+}
+
+impl Totals {
+    /// Merge batch totals in file order. The first unknown row is counted
+    /// from the rows of the batches before it.
+    fn merge<'t>(batches: impl Iterator<Item = &'t Totals>) -> Totals {
+        let mut all = Totals::default();
+        for t in batches {
+            if all.first_unknown.is_none()
+                && let Some((row, id)) = &t.first_unknown
+            {
+                all.first_unknown = Some((all.rows + row, id.clone()));
+            }
+            all.rows += t.rows;
+            all.unknown_rows += t.unknown_rows;
+            all.unknown_ids.extend(t.unknown_ids.iter().cloned());
+            for (code, n) in &t.unmapped {
+                *all.unmapped.entry(code.clone()).or_insert(0) += n;
+            }
+        }
+        all
+    }
+
+    /// Rows skipped for unknown persons, or the error when skipping is not
+    /// allowed.
+    fn unknown_persons(&self, builder: &PanelBuilder<'_>, source: &Source) -> Result<usize> {
+        match &self.first_unknown {
+            Some((row, id)) if !builder.ignore_unknown_persons => Err(Error::UnknownPersons {
+                file: source.file().to_path_buf(),
+                rows: self.unknown_rows,
+                persons: self.unknown_ids.len(),
+                first_row: *row,
+                first_id: id.clone(),
+            }),
+            _ => Ok(self.unknown_rows),
+        }
+    }
+
+    /// Codes missing from the code table, most frequent first.
+    fn unmapped_codes(&self, source: &Source) -> Result<()> {
+        if self.unmapped.is_empty() {
+            return Ok(());
+        }
+        let mut codes: Vec<(String, usize)> =
+            self.unmapped.iter().map(|(c, n)| (c.clone(), *n)).collect();
+        codes.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Err(Error::UnmappedCodes {
+            file: source.file().to_path_buf(),
+            codes,
+        })
+    }
+}
+
+/// Week cells → weeks, each distinct spelling parsed once per batch.
+#[derive(Default)]
+struct WeekMemo {
+    text: FxHashMap<String, Week>,
+    int: FxHashMap<i64, Week>,
+}
+
+impl WeekMemo {
+    /// The week, or `Err(None)` for a blank cell, `Err(Some(reason))` for
+    /// one that is not a week.
+    fn week(&mut self, cell: &Cell<'_>) -> std::result::Result<Week, Option<String>> {
+        let parse = |text: &str| {
+            Week::parse(text).map_err(|e| match e {
+                Error::InvalidWeek { reason, .. } => Some(reason),
+                other => Some(other.to_string()),
+            })
+        };
+        if cell.is_blank() {
+            return Err(None);
+        }
+        match cell {
+            Cell::Str(s) => match self.text.get(*s) {
+                Some(&w) => Ok(w),
+                None => {
+                    let w = parse(s)?;
+                    self.text.insert(s.to_string(), w);
+                    Ok(w)
+                }
+            },
+            Cell::Int(v) => match self.int.get(v) {
+                Some(&w) => Ok(w),
+                None => {
+                    let w = parse(&v.to_string())?;
+                    self.int.insert(*v, w);
+                    Ok(w)
+                }
+            },
+            other => parse(&other.text()),
+        }
+    }
+}
+
+/// Register ids → person table rows, remembering the last id (registers
+/// are usually sorted by person).
+#[derive(Default)]
+struct PersonMemo {
+    last: Option<(String, Option<usize>)>,
+}
+
+impl PersonMemo {
+    /// The person table row of `id`; `None` for an unknown id (counted in
+    /// `totals`); an error for a blank id.
+    fn find(
+        &mut self,
+        builder: &PanelBuilder<'_>,
+        id: &Cell<'_>,
+        totals: &mut Totals,
+        batch: &Batch<'_>,
+        i: usize,
+    ) -> Result<Option<usize>> {
+        if id.is_blank() {
+            return Err(batch.missing(i, 0));
+        }
+        let found = match (id, &self.last) {
+            (Cell::Str(s), Some((last, found))) if last == s => *found,
+            (Cell::Str(s), _) => {
+                let found = builder.persons.position_of(id);
+                self.last = Some((s.to_string(), found));
+                found
+            }
+            _ => builder.persons.position_of(id),
+        };
+        if found.is_none() {
+            let text = id.text().trim().to_string();
+            totals
+                .first_unknown
+                .get_or_insert_with(|| (i + 1, text.clone()));
+            totals.unknown_rows += 1;
+            totals.unknown_ids.insert(text);
+        }
+        Ok(found)
+    }
+}
+
+/// Register codes → categories, each distinct code looked up once per
+/// batch; unmapped codes counted in [`Totals`].
+#[derive(Default)]
+struct CodeMemo {
+    seen: FxHashMap<String, Option<Category>>,
+}
+
+impl CodeMemo {
+    fn find(
+        &mut self,
+        builder: &PanelBuilder<'_>,
+        code: &Cell<'_>,
+        totals: &mut Totals,
+    ) -> Category {
+        if code.is_blank() {
+            return Category::NONE;
+        }
+        let text = code.text();
+        let found = match self.seen.get(text.as_ref()) {
+            Some(&c) => c,
+            None => {
+                let c = builder.codes.lookup(&text);
+                self.seen.insert(text.to_string(), c);
+                c
+            }
+        };
+        if found.is_none() {
+            *totals.unmapped.entry(text.trim().to_string()).or_insert(0) += 1;
+        }
+        found.unwrap_or(Category::NONE)
+    }
+}
+
+/// Hours of a cell, in hundredths; whole numbers of hours without parsing
+/// a float.
+fn parse_hours(batch: &Batch<'_>, i: usize, j: usize, cell: &Cell<'_>) -> Result<u16> {
+    if let Cell::Str(s) = cell {
+        let b = s.as_bytes();
+        if !b.is_empty() && b.len() <= 3 && b.iter().all(u8::is_ascii_digit) {
+            let h = b.iter().fold(0u16, |a, &d| a * 10 + u16::from(d - b'0'));
+            if f64::from(h) <= crate::panel::MAX_HOURS {
+                return Ok(h * 100);
+            }
+        }
+    }
+    let hours = number(cell).map_err(|problem| batch.invalid(i, j, cell, problem))?;
+    centihours(hours.unwrap_or(0.0)).map_err(|problem| batch.invalid(i, j, cell, problem))
+}
+
+/// The week columns with `prefix` (their weeks and column indices), sorted
+/// by week. A column that has the prefix but no valid `YYWW` after it is an
+/// error.
+fn week_columns(source: &Source, prefix: &str) -> Result<Vec<(Week, usize)>> {
+    let mut cols = Vec::new();
+    for (j, name) in source.columns().iter().enumerate() {
+        match Week::from_dream_column(name, prefix) {
+            Ok(Some(w)) => cols.push((w, j)),
+            Ok(None) => {}
+            Err(Error::InvalidWeek { reason, .. }) => {
+                return Err(Error::InvalidValue {
+                    file: source.file().to_path_buf(),
+                    row: 0,
+                    column: name.clone(),
+                    value: name.clone(),
+                    problem: format!("column name is not a DREAM week ({reason})"),
+                });
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    cols.sort();
+    Ok(cols)
+}
+
+/// Every week of `span` must have exactly one column.
+fn check_contiguous(
+    source: &Source,
+    cols: &[(Week, usize)],
+    span: std::ops::RangeInclusive<Week>,
+    prefix: &str,
+) -> Result<()> {
+    let name = |j: usize| source.columns()[j].clone();
+    if let Some(pair) = cols.windows(2).find(|p| p[0].0 == p[1].0) {
+        return Err(Error::InvalidValue {
+            file: source.file().to_path_buf(),
+            row: 0,
+            column: name(pair[1].1),
+            value: name(pair[1].1),
+            problem: format!(
+                "a second column for week {} (also `{}`)",
+                pair[0].0,
+                name(pair[0].1)
+            ),
+        });
+    }
+    let have: std::collections::HashSet<Week> = cols.iter().map(|c| c.0).collect();
+    let (from, until) = (span.start().index(), span.end().index());
+    if let Some(w) = (from..=until)
+        .map(Week::from_index)
+        .find(|w| !have.contains(w))
+    {
+        return Err(Error::MissingColumn {
+            file: source.file().to_path_buf(),
+            column: w.dream_column(prefix),
+            found: format!(
+                "week columns {} to {} with a gap",
+                cols.first().map_or(String::new(), |c| name(c.1)),
+                cols.last().map_or(String::new(), |c| name(c.1))
+            ),
+        });
+    }
+    Ok(())
+}

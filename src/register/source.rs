@@ -1,0 +1,671 @@
+//! A register file read in batches of rows: CSV blocks, Parquet row groups
+//! (cut to at most [`PanelBuilder::batch_rows`] rows), or slices of an
+//! in-memory frame.
+//!
+//! Batches are handed to a function in parallel on the current rayon pool;
+//! at most a few batches are held at once, so memory does not grow with the
+//! file. Only the projected columns are decoded (Parquet) or parsed (CSV).
+//!
+//! **CSV blocks.** One reading thread cuts the file at line ends outside
+//! quoted fields, every `batch_rows` lines or 8 MiB; the workers parse the
+//! blocks' fields with the `csv` crate. A quoted field may hold a line end;
+//! a line of more than 64 MiB (a file with no line ends) is an error.
+//!
+//! **Row numbers.** A CSV block's first row is known only once the blocks
+//! before it are parsed. In a [`Mode::Parallel`] pass a batch's
+//! [`Batch::row_number`] is therefore exact only for Parquet and frames;
+//! callers that meet an error in a parallel pass repeat the pass in
+//! [`Mode::InOrder`], where batches run one after the other in file order
+//! with exact row numbers and the first error is the first in the file.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant};
+
+use polars::prelude::{DataFrame, ParallelStrategy, ParquetReader, SerReader};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::io::{Cell, Column, Table, invalid_value, missing_value, parse_error};
+use crate::panel::{LoadProgress, PanelBuilder};
+
+/// A CSV block ends after this many bytes (at the next line end).
+const BLOCK_BYTES: usize = 8 << 20;
+/// Bytes read from a CSV file at a time.
+const READ_BYTES: usize = 1 << 20;
+/// Longest accepted CSV line.
+const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// How batches are run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// In parallel; a batch's error stops the pass.
+    Parallel,
+    /// One after the other in file order, with exact row numbers.
+    InOrder,
+}
+
+/// A register file or frame, its column names known.
+pub(crate) struct Source {
+    file: PathBuf,
+    columns: Vec<String>,
+    kind: Kind,
+}
+
+enum Kind {
+    /// Data starts at byte `data_start` (after the header line).
+    Csv {
+        data_start: u64,
+        size: u64,
+    },
+    Parquet {
+        metadata: polars::io::parquet::metadata::FileMetadataRef,
+        size: u64,
+    },
+    Frame(DataFrame),
+}
+
+impl Source {
+    /// Open a `.csv` or `.parquet` register: read its header or schema.
+    /// A file without data rows is [`Error::Empty`].
+    pub(crate) fn open(path: &Path) -> Result<Source> {
+        let file = path.to_path_buf();
+        let io = |source| Error::Io {
+            file: file.clone(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if meta.is_dir() {
+            return Err(io(std::io::Error::other("is a directory, not a file")));
+        }
+        let size = meta.len();
+        if size == 0 {
+            return Err(Error::Empty { file });
+        }
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("csv") => {
+                let (columns, data_start) = csv_header(path)?;
+                Ok(Source {
+                    file,
+                    columns,
+                    kind: Kind::Csv { data_start, size },
+                })
+            }
+            Some("parquet") | Some("pq") => {
+                let handle = File::open(path).map_err(io)?;
+                let mut reader = ParquetReader::new(handle);
+                let schema = reader
+                    .schema()
+                    .map_err(|e| parse_error(&file, "Parquet", e))?;
+                let metadata = reader
+                    .get_metadata()
+                    .map_err(|e| parse_error(&file, "Parquet", e))?
+                    .clone();
+                if metadata.num_rows == 0 {
+                    return Err(Error::Empty { file });
+                }
+                Ok(Source {
+                    file,
+                    columns: schema.iter_names().map(|n| n.to_string()).collect(),
+                    kind: Kind::Parquet { metadata, size },
+                })
+            }
+            _ => Err(Error::UnsupportedFormat { file }),
+        }
+    }
+
+    /// An in-memory frame; `label` names it in errors.
+    pub(crate) fn frame(df: DataFrame, label: &str) -> Result<Source> {
+        let file = PathBuf::from(label);
+        if df.height() == 0 {
+            return Err(Error::Empty { file });
+        }
+        Ok(Source {
+            file,
+            columns: df
+                .get_column_names()
+                .iter()
+                .map(|n| n.to_string())
+                .collect(),
+            kind: Kind::Frame(df),
+        })
+    }
+
+    /// The file (or label) for error messages.
+    pub(crate) fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Column names in file order.
+    pub(crate) fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// Index of column `name`, or [`Error::MissingColumn`].
+    pub(crate) fn index(&self, name: &str) -> Result<usize> {
+        self.columns
+            .iter()
+            .position(|c| c == name)
+            .ok_or_else(|| Error::MissingColumn {
+                file: self.file.clone(),
+                column: name.to_string(),
+                found: self.columns.join(", "),
+            })
+    }
+
+    /// Run `f` on every batch of the columns `projection` (indices into
+    /// [`Source::columns`]); the results in file order.
+    pub(crate) fn batches<T: Send>(
+        &self,
+        projection: &[usize],
+        builder: &PanelBuilder<'_>,
+        mode: Mode,
+        f: impl Fn(&Batch<'_>) -> Result<T> + Sync,
+    ) -> Result<Vec<T>> {
+        let meter = Meter::new(builder, self.size());
+        let batch_rows = builder.batch_size();
+        match &self.kind {
+            Kind::Csv { data_start, .. } => {
+                self.csv_batches(*data_start, projection, batch_rows, &meter, mode, f)
+            }
+            Kind::Parquet { metadata, .. } => {
+                let mut slices = Vec::new();
+                let mut offset = 0;
+                for rg in &metadata.row_groups {
+                    let n = rg.num_rows();
+                    slices.extend(cut(offset, n, batch_rows));
+                    offset += n;
+                }
+                let bytes_per_row = self.size() as f64 / offset.max(1) as f64;
+                self.frame_batches(&slices, mode, &f, |(offset, len)| {
+                    let df = self.read_parquet(projection, offset, len)?;
+                    meter.add(len as u64, (len as f64 * bytes_per_row) as u64);
+                    self.frame_batch(df, projection, offset)
+                })
+            }
+            Kind::Frame(df) => {
+                let slices: Vec<(usize, usize)> = cut(0, df.height(), batch_rows).collect();
+                self.frame_batches(&slices, mode, &f, |(offset, len)| {
+                    let names: Vec<&str> = projection
+                        .iter()
+                        .map(|&j| self.columns[j].as_str())
+                        .collect();
+                    let part = df
+                        .select(names)
+                        .map_err(|e| parse_error(&self.file, "frame", e))?
+                        .slice(offset as i64, len);
+                    self.frame_batch(part, projection, offset)
+                })
+            }
+        }
+    }
+
+    fn size(&self) -> u64 {
+        match &self.kind {
+            Kind::Csv { size, .. } | Kind::Parquet { size, .. } => *size,
+            Kind::Frame(_) => 0,
+        }
+    }
+
+    fn read_parquet(&self, projection: &[usize], offset: usize, len: usize) -> Result<DataFrame> {
+        let Kind::Parquet { metadata, .. } = &self.kind else {
+            return Err(parse_error(
+                &self.file,
+                "Parquet",
+                polars::prelude::PolarsError::NoData("not a Parquet source".into()),
+            ));
+        };
+        let handle = File::open(&self.file).map_err(|source| Error::Io {
+            file: self.file.clone(),
+            source,
+        })?;
+        let mut reader = ParquetReader::new(handle)
+            .with_columns(Some(
+                projection
+                    .iter()
+                    .map(|&j| self.columns[j].clone())
+                    .collect(),
+            ))
+            .with_slice(Some((offset, len)))
+            .read_parallel(ParallelStrategy::None);
+        reader.set_metadata(metadata.clone());
+        reader
+            .finish()
+            .map_err(|e| parse_error(&self.file, "Parquet", e))
+    }
+
+    /// A batch of a decoded frame whose columns are `projection`, in order.
+    fn frame_batch(&self, df: DataFrame, projection: &[usize], offset: usize) -> Result<Batch<'_>> {
+        let rows = df.height();
+        let table = Table::from_frame(df, &self.file.to_string_lossy());
+        let columns = projection
+            .iter()
+            .map(|&j| table.column(&self.columns[j]).map(Column::rechunked))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Batch {
+            source: self,
+            projection: projection.to_vec(),
+            first_row: Some(offset),
+            data: Data::Frame { columns, rows },
+        })
+    }
+
+    /// Run `f` over slices `(offset, len)`, each loaded by `load`.
+    fn frame_batches<'s, T: Send>(
+        &'s self,
+        slices: &[(usize, usize)],
+        mode: Mode,
+        f: &(impl Fn(&Batch<'_>) -> Result<T> + Sync),
+        load: impl Fn((usize, usize)) -> Result<Batch<'s>> + Sync,
+    ) -> Result<Vec<T>> {
+        match mode {
+            Mode::InOrder => slices.iter().map(|&s| f(&load(s)?)).collect(),
+            Mode::Parallel => {
+                // After an error the remaining batches are skipped (`None`);
+                // the error itself makes the collected result an error.
+                let failed = AtomicBool::new(false);
+                let out: Vec<Option<T>> = slices
+                    .par_iter()
+                    .map(|&s| {
+                        if failed.load(Ordering::Relaxed) {
+                            return Ok(None);
+                        }
+                        let out = load(s).and_then(|b| f(&b));
+                        if out.is_err() {
+                            failed.store(true, Ordering::Relaxed);
+                        }
+                        out.map(Some)
+                    })
+                    .collect::<Result<_>>()?;
+                Ok(out.into_iter().flatten().collect())
+            }
+        }
+    }
+
+    fn csv_batches<T: Send>(
+        &self,
+        data_start: u64,
+        projection: &[usize],
+        batch_rows: usize,
+        meter: &Meter<'_>,
+        mode: Mode,
+        f: impl Fn(&Batch<'_>) -> Result<T> + Sync,
+    ) -> Result<Vec<T>> {
+        let batch = |block: Vec<u8>, first_row: Option<usize>| Batch {
+            source: self,
+            projection: projection.to_vec(),
+            first_row,
+            data: Data::Csv(block),
+        };
+        let capacity = 2 * rayon::current_num_threads();
+        std::thread::scope(|scope| {
+            let (tx, rx) = sync_channel::<Result<Vec<u8>>>(capacity);
+            let reader = scope.spawn(move || {
+                let mut send = |block| tx.send(block).is_ok();
+                if let Err(e) = split_csv(&self.file, data_start, batch_rows, meter, &mut send) {
+                    send(Err(e));
+                }
+            });
+            let out = match mode {
+                Mode::InOrder => {
+                    let mut next_row = 0;
+                    let mut out = Vec::new();
+                    for block in rx.iter() {
+                        let b = batch(block?, Some(next_row));
+                        next_row += b.count_rows()?;
+                        out.push(f(&b)?);
+                    }
+                    Ok(out)
+                }
+                Mode::Parallel => {
+                    let mut out: Vec<(usize, T)> = rx
+                        .into_iter()
+                        .enumerate()
+                        .par_bridge()
+                        .map(|(i, block)| Ok((i, f(&batch(block?, None))?)))
+                        .collect::<Result<_>>()?;
+                    out.sort_by_key(|(i, _)| *i);
+                    Ok(out.into_iter().map(|(_, t)| t).collect())
+                }
+            };
+            // The reader stops at its next send once the receiver is gone.
+            let _ = reader.join();
+            out
+        })
+    }
+}
+
+/// `(offset, len)` slices of at most `size` rows covering `offset..offset + n`.
+fn cut(offset: usize, n: usize, size: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n)
+        .step_by(size.max(1))
+        .map(move |s| (offset + s, size.min(n - s)))
+}
+
+/// The column names of a CSV file (a UTF-8 byte-order mark removed) and
+/// the byte offset of its first data row. A file with no data row after
+/// the header is [`Error::Empty`].
+fn csv_header(path: &Path) -> Result<(Vec<String>, u64)> {
+    let file = path.to_path_buf();
+    let handle = File::open(path).map_err(|source| Error::Io {
+        file: file.clone(),
+        source,
+    })?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(std::io::BufReader::new(handle.take(MAX_LINE_BYTES as u64)));
+    let mut header = csv::ByteRecord::new();
+    let found = reader
+        .read_byte_record(&mut header)
+        .map_err(|e| csv_error(&file, e))?;
+    if !found {
+        return Err(Error::Empty { file });
+    }
+    let mut columns = Vec::with_capacity(header.len());
+    for (j, name) in header.iter().enumerate() {
+        let name = std::str::from_utf8(name).map_err(|_| Error::Parse {
+            file: file.clone(),
+            format: "CSV",
+            message: format!("the name of column {} is not UTF-8 text", j + 1),
+        })?;
+        let name = if j == 0 {
+            name.strip_prefix('\u{feff}').unwrap_or(name)
+        } else {
+            name
+        };
+        columns.push(name.to_string());
+    }
+    let data_start = reader.position().byte();
+    let mut first = csv::ByteRecord::new();
+    let any = reader
+        .read_byte_record(&mut first)
+        .map_err(|e| csv_error(&file, e))?;
+    if !any {
+        return Err(Error::Empty { file });
+    }
+    Ok((columns, data_start))
+}
+
+fn csv_error(file: &Path, e: csv::Error) -> Error {
+    Error::Parse {
+        file: file.to_path_buf(),
+        format: "CSV",
+        message: e.to_string(),
+    }
+}
+
+/// Read a CSV file from `start` and pass it to `send` in blocks of whole
+/// lines: `batch_rows` lines or [`BLOCK_BYTES`], whichever comes first. A
+/// line end inside a quoted field (an odd number of `"` since the block
+/// began) does not end a line. Stops when `send` returns `false`.
+fn split_csv(
+    path: &Path,
+    start: u64,
+    batch_rows: usize,
+    meter: &Meter<'_>,
+    send: &mut dyn FnMut(Result<Vec<u8>>) -> bool,
+) -> Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let io = |source| Error::Io {
+        file: path.to_path_buf(),
+        source,
+    };
+    let mut handle = File::open(path).map_err(io)?;
+    handle.seek(SeekFrom::Start(start)).map_err(io)?;
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_BYTES);
+    let (mut scanned, mut quoted, mut lines) = (0usize, false, 0usize);
+    loop {
+        let old = buf.len();
+        buf.resize(old + READ_BYTES, 0);
+        let n = handle.read(&mut buf[old..]).map_err(io)?;
+        buf.truncate(old + n);
+        meter.add(0, n as u64);
+        if n == 0 {
+            if !buf.is_empty() {
+                meter.add(lines as u64 + 1, 0);
+                send(Ok(buf));
+            }
+            return Ok(());
+        }
+        while let Some(i) = memchr::memchr2(b'"', b'\n', &buf[scanned..]) {
+            let at = scanned + i;
+            scanned = at + 1;
+            if buf[at] == b'"' {
+                quoted = !quoted;
+                continue;
+            }
+            if quoted {
+                continue;
+            }
+            lines += 1;
+            if lines >= batch_rows || scanned >= BLOCK_BYTES {
+                let rest = buf.split_off(scanned);
+                meter.add(lines as u64, 0);
+                if !send(Ok(std::mem::replace(&mut buf, rest))) {
+                    return Ok(());
+                }
+                scanned = 0;
+                lines = 0;
+            }
+        }
+        scanned = buf.len();
+        if lines == 0 && buf.len() > MAX_LINE_BYTES {
+            return Err(Error::Parse {
+                file: path.to_path_buf(),
+                format: "CSV",
+                message: format!(
+                    "a line longer than {} MiB (a file without line ends, or an unclosed quote)",
+                    MAX_LINE_BYTES >> 20
+                ),
+            });
+        }
+    }
+}
+
+/// Rows and bytes read so far, reported at most every quarter second.
+struct Meter<'a> {
+    builder: &'a PanelBuilder<'a>,
+    rows: AtomicU64,
+    bytes: AtomicU64,
+    total: u64,
+    last: Mutex<Instant>,
+}
+
+impl<'a> Meter<'a> {
+    fn new(builder: &'a PanelBuilder<'a>, total: u64) -> Meter<'a> {
+        Meter {
+            builder,
+            rows: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            total,
+            last: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn add(&self, rows: u64, bytes: u64) {
+        let rows = self.rows.fetch_add(rows, Ordering::Relaxed) + rows;
+        let bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        let Ok(mut last) = self.last.try_lock() else {
+            return;
+        };
+        if last.elapsed() >= Duration::from_millis(250) {
+            *last = Instant::now();
+            self.builder.report_progress(&LoadProgress {
+                rows,
+                bytes,
+                total_bytes: self.total,
+            });
+        }
+    }
+}
+
+/// One batch of rows of the projected columns.
+pub(crate) struct Batch<'s> {
+    source: &'s Source,
+    projection: Vec<usize>,
+    /// Data row index (0-based) of the batch's first row, when known.
+    first_row: Option<usize>,
+    data: Data,
+}
+
+enum Data {
+    /// Whole CSV lines.
+    Csv(Vec<u8>),
+    /// The projected columns, one chunk each.
+    Frame { columns: Vec<Column>, rows: usize },
+}
+
+/// One row of a batch: its cells by position in the projection.
+pub(crate) struct Row<'b> {
+    batch: &'b Batch<'b>,
+    index: usize,
+    record: Option<&'b csv::ByteRecord>,
+}
+
+impl Row<'_> {
+    /// The cell of projected column `j`.
+    pub(crate) fn cell(&self, j: usize) -> Result<Cell<'_>> {
+        match (&self.batch.data, self.record) {
+            (Data::Csv(_), Some(record)) => {
+                let bytes = record.get(self.batch.projection[j]).unwrap_or_default();
+                match std::str::from_utf8(bytes) {
+                    Ok(s) => Ok(Cell::Str(s)),
+                    Err(_) => Err(self.batch.invalid(
+                        self.index,
+                        j,
+                        &Cell::Str(&String::from_utf8_lossy(bytes)),
+                        "not UTF-8 text (save the file as UTF-8)",
+                    )),
+                }
+            }
+            (Data::Frame { columns, .. }, _) => Ok(columns[j].cell(self.index)),
+            (Data::Csv(_), None) => Ok(Cell::Null),
+        }
+    }
+}
+
+impl<'s> Batch<'s> {
+    /// Call `visit` on every row in order; the number of rows.
+    pub(crate) fn rows(&self, mut visit: impl FnMut(&Row<'_>) -> Result<()>) -> Result<usize> {
+        match &self.data {
+            Data::Frame { rows, .. } => {
+                for index in 0..*rows {
+                    visit(&Row {
+                        batch: self,
+                        index,
+                        record: None,
+                    })?;
+                }
+                Ok(*rows)
+            }
+            Data::Csv(block) => {
+                let width = self.source.columns.len();
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(block.as_slice());
+                let mut record = csv::ByteRecord::new();
+                let mut index = 0;
+                while reader
+                    .read_byte_record(&mut record)
+                    .map_err(|e| csv_error(&self.source.file, e))?
+                {
+                    if record.len() != width {
+                        return Err(Error::Parse {
+                            file: self.source.file.clone(),
+                            format: "CSV",
+                            message: format!(
+                                "row {} has {} fields where the header has {width}",
+                                self.row_number(index),
+                                record.len()
+                            ),
+                        });
+                    }
+                    visit(&Row {
+                        batch: self,
+                        index,
+                        record: Some(&record),
+                    })?;
+                    index += 1;
+                }
+                Ok(index)
+            }
+        }
+    }
+
+    /// Number of rows (parses a CSV block).
+    fn count_rows(&self) -> Result<usize> {
+        match &self.data {
+            Data::Frame { rows, .. } => Ok(*rows),
+            Data::Csv(block) => {
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(false)
+                    .flexible(true)
+                    .from_reader(block.as_slice());
+                let mut record = csv::ByteRecord::new();
+                let mut n = 0;
+                while reader
+                    .read_byte_record(&mut record)
+                    .map_err(|e| csv_error(&self.source.file, e))?
+                {
+                    n += 1;
+                }
+                Ok(n)
+            }
+        }
+    }
+
+    /// 1-based data row number of the batch's row `index` (exact in
+    /// [`Mode::InOrder`] and for Parquet and frames).
+    pub(crate) fn row_number(&self, index: usize) -> usize {
+        self.first_row.unwrap_or(0) + index + 1
+    }
+
+    /// The file (or label) for error messages.
+    pub(crate) fn file(&self) -> &Path {
+        &self.source.file
+    }
+
+    /// The name of projected column `j`.
+    pub(crate) fn column(&self, j: usize) -> &str {
+        &self.source.columns[self.projection[j]]
+    }
+
+    /// [`Error::InvalidValue`] at row `index`, projected column `j`.
+    pub(crate) fn invalid(
+        &self,
+        index: usize,
+        j: usize,
+        value: &Cell<'_>,
+        problem: impl Into<String>,
+    ) -> Error {
+        invalid_value(
+            &self.source.file,
+            self.row_number(index),
+            self.column(j),
+            value,
+            problem,
+        )
+    }
+
+    /// [`Error::MissingValue`] at row `index`, projected column `j`.
+    pub(crate) fn missing(&self, index: usize, j: usize) -> Error {
+        missing_value(&self.source.file, self.row_number(index), self.column(j))
+    }
+}
+
+impl Row<'_> {
+    /// The row's index in its batch.
+    pub(crate) fn index(&self) -> usize {
+        self.index
+    }
+}
