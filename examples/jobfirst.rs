@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = std::env::args().nth(1) {
         analysis = analysis.with_output_dir(dir);
     }
-    let results = analysis.run_with_progress(|step| eprintln!("… {step}"))?;
+    let results = analysis.run_with_progress(|step| eprintln!("… {step}"), None)?;
     let dir = analysis.output_dir();
     let written = results.write(&dir)?;
 

@@ -4,7 +4,17 @@
 //!
 //! ```text
 //! cargo run --release --example large_register [PERSONS] [OUTPUT_DIR]
+//! cargo run --release --example large_register -- files PERSONS DIR
 //! ```
+//!
+//! `files` writes the same trial to DIR as files (`persons.csv`,
+//! `codes.csv`, a long `register_long.parquet` in row groups of 50,000
+//! persons, and `analysis.toml` running the five outcomes, the spell and
+//! balance), unless DIR already has them, and then times, in this one
+//! process, polars' bare `read_parquet` of the register against
+//! trialpanel's streaming load of it into the panel: the ratio that
+//! BENCHMARKS.md quotes. `trialpanel run DIR/analysis.toml` is then the
+//! end-to-end run.
 //!
 //! PERSONS defaults to 1,000,000 (accepts `100k`, `1M`, `5M`); OUTPUT_DIR
 //! to `output/large_register`. The scenario (104 event weeks, 98
@@ -25,7 +35,16 @@ use trialpanel::sums::WeeklySums;
 use trialpanel::{Design, Outcome};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("files") {
+        args.next();
+        let persons = args
+            .next()
+            .and_then(|a| parse_size(&a))
+            .ok_or("files: give PERSONS such as 1M")?;
+        let dir = PathBuf::from(args.next().ok_or("files: give DIR")?);
+        return files(persons, &dir);
+    }
     let persons = match args.next() {
         Some(a) => parse_size(&a).ok_or_else(|| {
             format!("PERSONS: expected a number such as 1000000 or 1M, got `{a}`")
@@ -112,6 +131,117 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     clock.report(&dir);
     Ok(())
 }
+
+/// Write the trial's files (if missing) and time polars' bare read of the
+/// register against trialpanel's load of it.
+fn files(persons: usize, dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    use polars::prelude::{ParquetReader, SerReader};
+    use trialpanel::{CodeTable, LongColumns, Panel, Persons};
+
+    let register = dir.join("register_long.parquet");
+    if !register.exists() {
+        let start = Instant::now();
+        simulate::write_register(&scale::config(persons), dir, 50_000)?;
+        eprintln!(
+            "wrote {} in {:.1} s",
+            dir.display(),
+            start.elapsed().as_secs_f64()
+        );
+    }
+    std::fs::write(dir.join("analysis.toml"), ANALYSIS)?;
+    let size = std::fs::metadata(&register)?.len();
+
+    let start = Instant::now();
+    let df = ParquetReader::new(std::fs::File::open(&register)?).finish()?;
+    let polars = start.elapsed().as_secs_f64();
+    let rows = df.height();
+    drop(df);
+
+    let start = Instant::now();
+    let people = Persons::read(dir.join("persons.csv"), &simulate::person_spec())?;
+    let codes = CodeTable::read(dir.join("codes.csv"))?;
+    let tables = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let panel = Panel::builder(&people, &codes)
+        .first_event_week(*scale::EVENT_WEEKS.start())
+        .long_file(&register, &LongColumns::default())?;
+    let load = start.elapsed().as_secs_f64();
+    println!(
+        "register: {rows} rows, {:.0} MB; panel {} persons × {} weeks",
+        size as f64 / 1e6,
+        panel.n_persons(),
+        panel.event_weeks().count()
+    );
+    println!("polars read_parquet (whole frame):       {polars:>6.2} s");
+    println!("trialpanel person and code tables:       {tables:>6.2} s");
+    println!("trialpanel register → panel (streamed):  {load:>6.2} s");
+    println!(
+        "ratio, trialpanel load / polars read:    {:>6.2}",
+        load / polars
+    );
+    println!(
+        "run it: trialpanel run {}",
+        dir.join("analysis.toml").display()
+    );
+    Ok(())
+}
+
+/// The analysis of the benchmark scenario: five outcomes, the spell and
+/// balance with history covariates, as `trialpanel run` takes it.
+const ANALYSIS: &str = r#"# Written by `large_register files`: the register-scale scenario.
+title = "Register-scale benchmark (SYNTHETIC data)"
+output = "output"
+
+[inputs]
+persons = "persons.csv"
+codes = "codes.csv"
+register = "register_long.parquet"
+
+[persons]
+block = "municipality"
+covariates = ["age", "female", "education", "children"]
+
+[weeks]
+first = 0
+last = 77
+
+[design]
+blocked = true
+
+[[outcomes]]
+kind = "work_placement"
+
+[[outcomes]]
+kind = "any_benefit"
+
+[[outcomes]]
+kind = "hours"
+
+[[outcomes]]
+kind = "employed"
+
+[[outcomes]]
+kind = "employed"
+cumulative = true
+
+[[outcomes]]
+kind = "spell"
+
+[balance]
+covariates = ["age", "female", "education", "children"]
+
+[[balance.history]]
+outcome = "any_benefit"
+weeks = 26
+
+[[balance.history]]
+outcome = "employed"
+weeks = 26
+
+[[balance.history]]
+outcome = "hours"
+weeks = 26
+"#;
 
 /// `1000000`, `100k`, `1M`, `5M`.
 fn parse_size(text: &str) -> Option<usize> {

@@ -9,11 +9,13 @@
 //! The arguments are few, so they are parsed by hand rather than with an
 //! argument-parsing crate.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use trialpanel::analysis::Analysis;
+use trialpanel::panel::LoadProgress;
 
 const HELP: &str = "\
 trialpanel: weekly treatment effects, activity spells and balance tests for
@@ -167,11 +169,32 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         analysis = analysis.with_output_dir(dir);
     }
     let quiet = args.quiet;
-    let results = analysis.run_with_progress(|step| {
-        if !quiet {
-            eprintln!("[{:>6.1} s] {step}", start.elapsed().as_secs_f64());
-        }
-    })?;
+    // Rows and bytes read, on one line redrawn in place, only on a terminal.
+    let load_line = |p: &LoadProgress| {
+        let seconds = start.elapsed().as_secs_f64();
+        let share = match p.total_bytes {
+            0 => String::new(),
+            total => format!(" of {:.2} GB", total as f64 / 1e9),
+        };
+        eprint!(
+            "\r[{seconds:>6.1} s]   {:.1}M rows, {:.2} GB{share} read   ",
+            p.rows as f64 / 1e6,
+            p.bytes as f64 / 1e9,
+        );
+    };
+    let terminal = !quiet && std::io::stderr().is_terminal();
+    let results = analysis.run_with_progress(
+        |step| {
+            if !quiet {
+                if terminal {
+                    // Clear the progress line, if any.
+                    eprint!("\r\x1b[K");
+                }
+                eprintln!("[{:>6.1} s] {step}", start.elapsed().as_secs_f64());
+            }
+        },
+        terminal.then_some(&load_line as &(dyn Fn(&LoadProgress) + Sync)),
+    )?;
     let dir = analysis.output_dir();
     if !quiet {
         eprintln!(

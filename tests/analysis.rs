@@ -450,6 +450,36 @@ fn the_pipeline_gives_the_same_numbers_as_the_separate_functions() {
     let band = effects::simultaneous_band(&values, &weekly, &BandOptions::default()).unwrap();
     let weekly = weekly.with_band(band);
     assert_eq!(results.outcome("employed").unwrap().effects, weekly);
+    // Outcomes without band, randomisation or sites come from one scan of
+    // exact sums: equal to WeeklySums, and to the evaluated values' table
+    // up to floating-point rounding.
+    let placement = Outcome::work_placement();
+    let sums = trialpanel::sums::WeeklySums::of(&panel, std::slice::from_ref(&placement), 0..=44)
+        .unwrap()
+        .effects(&Default::default())
+        .unwrap();
+    let piped = &results.outcome("work_placement").unwrap().effects;
+    assert_eq!(piped, &sums[0]);
+    let matrix = effects::weekly_effects(
+        &placement.evaluate(&panel, 0..=44).unwrap(),
+        &Default::default(),
+    )
+    .unwrap();
+    for (a, b) in piped.rows.iter().zip(&matrix.rows) {
+        assert_eq!(a.estimate.n_treat, b.estimate.n_treat);
+        for (x, y) in [
+            (a.estimate.effect, b.estimate.effect),
+            (a.estimate.se, b.estimate.se),
+            (a.estimate.p_value, b.estimate.p_value),
+        ] {
+            let (x, y) = (x.unwrap(), y.unwrap());
+            assert!(
+                (x - y).abs() <= 1e-11 * (1.0 + y.abs()),
+                "week {}: {x} vs {y}",
+                a.week
+            );
+        }
+    }
     // The balance table uses the 52-week history the panel keeps.
     let balance = trialpanel::balance::balance(
         &panel,
@@ -812,9 +842,8 @@ fn trialpanel_help_check_and_errors() {
 
 #[test]
 fn a_wide_register_gives_the_same_effects_as_the_long_one() {
-    let (_, results, _) = sample();
-    let text = std::fs::read_to_string(sample_file())
-        .unwrap()
+    let long_text = std::fs::read_to_string(sample_file()).unwrap();
+    let wide_text = long_text
         .replace(
             "register = \"register_long.parquet\"",
             "register = \"register_wide.csv\"",
@@ -824,24 +853,31 @@ fn a_wide_register_gives_the_same_effects_as_the_long_one() {
             "[long]\nid = \"person_id\"\nweek = \"week\"\ncode = \"code\"\nhours = \"hours\"",
             "[wide]\nhours_prefix = \"h_\"",
         );
-    let mut config = AnalysisConfig::from_toml(&text, &sample_file()).unwrap();
-    config.outcomes.retain(|o| o.kind == OutcomeKind::Employed);
-    config.outcomes[0] = OutcomeSpec {
-        band: false,
-        randomisation: false,
-        sites: false,
-        ..config.outcomes[0].clone()
+    // `employed` on the exact-sums path (no band, randomisation or sites)
+    // and on the evaluated-values path (with sites).
+    let run = |text: &str, sites: bool| {
+        let mut config = AnalysisConfig::from_toml(text, &sample_file()).unwrap();
+        config.outcomes.retain(|o| o.kind == OutcomeKind::Employed);
+        config.outcomes[0] = OutcomeSpec {
+            band: false,
+            randomisation: false,
+            sites,
+            ..config.outcomes[0].clone()
+        };
+        Analysis::new(config, sample_file().parent().unwrap())
+            .unwrap()
+            .run()
+            .unwrap()
     };
-    let wide = Analysis::new(config, sample_file().parent().unwrap())
-        .unwrap()
-        .run()
-        .unwrap();
-    let long = &results.outcome("employed").unwrap().effects;
-    assert_eq!(wide.outcomes[0].effects.rows.len(), long.rows.len());
-    for (w, l) in wide.outcomes[0].effects.rows.iter().zip(&long.rows) {
-        assert_eq!(w.estimate, l.estimate, "week {}", w.week);
+    for sites in [false, true] {
+        let (wide, long) = (run(&wide_text, sites), run(&long_text, sites));
+        let (w, l) = (&wide.outcomes[0].effects, &long.outcomes[0].effects);
+        assert_eq!(w.rows.len(), l.rows.len());
+        for (w, l) in w.rows.iter().zip(&l.rows) {
+            assert_eq!(w.estimate, l.estimate, "week {}, sites {sites}", w.week);
+        }
+        assert_eq!(wide.balance, long.balance);
     }
-    assert_eq!(wide.balance, results.balance);
 }
 
 #[test]

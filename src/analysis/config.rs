@@ -130,6 +130,11 @@ pub struct Inputs {
     /// codes are an error).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_category: Option<String>,
+    /// Most memory the panel may take, in gigabytes (10⁹ bytes). Default:
+    /// half of the machine's memory. A register whose panel needs more
+    /// fails before it is read, saying how much it needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_budget_gb: Option<f64>,
 }
 
 /// Layout of the register file.
@@ -452,6 +457,14 @@ impl AnalysisConfig {
         check_setting(file, "design.level", || {
             crate::stats::check_level(self.design.level)
         })?;
+        if let Some(gb) = self.inputs.memory_budget_gb
+            && !(gb.is_finite() && gb > 0.0)
+        {
+            return Err(bad(
+                "inputs.memory_budget_gb".into(),
+                format!("must be a positive number of gigabytes, not {gb}"),
+            ));
+        }
         for (key, draws) in [
             ("band.draws", self.band.draws),
             ("randomisation.draws", self.randomisation.draws),

@@ -46,12 +46,13 @@ use crate::balance::{self, Balance};
 use crate::codes::CodeTable;
 use crate::effects::{self, GroupEffects, RandomisationTest, Significance, WeeklyEffects};
 use crate::error::{Error, Result};
-use crate::outcome::{self, HoursDistribution};
-use crate::panel::{AtRisk, LoadReport, Panel};
+use crate::outcome::{self, HoursDistribution, Outcome};
+use crate::panel::{AtRisk, LoadProgress, LoadReport, Panel};
 use crate::persons::{Arm, Persons};
 use crate::report;
 use crate::spell::{self, SpellRule, TimeToSpell};
 use crate::stats::Estimate;
+use crate::sums::WeeklySums;
 use crate::weeks::Week;
 
 /// An analysis ready to run: settings and the directory they are relative to.
@@ -110,12 +111,18 @@ impl Analysis {
 
     /// Run the analysis.
     pub fn run(&self) -> Result<Results> {
-        self.run_with_progress(|_| {})
+        self.run_with_progress(|_| {}, None)
     }
 
     /// Run the analysis, calling `progress` with a short message (such as
-    /// `aligning the register`) as each long step starts.
-    pub fn run_with_progress(&self, mut progress: impl FnMut(&str)) -> Result<Results> {
+    /// `aligning the register`) as each long step starts, and
+    /// `load_progress` with the rows and bytes read while the register is
+    /// read (see [`PanelBuilder::progress`](crate::PanelBuilder::progress)).
+    pub fn run_with_progress(
+        &self,
+        mut progress: impl FnMut(&str),
+        load_progress: Option<&(dyn Fn(&LoadProgress) + Sync)>,
+    ) -> Result<Results> {
         let c = &self.config;
         let path = |p: &Path| self.base.join(p);
 
@@ -127,7 +134,7 @@ impl Analysis {
         }
 
         progress("reading and aligning the register");
-        let panel = self.build_panel(&persons, &codes)?;
+        let panel = self.build_panel(&persons, &codes, load_progress)?;
         let window = panel.event_weeks();
         let last = c.weeks.last.unwrap_or(*window.end());
         let weeks = c.weeks.first..=last;
@@ -155,10 +162,40 @@ impl Analysis {
             .or(snapshot.last().copied())
             .unwrap_or(last);
 
-        let mut outcomes = Vec::with_capacity(c.outcomes.len());
+        // Outcomes that need no person-level values (no band, randomisation
+        // or sites) come from one scan of exact integer sums; the others are
+        // evaluated into a persons × weeks matrix one at a time.
+        let mut exact = Vec::with_capacity(c.outcomes.len());
         for spec in &c.outcomes {
-            progress(&format!("estimating `{}`", spec.display_name()));
-            outcomes.push(self.estimate(&panel, spec, weeks.clone(), through)?);
+            let person_level = spec.band || spec.randomisation || spec.sites;
+            exact.push(!person_level && spec.outcome().exact(&panel)?.is_some());
+        }
+        let scanned: Vec<Outcome> = c
+            .outcomes
+            .iter()
+            .zip(&exact)
+            .filter(|(_, e)| **e)
+            .map(|(spec, _)| spec.outcome())
+            .collect();
+        let mut from_sums = if scanned.is_empty() {
+            Vec::new()
+        } else {
+            progress(&format!(
+                "weekly effects of {} outcomes in one scan",
+                scanned.len()
+            ));
+            WeeklySums::of(&panel, &scanned, weeks.clone())?.effects(&c.design)?
+        }
+        .into_iter();
+        let mut outcomes = Vec::with_capacity(c.outcomes.len());
+        for (spec, &exact) in c.outcomes.iter().zip(&exact) {
+            let weekly = if exact {
+                from_sums.next()
+            } else {
+                progress(&format!("estimating `{}`", spec.display_name()));
+                None
+            };
+            outcomes.push(self.estimate(&panel, spec, weekly, weeks.clone(), through)?);
         }
 
         let spell = match c.outcomes.iter().find(|o| o.kind == OutcomeKind::Spell) {
@@ -202,7 +239,12 @@ impl Analysis {
         })
     }
 
-    fn build_panel(&self, persons: &Persons, codes: &CodeTable) -> Result<Panel> {
+    fn build_panel(
+        &self,
+        persons: &Persons,
+        codes: &CodeTable,
+        load_progress: Option<&(dyn Fn(&LoadProgress) + Sync)>,
+    ) -> Result<Panel> {
         let c = &self.config;
         let mut builder =
             Panel::builder(persons, codes).ignore_unknown_persons(c.inputs.ignore_unknown_persons);
@@ -211,6 +253,12 @@ impl Analysis {
         }
         if let Some(w) = c.inputs.observed_until {
             builder = builder.observed_until(w);
+        }
+        if let Some(gb) = c.inputs.memory_budget_gb {
+            builder = builder.memory_budget((gb * 1e9) as u64);
+        }
+        if let Some(report) = load_progress {
+            builder = builder.progress(report);
         }
         // Keep the history windows and the estimated weeks, nothing more.
         let history = c.balance.history.iter().map(|h| h.weeks).max();
@@ -236,28 +284,38 @@ impl Analysis {
         }
     }
 
+    /// The results of one outcome: from `weekly`, its effects from the
+    /// exact sums, or else from its evaluated values (with the band,
+    /// randomisation test and site effects it asks for).
     fn estimate(
         &self,
         panel: &Panel,
         spec: &OutcomeSpec,
+        weekly: Option<WeeklyEffects>,
         weeks: std::ops::RangeInclusive<i32>,
         through: i32,
     ) -> Result<OutcomeResults> {
         let c = &self.config;
-        let values = spec.outcome().evaluate(panel, weeks)?;
-        let mut weekly = effects::weekly_effects(&values, &c.design)?;
-        if spec.band {
-            let band = effects::simultaneous_band(&values, &weekly, &c.band)?;
-            weekly = weekly.with_band(band);
-        }
-        let randomisation = spec
-            .randomisation
-            .then(|| effects::randomisation_test(&values, &c.design, &c.randomisation))
-            .transpose()?;
-        let sites = spec
-            .sites
-            .then(|| effects::site_effects(&values, &c.design, c.report.min_cell))
-            .transpose()?;
+        let (weekly, randomisation, sites) = match weekly {
+            Some(weekly) => (weekly, None, None),
+            None => {
+                let values = spec.outcome().evaluate(panel, weeks)?;
+                let mut weekly = effects::weekly_effects(&values, &c.design)?;
+                if spec.band {
+                    let band = effects::simultaneous_band(&values, &weekly, &c.band)?;
+                    weekly = weekly.with_band(band);
+                }
+                let randomisation = spec
+                    .randomisation
+                    .then(|| effects::randomisation_test(&values, &c.design, &c.randomisation))
+                    .transpose()?;
+                let sites = spec
+                    .sites
+                    .then(|| effects::site_effects(&values, &c.design, c.report.min_cell))
+                    .transpose()?;
+                (weekly, randomisation, sites)
+            }
+        };
         let from = |by| weekly.significant_from(by, through);
         let significant_from = SignificantFrom {
             through,
