@@ -43,7 +43,10 @@ impl Cell<'_> {
     pub(crate) fn is_blank(&self) -> bool {
         match self {
             Cell::Null => true,
-            Cell::Str(s) => s.trim().is_empty(),
+            // Most cells start with a visible ASCII character: no trimming.
+            Cell::Str(s) => {
+                !s.as_bytes().first().is_some_and(u8::is_ascii_graphic) && s.trim().is_empty()
+            }
             _ => false,
         }
     }
@@ -57,24 +60,6 @@ pub(crate) enum Column {
 }
 
 impl Column {
-    /// The same column in one chunk, for fast [`Column::cell`].
-    pub(crate) fn rechunked(self) -> Column {
-        match self {
-            Column::Str(ca) => Column::Str(ca.rechunk().into_owned()),
-            Column::Int(ca) => Column::Int(ca.rechunk().into_owned()),
-            Column::Float(ca) => Column::Float(ca.rechunk().into_owned()),
-        }
-    }
-
-    /// The cell at row `i` (null past the end).
-    pub(crate) fn cell(&self, i: usize) -> Cell<'_> {
-        match self {
-            Column::Str(ca) => ca.get(i).map_or(Cell::Null, Cell::Str),
-            Column::Int(ca) => ca.get(i).map_or(Cell::Null, Cell::Int),
-            Column::Float(ca) => ca.get(i).map_or(Cell::Null, Cell::Float),
-        }
-    }
-
     /// Iterate over the cells, row by row.
     pub(crate) fn cells(&self) -> Box<dyn Iterator<Item = Cell<'_>> + '_> {
         match self {

@@ -25,7 +25,7 @@
 
 use std::ops::{Range, RangeInclusive};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU8, AtomicU16, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU16, Ordering};
 
 use polars::prelude::{Column as PlColumn, DataFrame, IntoColumn, NamedFrom, Series};
 use rayon::prelude::*;
@@ -477,11 +477,18 @@ impl<'a> PanelBuilder<'a> {
                     .and_then(Option::take)
             })
             .collect();
-        // Rows written to event weeks that the final window does not keep.
+        // Rows written to event weeks that the final window does not keep
+        // (none, as the window's defaults are the bounds `put` used; each
+        // such row set one cell).
         report.rows_outside_window += columns
             .iter()
             .flatten()
-            .map(|c| c.rows.load(Ordering::Relaxed))
+            .map(|c| {
+                c.category
+                    .iter()
+                    .filter(|x| x.load(Ordering::Relaxed) != UNSET)
+                    .count()
+            })
             .sum::<usize>();
         drop(columns);
         let plain: Vec<(Box<[u8]>, Box<[u16]>)> = taken
@@ -622,8 +629,6 @@ pub(crate) fn default_memory_budget() -> u64 {
 struct WeekColumn {
     category: Box<[AtomicU8]>,
     hours: Box<[AtomicU16]>,
-    /// Register rows written to this week.
-    rows: AtomicUsize,
 }
 
 impl WeekColumn {
@@ -631,7 +636,6 @@ impl WeekColumn {
         WeekColumn {
             category: (0..n).map(|_| AtomicU8::new(UNSET)).collect(),
             hours: (0..n).map(|_| AtomicU16::new(0)).collect(),
-            rows: AtomicUsize::new(0),
         }
     }
 
@@ -674,7 +678,9 @@ pub(crate) struct Grid {
 pub(crate) enum Put {
     /// Written.
     Stored,
-    /// The person-week already had a value (it is overwritten).
+    /// The person-week already had a value (it is overwritten). A
+    /// duplicate written by two threads at the same moment may instead be
+    /// reported as two [`Put::Stored`]: compare [`Grid::set_cells`].
     Duplicate,
     /// Outside the event-week window or the observed weeks: not kept.
     Outside,
@@ -718,13 +724,29 @@ impl Grid {
         let n = self.order.len();
         let column = column.get_or_init(|| WeekColumn::new(n));
         let p = self.position[row] as usize;
-        column.rows.fetch_add(1, Ordering::Relaxed);
+        // A load and a store, not an atomic swap: a locked swap stalls on
+        // every cache miss. Two threads writing one cell at once can both
+        // see it unset; `set_cells` then counts fewer cells than `Stored`s.
+        let fresh = column.category[p].load(Ordering::Relaxed) == UNSET;
+        column.category[p].store(c.0, Ordering::Relaxed);
         column.hours[p].store(centihours, Ordering::Relaxed);
-        if column.category[p].swap(c.0, Ordering::Relaxed) == UNSET {
-            Put::Stored
-        } else {
-            Put::Duplicate
-        }
+        if fresh { Put::Stored } else { Put::Duplicate }
+    }
+
+    /// Number of person-weeks written. When [`Grid::put`] reported no
+    /// duplicate, this equals the number of [`Put::Stored`] exactly when no
+    /// person-week was written twice.
+    pub(crate) fn set_cells(&self) -> usize {
+        self.weeks
+            .par_iter()
+            .filter_map(OnceLock::get)
+            .map(|c| {
+                c.category
+                    .iter()
+                    .filter(|x| x.load(Ordering::Relaxed) != UNSET)
+                    .count()
+            })
+            .sum()
     }
 }
 

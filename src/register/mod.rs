@@ -120,6 +120,7 @@ impl PanelBuilder<'_> {
             let out = source.batches(&projection, self, mode, |batch| {
                 self.long_batch(&grid, batch, projection.len() == 4)
             })?;
+            check_no_race(&grid, out.iter().map(|b| b.stored))?;
             Ok::<_, Error>((grid, out))
         };
         let (mut grid, out) = match pass(Mode::Parallel) {
@@ -139,49 +140,103 @@ impl PanelBuilder<'_> {
     }
 
     /// Align one batch of a long register; columns id, week, code[, hours].
+    ///
+    /// Column by column: the weeks, the hours, the persons, the categories,
+    /// then the grid. A row's checks rank week, hours, id, then duplicate,
+    /// and the batch's error is the first in (row, rank) order, as reading
+    /// row by row would find it.
     fn long_batch(&self, grid: &Grid, batch: &Batch<'_>, has_hours: bool) -> Result<LongBatch> {
-        let (mut weeks, mut people, mut codes) = (
-            WeekMemo::default(),
-            PersonMemo::default(),
-            CodeMemo::default(),
-        );
+        let mut cols = batch.columns()?;
+        let n = cols.rows();
+        let mut first = FirstError::default();
+        if let Some((row, e)) = cols.take_broken() {
+            first.note(row, 0, e);
+        }
         let mut out = LongBatch::default();
-        out.totals.rows = batch.rows(|row| {
-            let i = row.index();
-            let cell = row.cell(1)?;
-            let week = weeks.week(&cell).map_err(|problem| match problem {
-                None => batch.missing(i, 1),
-                Some(p) => batch.invalid(i, 1, &cell, format!("invalid week ({p})")),
-            })?;
-            out.seen = Some(
-                out.seen
-                    .map_or((week, week), |(a, b)| (a.min(week), b.max(week))),
-            );
-            let hours = if has_hours {
-                parse_hours(batch, i, 3, &row.cell(3)?)?
-            } else {
-                0
-            };
-            let id = row.cell(0)?;
-            let Some(person) = people.find(self, &id, &mut out.totals, batch, i)? else {
-                return Ok(());
-            };
-            let category = codes.find(self, &row.cell(2)?, &mut out.totals);
-            match grid.put(self.persons, person, week, category, hours) {
-                Put::Stored => Ok(()),
-                Put::Outside => {
-                    out.outside += 1;
-                    Ok(())
+        out.totals.rows = n;
+
+        let mut weeks = Vec::with_capacity(n);
+        let mut memo = WeekMemo::default();
+        for (i, cell) in cols.cells(1).take(first.bound(n)).enumerate() {
+            match memo.week(&cell) {
+                Ok(w) => weeks.push(w),
+                Err(problem) => {
+                    first.note(i, 1, week_error(batch, i, &cell, problem));
+                    break;
                 }
-                Put::Duplicate => Err(Error::DuplicatePersonWeek {
-                    file: batch.file().to_path_buf(),
-                    row: batch.row_number(i),
-                    id: id.text().trim().to_string(),
-                    week: week.to_string(),
-                }),
             }
-        })?;
-        Ok(out)
+        }
+        out.seen = weeks.iter().fold(None, |seen, &w| match seen {
+            None => Some((w, w)),
+            Some((a, b)) => Some((w.min(a), w.max(b))),
+        });
+
+        let mut hours = Vec::with_capacity(if has_hours { n } else { 0 });
+        if has_hours {
+            for (i, cell) in cols.cells(3).take(first.bound(n)).enumerate() {
+                match parse_hours(batch, i, 3, &cell) {
+                    Ok(h) => hours.push(h),
+                    Err(e) => {
+                        first.note(i, 2, e);
+                        break;
+                    }
+                }
+            }
+        }
+
+        let mut people = Vec::with_capacity(n);
+        let mut memo = PersonMemo::default();
+        for (i, cell) in cols.cells(0).take(first.bound(n)).enumerate() {
+            match memo.find(self, &cell, &mut out.totals, batch, i) {
+                Ok(p) => people.push(p),
+                Err(e) => {
+                    first.note(i, 3, e);
+                    break;
+                }
+            }
+        }
+
+        let mut codes = CodeMemo::default();
+        let categories: Vec<Category> = cols
+            .cells(2)
+            .zip(&people)
+            .map(|(cell, p)| match p {
+                Some(_) => codes.find(self, &cell, &mut out.totals),
+                None => Category::NONE,
+            })
+            .collect();
+
+        // Rows before the first error go into the grid.
+        let placed = first.before(n);
+        for (i, ((&week, &person), &category)) in weeks
+            .iter()
+            .zip(&people)
+            .zip(&categories)
+            .take(placed)
+            .enumerate()
+        {
+            let Some(person) = person else { continue };
+            let h = hours.get(i).copied().unwrap_or(0);
+            match grid.put(self.persons, person, week, category, h) {
+                Put::Stored => out.stored += 1,
+                Put::Outside => out.outside += 1,
+                Put::Duplicate => {
+                    let id = cols.cells(0).nth(i).unwrap_or(Cell::Null);
+                    first.note(
+                        i,
+                        4,
+                        Error::DuplicatePersonWeek {
+                            file: batch.file().to_path_buf(),
+                            row: batch.row_number(i),
+                            id: id.text().trim().to_string(),
+                            week: week.to_string(),
+                        },
+                    );
+                    break;
+                }
+            }
+        }
+        first.or(out)
     }
 
     fn wide(&self, source: &Source, columns: &WideColumns) -> Result<Panel> {
@@ -241,6 +296,7 @@ impl PanelBuilder<'_> {
             let out = source.batches(&projection, self, mode, |batch| {
                 self.wide_batch(&grid, batch, &layout, &first_rows)
             })?;
+            check_no_race(&grid, out.iter().map(|b| b.stored))?;
             Ok::<_, Error>((grid, out))
         };
         drop(grid);
@@ -257,7 +313,9 @@ impl PanelBuilder<'_> {
 
     /// Align one batch of a wide register: projected columns are the id,
     /// then `layout.weeks` code columns from `layout.first`, then as many
-    /// hours columns.
+    /// hours columns. Column by column, errors in (row, rank) order as in
+    /// [`PanelBuilder::long_batch`]: id, duplicate person, then each week's
+    /// hours.
     fn wide_batch(
         &self,
         grid: &Grid,
@@ -265,42 +323,127 @@ impl PanelBuilder<'_> {
         layout: &WideLayout,
         first_rows: &[AtomicUsize],
     ) -> Result<Totals> {
-        let (mut people, mut codes) = (PersonMemo::default(), CodeMemo::default());
-        let mut totals = Totals::default();
-        totals.rows = batch.rows(|row| {
-            let i = row.index();
-            let id = row.cell(0)?;
-            let Some(person) = people.find(self, &id, &mut totals, batch, i)? else {
-                return Ok(());
+        let mut cols = batch.columns()?;
+        let n = cols.rows();
+        let mut first = FirstError::default();
+        if let Some((row, e)) = cols.take_broken() {
+            first.note(row, 0, e);
+        }
+        let mut totals = Totals {
+            rows: n,
+            ..Totals::default()
+        };
+
+        let mut people = Vec::with_capacity(n);
+        let mut memo = PersonMemo::default();
+        for (i, id) in cols.cells(0).take(first.bound(n)).enumerate() {
+            let person = match memo.find(self, &id, &mut totals, batch, i) {
+                Ok(p) => p,
+                Err(e) => {
+                    first.note(i, 1, e);
+                    break;
+                }
             };
-            let here = batch.row_number(i);
-            if let Err(first_row) =
-                first_rows[person].compare_exchange(0, here, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                return Err(Error::DuplicatePerson {
-                    file: batch.file().to_path_buf(),
-                    row: here,
-                    first_row,
-                    id: id.text().trim().to_string(),
-                });
+            if let Some(p) = person {
+                let here = batch.row_number(i);
+                if let Err(first_row) =
+                    first_rows[p].compare_exchange(0, here, Ordering::Relaxed, Ordering::Relaxed)
+                {
+                    let e = Error::DuplicatePerson {
+                        file: batch.file().to_path_buf(),
+                        row: here,
+                        first_row,
+                        id: id.text().trim().to_string(),
+                    };
+                    first.note(i, 2, e);
+                    break;
+                }
             }
-            let kept = grid.kept_weeks(self.persons, person);
-            let from = kept.start().event_week(layout.first).max(0);
-            let until = (kept.end().event_week(layout.first) + 1).clamp(0, layout.weeks as i32);
-            for w in from as usize..until.max(from) as usize {
-                let week = layout.first.plus(w as i32);
-                let category = codes.find(self, &row.cell(1 + w)?, &mut totals);
-                let j = 1 + layout.weeks + w;
-                let hours = if layout.has_hours {
-                    parse_hours(batch, i, j, &row.cell(j)?)?
-                } else {
-                    0
+            people.push(person);
+        }
+        // Each person's kept weeks as column indices `from..until`.
+        let spans: Vec<(usize, usize)> = people
+            .iter()
+            .map(|p| {
+                let Some(p) = *p else { return (0, 0) };
+                let kept = grid.kept_weeks(self.persons, p);
+                let from = kept.start().event_week(layout.first).max(0);
+                let until = (kept.end().event_week(layout.first) + 1).clamp(0, layout.weeks as i32);
+                (from as usize, until.max(from) as usize)
+            })
+            .collect();
+
+        let mut codes = CodeMemo::default();
+        for w in 0..layout.weeks {
+            let week = layout.first.plus(w as i32);
+            let j = 1 + layout.weeks + w;
+            let mut hours = layout.has_hours.then(|| cols.cells(j));
+            let rows = cols
+                .cells(1 + w)
+                .zip(&spans)
+                .zip(&people)
+                .take(first.bound(n));
+            for (i, ((code, &(from, until)), person)) in rows.enumerate() {
+                let h_cell = hours.as_mut().and_then(Iterator::next);
+                let Some(person) = *person else { continue };
+                if !(from..until).contains(&w) {
+                    continue;
+                }
+                let category = codes.find(self, &code, &mut totals);
+                let h = match h_cell.map(|c| parse_hours(batch, i, j, &c)) {
+                    Some(Err(e)) => {
+                        first.note(i, 3 + w, e);
+                        break;
+                    }
+                    Some(Ok(h)) => h,
+                    None => 0,
                 };
-                grid.put(self.persons, person, week, category, hours);
+                let put = grid.put(self.persons, person, week, category, h);
+                totals.stored += usize::from(put == Put::Stored);
             }
-            Ok(())
-        })?;
-        Ok(totals)
+        }
+        first.or(totals)
+    }
+}
+
+/// The first error of a batch in row order: the smallest (row, rank),
+/// where the rank orders the checks made on one row.
+#[derive(Default)]
+struct FirstError(Option<(usize, usize, Error)>);
+
+impl FirstError {
+    fn note(&mut self, row: usize, rank: usize, e: Error) {
+        if self
+            .0
+            .as_ref()
+            .is_none_or(|&(r, k, _)| (row, rank) < (r, k))
+        {
+            self.0 = Some((row, rank, e));
+        }
+    }
+
+    /// Rows worth checking: through the first error's row.
+    fn bound(&self, n: usize) -> usize {
+        self.0.as_ref().map_or(n, |&(r, ..)| (r + 1).min(n))
+    }
+
+    /// Rows before the first error's row.
+    fn before(&self, n: usize) -> usize {
+        self.0.as_ref().map_or(n, |&(r, ..)| r.min(n))
+    }
+
+    fn or<T>(self, ok: T) -> Result<T> {
+        match self.0 {
+            Some((.., e)) => Err(e),
+            None => Ok(ok),
+        }
+    }
+}
+
+fn week_error(batch: &Batch<'_>, i: usize, cell: &Cell<'_>, problem: Option<String>) -> Error {
+    match problem {
+        None => batch.missing(i, 1),
+        Some(p) => batch.invalid(i, 1, cell, format!("invalid week ({p})")),
     }
 }
 
@@ -313,10 +456,26 @@ struct WideLayout {
     has_hours: bool,
 }
 
+/// A parallel pass in which two threads wrote one person-week at the same
+/// moment (each saw it unset) fails, to be repeated in file order.
+fn check_no_race(grid: &Grid, stored: impl Iterator<Item = usize>) -> Result<()> {
+    let stored: usize = stored.sum();
+    let set = grid.set_cells();
+    if stored == set {
+        return Ok(());
+    }
+    Err(Error::InvalidSetting {
+        name: "register".into(),
+        reason: format!("{stored} person-weeks stored in {set} cells: a duplicate person-week"),
+    })
+}
+
 /// What one batch of a long register found beyond [`Totals`].
 #[derive(Default)]
 struct LongBatch {
     totals: Totals,
+    /// Person-weeks written (see [`check_no_race`]).
+    stored: usize,
     /// First and last week of the batch's rows.
     seen: Option<(Week, Week)>,
     /// Rows of known persons outside the window or the observed weeks.
@@ -327,6 +486,8 @@ struct LongBatch {
 #[derive(Default)]
 struct Totals {
     rows: usize,
+    /// Person-weeks written (wide registers; see [`check_no_race`]).
+    stored: usize,
     unknown_rows: usize,
     unknown_ids: FxHashSet<String>,
     /// The first unknown id: its 1-based row (`row_number` in the batch's

@@ -1,6 +1,7 @@
-//! A register file read in batches of rows: CSV blocks, Parquet row groups
-//! (cut to at most [`PanelBuilder::batch_rows`] rows), or slices of an
-//! in-memory frame.
+//! A register file read in batches of rows: CSV blocks and slices of an
+//! in-memory frame of [`PanelBuilder::batch_rows`] rows, or Parquet row
+//! groups (a reader decodes a whole row group even for part of it, so the
+//! writer's row groups set the batches).
 //!
 //! Batches are handed to a function in parallel on the current rayon pool;
 //! at most a few batches are held at once, so memory does not grow with the
@@ -177,11 +178,12 @@ impl Source {
                 self.csv_batches(*data_start, projection, batch_rows, &meter, mode, f)
             }
             Kind::Parquet { metadata, .. } => {
+                // A batch is a row group: reading part of one decodes all of it.
                 let mut slices = Vec::new();
                 let mut offset = 0;
                 for rg in &metadata.row_groups {
                     let n = rg.num_rows();
-                    slices.extend(cut(offset, n, batch_rows));
+                    slices.push((offset, n));
                     offset += n;
                 }
                 let bytes_per_row = self.size() as f64 / offset.max(1) as f64;
@@ -248,7 +250,7 @@ impl Source {
         let table = Table::from_frame(df, &self.file.to_string_lossy());
         let columns = projection
             .iter()
-            .map(|&j| table.column(&self.columns[j]).map(Column::rechunked))
+            .map(|&j| table.column(&self.columns[j]))
             .collect::<Result<Vec<_>>>()?;
         Ok(Batch {
             source: self,
@@ -518,110 +520,137 @@ pub(crate) struct Batch<'s> {
 }
 
 enum Data {
-    /// Whole CSV lines.
+    /// Whole CSV lines, not yet split into fields.
     Csv(Vec<u8>),
-    /// The projected columns, one chunk each.
+    /// The projected columns.
     Frame { columns: Vec<Column>, rows: usize },
 }
 
-/// One row of a batch: its cells by position in the projection.
-pub(crate) struct Row<'b> {
-    batch: &'b Batch<'b>,
-    index: usize,
-    record: Option<&'b csv::ByteRecord>,
+/// A batch's projected columns, each readable as cells in row order.
+pub(crate) struct Columns<'b> {
+    rows: usize,
+    columns: Vec<Cells<'b>>,
+    /// A row that cannot be split into fields (a CSV row with the wrong
+    /// number of fields or a field that is not UTF-8), and its error. The
+    /// columns hold only the rows before it.
+    broken: Option<(usize, Error)>,
 }
 
-impl Row<'_> {
-    /// The cell of projected column `j`.
-    pub(crate) fn cell(&self, j: usize) -> Result<Cell<'_>> {
-        match (&self.batch.data, self.record) {
-            (Data::Csv(_), Some(record)) => {
-                let bytes = record.get(self.batch.projection[j]).unwrap_or_default();
-                match std::str::from_utf8(bytes) {
-                    Ok(s) => Ok(Cell::Str(s)),
-                    Err(_) => Err(self.batch.invalid(
-                        self.index,
-                        j,
-                        &Cell::Str(&String::from_utf8_lossy(bytes)),
-                        "not UTF-8 text (save the file as UTF-8)",
-                    )),
-                }
+enum Cells<'b> {
+    /// CSV fields: the column's text and each field's end.
+    Text {
+        text: String,
+        ends: Vec<usize>,
+    },
+    Frame(&'b Column),
+}
+
+impl<'b> Columns<'b> {
+    /// Number of rows in the columns (before a broken row).
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The cells of projected column `j`, in row order.
+    pub(crate) fn cells(&self, j: usize) -> Box<dyn Iterator<Item = Cell<'_>> + '_> {
+        match &self.columns[j] {
+            Cells::Frame(column) => column.cells(),
+            Cells::Text { text, ends } => {
+                let starts = std::iter::once(0).chain(ends.iter().copied());
+                Box::new(
+                    starts
+                        .zip(ends)
+                        .map(|(a, &b)| Cell::Str(text.get(a..b).unwrap_or_default())),
+                )
             }
-            (Data::Frame { columns, .. }, _) => Ok(columns[j].cell(self.index)),
-            (Data::Csv(_), None) => Ok(Cell::Null),
         }
+    }
+
+    /// The broken row (see [`Columns`]), taken out.
+    pub(crate) fn take_broken(&mut self) -> Option<(usize, Error)> {
+        self.broken.take()
     }
 }
 
 impl<'s> Batch<'s> {
-    /// Call `visit` on every row in order; the number of rows.
-    pub(crate) fn rows(&self, mut visit: impl FnMut(&Row<'_>) -> Result<()>) -> Result<usize> {
+    /// The projected columns; a CSV block is split into fields here.
+    pub(crate) fn columns(&self) -> Result<Columns<'_>> {
         match &self.data {
-            Data::Frame { rows, .. } => {
-                for index in 0..*rows {
-                    visit(&Row {
-                        batch: self,
-                        index,
-                        record: None,
-                    })?;
-                }
-                Ok(*rows)
-            }
-            Data::Csv(block) => {
-                let width = self.source.columns.len();
-                let mut reader = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .flexible(true)
-                    .from_reader(block.as_slice());
-                let mut record = csv::ByteRecord::new();
-                let mut index = 0;
-                while reader
-                    .read_byte_record(&mut record)
-                    .map_err(|e| csv_error(&self.source.file, e))?
-                {
-                    if record.len() != width {
-                        return Err(Error::Parse {
-                            file: self.source.file.clone(),
-                            format: "CSV",
-                            message: format!(
-                                "row {} has {} fields where the header has {width}",
-                                self.row_number(index),
-                                record.len()
-                            ),
-                        });
-                    }
-                    visit(&Row {
-                        batch: self,
-                        index,
-                        record: Some(&record),
-                    })?;
-                    index += 1;
-                }
-                Ok(index)
-            }
+            Data::Frame { columns, rows } => Ok(Columns {
+                rows: *rows,
+                columns: columns.iter().map(Cells::Frame).collect(),
+                broken: None,
+            }),
+            Data::Csv(block) => self.split_fields(block),
         }
     }
 
-    /// Number of rows (parses a CSV block).
-    fn count_rows(&self) -> Result<usize> {
-        match &self.data {
-            Data::Frame { rows, .. } => Ok(*rows),
-            Data::Csv(block) => {
-                let mut reader = csv::ReaderBuilder::new()
-                    .has_headers(false)
-                    .flexible(true)
-                    .from_reader(block.as_slice());
-                let mut record = csv::ByteRecord::new();
-                let mut n = 0;
-                while reader
-                    .read_byte_record(&mut record)
-                    .map_err(|e| csv_error(&self.source.file, e))?
-                {
-                    n += 1;
-                }
-                Ok(n)
+    fn split_fields(&self, block: &[u8]) -> Result<Columns<'_>> {
+        let width = self.source.columns.len();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(block);
+        let mut record = csv::ByteRecord::new();
+        let mut bytes: Vec<Vec<u8>> = vec![Vec::new(); self.projection.len()];
+        let mut ends: Vec<Vec<usize>> = vec![Vec::new(); self.projection.len()];
+        let (mut rows, mut broken) = (0, None);
+        while reader
+            .read_byte_record(&mut record)
+            .map_err(|e| csv_error(&self.source.file, e))?
+        {
+            if record.len() != width {
+                let message = format!(
+                    "row {} has {} fields where the header has {width}",
+                    self.row_number(rows),
+                    record.len()
+                );
+                broken = Some((
+                    rows,
+                    Error::Parse {
+                        file: self.source.file.clone(),
+                        format: "CSV",
+                        message,
+                    },
+                ));
+                break;
             }
+            if let Some(j) = self
+                .projection
+                .iter()
+                .position(|&c| std::str::from_utf8(&record[c]).is_err())
+            {
+                let value = String::from_utf8_lossy(&record[self.projection[j]]).into_owned();
+                let problem = "not UTF-8 text (save the file as UTF-8)";
+                broken = Some((rows, self.invalid(rows, j, &Cell::Str(&value), problem)));
+                break;
+            }
+            for (j, &c) in self.projection.iter().enumerate() {
+                bytes[j].extend_from_slice(&record[c]);
+                ends[j].push(bytes[j].len());
+            }
+            rows += 1;
         }
+        let columns = bytes
+            .into_iter()
+            .zip(ends)
+            .map(|(b, ends)| {
+                // Each field is UTF-8, so their concatenation is too.
+                let text = String::from_utf8(b).unwrap_or_default();
+                Cells::Text { text, ends }
+            })
+            .collect();
+        Ok(Columns {
+            rows,
+            columns,
+            broken,
+        })
+    }
+
+    /// Number of rows (splits a CSV block).
+    fn count_rows(&self) -> Result<usize> {
+        let mut columns = self.columns()?;
+        Ok(columns.rows() + usize::from(columns.take_broken().is_some()))
     }
 
     /// 1-based data row number of the batch's row `index` (exact in
@@ -660,12 +689,5 @@ impl<'s> Batch<'s> {
     /// [`Error::MissingValue`] at row `index`, projected column `j`.
     pub(crate) fn missing(&self, index: usize, j: usize) -> Error {
         missing_value(&self.source.file, self.row_number(index), self.column(j))
-    }
-}
-
-impl Row<'_> {
-    /// The row's index in its batch.
-    pub(crate) fn index(&self) -> usize {
-        self.index
     }
 }
