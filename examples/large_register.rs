@@ -34,6 +34,11 @@ use trialpanel::spell;
 use trialpanel::sums::WeeklySums;
 use trialpanel::{Design, Outcome};
 
+// Batches allocate and free large buffers; the system allocator returns
+// them to the kernel, which zeroes fresh pages for the next batch.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1).peekable();
     if args.peek().map(String::as_str) == Some("files") {

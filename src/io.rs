@@ -60,6 +60,43 @@ pub(crate) enum Column {
 }
 
 impl Column {
+    /// Replace `out` with the cells of rows `rows` (typed loops over the
+    /// column's arrays, no per-cell dispatch).
+    pub(crate) fn fill<'a>(&'a self, rows: std::ops::Range<usize>, out: &mut Vec<Cell<'a>>) {
+        out.clear();
+        let mut offset = 0;
+        // The rows of `rows` inside an array of `len` rows starting at `offset`.
+        let overlap = |offset: usize, len: usize| {
+            rows.start.max(offset) - offset..rows.end.min(offset + len).max(offset) - offset
+        };
+        match self {
+            Column::Str(ca) => {
+                for arr in ca.downcast_iter() {
+                    for i in overlap(offset, arr.len()) {
+                        out.push(arr.get(i).map_or(Cell::Null, Cell::Str));
+                    }
+                    offset += arr.len();
+                }
+            }
+            Column::Int(ca) => {
+                for arr in ca.downcast_iter() {
+                    for i in overlap(offset, arr.len()) {
+                        out.push(arr.get(i).map_or(Cell::Null, Cell::Int));
+                    }
+                    offset += arr.len();
+                }
+            }
+            Column::Float(ca) => {
+                for arr in ca.downcast_iter() {
+                    for i in overlap(offset, arr.len()) {
+                        out.push(arr.get(i).map_or(Cell::Null, Cell::Float));
+                    }
+                    offset += arr.len();
+                }
+            }
+        }
+    }
+
     /// Iterate over the cells, row by row.
     pub(crate) fn cells(&self) -> Box<dyn Iterator<Item = Cell<'_>> + '_> {
         match self {

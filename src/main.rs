@@ -15,6 +15,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use trialpanel::analysis::Analysis;
+
+// Batches allocate and free large buffers; the system allocator returns
+// them to the kernel, which zeroes fresh pages for the next batch.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use trialpanel::panel::LoadProgress;
 
 const HELP: &str = "\

@@ -141,10 +141,10 @@ impl PanelBuilder<'_> {
 
     /// Align one batch of a long register; columns id, week, code[, hours].
     ///
-    /// Column by column: the weeks, the hours, the persons, the categories,
-    /// then the grid. A row's checks rank week, hours, id, then duplicate,
-    /// and the batch's error is the first in (row, rank) order, as reading
-    /// row by row would find it.
+    /// [`SUB_ROWS`] rows at a time, column by column: the weeks, the hours,
+    /// the persons, the categories, then the grid. A row's checks rank
+    /// week, hours, id, then duplicate, and the batch's error is the first
+    /// in (row, rank) order, as reading row by row would find it.
     fn long_batch(&self, grid: &Grid, batch: &Batch<'_>, has_hours: bool) -> Result<LongBatch> {
         let mut cols = batch.columns()?;
         let n = cols.rows();
@@ -154,87 +154,96 @@ impl PanelBuilder<'_> {
         }
         let mut out = LongBatch::default();
         out.totals.rows = n;
-
-        let mut weeks = Vec::with_capacity(n);
-        let mut memo = WeekMemo::default();
-        for (i, cell) in cols.cells(1).take(first.bound(n)).enumerate() {
-            match memo.week(&cell) {
-                Ok(w) => weeks.push(w),
-                Err(problem) => {
-                    first.note(i, 1, week_error(batch, i, &cell, problem));
-                    break;
-                }
+        let (mut week_memo, mut person_memo, mut code_memo) = (
+            WeekMemo::default(),
+            PersonMemo::default(),
+            CodeMemo::default(),
+        );
+        let (mut weeks, mut hours, mut people, mut categories) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut cells: [Vec<Cell<'_>>; 4] = Default::default();
+        let mut start = 0;
+        while start < first.bound(n) {
+            let rows = start..(start + SUB_ROWS).min(first.bound(n));
+            for (j, buf) in cells
+                .iter_mut()
+                .enumerate()
+                .take(3 + usize::from(has_hours))
+            {
+                cols.fill(j, rows.clone(), buf);
             }
-        }
-        out.seen = weeks.iter().fold(None, |seen, &w| match seen {
-            None => Some((w, w)),
-            Some((a, b)) => Some((w.min(a), w.max(b))),
-        });
+            let [ids, week_cells, code_cells, hour_cells] = &cells;
 
-        let mut hours = Vec::with_capacity(if has_hours { n } else { 0 });
-        if has_hours {
-            for (i, cell) in cols.cells(3).take(first.bound(n)).enumerate() {
-                match parse_hours(batch, i, 3, &cell) {
-                    Ok(h) => hours.push(h),
-                    Err(e) => {
-                        first.note(i, 2, e);
+            weeks.clear();
+            for (l, cell) in week_cells.iter().enumerate() {
+                match week_memo.week(cell) {
+                    Ok(w) => weeks.push(w),
+                    Err(problem) => {
+                        first.note(start + l, 1, week_error(batch, start + l, cell, problem));
                         break;
                     }
                 }
             }
-        }
+            out.seen = weeks.iter().fold(out.seen, |seen, &w| match seen {
+                None => Some((w, w)),
+                Some((a, b)) => Some((w.min(a), w.max(b))),
+            });
 
-        let mut people = Vec::with_capacity(n);
-        let mut memo = PersonMemo::default();
-        for (i, cell) in cols.cells(0).take(first.bound(n)).enumerate() {
-            match memo.find(self, &cell, &mut out.totals, batch, i) {
-                Ok(p) => people.push(p),
-                Err(e) => {
-                    first.note(i, 3, e);
-                    break;
+            hours.clear();
+            for (l, cell) in hour_cells.iter().enumerate() {
+                match parse_hours(batch, start + l, 3, cell) {
+                    Ok(h) => hours.push(h),
+                    Err(e) => {
+                        first.note(start + l, 2, e);
+                        break;
+                    }
                 }
             }
-        }
 
-        let mut codes = CodeMemo::default();
-        let categories: Vec<Category> = cols
-            .cells(2)
-            .zip(&people)
-            .map(|(cell, p)| match p {
-                Some(_) => codes.find(self, &cell, &mut out.totals),
+            people.clear();
+            for (l, cell) in ids.iter().enumerate() {
+                match person_memo.find(self, cell, &mut out.totals, batch, start + l) {
+                    Ok(p) => people.push(p),
+                    Err(e) => {
+                        first.note(start + l, 3, e);
+                        break;
+                    }
+                }
+            }
+
+            categories.clear();
+            categories.extend(code_cells.iter().zip(&people).map(|(cell, p)| match p {
+                Some(_) => code_memo.find(self, cell, &mut out.totals),
                 None => Category::NONE,
-            })
-            .collect();
+            }));
 
-        // Rows before the first error go into the grid.
-        let placed = first.before(n);
-        for (i, ((&week, &person), &category)) in weeks
-            .iter()
-            .zip(&people)
-            .zip(&categories)
-            .take(placed)
-            .enumerate()
-        {
-            let Some(person) = person else { continue };
-            let h = hours.get(i).copied().unwrap_or(0);
-            match grid.put(self.persons, person, week, category, h) {
-                Put::Stored => out.stored += 1,
-                Put::Outside => out.outside += 1,
-                Put::Duplicate => {
-                    let id = cols.cells(0).nth(i).unwrap_or(Cell::Null);
-                    first.note(
-                        i,
-                        4,
-                        Error::DuplicatePersonWeek {
+            // Rows before the first error go into the grid.
+            let placed = first.before(n).saturating_sub(start);
+            for (l, ((&week, &person), &category)) in weeks
+                .iter()
+                .zip(&people)
+                .zip(&categories)
+                .take(placed)
+                .enumerate()
+            {
+                let Some(person) = person else { continue };
+                let h = hours.get(l).copied().unwrap_or(0);
+                match grid.put(self.persons, person, week, category, h) {
+                    Put::Stored => out.stored += 1,
+                    Put::Outside => out.outside += 1,
+                    Put::Duplicate => {
+                        let e = Error::DuplicatePersonWeek {
                             file: batch.file().to_path_buf(),
-                            row: batch.row_number(i),
-                            id: id.text().trim().to_string(),
+                            row: batch.row_number(start + l),
+                            id: ids[l].text().trim().to_string(),
                             week: week.to_string(),
-                        },
-                    );
-                    break;
+                        };
+                        first.note(start + l, 4, e);
+                        break;
+                    }
                 }
             }
+            start = rows.end;
         }
         first.or(out)
     }
@@ -313,9 +322,9 @@ impl PanelBuilder<'_> {
 
     /// Align one batch of a wide register: projected columns are the id,
     /// then `layout.weeks` code columns from `layout.first`, then as many
-    /// hours columns. Column by column, errors in (row, rank) order as in
-    /// [`PanelBuilder::long_batch`]: id, duplicate person, then each week's
-    /// hours.
+    /// hours columns. [`SUB_ROWS`] rows at a time, column by column, errors
+    /// in (row, rank) order as in [`PanelBuilder::long_batch`]: id,
+    /// duplicate person, then each week's hours.
     fn wide_batch(
         &self,
         grid: &Grid,
@@ -333,78 +342,87 @@ impl PanelBuilder<'_> {
             rows: n,
             ..Totals::default()
         };
-
-        let mut people = Vec::with_capacity(n);
-        let mut memo = PersonMemo::default();
-        for (i, id) in cols.cells(0).take(first.bound(n)).enumerate() {
-            let person = match memo.find(self, &id, &mut totals, batch, i) {
-                Ok(p) => p,
-                Err(e) => {
-                    first.note(i, 1, e);
-                    break;
+        let (mut person_memo, mut code_memo) = (PersonMemo::default(), CodeMemo::default());
+        let (mut ids, mut codes, mut hours) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut people, mut spans) = (Vec::new(), Vec::new());
+        let mut start = 0;
+        while start < first.bound(n) {
+            let rows = start..(start + SUB_ROWS).min(first.bound(n));
+            cols.fill(0, rows.clone(), &mut ids);
+            people.clear();
+            for (l, id) in ids.iter().enumerate() {
+                let i = start + l;
+                let person = match person_memo.find(self, id, &mut totals, batch, i) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        first.note(i, 1, e);
+                        break;
+                    }
+                };
+                if let Some(p) = person {
+                    let here = batch.row_number(i);
+                    if let Err(first_row) = first_rows[p].compare_exchange(
+                        0,
+                        here,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        let e = Error::DuplicatePerson {
+                            file: batch.file().to_path_buf(),
+                            row: here,
+                            first_row,
+                            id: id.text().trim().to_string(),
+                        };
+                        first.note(i, 2, e);
+                        break;
+                    }
                 }
-            };
-            if let Some(p) = person {
-                let here = batch.row_number(i);
-                if let Err(first_row) =
-                    first_rows[p].compare_exchange(0, here, Ordering::Relaxed, Ordering::Relaxed)
-                {
-                    let e = Error::DuplicatePerson {
-                        file: batch.file().to_path_buf(),
-                        row: here,
-                        first_row,
-                        id: id.text().trim().to_string(),
-                    };
-                    first.note(i, 2, e);
-                    break;
-                }
+                people.push(person);
             }
-            people.push(person);
-        }
-        // Each person's kept weeks as column indices `from..until`.
-        let spans: Vec<(usize, usize)> = people
-            .iter()
-            .map(|p| {
-                let Some(p) = *p else { return (0, 0) };
+            // Each person's kept weeks as column indices `from..until`.
+            spans.clear();
+            spans.extend(people.iter().map(|p| {
+                let Some(p) = *p else { return 0..0 };
                 let kept = grid.kept_weeks(self.persons, p);
                 let from = kept.start().event_week(layout.first).max(0);
                 let until = (kept.end().event_week(layout.first) + 1).clamp(0, layout.weeks as i32);
-                (from as usize, until.max(from) as usize)
-            })
-            .collect();
-
-        let mut codes = CodeMemo::default();
-        for w in 0..layout.weeks {
-            let week = layout.first.plus(w as i32);
-            let j = 1 + layout.weeks + w;
-            let mut hours = layout.has_hours.then(|| cols.cells(j));
-            let rows = cols
-                .cells(1 + w)
-                .zip(&spans)
-                .zip(&people)
-                .take(first.bound(n));
-            for (i, ((code, &(from, until)), person)) in rows.enumerate() {
-                let h_cell = hours.as_mut().and_then(Iterator::next);
-                let Some(person) = *person else { continue };
-                if !(from..until).contains(&w) {
-                    continue;
+                from as usize..until.max(from) as usize
+            }));
+            for w in 0..layout.weeks {
+                let week = layout.first.plus(w as i32);
+                let j = 1 + layout.weeks + w;
+                cols.fill(1 + w, rows.clone(), &mut codes);
+                if layout.has_hours {
+                    cols.fill(j, rows.clone(), &mut hours);
                 }
-                let category = codes.find(self, &code, &mut totals);
-                let h = match h_cell.map(|c| parse_hours(batch, i, j, &c)) {
-                    Some(Err(e)) => {
-                        first.note(i, 3 + w, e);
-                        break;
-                    }
-                    Some(Ok(h)) => h,
-                    None => 0,
-                };
-                let put = grid.put(self.persons, person, week, category, h);
-                totals.stored += usize::from(put == Put::Stored);
+                let checked = first.bound(n).saturating_sub(start);
+                for (l, (person, span)) in people.iter().zip(&spans).enumerate().take(checked) {
+                    let (Some(person), true) = (*person, span.contains(&w)) else {
+                        continue;
+                    };
+                    let category = code_memo.find(self, &codes[l], &mut totals);
+                    let h = match hours.get(l).filter(|_| layout.has_hours) {
+                        None => 0,
+                        Some(cell) => match parse_hours(batch, start + l, j, cell) {
+                            Ok(h) => h,
+                            Err(e) => {
+                                first.note(start + l, 3 + w, e);
+                                break;
+                            }
+                        },
+                    };
+                    let put = grid.put(self.persons, person, week, category, h);
+                    totals.stored += usize::from(put == Put::Stored);
+                }
             }
+            start = rows.end;
         }
         first.or(totals)
     }
 }
+
+/// Rows of a batch checked together, one column at a time.
+const SUB_ROWS: usize = 1 << 14;
 
 /// The first error of a batch in row order: the smallest (row, rank),
 /// where the rank orders the checks made on one row.

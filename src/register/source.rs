@@ -551,17 +551,23 @@ impl<'b> Columns<'b> {
         self.rows
     }
 
-    /// The cells of projected column `j`, in row order.
-    pub(crate) fn cells(&self, j: usize) -> Box<dyn Iterator<Item = Cell<'_>> + '_> {
+    /// Replace `out` with the cells of projected column `j` at rows `rows`.
+    pub(crate) fn fill<'c>(
+        &'c self,
+        j: usize,
+        rows: std::ops::Range<usize>,
+        out: &mut Vec<Cell<'c>>,
+    ) {
         match &self.columns[j] {
-            Cells::Frame(column) => column.cells(),
+            Cells::Frame(column) => column.fill(rows, out),
             Cells::Text { text, ends } => {
-                let starts = std::iter::once(0).chain(ends.iter().copied());
-                Box::new(
-                    starts
-                        .zip(ends)
-                        .map(|(a, &b)| Cell::Str(text.get(a..b).unwrap_or_default())),
-                )
+                out.clear();
+                let rows = rows.start.min(ends.len())..rows.end.min(ends.len());
+                let mut a = rows.start.checked_sub(1).map_or(0, |i| ends[i]);
+                for &b in &ends[rows] {
+                    out.push(Cell::Str(text.get(a..b).unwrap_or_default()));
+                    a = b;
+                }
             }
         }
     }
