@@ -429,6 +429,7 @@ impl<'a> PanelBuilder<'a> {
             from,
             until,
             weeks: (0..n_lazy).map(|_| OnceLock::new()).collect(),
+            checked: false,
             report: LoadReport::default(),
         })
     }
@@ -443,6 +444,7 @@ impl<'a> PanelBuilder<'a> {
             from,
             until,
             weeks,
+            checked: _,
             mut report,
         } = grid;
         let (Some(from), Some(until)) = (from.or(seen.map(|s| s.0)), until.or(seen.map(|s| s.1)))
@@ -670,6 +672,8 @@ pub(crate) struct Grid {
     from: Option<Week>,
     until: Option<Week>,
     weeks: Vec<OnceLock<WeekColumn>>,
+    /// See [`Grid::checked`].
+    checked: bool,
     pub(crate) report: LoadReport,
 }
 
@@ -678,9 +682,8 @@ pub(crate) struct Grid {
 pub(crate) enum Put {
     /// Written.
     Stored,
-    /// The person-week already had a value (it is overwritten). A
-    /// duplicate written by two threads at the same moment may instead be
-    /// reported as two [`Put::Stored`]: compare [`Grid::set_cells`].
+    /// The person-week already had a value (it is overwritten); only
+    /// from a [`Grid::checked`] grid.
     Duplicate,
     /// Outside the event-week window or the observed weeks: not kept.
     Outside,
@@ -724,18 +727,25 @@ impl Grid {
         let n = self.order.len();
         let column = column.get_or_init(|| WeekColumn::new(n));
         let p = self.position[row] as usize;
-        // A load and a store, not an atomic swap: a locked swap stalls on
-        // every cache miss. Two threads writing one cell at once can both
-        // see it unset; `set_cells` then counts fewer cells than `Stored`s.
-        let fresh = column.category[p].load(Ordering::Relaxed) == UNSET;
+        // Plain stores, no atomic swap: a locked swap, and even a load of
+        // the cell, waits for every cache miss.
+        let fresh = !self.checked || column.category[p].load(Ordering::Relaxed) == UNSET;
         column.category[p].store(c.0, Ordering::Relaxed);
         column.hours[p].store(centihours, Ordering::Relaxed);
         if fresh { Put::Stored } else { Put::Duplicate }
     }
 
-    /// Number of person-weeks written. When [`Grid::put`] reported no
-    /// duplicate, this equals the number of [`Put::Stored`] exactly when no
-    /// person-week was written twice.
+    /// Make [`Grid::put`] read each cell before writing it and report
+    /// [`Put::Duplicate`] for one already written (from one thread, in
+    /// file order). Unchecked, every write reports [`Put::Stored`], and
+    /// duplicates show as fewer [`Grid::set_cells`] than writes.
+    pub(crate) fn checked(mut self, checked: bool) -> Grid {
+        self.checked = checked;
+        self
+    }
+
+    /// Number of person-weeks written: the number of [`Put::Stored`]
+    /// exactly when no person-week was written twice.
     pub(crate) fn set_cells(&self) -> usize {
         self.weeks
             .par_iter()

@@ -116,7 +116,7 @@ impl PanelBuilder<'_> {
         // first bad row of the file (the same error for any batch size or
         // number of threads).
         let pass = |mode| {
-            let grid = self.grid(None)?;
+            let grid = self.grid(None)?.checked(mode == Mode::InOrder);
             let out = source.batches(&projection, self, mode, |batch| {
                 self.long_batch(&grid, batch, projection.len() == 4)
             })?;
@@ -298,7 +298,9 @@ impl PanelBuilder<'_> {
         };
 
         let pass = |mode| {
-            let grid = self.grid(Some((first, last)))?;
+            let grid = self
+                .grid(Some((first, last)))?
+                .checked(mode == Mode::InOrder);
             let first_rows: Vec<AtomicUsize> = (0..self.persons.len())
                 .map(|_| AtomicUsize::new(0))
                 .collect();
@@ -474,8 +476,9 @@ struct WideLayout {
     has_hours: bool,
 }
 
-/// A parallel pass in which two threads wrote one person-week at the same
-/// moment (each saw it unset) fails, to be repeated in file order.
+/// A parallel pass that wrote some person-week twice (an unchecked grid
+/// does not look) fails, to be repeated in file order, where the checked
+/// grid names the duplicate's row.
 fn check_no_race(grid: &Grid, stored: impl Iterator<Item = usize>) -> Result<()> {
     let stored: usize = stored.sum();
     let set = grid.set_cells();
