@@ -25,7 +25,7 @@
 
 use std::ops::{Range, RangeInclusive};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU8, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU16, AtomicUsize, Ordering};
 
 use polars::prelude::{Column as PlColumn, DataFrame, IntoColumn, NamedFrom, Series};
 use rayon::prelude::*;
@@ -405,6 +405,12 @@ impl<'a> PanelBuilder<'a> {
             .unwrap_or_else(|| until.unwrap_or(Week::LAST).event_week(min_ref));
         let span = i64::from(k_hi) - i64::from(k_lo) + 1;
         let n_lazy = usize::try_from(span.clamp(0, MAX_SPAN)).unwrap_or(0);
+        // Known observed weeks fix the window: refuse an oversized panel
+        // before reading anything.
+        if let (Some(from), Some(until)) = (from, until) {
+            let (k_min, k_max) = self.window(from, until)?;
+            self.check_budget((k_max - k_min + 1) as usize, "")?;
+        }
 
         // Panel order: arm, block, referral week, then person id (not table
         // order, so that reordering the person table changes no result, not
@@ -430,6 +436,11 @@ impl<'a> PanelBuilder<'a> {
             until,
             weeks: (0..n_lazy).map(|_| OnceLock::new()).collect(),
             checked: false,
+            columns: AtomicUsize::new(0),
+            max_columns: usize::try_from(
+                self.memory_budget / (self.persons.len().max(1) * CORE_BYTES_PER_CELL) as u64,
+            )
+            .unwrap_or(usize::MAX),
             report: LoadReport::default(),
         })
     }
@@ -445,6 +456,8 @@ impl<'a> PanelBuilder<'a> {
             until,
             weeks,
             checked: _,
+            columns: _,
+            max_columns: _,
             mut report,
         } = grid;
         let (Some(from), Some(until)) = (from.or(seen.map(|s| s.0)), until.or(seen.map(|s| s.1)))
@@ -459,14 +472,7 @@ impl<'a> PanelBuilder<'a> {
         let (k_min, k_max) = self.window(from, until)?;
         let n = order.len();
         let n_weeks = (k_max - k_min + 1) as usize;
-        let needed = (n_weeks as u64).saturating_mul(n as u64 * CORE_BYTES_PER_CELL as u64);
-        if needed > self.memory_budget {
-            return Err(Error::MemoryBudget {
-                what: format!("a panel of {n} persons × {n_weeks} event weeks"),
-                needed,
-                budget: self.memory_budget,
-            });
-        }
+        self.check_budget(n_weeks, "")?;
         let mut columns: Vec<Option<WeekColumn>> =
             weeks.into_iter().map(OnceLock::into_inner).collect();
         let mut category = Vec::with_capacity(n_weeks);
@@ -536,6 +542,22 @@ impl<'a> PanelBuilder<'a> {
             category,
             hours,
             report,
+        })
+    }
+
+    /// [`Error::MemoryBudget`] when a panel of `n_weeks` event weeks would
+    /// not fit in the budget (`at_least` is prefixed to the week count when
+    /// the final count is not known yet).
+    pub(crate) fn check_budget(&self, n_weeks: usize, at_least: &str) -> Result<()> {
+        let n = self.persons.len();
+        let needed = (n_weeks as u64).saturating_mul(n as u64 * CORE_BYTES_PER_CELL as u64);
+        if needed <= self.memory_budget {
+            return Ok(());
+        }
+        Err(Error::MemoryBudget {
+            what: format!("a panel of {n} persons × {at_least}{n_weeks} event weeks"),
+            needed,
+            budget: self.memory_budget,
         })
     }
 
@@ -674,6 +696,10 @@ pub(crate) struct Grid {
     weeks: Vec<OnceLock<WeekColumn>>,
     /// See [`Grid::checked`].
     checked: bool,
+    /// Week columns created (an upper bound: racing threads may count one
+    /// column twice), and the most the memory budget allows.
+    columns: AtomicUsize,
+    max_columns: usize,
     pub(crate) report: LoadReport,
 }
 
@@ -687,9 +713,16 @@ pub(crate) enum Put {
     Duplicate,
     /// Outside the event-week window or the observed weeks: not kept.
     Outside,
+    /// A new event week that the memory budget has no room for.
+    OverBudget,
 }
 
 impl Grid {
+    /// The most event weeks the memory budget allows.
+    pub(crate) fn max_columns(&self) -> usize {
+        self.max_columns
+    }
+
     /// Person table rows in panel order.
     pub(crate) fn order(&self) -> &[usize] {
         &self.order
@@ -725,7 +758,15 @@ impl Grid {
             return Put::Outside;
         };
         let n = self.order.len();
-        let column = column.get_or_init(|| WeekColumn::new(n));
+        let column = match column.get() {
+            Some(c) => c,
+            None => {
+                if self.columns.fetch_add(1, Ordering::Relaxed) >= self.max_columns {
+                    return Put::OverBudget;
+                }
+                column.get_or_init(|| WeekColumn::new(n))
+            }
+        };
         let p = self.position[row] as usize;
         // Plain stores, no atomic swap: a locked swap, and even a load of
         // the cell, waits for every cache miss.

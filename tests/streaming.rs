@@ -360,3 +360,30 @@ fn unused_parquet_columns_of_any_type_are_not_read() {
         other => panic!("{other:?}"),
     }
 }
+
+/// With the observed weeks given, an oversized panel is refused before the
+/// register is read: the register's bad row is never reached.
+#[test]
+fn a_known_window_over_budget_fails_before_reading() {
+    let bad = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/bad");
+    let persons = Persons::read(bad.join("_base/persons.csv"), &Default::default()).unwrap();
+    let codes = CodeTable::read(bad.join("_base/codes.csv")).unwrap();
+    let register = bad.join("wrong_type/register.csv");
+    fn weeks(b: PanelBuilder<'_>) -> PanelBuilder<'_> {
+        b.observed_from("2016-W01".parse().unwrap())
+            .observed_until("2016-W40".parse().unwrap())
+    }
+    let read = weeks(Panel::builder(&persons, &codes))
+        .long_file(&register, &LongColumns::default())
+        .unwrap_err();
+    assert!(matches!(read, Error::InvalidValue { .. }), "{read:?}");
+    let refused = weeks(Panel::builder(&persons, &codes).memory_budget(100))
+        .long_file(&register, &LongColumns::default())
+        .unwrap_err();
+    match refused {
+        Error::MemoryBudget { needed, budget, .. } => {
+            assert_eq!((needed > budget, budget), (true, 100))
+        }
+        e => panic!("{e:?}"),
+    }
+}

@@ -125,6 +125,7 @@ impl PanelBuilder<'_> {
         };
         let (mut grid, out) = match pass(Mode::Parallel) {
             Ok(done) => done,
+            Err(e @ Error::MemoryBudget { .. }) => return Err(e),
             Err(_) => pass(Mode::InOrder)?,
         };
         let totals = Totals::merge(out.iter().map(|b| &b.totals));
@@ -231,6 +232,7 @@ impl PanelBuilder<'_> {
                 match grid.put(self.persons, person, week, category, h) {
                     Put::Stored => out.stored += 1,
                     Put::Outside => out.outside += 1,
+                    Put::OverBudget => return Err(over_budget(self, grid)),
                     Put::Duplicate => {
                         let e = Error::DuplicatePersonWeek {
                             file: batch.file().to_path_buf(),
@@ -313,6 +315,7 @@ impl PanelBuilder<'_> {
         drop(grid);
         let (mut grid, out) = match pass(Mode::Parallel) {
             Ok(done) => done,
+            Err(e @ Error::MemoryBudget { .. }) => return Err(e),
             Err(_) => pass(Mode::InOrder)?,
         };
         let totals = Totals::merge(out.iter());
@@ -413,13 +416,27 @@ impl PanelBuilder<'_> {
                             }
                         },
                     };
-                    let put = grid.put(self.persons, person, week, category, h);
-                    totals.stored += usize::from(put == Put::Stored);
+                    match grid.put(self.persons, person, week, category, h) {
+                        Put::Stored => totals.stored += 1,
+                        Put::OverBudget => return Err(over_budget(self, grid)),
+                        Put::Outside | Put::Duplicate => {}
+                    }
                 }
             }
             start = rows.end;
         }
         first.or(totals)
+    }
+}
+
+/// The register reaches more event weeks than the memory budget holds.
+fn over_budget(builder: &PanelBuilder<'_>, grid: &Grid) -> Error {
+    match builder.check_budget(grid.max_columns() + 1, "at least ") {
+        Err(e) => e,
+        Ok(()) => Error::InvalidSetting {
+            name: "memory_budget".into(),
+            reason: "the panel does not fit in the memory budget".into(),
+        },
     }
 }
 
