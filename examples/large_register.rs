@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example large_register [PERSONS] [OUTPUT_DIR]
-//! cargo run --release --example large_register -- files PERSONS DIR
+//! cargo run --release --example large_register -- files PERSONS DIR [--csv] [--wide]
 //! ```
 //!
 //! `files` writes the same trial to DIR as files (`persons.csv`,
@@ -14,7 +14,11 @@
 //! process, polars' bare `read_parquet` of the register against
 //! trialpanel's streaming load of it into the panel: the ratio that
 //! BENCHMARKS.md quotes. `trialpanel run DIR/analysis.toml` is then the
-//! end-to-end run.
+//! end-to-end run. `--csv` also writes the register as a long CSV
+//! (`register_long.csv`, `analysis_csv.toml`); `--wide` as a DREAM-wide CSV
+//! of 1,539 week columns from 1991-W01 (`register_wide.csv`,
+//! `analysis_wide.toml`): the simulated weeks, and synthetic codes in about
+//! 70% of the other weeks so that the file is as dense as a real extract.
 //!
 //! PERSONS defaults to 1,000,000 (accepts `100k`, `1M`, `5M`); OUTPUT_DIR
 //! to `output/large_register`. The scenario (104 event weeks, 98
@@ -48,7 +52,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .and_then(|a| parse_size(&a))
             .ok_or("files: give PERSONS such as 1M")?;
         let dir = PathBuf::from(args.next().ok_or("files: give DIR")?);
-        return files(persons, &dir);
+        let flags: Vec<String> = args.collect();
+        files(persons, &dir)?;
+        if flags.iter().any(|f| f == "--csv") {
+            long_csv(&dir)?;
+        }
+        if flags.iter().any(|f| f == "--wide") {
+            wide_csv(&dir)?;
+        }
+        return Ok(());
     }
     let persons = match args.next() {
         Some(a) => parse_size(&a).ok_or_else(|| {
@@ -190,6 +202,227 @@ fn files(persons: usize, dir: &std::path::Path) -> Result<(), Box<dyn std::error
     );
     Ok(())
 }
+
+/// Write `register_long.csv` from the Parquet register, a row group at a time.
+fn long_csv(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    use polars::prelude::{CsvWriter, ParquetReader, SerReader, SerWriter};
+    let path = dir.join("register_long.csv");
+    std::fs::write(
+        dir.join("analysis_csv.toml"),
+        ANALYSIS.replace("register_long.parquet", "register_long.csv"),
+    )?;
+    if path.exists() {
+        return Ok(());
+    }
+    let register = dir.join("register_long.parquet");
+    let mut reader = ParquetReader::new(std::fs::File::open(&register)?);
+    let groups: Vec<usize> = reader
+        .get_metadata()?
+        .row_groups
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    let mut offset = 0;
+    for (i, n) in groups.into_iter().enumerate() {
+        let mut df = ParquetReader::new(std::fs::File::open(&register)?)
+            .with_slice(Some((offset, n)))
+            .finish()?;
+        CsvWriter::new(&mut out)
+            .include_header(i == 0)
+            .finish(&mut df)?;
+        offset += n;
+    }
+    eprintln!(
+        "wrote {} ({:.0} MB)",
+        path.display(),
+        std::fs::metadata(&path)?.len() as f64 / 1e6
+    );
+    Ok(())
+}
+
+/// Write `register_wide.csv`: `person_id` and a code column `y_YYWW` for
+/// each of 1,539 weeks from 1991-W01.
+fn wide_csv(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    use std::collections::HashMap;
+    use std::io::Write;
+
+    use polars::prelude::{ParquetReader, SerReader};
+    use trialpanel::Week;
+
+    const WEEKS: usize = 1539;
+    const CODES: [&str; 6] = ["111", "130", "651", "652", "621", "622"];
+    let path = dir.join("register_wide.csv");
+    let (from, until) = scale_register_weeks();
+    std::fs::write(
+        dir.join("analysis_wide.toml"),
+        ANALYSIS_WIDE.replace("EXTRACT", &until.to_string()),
+    )?;
+    if path.exists() {
+        return Ok(());
+    }
+    let first = Week::from_iso(1991, 1)?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+    write!(out, "person_id")?;
+    for w in 0..WEEKS {
+        write!(out, ",{}", first.plus(w as i32).dream_column("y_"))?;
+    }
+    writeln!(out)?;
+    let persons = std::fs::read_to_string(dir.join("persons.csv"))?;
+    let ids: Vec<&str> = persons
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    let register = dir.join("register_long.parquet");
+    let mut reader = ParquetReader::new(std::fs::File::open(&register)?);
+    let groups: Vec<usize> = reader
+        .get_metadata()?
+        .row_groups
+        .iter()
+        .map(|g| g.num_rows())
+        .collect();
+    let mut weeks: HashMap<String, usize> = HashMap::new();
+    let mut next = 0; // next person to write
+    let mut row: Vec<&str> = vec![""; WEEKS];
+    // A person's row: synthetic history outside the simulated weeks, then
+    // the register's codes inside them.
+    let mut flush = |out: &mut std::io::BufWriter<std::fs::File>,
+                     person: usize,
+                     cells: &[(usize, String)]|
+     -> std::io::Result<()> {
+        for (w, cell) in row.iter_mut().enumerate() {
+            let week = first.plus(w as i32);
+            let h = (person as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ (w as u64).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            let h = h ^ (h >> 29);
+            *cell = if (from..=until).contains(&week) || h % 10 >= 7 {
+                ""
+            } else {
+                CODES[(h % 6) as usize]
+            };
+        }
+        write!(out, "{}", ids[person])?;
+        let mut at = 0;
+        for (w, cell) in row.iter().enumerate() {
+            let code = match cells.get(at) {
+                Some((cw, code)) if *cw == w => {
+                    at += 1;
+                    code.as_str()
+                }
+                _ => cell,
+            };
+            write!(out, ",{code}")?;
+        }
+        writeln!(out)
+    };
+    let mut offset = 0;
+    for n in groups {
+        let df = ParquetReader::new(std::fs::File::open(&register)?)
+            .with_slice(Some((offset, n)))
+            .finish()?;
+        offset += n;
+        let (id, week, code) = (
+            df.column("person_id")?.str()?,
+            df.column("week")?.str()?,
+            df.column("code")?.str()?,
+        );
+        let mut cells: Vec<(usize, String)> = Vec::new();
+        let mut current: Option<String> = None;
+        for ((i, w), c) in id.iter().zip(week.iter()).zip(code.iter()) {
+            let (Some(i), Some(w)) = (i, w) else { continue };
+            if current.as_deref() != Some(i) {
+                if let Some(cur) = current.take() {
+                    while ids[next] != cur {
+                        flush(&mut out, next, &[])?;
+                        next += 1;
+                    }
+                    flush(&mut out, next, &cells)?;
+                    next += 1;
+                    cells.clear();
+                }
+                current = Some(i.to_string());
+            }
+            let len = weeks.len();
+            let k = *weeks
+                .entry(w.to_string())
+                .or_insert_with(|| Week::parse(w).map_or(len, |wk| wk.event_week(first) as usize));
+            cells.push((k, c.unwrap_or("").to_string()));
+        }
+        if let Some(cur) = current {
+            while ids[next] != cur {
+                flush(&mut out, next, &[])?;
+                next += 1;
+            }
+            flush(&mut out, next, &cells)?;
+            next += 1;
+        }
+    }
+    while next < ids.len() {
+        flush(&mut out, next, &[])?;
+        next += 1;
+    }
+    out.flush()?;
+    eprintln!(
+        "wrote {} ({:.0} MB)",
+        path.display(),
+        std::fs::metadata(&path)?.len() as f64 / 1e6
+    );
+    Ok(())
+}
+
+/// First and last register week of the scale scenario.
+fn scale_register_weeks() -> (trialpanel::Week, trialpanel::Week) {
+    let c = scale::config(1);
+    (
+        c.first_referral.plus(-(c.history as i32)),
+        c.first_referral.plus(c.follow_up as i32),
+    )
+}
+
+/// The benchmark analysis on the DREAM-wide register (codes only, no
+/// hours); the extract week is the simulated register's last week.
+const ANALYSIS_WIDE: &str = r#"# Written by `large_register files --wide`.
+title = "Register-scale benchmark, DREAM-wide (SYNTHETIC data)"
+output = "output_wide"
+
+[inputs]
+persons = "persons.csv"
+codes = "codes.csv"
+register = "register_wide.csv"
+form = "wide"
+observed_until = "EXTRACT"
+
+[persons]
+block = "municipality"
+covariates = ["age", "female", "education", "children"]
+
+[weeks]
+first = 0
+last = 77
+
+[design]
+blocked = true
+
+[[outcomes]]
+kind = "work_placement"
+
+[[outcomes]]
+kind = "any_benefit"
+
+[[outcomes]]
+kind = "wage_subsidy"
+
+[[outcomes]]
+kind = "spell"
+
+[balance]
+covariates = ["age", "female", "education", "children"]
+
+[[balance.history]]
+outcome = "any_benefit"
+weeks = 26
+"#;
 
 /// The analysis of the benchmark scenario: five outcomes, the spell and
 /// balance with history covariates, as `trialpanel run` takes it.

@@ -419,7 +419,8 @@ impl<'a> PanelBuilder<'a> {
         let arms = self.persons.arms();
         let ids = self.persons.ids();
         let mut order: Vec<usize> = (0..self.persons.len()).collect();
-        order.sort_by(|&a, &b| {
+        // Ids are unique, so the order is total and an unstable sort is exact.
+        order.par_sort_unstable_by(|&a, &b| {
             (arms[a], blocks[a], referral[a])
                 .cmp(&(arms[b], blocks[b], referral[b]))
                 .then_with(|| ids[a].cmp(&ids[b]))
@@ -475,8 +476,7 @@ impl<'a> PanelBuilder<'a> {
         self.check_budget(n_weeks, "")?;
         let mut columns: Vec<Option<WeekColumn>> =
             weeks.into_iter().map(OnceLock::into_inner).collect();
-        let mut category = Vec::with_capacity(n_weeks);
-        let mut hours = Vec::with_capacity(n_weeks);
+        let (category, hours): (Vec<_>, Vec<_>);
         let taken: Vec<Option<WeekColumn>> = (k_min..=k_max)
             .map(|k| {
                 usize::try_from(i64::from(k) - i64::from(k_lo))
@@ -499,7 +499,7 @@ impl<'a> PanelBuilder<'a> {
             })
             .sum::<usize>();
         drop(columns);
-        let plain: Vec<(Box<[u8]>, Box<[u16]>)> = taken
+        (category, hours) = taken
             .into_par_iter()
             .map(|c| match c {
                 Some(c) => c.into_plain(),
@@ -508,11 +508,7 @@ impl<'a> PanelBuilder<'a> {
                     vec![0u16; n].into_boxed_slice(),
                 ),
             })
-            .collect();
-        for (c, h) in plain {
-            category.push(c);
-            hours.push(h);
-        }
+            .unzip();
 
         let persons = self.persons.reordered(&order);
         let mut groups: Vec<Group> = Vec::new();
