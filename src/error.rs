@@ -187,10 +187,10 @@ pub enum Error {
     /// The data would need more memory than the memory budget allows.
     #[error(
         "{what} needs {} of memory, more than the memory budget of {}; \
-         raise `memory_budget` (in the analysis file's [inputs], or \
-         PanelBuilder::memory_budget) or analyse fewer persons or weeks",
-        gigabytes(*.needed),
-        gigabytes(*.budget)
+         raise `memory_budget_gb` in the analysis file's [inputs] \
+         (PanelBuilder::memory_budget in Rust) or analyse fewer persons or weeks",
+        megabytes(*.needed),
+        megabytes(*.budget)
     )]
     MemoryBudget {
         what: String,
@@ -203,8 +203,8 @@ pub enum Error {
     Write { file: PathBuf, message: String },
 }
 
-fn gigabytes(bytes: u64) -> String {
-    format!("{:.2} GB", bytes as f64 / 1e9)
+fn megabytes(bytes: u64) -> String {
+    format!("{:.0} MB", (bytes as f64 / 1e6).ceil())
 }
 
 fn format_code_counts(codes: &[(String, usize)]) -> String {

@@ -621,31 +621,35 @@ impl<'s> Batch<'s> {
                 ));
                 break;
             }
-            if let Some(j) = self
-                .projection
-                .iter()
-                .position(|&c| std::str::from_utf8(&record[c]).is_err())
-            {
-                let value = String::from_utf8_lossy(&record[self.projection[j]]).into_owned();
-                let problem = "not UTF-8 text (save the file as UTF-8)";
-                broken = Some((rows, self.invalid(rows, j, &Cell::Str(&value), problem)));
-                break;
-            }
             for (j, &c) in self.projection.iter().enumerate() {
                 bytes[j].extend_from_slice(&record[c]);
                 ends[j].push(bytes[j].len());
             }
             rows += 1;
         }
-        let columns = bytes
-            .into_iter()
-            .zip(ends)
-            .map(|(b, ends)| {
-                // Each field is UTF-8, so their concatenation is too.
-                let text = String::from_utf8(b).unwrap_or_default();
-                Cells::Text { text, ends }
-            })
-            .collect();
+        let mut columns = Vec::with_capacity(bytes.len());
+        for (j, (b, ends)) in bytes.into_iter().zip(ends).enumerate() {
+            match String::from_utf8(b) {
+                Ok(text) => columns.push(Cells::Text { text, ends }),
+                Err(e) => {
+                    // The first field that is not UTF-8; the columns keep the
+                    // rows before it.
+                    let bad = ends.partition_point(|&end| end <= e.utf8_error().valid_up_to());
+                    let start = bad.checked_sub(1).map_or(0, |i| ends[i]);
+                    let field = &e.as_bytes()[start..ends[bad]];
+                    let value = String::from_utf8_lossy(field).into_owned();
+                    let problem = "not UTF-8 text (save the file as UTF-8)";
+                    if broken.as_ref().is_none_or(|(row, _)| bad < *row) {
+                        broken = Some((bad, self.invalid(bad, j, &Cell::Str(&value), problem)));
+                    }
+                    let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                    columns.push(Cells::Text { text, ends });
+                }
+            }
+        }
+        if let Some((row, _)) = &broken {
+            rows = rows.min(*row);
+        }
         Ok(Columns {
             rows,
             columns,
