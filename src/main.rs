@@ -181,8 +181,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
             0 => String::new(),
             total => format!(" of {:.2} GB", total as f64 / 1e9),
         };
+        let rate = p.bytes as f64 / 1e6 / p.elapsed.as_secs_f64().max(1e-3);
         eprint!(
-            "\r[{seconds:>6.1} s]   {:.1}M rows, {:.2} GB{share} read   ",
+            "\r[{seconds:>6.1} s]   {:.1}M rows, {:.2} GB{share} read, {rate:.0} MB/s   ",
             p.rows as f64 / 1e6,
             p.bytes as f64 / 1e9,
         );

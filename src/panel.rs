@@ -619,6 +619,8 @@ pub struct LoadProgress {
     pub bytes: u64,
     /// Size of the file in bytes (0 for an in-memory frame).
     pub total_bytes: u64,
+    /// Time since the read started.
+    pub elapsed: std::time::Duration,
 }
 
 /// A progress callback; a newtype so that the builder stays `Debug`.

@@ -744,12 +744,22 @@ mod tests {
             }
             if frac % 10 == 0 {
                 let text = format!("{whole}.{}", frac / 10);
-                assert_eq!(plain_centihours(&text), centihours(text.parse().unwrap()).ok(), "{text}");
+                assert_eq!(
+                    plain_centihours(&text),
+                    centihours(text.parse().unwrap()).ok(),
+                    "{text}"
+                );
             }
         }
-        for text in ["", ".5", "1.", "1.234", "-1", "1e2", "169", "168.01", " 5", "0x1"] {
+        for text in [
+            "", ".5", "1.", "1.234", "-1", "1e2", "169", "168.01", " 5", "0x1",
+        ] {
             if let Some(h) = plain_centihours(text) {
-                assert_eq!(Some(h), text.parse::<f64>().ok().and_then(|x| centihours(x).ok()), "{text}");
+                assert_eq!(
+                    Some(h),
+                    text.parse::<f64>().ok().and_then(|x| centihours(x).ok()),
+                    "{text}"
+                );
             }
         }
     }

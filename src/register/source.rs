@@ -479,6 +479,7 @@ struct Meter<'a> {
     rows: AtomicU64,
     bytes: AtomicU64,
     total: u64,
+    start: Instant,
     last: Mutex<Instant>,
 }
 
@@ -489,6 +490,7 @@ impl<'a> Meter<'a> {
             rows: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             total,
+            start: Instant::now(),
             last: Mutex::new(Instant::now()),
         }
     }
@@ -505,6 +507,7 @@ impl<'a> Meter<'a> {
                 rows,
                 bytes,
                 total_bytes: self.total,
+                elapsed: self.start.elapsed(),
             });
         }
     }
