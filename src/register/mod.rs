@@ -728,43 +728,6 @@ fn plain_centihours(s: &str) -> Option<u16> {
     (f64::from(h) <= crate::panel::MAX_HOURS * crate::panel::HOURS_SCALE).then_some(h)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::plain_centihours;
-    use crate::panel::centihours;
-
-    /// The fast path equals parsing the float for every value it takes.
-    #[test]
-    fn plain_hours_equal_the_float_parse() {
-        for n in 0..=16_800u32 {
-            let (whole, frac) = (n / 100, n % 100);
-            for text in [format!("{whole}.{frac:02}"), format!("{whole}")] {
-                let want = centihours(text.parse::<f64>().unwrap()).ok();
-                assert_eq!(plain_centihours(&text), want, "{text}");
-            }
-            if frac % 10 == 0 {
-                let text = format!("{whole}.{}", frac / 10);
-                assert_eq!(
-                    plain_centihours(&text),
-                    centihours(text.parse().unwrap()).ok(),
-                    "{text}"
-                );
-            }
-        }
-        for text in [
-            "", ".5", "1.", "1.234", "-1", "1e2", "169", "168.01", " 5", "0x1",
-        ] {
-            if let Some(h) = plain_centihours(text) {
-                assert_eq!(
-                    Some(h),
-                    text.parse::<f64>().ok().and_then(|x| centihours(x).ok()),
-                    "{text}"
-                );
-            }
-        }
-    }
-}
-
 /// The week columns with `prefix` (their weeks and column indices), sorted
 /// by week. A column that has the prefix but no valid `YYWW` after it is an
 /// error.
@@ -828,4 +791,41 @@ fn check_contiguous(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_centihours;
+    use crate::panel::centihours;
+
+    /// The fast path equals parsing the float for every value it takes.
+    #[test]
+    fn plain_hours_equal_the_float_parse() {
+        for n in 0..=16_800u32 {
+            let (whole, frac) = (n / 100, n % 100);
+            for text in [format!("{whole}.{frac:02}"), format!("{whole}")] {
+                let want = centihours(text.parse::<f64>().unwrap()).ok();
+                assert_eq!(plain_centihours(&text), want, "{text}");
+            }
+            if frac % 10 == 0 {
+                let text = format!("{whole}.{}", frac / 10);
+                assert_eq!(
+                    plain_centihours(&text),
+                    centihours(text.parse().unwrap()).ok(),
+                    "{text}"
+                );
+            }
+        }
+        for text in [
+            "", ".5", "1.", "1.234", "-1", "1e2", "169", "168.01", " 5", "0x1",
+        ] {
+            if let Some(h) = plain_centihours(text) {
+                assert_eq!(
+                    Some(h),
+                    text.parse::<f64>().ok().and_then(|x| centihours(x).ok()),
+                    "{text}"
+                );
+            }
+        }
+    }
 }
