@@ -732,7 +732,8 @@ impl Grid {
     pub(crate) fn kept_weeks(&self, persons: &Persons, row: usize) -> RangeInclusive<Week> {
         let referral = persons.referral_weeks()[row];
         let lo = referral.plus(self.k_lo);
-        let hi = referral.plus(self.k_lo + self.weeks.len() as i32 - 1);
+        let last = i64::from(self.k_lo) + self.weeks.len() as i64 - 1;
+        let hi = referral.plus(i32::try_from(last).unwrap_or(i32::MAX));
         let lo = self.from.map_or(lo, |f| lo.max(f));
         let hi = self.until.map_or(hi, |u| hi.min(u));
         lo..=hi
@@ -751,7 +752,7 @@ impl Grid {
         if !self.kept_weeks(persons, row).contains(&week) {
             return Put::Outside;
         }
-        let k = week.event_week(persons.referral_weeks()[row]) - self.k_lo;
+        let k = i64::from(week.event_week(persons.referral_weeks()[row])) - i64::from(self.k_lo);
         let Some(column) = usize::try_from(k).ok().and_then(|k| self.weeks.get(k)) else {
             return Put::Outside;
         };

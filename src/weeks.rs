@@ -199,9 +199,10 @@ impl Week {
         Week(index)
     }
 
-    /// Event week of `self` for a person referred in `referral`: `self − referral`.
+    /// Event week of `self` for a person referred in `referral`: `self − referral`
+    /// (saturating at the ends of `i32`).
     pub fn event_week(self, referral: Week) -> i32 {
-        self.0 - referral.0
+        self.0.saturating_sub(referral.0)
     }
 
     /// The week `k` weeks after `self` (`k` may be negative; saturates at

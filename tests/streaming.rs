@@ -387,3 +387,94 @@ fn a_known_window_over_budget_fails_before_reading() {
         e => panic!("{e:?}"),
     }
 }
+
+mod never_panics {
+    use std::path::PathBuf;
+
+    use proptest::prelude::*;
+    use trialpanel::{CodeTable, LongColumns, Panel, Persons, WideColumns};
+
+    fn setup() -> (Persons, CodeTable, PathBuf) {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("streaming-any-bytes");
+        std::fs::create_dir_all(&dir).unwrap();
+        let persons = dir.join("persons.csv");
+        std::fs::write(
+            &persons,
+            "person_id,arm,referral_week\nA,treatment,2016-W10\n7,control,2016-W11\n",
+        )
+        .unwrap();
+        let persons = Persons::read(&persons, &Default::default()).unwrap();
+        let codes = CodeTable::from_pairs([("111", "benefit"), ("651", "work_placement")]).unwrap();
+        (persons, codes, dir)
+    }
+
+    /// Text that looks like a register: headers, ids, weeks, codes, hours,
+    /// quotes, separators and line ends, in any order.
+    fn register_text() -> impl Strategy<Value = Vec<u8>> {
+        let pieces = prop::sample::select(vec![
+            "person_id",
+            "week",
+            "code",
+            "hours",
+            "y_1610",
+            "y_1611",
+            "y_1653",
+            "h_1610",
+            "A",
+            "7",
+            "07",
+            "2016-W10",
+            "2016-W11",
+            "201612",
+            "111",
+            "651",
+            "999",
+            "2.5",
+            "-1",
+            "NaN",
+            "\"",
+            ",",
+            ",",
+            "\n",
+            "\n",
+            "\r\n",
+            " ",
+            "\u{feff}",
+            "\u{ff}",
+        ]);
+        let header = prop::sample::select(vec![
+            "",
+            "person_id,week,code,hours\n",
+            "person_id,y_1610,y_1611,h_1610,h_1611\n",
+        ]);
+        (header, prop::collection::vec(pieces, 0..80))
+            .prop_map(|(h, v)| format!("{h}{}", v.concat()).into_bytes())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Any text as a long or a wide register, with any batch size and
+        /// event-week window: a panel or an error, never a panic.
+        #[test]
+        fn any_register_text_is_a_panel_or_an_error(
+            text in register_text(),
+            batch in 1usize..5,
+            first in prop::sample::select(vec![None, Some(-3), Some(i32::MIN), Some(i32::MAX)]),
+        ) {
+            let (persons, codes, dir) = setup();
+            let path = dir.join(format!("register-{batch}.csv"));
+            std::fs::write(&path, &text).unwrap();
+            let builder = || {
+                let b = Panel::builder(&persons, &codes).batch_rows(batch);
+                match first {
+                    Some(k) => b.first_event_week(k),
+                    None => b,
+                }
+            };
+            let _ = builder().long_file(&path, &LongColumns::default());
+            let wide = WideColumns { hours_prefix: Some("h_".into()), ..WideColumns::default() };
+            let _ = builder().wide_file(&path, &wide);
+        }
+    }
+}
