@@ -201,6 +201,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         },
         terminal.then_some(&load_line as &(dyn Fn(&LoadProgress) + Sync)),
     )?;
+    // Warnings are not progress: printed even with --quiet.
+    for w in &results.warnings {
+        eprintln!("trialpanel: warning: {w}");
+    }
     let dir = analysis.output_dir();
     if !quiet {
         eprintln!(

@@ -76,6 +76,76 @@ pub struct LoadReport {
     pub unknown_person_rows: usize,
     /// Rows outside the panel's event-week window or the observed weeks.
     pub rows_outside_window: usize,
+    /// Runs of observed weeks (first, last) in which a long register has no
+    /// row at all, for anyone. Such weeks count as no benefit and no hours
+    /// for everyone followed then, which is right only if the register
+    /// really covers them (an extract that ends earlier than
+    /// `observed_until`, a stray row years away from the rest, a week
+    /// missing from the export are not). Always empty for a wide register,
+    /// whose header lists its weeks.
+    pub weeks_without_rows: Vec<(Week, Week)>,
+}
+
+impl LoadReport {
+    /// Warnings for the analyst: what the load assumed that may be wrong.
+    pub fn warnings(&self, observed: RangeInclusive<Week>) -> Vec<String> {
+        let mut out = Vec::new();
+        let n: i32 = self
+            .weeks_without_rows
+            .iter()
+            .map(|(a, b)| b.event_week(*a) + 1)
+            .sum();
+        if n == 0 {
+            return out;
+        }
+        let runs: Vec<String> = self
+            .weeks_without_rows
+            .iter()
+            .take(5)
+            .map(|(a, b)| {
+                if a == b {
+                    a.to_string()
+                } else {
+                    format!("{a} to {b}")
+                }
+            })
+            .collect();
+        let more = if self.weeks_without_rows.len() > 5 {
+            ", ..."
+        } else {
+            ""
+        };
+        let mut advice = Vec::new();
+        if let Some(&(a, b)) = self.weeks_without_rows.last()
+            && b == *observed.end()
+        {
+            advice.push(format!(
+                "if the extract ends before {a}, set `observed_until` to {}",
+                a.plus(-1)
+            ));
+        }
+        if let Some(&(a, b)) = self.weeks_without_rows.first()
+            && a == *observed.start()
+        {
+            advice.push(format!(
+                "if the register starts after {b}, set `observed_from` to {}",
+                b.plus(1)
+            ));
+        }
+        if advice.is_empty() {
+            advice.push("check that the export holds every week".into());
+        }
+        out.push(format!(
+            "the register has no rows at all in {n} of the observed weeks {} to {} ({}{more}); \
+             they were counted as weeks without benefit and without hours for everyone followed \
+             then: {}",
+            observed.start(),
+            observed.end(),
+            runs.join(", "),
+            advice.join("; ")
+        ));
+        out
+    }
 }
 
 /// A validated person-week panel. See the module documentation for its layout.
@@ -156,6 +226,16 @@ impl Panel {
     /// What loading skipped.
     pub fn load_report(&self) -> &LoadReport {
         &self.report
+    }
+
+    /// [`LoadReport::warnings`] for this panel's observed weeks.
+    pub fn load_warnings(&self) -> Vec<String> {
+        self.report
+            .warnings(self.observed_from..=self.observed_until)
+    }
+
+    pub(crate) fn report_mut(&mut self) -> &mut LoadReport {
+        &mut self.report
     }
 
     fn offset(&self, k: i32) -> Option<usize> {

@@ -937,3 +937,58 @@ fn follow_up_summary_matches_the_person_table() {
         assert_eq!(count, n);
     }
 }
+
+/// An extract week set past the register's last week: the weeks without
+/// any row are said on stderr (even with --quiet), in report.md and in
+/// results.json, with the setting that fixes them.
+#[test]
+fn observed_weeks_without_register_rows_are_flagged() {
+    let dir = out_dir("late-extract");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(sample_file()).unwrap().replace(
+        "observed_until = \"2017-W02\"",
+        "observed_until = \"2017-W08\"",
+    );
+    let file = sample_file().with_file_name("late_extract.toml");
+    let file = dir.join(file.file_name().unwrap());
+    let data = sample_file().parent().unwrap().to_path_buf();
+    // Relative input paths resolve against the analysis file's directory.
+    let text = ["persons.csv", "codes.csv", "register_long.parquet"]
+        .iter()
+        .fold(text, |t, f| {
+            t.replace(
+                &format!("\"{f}\""),
+                &format!("\"{}\"", data.join(f).display()),
+            )
+        });
+    std::fs::write(&file, text).unwrap();
+    let out = trialpanel(&[
+        "run",
+        file.to_str().unwrap(),
+        "-q",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: the register has no rows at all in 6 of the observed weeks")
+            && stderr.contains("(2017-W03 to 2017-W08)")
+            && stderr.contains("set `observed_until` to 2017-W02"),
+        "{stderr}"
+    );
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        report.contains("**Warning:** the register has no rows at all"),
+        "{report}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["warnings"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        json["trial"]["load"]["weeks_without_rows"][0],
+        serde_json::json!(["2017-W03", "2017-W08"])
+    );
+    // The sample itself, with its real extract week, has no warning.
+    assert!(sample().1.warnings.is_empty());
+}

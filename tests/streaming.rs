@@ -478,3 +478,62 @@ mod never_panics {
         }
     }
 }
+
+/// Weeks without any register row: at the end (an extract week past the
+/// data), in the middle (a week missing from the export) and a stray row
+/// years away from the rest.
+#[test]
+fn weeks_without_rows_are_reported_as_runs() {
+    use trialpanel::Week;
+    let persons = df!(
+        "person_id" => ["a", "b"],
+        "arm" => ["treatment", "control"],
+        "referral_week" => ["2016-W10", "2016-W10"]
+    )
+    .unwrap();
+    let persons = Persons::from_frame(persons, "persons", &Default::default()).unwrap();
+    let codes = CodeTable::from_pairs([("111", "benefit")]).unwrap();
+    let w = |s: &str| Week::parse(s).unwrap();
+    let load = |weeks: &[&str], until: Option<&str>| {
+        let n = weeks.len();
+        let register = df!(
+            "person_id" => vec!["a"; n],
+            "week" => weeks.to_vec(),
+            "code" => vec!["111"; n],
+            "hours" => vec![0.0; n]
+        )
+        .unwrap();
+        let mut b = Panel::builder(&persons, &codes);
+        if let Some(u) = until {
+            b = b.observed_until(w(u));
+        }
+        b.long_frame(register, "register", &LongColumns::default())
+            .unwrap()
+    };
+    let full = load(&["2016-W10", "2016-W11", "2016-W12"], None);
+    assert!(full.load_report().weeks_without_rows.is_empty());
+    assert!(full.load_warnings().is_empty());
+
+    let late = load(&["2016-W10", "2016-W11", "2016-W12"], Some("2016-W15"));
+    assert_eq!(
+        late.load_report().weeks_without_rows,
+        vec![(w("2016-W13"), w("2016-W15"))]
+    );
+    let warning = &late.load_warnings()[0];
+    assert!(warning.contains("3 of the observed weeks"), "{warning}");
+    assert!(
+        warning.contains("set `observed_until` to 2016-W12"),
+        "{warning}"
+    );
+
+    let hole = load(&["2016-W10", "2016-W12"], None);
+    assert_eq!(
+        hole.load_report().weeks_without_rows,
+        vec![(w("2016-W11"), w("2016-W11"))]
+    );
+    assert!(hole.load_warnings()[0].contains("check that the export holds every week"));
+
+    let stray = load(&["2016-W10", "2016-W11", "2030-W01"], None);
+    let runs = &stray.load_report().weeks_without_rows;
+    assert_eq!(runs, &vec![(w("2016-W12"), w("2029-W52"))]);
+}

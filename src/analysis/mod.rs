@@ -135,6 +135,7 @@ impl Analysis {
 
         progress("reading and aligning the register");
         let panel = self.build_panel(&persons, &codes, load_progress)?;
+        let warnings = panel.load_warnings();
         let window = panel.event_weeks();
         let last = c.weeks.last.unwrap_or(*window.end());
         let weeks = c.weeks.first..=last;
@@ -236,6 +237,7 @@ impl Analysis {
             spell,
             hours,
             balance,
+            warnings,
         })
     }
 
@@ -375,6 +377,10 @@ pub struct Results {
     pub hours: Option<HoursResults>,
     /// The balance table and the joint test.
     pub balance: Balance,
+    /// What the analysis assumed that may be wrong (e.g. observed weeks
+    /// without any register row); `trialpanel run` prints them on stderr
+    /// and report.md in its design section.
+    pub warnings: Vec<String>,
 }
 
 /// The trial's design as the data show it.

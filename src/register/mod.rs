@@ -137,7 +137,13 @@ impl PanelBuilder<'_> {
         grid.report.rows_outside_window = out.iter().map(|b| b.outside).sum();
         grid.report.unknown_person_rows = totals.unknown_persons(self, source)?;
         totals.unmapped_codes(source)?;
-        self.finish(grid, seen)
+        let mut weeks: Vec<Week> = out.iter().flat_map(|b| b.weeks.iter().copied()).collect();
+        weeks.sort_unstable();
+        weeks.dedup();
+        let mut panel = self.finish(grid, seen)?;
+        let observed = panel.observed_from()..=panel.observed_until();
+        panel.report_mut().weeks_without_rows = gaps(&weeks, observed);
+        Ok(panel)
     }
 
     /// Align one batch of a long register; columns id, week, code[, hours].
@@ -247,6 +253,7 @@ impl PanelBuilder<'_> {
             }
             start = rows.end;
         }
+        out.weeks = week_memo.weeks();
         first.or(out)
     }
 
@@ -508,10 +515,28 @@ fn check_no_race(grid: &Grid, stored: impl Iterator<Item = usize>) -> Result<()>
     })
 }
 
+/// The runs of weeks in `observed` that are not in `weeks` (sorted).
+fn gaps(weeks: &[Week], observed: std::ops::RangeInclusive<Week>) -> Vec<(Week, Week)> {
+    let mut out = Vec::new();
+    let mut next = *observed.start();
+    for &w in weeks.iter().filter(|w| observed.contains(w)) {
+        if w > next {
+            out.push((next, w.plus(-1)));
+        }
+        next = w.plus(1);
+    }
+    if next <= *observed.end() {
+        out.push((next, *observed.end()));
+    }
+    out
+}
+
 /// What one batch of a long register found beyond [`Totals`].
 #[derive(Default)]
 struct LongBatch {
     totals: Totals,
+    /// The distinct weeks of the batch's rows.
+    weeks: Vec<Week>,
     /// Person-weeks written (see [`check_no_race`]).
     stored: usize,
     /// First and last week of the batch's rows.
@@ -593,6 +618,19 @@ struct WeekMemo {
 }
 
 impl WeekMemo {
+    /// The distinct weeks seen.
+    fn weeks(&self) -> Vec<Week> {
+        let mut w: Vec<Week> = self
+            .text
+            .values()
+            .chain(self.int.values())
+            .copied()
+            .collect();
+        w.sort_unstable();
+        w.dedup();
+        w
+    }
+
     /// The week, or `Err(None)` for a blank cell, `Err(Some(reason))` for
     /// one that is not a week.
     fn week(&mut self, cell: &Cell<'_>) -> std::result::Result<Week, Option<String>> {
@@ -622,7 +660,17 @@ impl WeekMemo {
                     Ok(w)
                 }
             },
-            other => parse(&other.text()),
+            other => {
+                let text = other.text();
+                match self.text.get(text.as_ref()) {
+                    Some(&w) => Ok(w),
+                    None => {
+                        let w = parse(&text)?;
+                        self.text.insert(text.into_owned(), w);
+                        Ok(w)
+                    }
+                }
+            }
         }
     }
 }
@@ -723,9 +771,10 @@ fn plain_centihours(s: &str) -> Option<u16> {
     if whole.is_empty() || whole.len() > 3 || frac.len() > 2 || !digits(whole) || !digits(frac) {
         return None;
     }
-    let value = |t: &str| t.bytes().fold(0u16, |a, d| a * 10 + u16::from(d - b'0'));
+    let value = |t: &str| t.bytes().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
     let h = value(whole) * 100 + value(frac) * if frac.len() == 1 { 10 } else { 1 };
-    (f64::from(h) <= crate::panel::MAX_HOURS * crate::panel::HOURS_SCALE).then_some(h)
+    let max = (crate::panel::MAX_HOURS * crate::panel::HOURS_SCALE) as u32;
+    u16::try_from(h).ok().filter(|_| h <= max)
 }
 
 /// The week columns with `prefix` (their weeks and column indices), sorted

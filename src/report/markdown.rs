@@ -86,6 +86,9 @@ fn design(s: &mut String, r: &Results) {
          for fewer weeks and the number of persons behind each week falls.\n",
         t.referral_first, t.referral_last, t.observed_from, t.observed_until
     );
+    for w in &r.warnings {
+        let _ = writeln!(s, "**Warning:** {w}.\n");
+    }
     if t.load.unknown_person_rows + t.load.rows_outside_window > 0 {
         let _ = writeln!(
             s,
