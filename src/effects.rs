@@ -452,12 +452,7 @@ pub fn simultaneous_band(
 ) -> Result<Band> {
     let design = effects.design;
     design.check()?;
-    if options.draws == 0 {
-        return Err(Error::InvalidSetting {
-            name: "band draws".into(),
-            reason: "at least one draw is needed".into(),
-        });
-    }
+    check_draws("band draws", options.draws, MAX_BAND_DRAWS)?;
     let weeks: Vec<i32> = effects
         .rows
         .iter()
@@ -657,6 +652,28 @@ impl RandomisationTest {
 /// tie with the observed statistic count as ties despite rounding.
 const TIE_TOLERANCE: f64 = 1e-9;
 
+/// Most draws of the simultaneous band: its cost is the draws times the
+/// weeks squared, whatever the number of persons (10⁷ draws of 78 weeks
+/// take about half a minute on two cores).
+pub const MAX_BAND_DRAWS: usize = 10_000_000;
+
+/// Most re-draws of the randomisation test: each re-draw recomputes every
+/// weekly statistic over all persons (1,000 draws of 100,000 persons × 78
+/// weeks take about 16 s on two cores), and the statistics of every draw
+/// are kept.
+pub const MAX_RANDOMISATION_DRAWS: usize = 100_000;
+
+/// `draws` must be between 1 and `max`.
+pub(crate) fn check_draws(name: &str, draws: usize, max: usize) -> Result<()> {
+    if (1..=max).contains(&draws) {
+        return Ok(());
+    }
+    Err(Error::InvalidSetting {
+        name: name.into(),
+        reason: format!("must be between 1 and {max}, not {draws}"),
+    })
+}
+
 /// Randomisation inference: re-draw the assignment `draws` times (a random
 /// permutation of the arm labels, within blocks when the design is blocked,
 /// so every re-draw has the observed arm sizes), recompute the weekly t
@@ -669,12 +686,11 @@ pub fn randomisation_test(
     options: &RandomisationOptions,
 ) -> Result<RandomisationTest> {
     design.check()?;
-    if options.draws == 0 {
-        return Err(Error::InvalidSetting {
-            name: "randomisation draws".into(),
-            reason: "at least one draw is needed".into(),
-        });
-    }
+    check_draws(
+        "randomisation draws",
+        options.draws,
+        MAX_RANDOMISATION_DRAWS,
+    )?;
     let panel = values.panel();
     let cells = Cells::new(panel, design, None);
     let weeks: Vec<i32> = values.weeks().collect();

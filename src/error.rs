@@ -121,6 +121,26 @@ pub enum Error {
         first_id: String,
     },
 
+    /// More register rows for unknown persons than
+    /// [`PanelBuilder::max_unknown_share`](crate::PanelBuilder::max_unknown_share)
+    /// allows to skip: the two files' ids most likely do not match.
+    #[error(
+        "{file}: {rows} of {total} register rows ({percent:.1}%) are for {persons} person(s) \
+         not in the person table (first: row {first_row}, person `{first_id}`), more than the \
+         {max_percent}% that `max_unknown_share` lets `ignore_unknown_persons` skip; check that \
+         the ids of the two files are written alike (leading zeros, letter case, text or integer)"
+    )]
+    TooManyUnknownPersons {
+        file: PathBuf,
+        rows: usize,
+        total: usize,
+        percent: f64,
+        max_percent: f64,
+        persons: usize,
+        first_row: usize,
+        first_id: String,
+    },
+
     /// Benefit codes that the code table does not map, with their counts.
     #[error(
         "{file}: {} code(s) missing from the code table: {}; \

@@ -17,6 +17,9 @@ use crate::error::{Error, Result};
 pub(crate) struct Table {
     pub(crate) file: PathBuf,
     df: DataFrame,
+    /// Parquet columns not read because trialpanel cannot decode their
+    /// type (name, type); an error only if one is used.
+    unreadable: Vec<(String, String)>,
 }
 
 /// One cell of a column.
@@ -120,9 +123,16 @@ impl Table {
             file: file.clone(),
             source,
         })?;
+        if meta.is_dir() {
+            return Err(Error::Io {
+                file,
+                source: std::io::Error::other("is a directory, not a file"),
+            });
+        }
         if meta.len() == 0 {
             return Err(Error::Empty { file });
         }
+        let mut unreadable = Vec::new();
         let df = match ext.as_deref() {
             Some("csv") => CsvReadOptions::default()
                 .with_has_header(true)
@@ -135,13 +145,28 @@ impl Table {
                     file: file.clone(),
                     source,
                 })?;
-                ParquetReader::new(handle)
+                let mut reader = ParquetReader::new(handle);
+                let schema = reader
+                    .schema()
+                    .map_err(|e| parse_error(&file, "Parquet", e))?;
+                let (readable, other): (Vec<_>, Vec<_>) =
+                    schema.iter_values().partition(|f| readable_type(&f.dtype));
+                unreadable = other
+                    .iter()
+                    .map(|f| (f.name.to_string(), type_name(&f.dtype)))
+                    .collect();
+                reader
+                    .with_columns(Some(readable.iter().map(|f| f.name.to_string()).collect()))
                     .finish()
                     .map_err(|e| parse_error(&file, "Parquet", e))?
             }
             _ => return Err(Error::UnsupportedFormat { file }),
         };
-        let mut table = Table { file, df };
+        let mut table = Table {
+            file,
+            df,
+            unreadable,
+        };
         table.strip_bom();
         Ok(table)
     }
@@ -151,6 +176,7 @@ impl Table {
         Table {
             file: PathBuf::from(label),
             df,
+            unreadable: Vec::new(),
         }
     }
 
@@ -172,17 +198,26 @@ impl Table {
         self.df.height()
     }
 
-    /// Column names in file order.
+    /// Column names: the columns read, then any Parquet columns of a type
+    /// trialpanel cannot read.
     pub(crate) fn column_names(&self) -> Vec<String> {
         self.df
             .get_column_names()
             .iter()
             .map(|n| n.to_string())
+            .chain(self.unreadable.iter().map(|(n, _)| n.clone()))
             .collect()
     }
 
     /// The column `name`, or [`Error::MissingColumn`].
     pub(crate) fn column(&self, name: &str) -> Result<Column> {
+        if let Some((_, dtype)) = self.unreadable.iter().find(|(n, _)| n == name) {
+            return Err(Error::ColumnType {
+                file: self.file.clone(),
+                column: name.to_string(),
+                dtype: dtype.clone(),
+            });
+        }
         let col = self.df.column(name).map_err(|_| Error::MissingColumn {
             file: self.file.clone(),
             column: name.to_string(),
@@ -210,6 +245,22 @@ impl Table {
                     .map_err(|_| type_error())?
                     .clone(),
             ),
+            // Values past i64::MAX keep their exact text (an id stays the
+            // id; as hours it is out of range at its row).
+            DataType::UInt64
+                if series
+                    .u64()
+                    .ok()
+                    .and_then(|ca| ca.max())
+                    .is_some_and(|m| m > i64::MAX as u64) =>
+            {
+                Column::Str(
+                    cast(&DataType::String)?
+                        .str()
+                        .map_err(|_| type_error())?
+                        .clone(),
+                )
+            }
             d if d.is_integer() || matches!(d, DataType::Boolean) => Column::Int(
                 cast(&DataType::Int64)?
                     .i64()
@@ -235,6 +286,46 @@ impl Table {
     pub(crate) fn missing(&self, index: usize, column: &str) -> Error {
         missing_value(&self.file, index + 1, column)
     }
+}
+
+/// Whether trialpanel decodes Parquet columns of this Arrow type: text,
+/// integers, floating point, booleans and all-null columns. Others (decimal,
+/// dates and times, lists, structs, dictionaries) are not read; using one
+/// is [`Error::ColumnType`].
+pub(crate) fn readable_type(dtype: &ArrowDataType) -> bool {
+    use ArrowDataType as A;
+    matches!(
+        dtype,
+        A::Null
+            | A::Boolean
+            | A::Int8
+            | A::Int16
+            | A::Int32
+            | A::Int64
+            | A::UInt8
+            | A::UInt16
+            | A::UInt32
+            | A::UInt64
+            | A::Float32
+            | A::Float64
+            | A::Utf8
+            | A::LargeUtf8
+            | A::Utf8View
+    )
+}
+
+/// A Parquet column type for an error message, with what to do.
+pub(crate) fn type_name(dtype: &ArrowDataType) -> String {
+    use ArrowDataType as A;
+    let name = match dtype {
+        A::Decimal(p, s) | A::Decimal32(p, s) | A::Decimal64(p, s) | A::Decimal256(p, s) => {
+            format!("decimal({p}, {s})")
+        }
+        A::Date32 | A::Date64 => "date".into(),
+        A::Timestamp(..) => "timestamp".into(),
+        other => format!("{other:?}"),
+    };
+    format!("{name} (store it as text, an integer or a floating-point number)")
 }
 
 /// [`Error::InvalidValue`] at 1-based data row `row`.

@@ -48,8 +48,8 @@ COMMANDS:
 OPTIONS (run):
     -o, --output <DIR>    Write to DIR instead of the file's `output` setting
                           (which is relative to the analysis file).
-    -j, --threads <N>     Worker threads (default: one per core). Results are
-                          bit-identical for every N.
+    -j, --threads <N>     Worker threads, 1 to 256 (default: one per core).
+                          Results are bit-identical for every N.
     -q, --quiet           No progress messages on stderr.
     -h, --help            Print this help.
     -V, --version         Print the version.
@@ -101,10 +101,10 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
             "-j" | "--threads" => {
                 let v = value("--threads")?;
                 threads = match v.parse::<usize>() {
-                    Ok(n) if n > 0 => Some(n),
+                    Ok(n) if (1..=MAX_THREADS).contains(&n) => Some(n),
                     _ => {
                         return Err(format!(
-                            "--threads needs a positive whole number, not `{v}`"
+                            "--threads needs a whole number from 1 to {MAX_THREADS}, not `{v}`"
                         ));
                     }
                 };
@@ -153,6 +153,10 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Most worker threads: each has its own stack, and far more threads than
+/// cores only adds scheduling.
+const MAX_THREADS: usize = 256;
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let start = Instant::now();

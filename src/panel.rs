@@ -90,6 +90,15 @@ impl LoadReport {
     /// Warnings for the analyst: what the load assumed that may be wrong.
     pub fn warnings(&self, observed: RangeInclusive<Week>) -> Vec<String> {
         let mut out = Vec::new();
+        if self.unknown_person_rows > 0 {
+            out.push(format!(
+                "{} of {} register rows ({:.2}%) belong to persons not in the person table and \
+                 were skipped (`ignore_unknown_persons`)",
+                self.unknown_person_rows,
+                self.rows,
+                100.0 * self.unknown_person_rows as f64 / self.rows.max(1) as f64
+            ));
+        }
         let n: i32 = self
             .weeks_without_rows
             .iter()
@@ -176,6 +185,7 @@ impl Panel {
             first_event_week: None,
             last_event_week: None,
             ignore_unknown_persons: false,
+            max_unknown_share: DEFAULT_MAX_UNKNOWN_SHARE,
             batch_rows: DEFAULT_BATCH_ROWS,
             memory_budget: default_memory_budget(),
             progress: None,
@@ -369,6 +379,7 @@ pub struct PanelBuilder<'a> {
     pub(crate) first_event_week: Option<i32>,
     pub(crate) last_event_week: Option<i32>,
     pub(crate) ignore_unknown_persons: bool,
+    pub(crate) max_unknown_share: f64,
     batch_rows: usize,
     memory_budget: u64,
     progress: Option<Progress<'a>>,
@@ -416,6 +427,16 @@ impl<'a> PanelBuilder<'a> {
     /// instead of failing.
     pub fn ignore_unknown_persons(mut self, ignore: bool) -> Self {
         self.ignore_unknown_persons = ignore;
+        self
+    }
+
+    /// Most share of the register's rows that
+    /// [`PanelBuilder::ignore_unknown_persons`] may skip (default 0.05); more
+    /// is [`Error::TooManyUnknownPersons`], as ids that lost their leading
+    /// zeros or changed case would otherwise empty the panel silently. A
+    /// share outside 0–1 is [`Error::InvalidSetting`].
+    pub fn max_unknown_share(mut self, share: f64) -> Self {
+        self.max_unknown_share = share;
         self
     }
 
@@ -679,6 +700,9 @@ impl<'a> PanelBuilder<'a> {
         Ok((k_min, k_max))
     }
 }
+
+/// Default [`PanelBuilder::max_unknown_share`].
+pub const DEFAULT_MAX_UNKNOWN_SHARE: f64 = 0.05;
 
 /// Bytes per person-week of the panel core: a category byte and a `u16` of
 /// hundredths of an hour.

@@ -205,17 +205,39 @@ fn settings_that_cannot_work_are_named() {
         (
             Box::new(append("[design]\nlevel = 1.5\n")),
             "design.level",
-            "between 0 and 1",
+            "above 0 and at most 0.999999999",
+        ),
+        // So near 1 that the critical values are infinite.
+        (
+            Box::new(append("[design]\nlevel = 0.9999999999999999\n")),
+            "design.level",
+            "the critical values are infinite",
         ),
         (
             Box::new(append("[band]\ndraws = 0\n")),
             "band.draws",
-            "at least 1",
+            "between 1 and 10000000, not 0",
         ),
         (
             Box::new(append("[randomisation]\ndraws = 0\n")),
             "randomisation.draws",
-            "at least 1",
+            "between 1 and 100000, not 0",
+        ),
+        // Draw counts that would run for hours or abort on allocation.
+        (
+            Box::new(append("[band]\ndraws = 1000000000\n")),
+            "band.draws",
+            "between 1 and 10000000",
+        ),
+        (
+            Box::new(append("[randomisation]\ndraws = 10000000000\n")),
+            "randomisation.draws",
+            "between 1 and 100000",
+        ),
+        (
+            Box::new(append("[randomisation]\ndraws = 9223372036854775807\n")),
+            "randomisation.draws",
+            "between 1 and 100000",
         ),
         (
             Box::new(append("[report]\nmin_cell = 0\n")),
@@ -822,6 +844,14 @@ fn trialpanel_help_check_and_errors() {
     assert_eq!(usage.status.code(), Some(2));
     let usage = trialpanel(&["run", "a.toml", "--threads", "zero"]);
     assert_eq!(usage.status.code(), Some(2));
+    // Thousands of threads would each need a stack: refused before any work.
+    let usage = trialpanel(&["run", "a.toml", "--threads", "20000"]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&usage.stderr).contains("from 1 to 256, not `20000`"),
+        "{}",
+        String::from_utf8_lossy(&usage.stderr)
+    );
 
     let dir = out_dir("bad");
     std::fs::create_dir_all(&dir).unwrap();

@@ -200,3 +200,58 @@ fn persons_arms_referrals_and_codes() {
         e => panic!("{e:?}"),
     }
 }
+
+/// Parquet column types (`parquet_types/`, made by its `make.py`): unused
+/// columns of any type never block reading; a used column trialpanel cannot
+/// decode is named with its type; boolean hours are refused; an unsigned
+/// value past the integer range is out of range at its row, never read as 0.
+#[test]
+fn parquet_column_types_are_read_or_named() {
+    let dir = bad("parquet_types");
+    let persons = Persons::read(file("_base", "persons.csv"), &PersonSpec::default()).unwrap();
+    let codes = CodeTable::read(file("_base", "codes.csv")).unwrap();
+    let long = |name: &str| {
+        Panel::builder(&persons, &codes).long_file(dir.join(name), &LongColumns::default())
+    };
+    let base = load("_base").unwrap();
+    let unused = long("register_unused_types.parquet").unwrap();
+    for k in base.event_weeks() {
+        assert_eq!(unused.categories(k), base.categories(k), "week {k}");
+        assert_eq!(unused.centihours(k), base.centihours(k), "week {k}");
+    }
+    match long("register_decimal_hours.parquet").unwrap_err() {
+        Error::ColumnType { column, dtype, .. } => {
+            assert_eq!(column, "hours");
+            assert!(dtype.starts_with("decimal(10, 2)"), "{dtype}");
+        }
+        e => panic!("{e:?}"),
+    }
+    match long("register_bool_hours.parquet").unwrap_err() {
+        Error::ColumnType { column, dtype, .. } => {
+            assert_eq!(column, "hours");
+            assert!(dtype.contains("boolean"), "{dtype}");
+        }
+        e => panic!("{e:?}"),
+    }
+    match long("register_u64_hours.parquet").unwrap_err() {
+        Error::InvalidValue {
+            row, column, value, ..
+        } => assert_eq!(
+            (row, column.as_str(), value.as_str()),
+            (2, "hours", "18446744073709551615")
+        ),
+        e => panic!("{e:?}"),
+    }
+    // A date column in the person table: read when not used, named when
+    // it would be a covariate.
+    let listed = PersonSpec::default().covariate_columns(&[]);
+    let p = Persons::read(dir.join("persons_date.parquet"), &listed).unwrap();
+    assert_eq!(p.len(), 4);
+    match Persons::read(dir.join("persons_date.parquet"), &PersonSpec::default()).unwrap_err() {
+        Error::ColumnType { column, dtype, .. } => {
+            assert_eq!(column, "birth");
+            assert!(dtype.starts_with("date"), "{dtype}");
+        }
+        e => panic!("{e:?}"),
+    }
+}

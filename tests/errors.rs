@@ -317,11 +317,72 @@ fn unknown_persons_fail_by_default_and_are_counted_when_ignored() {
     let d = dir("unknown_ignored");
     let persons = Persons::read(write(&d, "p.csv", PERSONS), &PersonSpec::default()).unwrap();
     let codes = CodeTable::read(write(&d, "c.csv", CODES)).unwrap();
+    let register = write(&d, "r.csv", register);
+    // Two of three rows are more than the default 5% that may be skipped:
+    // the files' ids most likely do not match.
+    let err = Panel::builder(&persons, &codes)
+        .ignore_unknown_persons(true)
+        .long_file(&register, &LongColumns::default())
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TooManyUnknownPersons {
+                rows: 2,
+                total: 3,
+                persons: 1,
+                first_row: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("(66.7%)") && err.to_string().contains("leading zeros"),
+        "{err}"
+    );
     let panel = Panel::builder(&persons, &codes)
         .ignore_unknown_persons(true)
-        .long_file(write(&d, "r.csv", register), &LongColumns::default())
+        .max_unknown_share(1.0)
+        .long_file(&register, &LongColumns::default())
         .unwrap();
     assert_eq!(panel.load_report().unknown_person_rows, 2);
+    assert!(
+        panel.load_warnings()[0].contains("2 of 3 register rows (66.67%)"),
+        "{:?}",
+        panel.load_warnings()
+    );
+    let bad_share = Panel::builder(&persons, &codes)
+        .ignore_unknown_persons(true)
+        .max_unknown_share(1.5)
+        .long_file(&register, &LongColumns::default())
+        .unwrap_err();
+    assert!(
+        matches!(bad_share, Error::InvalidSetting { ref name, .. } if name == "max_unknown_share"),
+        "{bad_share:?}"
+    );
+}
+
+/// Ids that lost their leading zeros in one file (text `000001` in the
+/// person table, integer 1 in the register) match nobody: with
+/// `ignore_unknown_persons` every row would be dropped and every effect
+/// would be 0, so the load is refused instead.
+#[test]
+fn ids_written_differently_in_the_two_files_are_refused() {
+    let d = dir("leading_zeros");
+    let persons =
+        "person_id,arm,referral_week\n000001,treatment,2016-W10\n000002,control,2016-W10\n";
+    let register = "person_id,week,code,hours\n1,2016-W10,111,0\n2,2016-W10,111,0\n";
+    let persons = Persons::read(write(&d, "p.csv", persons), &PersonSpec::default()).unwrap();
+    let codes = CodeTable::read(write(&d, "c.csv", CODES)).unwrap();
+    let err = Panel::builder(&persons, &codes)
+        .ignore_unknown_persons(true)
+        .long_file(write(&d, "r.csv", register), &LongColumns::default())
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::TooManyUnknownPersons { rows: 2, total: 2, ref first_id, .. } if first_id == "1"),
+        "{err:?}"
+    );
 }
 
 #[test]

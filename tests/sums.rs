@@ -32,6 +32,7 @@ fn panel_of(trial: &SimulatedTrial, persons_frame: polars::prelude::DataFrame) -
         .observed_until(trial.weeks.1)
         .event_weeks(-20, 40)
         .ignore_unknown_persons(true)
+        .max_unknown_share(1.0)
         .long_frame(trial.register.clone(), "register", &LongColumns::default())
         .unwrap()
 }

@@ -126,6 +126,11 @@ pub struct Inputs {
     /// of failing. Default `false`.
     #[serde(default)]
     pub ignore_unknown_persons: bool,
+    /// Most share of register rows that `ignore_unknown_persons` may skip
+    /// (default 0.05); more is an error, as ids written differently in the
+    /// two files would otherwise drop rows silently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_unknown_share: Option<f64>,
     /// Category for codes missing from the code table. Default: none (such
     /// codes are an error).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -465,13 +470,19 @@ impl AnalysisConfig {
                 format!("must be a positive number of gigabytes, not {gb}"),
             ));
         }
-        for (key, draws) in [
-            ("band.draws", self.band.draws),
-            ("randomisation.draws", self.randomisation.draws),
+        for (key, draws, max) in [
+            (
+                "band.draws",
+                self.band.draws,
+                crate::effects::MAX_BAND_DRAWS,
+            ),
+            (
+                "randomisation.draws",
+                self.randomisation.draws,
+                crate::effects::MAX_RANDOMISATION_DRAWS,
+            ),
         ] {
-            if draws == 0 {
-                return Err(bad(key.into(), "must be at least 1".into()));
-            }
+            check_setting(file, key, || crate::effects::check_draws(key, draws, max))?;
         }
         if self.report.min_cell == 0 {
             return Err(bad("report.min_cell".into(), "must be at least 1".into()));

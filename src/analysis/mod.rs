@@ -250,6 +250,9 @@ impl Analysis {
         let c = &self.config;
         let mut builder =
             Panel::builder(persons, codes).ignore_unknown_persons(c.inputs.ignore_unknown_persons);
+        if let Some(share) = c.inputs.max_unknown_share {
+            builder = builder.max_unknown_share(share);
+        }
         if let Some(w) = c.inputs.observed_from {
             builder = builder.observed_from(w);
         }

@@ -112,6 +112,7 @@ impl PanelBuilder<'_> {
         if let Some(h) = &columns.hours {
             projection.push(source.index(h)?);
         }
+        source.check_types(&projection, &projection[3..])?;
         // A parallel pass; if any row is bad, an in-order pass finds the
         // first bad row of the file (the same error for any batch size or
         // number of threads).
@@ -300,6 +301,7 @@ impl PanelBuilder<'_> {
         let mut projection = vec![id];
         projection.extend(&codes);
         projection.extend(&hours);
+        source.check_types(&projection, &hours)?;
         let layout = WideLayout {
             first: first_needed,
             weeks: codes.len(),
@@ -583,16 +585,39 @@ impl Totals {
     /// Rows skipped for unknown persons, or the error when skipping is not
     /// allowed.
     fn unknown_persons(&self, builder: &PanelBuilder<'_>, source: &Source) -> Result<usize> {
-        match &self.first_unknown {
-            Some((row, id)) if !builder.ignore_unknown_persons => Err(Error::UnknownPersons {
-                file: source.file().to_path_buf(),
+        let share = builder.max_unknown_share;
+        if !(0.0..=1.0).contains(&share) {
+            return Err(Error::InvalidSetting {
+                name: "max_unknown_share".into(),
+                reason: format!("must be a share between 0 and 1, not {share}"),
+            });
+        }
+        let Some((row, id)) = &self.first_unknown else {
+            return Ok(0);
+        };
+        let file = source.file().to_path_buf();
+        if !builder.ignore_unknown_persons {
+            return Err(Error::UnknownPersons {
+                file,
                 rows: self.unknown_rows,
                 persons: self.unknown_ids.len(),
                 first_row: *row,
                 first_id: id.clone(),
-            }),
-            _ => Ok(self.unknown_rows),
+            });
         }
+        if self.unknown_rows as f64 > share * self.rows as f64 {
+            return Err(Error::TooManyUnknownPersons {
+                file,
+                rows: self.unknown_rows,
+                total: self.rows,
+                percent: 100.0 * self.unknown_rows as f64 / self.rows.max(1) as f64,
+                max_percent: 100.0 * share,
+                persons: self.unknown_ids.len(),
+                first_row: *row,
+                first_id: id.clone(),
+            });
+        }
+        Ok(self.unknown_rows)
     }
 
     /// Codes missing from the code table, most frequent first.

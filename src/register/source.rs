@@ -31,7 +31,9 @@ use polars::prelude::{DataFrame, ParallelStrategy, ParquetReader, SerReader};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::io::{Cell, Column, Table, invalid_value, missing_value, parse_error};
+use crate::io::{
+    Cell, Column, Table, invalid_value, missing_value, parse_error, readable_type, type_name,
+};
 use crate::panel::{LoadProgress, PanelBuilder};
 
 /// A CSV block ends after this many bytes (at the next line end).
@@ -54,6 +56,11 @@ pub(crate) enum Mode {
 pub(crate) struct Source {
     file: PathBuf,
     columns: Vec<String>,
+    /// Each column's type where it matters: `Some(type)` for a Parquet
+    /// column trialpanel cannot decode, see [`Source::check_types`].
+    unreadable: Vec<Option<String>>,
+    /// Whether each column is boolean (Parquet or frame).
+    boolean: Vec<bool>,
     kind: Kind,
 }
 
@@ -96,6 +103,8 @@ impl Source {
                 let (columns, data_start) = csv_header(path)?;
                 Ok(Source {
                     file,
+                    unreadable: vec![None; columns.len()],
+                    boolean: vec![false; columns.len()],
                     columns,
                     kind: Kind::Csv { data_start, size },
                 })
@@ -113,9 +122,18 @@ impl Source {
                 if metadata.num_rows == 0 {
                     return Err(Error::Empty { file });
                 }
+                let fields: Vec<_> = schema.iter_values().collect();
                 Ok(Source {
                     file,
-                    columns: schema.iter_names().map(|n| n.to_string()).collect(),
+                    columns: fields.iter().map(|f| f.name.to_string()).collect(),
+                    unreadable: fields
+                        .iter()
+                        .map(|f| (!readable_type(&f.dtype)).then(|| type_name(&f.dtype)))
+                        .collect(),
+                    boolean: fields
+                        .iter()
+                        .map(|f| f.dtype == polars::prelude::ArrowDataType::Boolean)
+                        .collect(),
                     kind: Kind::Parquet { metadata, size },
                 })
             }
@@ -135,6 +153,12 @@ impl Source {
                 .get_column_names()
                 .iter()
                 .map(|n| n.to_string())
+                .collect(),
+            unreadable: vec![None; df.width()],
+            boolean: df
+                .dtypes()
+                .iter()
+                .map(|d| *d == polars::prelude::DataType::Boolean)
                 .collect(),
             kind: Kind::Frame(df),
         })
@@ -160,6 +184,26 @@ impl Source {
                 column: name.to_string(),
                 found: self.columns.join(", "),
             })
+    }
+
+    /// [`Error::ColumnType`] for the first of `projection` that has a type
+    /// trialpanel cannot decode, or is boolean and in `numeric` (hours).
+    pub(crate) fn check_types(&self, projection: &[usize], numeric: &[usize]) -> Result<()> {
+        for &j in projection {
+            let dtype = match &self.unreadable[j] {
+                Some(t) => t.clone(),
+                None if self.boolean[j] && numeric.contains(&j) => {
+                    "boolean (hours must be numbers)".into()
+                }
+                None => continue,
+            };
+            return Err(Error::ColumnType {
+                file: self.file.clone(),
+                column: self.columns[j].clone(),
+                dtype,
+            });
+        }
+        Ok(())
     }
 
     /// Run `f` on every batch of the columns `projection` (indices into
