@@ -141,6 +141,15 @@ pub enum Error {
         first_id: String,
     },
 
+    /// Two columns of a CSV file have the same name.
+    #[error("{file}: columns {first} and {second} are both named `{column}`; rename one")]
+    DuplicateColumn {
+        file: PathBuf,
+        column: String,
+        first: usize,
+        second: usize,
+    },
+
     /// Benefit codes that the code table does not map, with their counts.
     #[error(
         "{file}: {} code(s) missing from the code table: {}; \

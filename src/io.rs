@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -39,6 +40,24 @@ impl Cell<'_> {
             Cell::Str(s) => Cow::Borrowed(s),
             Cell::Int(i) => Cow::Owned(i.to_string()),
             Cell::Float(x) => Cow::Owned(x.to_string()),
+        }
+    }
+
+    /// A key that is equal exactly for equal cells, for a text of 1 to 12
+    /// bytes (its length and its bytes, the layout of an Arrow string view)
+    /// or an integer; `None` for other cells. Memos of distinct values look
+    /// cells up by it without hashing or comparing strings.
+    pub(crate) fn short_key(&self) -> Option<u128> {
+        match self {
+            Cell::Str(s) if (1..=12).contains(&s.len()) => {
+                let mut buf = [0u8; 16];
+                buf[4..4 + s.len()].copy_from_slice(s.as_bytes());
+                buf[..4].copy_from_slice(&(s.len() as u32).to_le_bytes());
+                Some(u128::from_le_bytes(buf))
+            }
+            // A length field no text of 1 to 12 bytes has.
+            Cell::Int(i) => Some(u128::from(u32::MAX) | u128::from(*i as u64) << 32),
+            _ => None,
         }
     }
 
@@ -100,6 +119,50 @@ impl Column {
         }
     }
 
+    /// The cell at row `i` (null past the end).
+    pub(crate) fn cell(&self, i: usize) -> Cell<'_> {
+        let cell = match self {
+            Column::Str(ca) => ca.get(i).map(Cell::Str),
+            Column::Int(ca) => ca.get(i).map(Cell::Int),
+            Column::Float(ca) => ca.get(i).map(Cell::Float),
+        };
+        cell.unwrap_or(Cell::Null)
+    }
+
+    /// Replace `out` with the [`Cell::short_key`]s of rows `rows` (0 for a
+    /// cell without one). For Arrow string views of up to 12 bytes the key
+    /// is the view itself, read without touching the text.
+    pub(crate) fn fill_keys(&self, rows: std::ops::Range<usize>, out: &mut Vec<u128>) {
+        out.clear();
+        let mut offset = 0;
+        let overlap = |offset: usize, len: usize| {
+            rows.start.max(offset) - offset..rows.end.min(offset + len).max(offset) - offset
+        };
+        match self {
+            Column::Str(ca) => {
+                for arr in ca.downcast_iter() {
+                    let views = arr.views();
+                    for i in overlap(offset, arr.len()) {
+                        let v = views[i];
+                        let short = (1..=12).contains(&v.length) && is_valid(arr, i);
+                        out.push(if short { v.as_u128() } else { 0 });
+                    }
+                    offset += arr.len();
+                }
+            }
+            Column::Int(ca) => {
+                for arr in ca.downcast_iter() {
+                    for i in overlap(offset, arr.len()) {
+                        let cell = arr.get(i).map_or(Cell::Null, Cell::Int);
+                        out.push(cell.short_key().unwrap_or(0));
+                    }
+                    offset += arr.len();
+                }
+            }
+            Column::Float(_) => out.resize(rows.len(), 0),
+        }
+    }
+
     /// Iterate over the cells, row by row.
     pub(crate) fn cells(&self) -> Box<dyn Iterator<Item = Cell<'_>> + '_> {
         match self {
@@ -108,6 +171,11 @@ impl Column {
             Column::Float(ca) => Box::new(ca.iter().map(|v| v.map_or(Cell::Null, Cell::Float))),
         }
     }
+}
+
+/// Whether row `i` of an Arrow array is not null.
+fn is_valid<A: StaticArray>(array: &A, i: usize) -> bool {
+    array.is_valid(i)
 }
 
 impl Table {
@@ -134,12 +202,17 @@ impl Table {
         }
         let mut unreadable = Vec::new();
         let df = match ext.as_deref() {
-            Some("csv") => CsvReadOptions::default()
-                .with_has_header(true)
-                .with_infer_schema_length(Some(0))
-                .try_into_reader_with_file_path(Some(file.clone()))
-                .and_then(|r| r.finish())
-                .map_err(|e| parse_error(&file, "CSV", e))?,
+            Some("csv") => {
+                // Names checked first: polars would rename a second `x` to
+                // `x_duplicated_0`.
+                csv_header(path)?;
+                CsvReadOptions::default()
+                    .with_has_header(true)
+                    .with_infer_schema_length(Some(0))
+                    .try_into_reader_with_file_path(Some(file.clone()))
+                    .and_then(|r| r.finish())
+                    .map_err(|e| parse_error(&file, "CSV", e))?
+            }
             Some("parquet") | Some("pq") => {
                 let handle = File::open(path).map_err(|source| Error::Io {
                     file: file.clone(),
@@ -285,6 +358,70 @@ impl Table {
     /// An [`Error::MissingValue`] at data row `index` (0-based) of `column`.
     pub(crate) fn missing(&self, index: usize, column: &str) -> Error {
         missing_value(&self.file, index + 1, column)
+    }
+}
+
+/// Longest accepted CSV line (and header).
+pub(crate) const MAX_LINE_BYTES: usize = 64 << 20;
+
+/// The column names of a CSV file (a UTF-8 byte-order mark removed) and
+/// the byte offset of its first data row. A file with no data row after
+/// the header is [`Error::Empty`].
+pub(crate) fn csv_header(path: &Path) -> Result<(Vec<String>, u64)> {
+    let file = path.to_path_buf();
+    let handle = File::open(path).map_err(|source| Error::Io {
+        file: file.clone(),
+        source,
+    })?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(std::io::BufReader::new(handle.take(MAX_LINE_BYTES as u64)));
+    let mut header = csv::ByteRecord::new();
+    let found = reader
+        .read_byte_record(&mut header)
+        .map_err(|e| csv_error(&file, e))?;
+    if !found {
+        return Err(Error::Empty { file });
+    }
+    let mut columns = Vec::with_capacity(header.len());
+    for (j, name) in header.iter().enumerate() {
+        let name = std::str::from_utf8(name).map_err(|_| Error::Parse {
+            file: file.clone(),
+            format: "CSV",
+            message: format!("the name of column {} is not UTF-8 text", j + 1),
+        })?;
+        let name = if j == 0 {
+            name.strip_prefix('\u{feff}').unwrap_or(name)
+        } else {
+            name
+        };
+        if let Some(first) = columns.iter().position(|c| c == name) {
+            return Err(Error::DuplicateColumn {
+                file,
+                column: name.to_string(),
+                first: first + 1,
+                second: j + 1,
+            });
+        }
+        columns.push(name.to_string());
+    }
+    let data_start = reader.position().byte();
+    let mut first = csv::ByteRecord::new();
+    let any = reader
+        .read_byte_record(&mut first)
+        .map_err(|e| csv_error(&file, e))?;
+    if !any {
+        return Err(Error::Empty { file });
+    }
+    Ok((columns, data_start))
+}
+
+pub(crate) fn csv_error(file: &Path, e: csv::Error) -> Error {
+    Error::Parse {
+        file: file.to_path_buf(),
+        format: "CSV",
+        message: e.to_string(),
     }
 }
 

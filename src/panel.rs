@@ -526,17 +526,21 @@ impl<'a> PanelBuilder<'a> {
                 .cmp(&(arms[b], blocks[b], referral[b]))
                 .then_with(|| ids[a].cmp(&ids[b]))
         });
-        let mut position = vec![0u32; order.len()];
-        for (p, &row) in order.iter().enumerate() {
-            position[row] = p as u32;
-        }
+        // One tile when the window is known and the transposition's moment
+        // of two copies fits the budget; else tiles of TILE_WEEKS.
+        let whole = n_lazy <= WHOLE_TILE_WEEKS
+            && (2 * n_lazy * order.len() * CORE_BYTES_PER_CELL) as u64 <= self.memory_budget;
+        let per_tile = if whole { n_lazy.max(1) } else { TILE_WEEKS };
         Ok(Grid {
             order,
-            position,
             k_lo,
             from,
             until,
-            weeks: (0..n_lazy).map(|_| OnceLock::new()).collect(),
+            per_tile,
+            tiles: (0..n_lazy.div_ceil(per_tile))
+                .map(|_| OnceLock::new())
+                .collect(),
+            n_columns: n_lazy,
             checked: false,
             columns: AtomicUsize::new(0),
             max_columns: usize::try_from(
@@ -552,11 +556,12 @@ impl<'a> PanelBuilder<'a> {
     pub(crate) fn finish(&self, grid: Grid, seen: Option<(Week, Week)>) -> Result<Panel> {
         let Grid {
             order,
-            position: _,
+            per_tile,
             k_lo,
             from,
             until,
-            weeks,
+            tiles,
+            n_columns: n_grid,
             checked: _,
             columns: _,
             max_columns: _,
@@ -575,41 +580,42 @@ impl<'a> PanelBuilder<'a> {
         let n = order.len();
         let n_weeks = (k_max - k_min + 1) as usize;
         self.check_budget(n_weeks, "")?;
-        let mut columns: Vec<Option<WeekColumn>> =
-            weeks.into_iter().map(OnceLock::into_inner).collect();
-        let (category, hours): (Vec<_>, Vec<_>);
-        let taken: Vec<Option<WeekColumn>> = (k_min..=k_max)
-            .map(|k| {
-                usize::try_from(i64::from(k) - i64::from(k_lo))
-                    .ok()
-                    .and_then(|i| columns.get_mut(i))
-                    .and_then(Option::take)
+        // Every grid week as a column (`None`: its tile was never written),
+        // tile by tile, each tile freed once transposed.
+        let mut columns: Vec<Option<WeekColumn>> = tiles
+            .into_par_iter()
+            .map(|t| match t.into_inner() {
+                Some(t) => t.into_columns(&order).into_iter().map(Some).collect(),
+                None => Vec::new(),
+            })
+            .collect::<Vec<Vec<_>>>()
+            .into_iter()
+            .enumerate()
+            .flat_map(|(t, cols)| {
+                let pad = tile_width(n_grid, per_tile, t) - cols.len();
+                cols.into_iter().chain((0..pad).map(|_| None))
             })
             .collect();
+        let (category, hours): (Vec<_>, Vec<_>) = (k_min..=k_max)
+            .map(|k| {
+                let column = usize::try_from(i64::from(k) - i64::from(k_lo))
+                    .ok()
+                    .and_then(|i| columns.get_mut(i))
+                    .and_then(Option::take);
+                match column {
+                    Some(c) => (c.category, c.hours),
+                    None => (
+                        vec![Category::NONE.0; n].into_boxed_slice(),
+                        vec![0u16; n].into_boxed_slice(),
+                    ),
+                }
+            })
+            .unzip();
         // Rows written to event weeks that the final window does not keep
         // (none, as the window's defaults are the bounds `put` used; each
         // such row set one cell).
-        report.rows_outside_window += columns
-            .iter()
-            .flatten()
-            .map(|c| {
-                c.category
-                    .iter()
-                    .filter(|x| x.load(Ordering::Relaxed) != UNSET)
-                    .count()
-            })
-            .sum::<usize>();
+        report.rows_outside_window += columns.iter().flatten().map(|c| c.set).sum::<usize>();
         drop(columns);
-        (category, hours) = taken
-            .into_par_iter()
-            .map(|c| match c {
-                Some(c) => c.into_plain(),
-                None => (
-                    vec![Category::NONE.0; n].into_boxed_slice(),
-                    vec![0u16; n].into_boxed_slice(),
-                ),
-            })
-            .unzip();
 
         let persons = self.persons.reordered(&order);
         let mut groups: Vec<Group> = Vec::new();
@@ -750,37 +756,111 @@ pub(crate) fn default_memory_budget() -> u64 {
         .unwrap_or(4_000_000_000)
 }
 
-/// One event week of the grid: every person's category and hours, written
-/// concurrently by the register's batches.
-struct WeekColumn {
+/// Event weeks per grid tile of a wide grid.
+///
+/// A grid of at most [`WHOLE_TILE_WEEKS`] event weeks (a known window) is
+/// one tile when the memory budget holds two panels (the tile and the
+/// columns made from it, for a moment at the end of the load): each
+/// person's weeks are then one contiguous run. Otherwise (a window still
+/// unknown while the register is read, or a tight budget) tiles of
+/// [`TILE_WEEKS`] are created as they are written.
+const TILE_WEEKS: usize = 8;
+
+/// Widest grid kept as one tile.
+const WHOLE_TILE_WEEKS: usize = 512;
+
+/// Consecutive event weeks of the grid (all, or [`TILE_WEEKS`]), person-major
+/// in person table order (`[row * width + week]`), written concurrently by
+/// the register's batches. A person's consecutive register rows then land
+/// in one cache line instead of one line per week, and a register sorted
+/// like the person table is written front to back; [`Tile::into_columns`]
+/// turns the tile into the panel's week-major columns once.
+struct Tile {
+    width: usize,
     category: Box<[AtomicU8]>,
     hours: Box<[AtomicU16]>,
 }
 
-impl WeekColumn {
-    fn new(n: usize) -> WeekColumn {
-        WeekColumn {
-            category: (0..n).map(|_| AtomicU8::new(UNSET)).collect(),
-            hours: (0..n).map(|_| AtomicU16::new(0)).collect(),
+impl Tile {
+    fn new(n: usize, width: usize) -> Tile {
+        Tile {
+            width,
+            category: (0..n * width).map(|_| AtomicU8::new(UNSET)).collect(),
+            hours: (0..n * width).map(|_| AtomicU16::new(0)).collect(),
         }
     }
 
-    /// The plain arrays; a person-week with no row becomes `none`, 0 hours.
-    fn into_plain(self) -> (Box<[u8]>, Box<[u16]>) {
-        let category = Vec::from(self.category)
-            .into_iter()
-            .map(|c| match c.into_inner() {
-                UNSET => Category::NONE.0,
-                c => c,
+    /// The tile's weeks as plain week-major arrays in panel order (`order`:
+    /// person table rows by panel position; a person-week with no row
+    /// becomes `none`, 0 hours), each with its number of cells written.
+    fn into_columns(self, order: &[usize]) -> Vec<WeekColumn> {
+        // Blocks of persons in parallel; a block's slices of every column
+        // stay in cache while its persons' runs are copied into them.
+        const BLOCK: usize = 1024;
+        let (n, w) = (order.len(), self.width);
+        let mut category: Vec<Box<[u8]>> = (0..w).map(|_| vec![0; n].into()).collect();
+        let mut hours: Vec<Box<[u16]>> = (0..w).map(|_| vec![0; n].into()).collect();
+        let n_blocks = n.div_ceil(BLOCK);
+        let mut blocks: Vec<BlockSlices<'_>> = (0..n_blocks)
+            .map(|_| (Vec::with_capacity(w), Vec::with_capacity(w)))
+            .collect();
+        for column in category.iter_mut() {
+            for (b, part) in column.chunks_mut(BLOCK).enumerate() {
+                blocks[b].0.push(part);
+            }
+        }
+        for column in hours.iter_mut() {
+            for (b, part) in column.chunks_mut(BLOCK).enumerate() {
+                blocks[b].1.push(part);
+            }
+        }
+        let set = blocks
+            .into_par_iter()
+            .zip(order.par_chunks(BLOCK))
+            .map(|((mut cats, mut hrs), rows)| {
+                let mut set = vec![0usize; w];
+                for (i, &row) in rows.iter().enumerate() {
+                    let run = row * w..(row + 1) * w;
+                    for (j, (c, h)) in self.category[run.clone()]
+                        .iter()
+                        .zip(&self.hours[run])
+                        .enumerate()
+                    {
+                        let c = c.load(Ordering::Relaxed);
+                        set[j] += usize::from(c != UNSET);
+                        cats[j][i] = if c == UNSET { Category::NONE.0 } else { c };
+                        hrs[j][i] = h.load(Ordering::Relaxed);
+                    }
+                }
+                set
             })
-            .collect();
-        let hours = Vec::from(self.hours)
+            .reduce(
+                || vec![0usize; w],
+                |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect(),
+            );
+        category
             .into_iter()
-            .map(AtomicU16::into_inner)
-            .collect();
-        (category, hours)
+            .zip(hours)
+            .zip(set)
+            .map(|((category, hours), set)| WeekColumn {
+                category,
+                hours,
+                set,
+            })
+            .collect()
     }
 }
+
+/// One event week of the panel, made from a [`Tile`], and how many of its
+/// cells the register wrote.
+struct WeekColumn {
+    category: Box<[u8]>,
+    hours: Box<[u16]>,
+    set: usize,
+}
+
+/// One block of persons' slices of every week column.
+type BlockSlices<'a> = (Vec<&'a mut [u8]>, Vec<&'a mut [u16]>);
 
 /// The panel while a register is read into it: event-week columns created
 /// as they are first written, each person-week written at most once (from
@@ -788,14 +868,17 @@ impl WeekColumn {
 pub(crate) struct Grid {
     /// `order[p]` = person table row at panel position p.
     order: Vec<usize>,
-    /// `position[row]` = panel position of person table row `row`.
-    position: Vec<u32>,
+    /// Event weeks per tile.
+    per_tile: usize,
     /// Event week of `weeks[0]`.
     k_lo: i32,
     /// Observed weeks, when set or known before reading.
     from: Option<Week>,
     until: Option<Week>,
-    weeks: Vec<OnceLock<WeekColumn>>,
+    /// The grid's `n_columns` event weeks from `k_lo`, in tiles of
+    /// [`TILE_WEEKS`], each created when first written.
+    tiles: Vec<OnceLock<Tile>>,
+    n_columns: usize,
     /// See [`Grid::checked`].
     checked: bool,
     /// Week columns created (an upper bound: racing threads may count one
@@ -803,6 +886,16 @@ pub(crate) struct Grid {
     columns: AtomicUsize,
     max_columns: usize,
     pub(crate) report: LoadReport,
+}
+
+/// One person's place in a [`Grid`] ([`Grid::slot`]): grid column
+/// `week.index() − base`, kept when in `first..=last`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Slot {
+    base: i64,
+    first: i64,
+    last: i64,
+    row: usize,
 }
 
 /// What [`Grid::put`] did with a register value.
@@ -836,11 +929,24 @@ impl Grid {
     pub(crate) fn kept_weeks(&self, persons: &Persons, row: usize) -> RangeInclusive<Week> {
         let referral = persons.referral_weeks()[row];
         let lo = referral.plus(self.k_lo);
-        let last = i64::from(self.k_lo) + self.weeks.len() as i64 - 1;
+        let last = i64::from(self.k_lo) + self.n_columns as i64 - 1;
         let hi = referral.plus(i32::try_from(last).unwrap_or(i32::MAX));
         let lo = self.from.map_or(lo, |f| lo.max(f));
         let hi = self.until.map_or(hi, |u| hi.min(u));
         lo..=hi
+    }
+
+    /// Where person table row `row`'s register rows go: worked out once
+    /// per person, then [`Grid::put_at`] per row.
+    pub(crate) fn slot(&self, persons: &Persons, row: usize) -> Slot {
+        let kept = self.kept_weeks(persons, row);
+        let base = i64::from(persons.referral_weeks()[row].index()) + i64::from(self.k_lo);
+        Slot {
+            base,
+            first: i64::from(kept.start().index()) - base,
+            last: (i64::from(kept.end().index()) - base).min(self.n_columns as i64 - 1),
+            row,
+        }
     }
 
     /// Write the category and hours of person table row `row` at calendar
@@ -853,29 +959,37 @@ impl Grid {
         c: Category,
         centihours: u16,
     ) -> Put {
-        if !self.kept_weeks(persons, row).contains(&week) {
+        self.put_at(&self.slot(persons, row), week, c, centihours)
+    }
+
+    /// [`Grid::put`] for the person of `slot`.
+    pub(crate) fn put_at(&self, slot: &Slot, week: Week, c: Category, centihours: u16) -> Put {
+        let i = i64::from(week.index()) - slot.base;
+        if i < slot.first.max(0) || i > slot.last {
             return Put::Outside;
         }
-        let k = i64::from(week.event_week(persons.referral_weeks()[row])) - i64::from(self.k_lo);
-        let Some(column) = usize::try_from(k).ok().and_then(|k| self.weeks.get(k)) else {
-            return Put::Outside;
-        };
-        let n = self.order.len();
-        let column = match column.get() {
-            Some(c) => c,
+        // 0 ≤ i < n_columns: checked above.
+        let i = i as usize;
+        let (t, j) = (i / self.per_tile, i % self.per_tile);
+        let tile_slot = &self.tiles[t];
+        let tile = match tile_slot.get() {
+            Some(tile) => tile,
             None => {
-                if self.columns.fetch_add(1, Ordering::Relaxed) >= self.max_columns {
+                // The budget counts whole tiles: refused once the tiles
+                // made so far reach it.
+                let width = tile_width(self.n_columns, self.per_tile, t);
+                if self.columns.fetch_add(width, Ordering::Relaxed) >= self.max_columns {
                     return Put::OverBudget;
                 }
-                column.get_or_init(|| WeekColumn::new(n))
+                tile_slot.get_or_init(|| Tile::new(self.order.len(), width))
             }
         };
-        let p = self.position[row] as usize;
+        let cell = slot.row * tile.width + j;
         // Plain stores, no atomic swap: a locked swap, and even a load of
         // the cell, waits for every cache miss.
-        let fresh = !self.checked || column.category[p].load(Ordering::Relaxed) == UNSET;
-        column.category[p].store(c.0, Ordering::Relaxed);
-        column.hours[p].store(centihours, Ordering::Relaxed);
+        let fresh = !self.checked || tile.category[cell].load(Ordering::Relaxed) == UNSET;
+        tile.category[cell].store(c.0, Ordering::Relaxed);
+        tile.hours[cell].store(centihours, Ordering::Relaxed);
         if fresh { Put::Stored } else { Put::Duplicate }
     }
 
@@ -891,17 +1005,23 @@ impl Grid {
     /// Number of person-weeks written: the number of [`Put::Stored`]
     /// exactly when no person-week was written twice.
     pub(crate) fn set_cells(&self) -> usize {
-        self.weeks
+        self.tiles
             .par_iter()
             .filter_map(OnceLock::get)
-            .map(|c| {
-                c.category
+            .map(|t| {
+                t.category
                     .iter()
                     .filter(|x| x.load(Ordering::Relaxed) != UNSET)
                     .count()
             })
             .sum()
     }
+}
+
+/// Width of tile `t` of a grid of `n_columns` event weeks in tiles of
+/// `per_tile`.
+fn tile_width(n_columns: usize, per_tile: usize, t: usize) -> usize {
+    n_columns.saturating_sub(t * per_tile).min(per_tile)
 }
 
 /// Hours as stored: hundredths of an hour, rounded to nearest. Fails for

@@ -18,7 +18,6 @@
 //! # Ok::<(), trialpanel::Error>(())
 //! ```
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::DataFrame;
@@ -195,14 +194,17 @@ impl IdIndex {
     }
 
     /// Add `id` (trimmed) at `row`; the row it already had, if any.
-    fn insert(&mut self, id: &str, row: u32) -> Option<u32> {
-        if let Some(&first) = self.text.get(id) {
-            return Some(first);
+    fn insert(&mut self, id: String, row: u32) -> Option<u32> {
+        let integer = canonical_integer(&id);
+        match self.text.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => return Some(*e.get()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(row);
+            }
         }
-        if let Some(v) = canonical_integer(id) {
+        if let Some(v) = integer {
             self.int.insert(v, row);
         }
-        self.text.insert(id.to_string(), row);
         None
     }
 
@@ -274,7 +276,7 @@ impl Persons {
                 return Err(table.missing(i, &spec.id));
             }
             let id = cell.text().trim().to_string();
-            if let Some(first) = lookup.insert(&id, i as u32) {
+            if let Some(first) = lookup.insert(id.clone(), i as u32) {
                 return Err(Error::DuplicatePerson {
                     file: table.file.clone(),
                     row: i + 1,
@@ -320,7 +322,13 @@ impl Persons {
         }
 
         let mut referral = Vec::with_capacity(n);
+        // Each distinct spelling parsed once.
+        let mut parsed: FxHashMap<String, Week> = FxHashMap::default();
         for (i, cell) in table.column(&spec.referral)?.cells().enumerate() {
+            if let Some(&week) = parsed.get(cell.text().as_ref()) {
+                referral.push(week);
+                continue;
+            }
             if is_missing(&cell) {
                 return Err(table.missing(i, &spec.referral));
             }
@@ -330,6 +338,7 @@ impl Persons {
                 }
                 other => other,
             })?;
+            parsed.insert(cell.text().into_owned(), week);
             referral.push(week);
         }
 
@@ -466,7 +475,7 @@ impl Persons {
         let ids: Vec<String> = order.iter().map(|&i| self.ids[i].clone()).collect();
         let mut lookup = IdIndex::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
-            lookup.insert(id, i as u32);
+            lookup.insert(id.clone(), i as u32);
         }
         Persons {
             file: self.file.clone(),
@@ -512,10 +521,10 @@ fn read_groups(table: &Table, col: &str) -> Result<Groups> {
 
 /// Sorted distinct labels and each value's index among them.
 fn levels_of(texts: Vec<String>) -> Groups {
-    let mut labels = texts.clone();
+    let distinct: rustc_hash::FxHashSet<&str> = texts.iter().map(String::as_str).collect();
+    let mut labels: Vec<String> = distinct.into_iter().map(str::to_string).collect();
     labels.sort_unstable();
-    labels.dedup();
-    let pos: HashMap<&str, u32> = labels
+    let pos: FxHashMap<&str, u32> = labels
         .iter()
         .enumerate()
         .map(|(i, l)| (l.as_str(), i as u32))

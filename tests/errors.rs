@@ -525,3 +525,38 @@ fn bom_crlf_and_quoted_fields_are_read_and_non_utf8_is_a_parse_error() {
     let err = Persons::read(&path, &PersonSpec::default()).unwrap_err();
     assert!(matches!(err, Error::Parse { format: "CSV", .. }), "{err:?}");
 }
+
+/// Two columns with one name (a spreadsheet export, a bad join): the
+/// error names both positions instead of a column that polars invented
+/// (`arm_duplicated_0`).
+#[test]
+fn duplicate_column_names_are_named() {
+    let persons = "person_id,arm,referral_week,arm\n1,treatment,2016-W10,x\n2,control,2016-W10,y\n";
+    match load_long(
+        "dup_person_columns",
+        persons,
+        CODES,
+        "person_id,week,code,hours\n",
+    )
+    .unwrap_err()
+    {
+        Error::DuplicateColumn {
+            column,
+            first,
+            second,
+            ..
+        } => assert_eq!((column.as_str(), first, second), ("arm", 2, 4)),
+        e => panic!("{e:?}"),
+    }
+    let register = "person_id,week,code,week\n1,2016-W10,111,2016-W11\n";
+    let err = load_long("dup_register_columns", PERSONS, CODES, register).unwrap_err();
+    assert!(
+        matches!(err, Error::DuplicateColumn { ref column, first: 2, second: 4, .. } if column == "week"),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("columns 2 and 4 are both named `week`"),
+        "{err}"
+    );
+}

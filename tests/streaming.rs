@@ -537,3 +537,27 @@ fn weeks_without_rows_are_reported_as_runs() {
     let runs = &stray.load_report().weeks_without_rows;
     assert_eq!(runs, &vec![(w("2016-W12"), w("2029-W52"))]);
 }
+
+/// The grid is one person-major tile when the window is known and two
+/// panels fit the memory budget, else tiles of a few weeks: both give the
+/// same panel.
+#[test]
+fn a_tight_memory_budget_gives_the_same_panel() {
+    let dir = trial();
+    let (persons, codes) = inputs(dir);
+    let until = trialpanel::Week::parse("2017-W02").unwrap();
+    let build = || {
+        Panel::builder(&persons, &codes)
+            .observed_until(until)
+            .event_weeks(-30, 40)
+    };
+    let register = dir.join("register_long.parquet");
+    let whole = build()
+        .long_file(&register, &LongColumns::default())
+        .unwrap();
+    let tight = build()
+        .memory_budget(whole.core_bytes() as u64 + 1)
+        .long_file(&register, &LongColumns::default())
+        .unwrap();
+    assert!(tight == whole, "panels differ");
+}

@@ -26,7 +26,7 @@ use self::source::{Batch, Mode, Source};
 use crate::codes::Category;
 use crate::error::{Error, Result};
 use crate::io::{Cell, number};
-use crate::panel::{Grid, Panel, PanelBuilder, Put, centihours};
+use crate::panel::{Grid, Panel, PanelBuilder, Put, Slot, centihours};
 use crate::weeks::Week;
 
 /// Column names of a long register.
@@ -169,25 +169,32 @@ impl PanelBuilder<'_> {
         );
         let (mut weeks, mut hours, mut people, mut categories) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut cells: [Vec<Cell<'_>>; 4] = Default::default();
+        let mut hour_cells: Vec<Cell<'_>> = Vec::new();
+        // Short keys of the id, week and code cells: most rows are found
+        // by their key, and only the others read their cell.
+        let mut keys: [Vec<u128>; 3] = Default::default();
         let mut start = 0;
         while start < first.bound(n) {
             let rows = start..(start + SUB_ROWS).min(first.bound(n));
-            for (j, buf) in cells
-                .iter_mut()
-                .enumerate()
-                .take(3 + usize::from(has_hours))
-            {
-                cols.fill(j, rows.clone(), buf);
+            for (j, buf) in keys.iter_mut().enumerate() {
+                cols.fill_keys(j, rows.clone(), buf);
             }
-            let [ids, week_cells, code_cells, hour_cells] = &cells;
+            if has_hours {
+                cols.fill(3, rows.clone(), &mut hour_cells);
+            }
+            let [id_keys, week_keys, code_keys] = &keys;
 
             weeks.clear();
-            for (l, cell) in week_cells.iter().enumerate() {
-                match week_memo.week(cell) {
+            for (l, &key) in week_keys.iter().enumerate() {
+                let found = match week_memo.short.get(key) {
+                    Some(w) => Ok(w),
+                    None => week_memo.week(&cols.cell(1, start + l), key),
+                };
+                match found {
                     Ok(w) => weeks.push(w),
                     Err(problem) => {
-                        first.note(start + l, 1, week_error(batch, start + l, cell, problem));
+                        let cell = cols.cell(1, start + l);
+                        first.note(start + l, 1, week_error(batch, start + l, &cell, problem));
                         break;
                     }
                 }
@@ -209,8 +216,13 @@ impl PanelBuilder<'_> {
             }
 
             people.clear();
-            for (l, cell) in ids.iter().enumerate() {
-                match person_memo.find(self, cell, &mut out.totals, batch, start + l) {
+            for (l, &key) in id_keys.iter().enumerate() {
+                if let Some(p) = person_memo.same_known(key) {
+                    people.push(Some(p));
+                    continue;
+                }
+                let cell = cols.cell(0, start + l);
+                match person_memo.find(self, &cell, key, &mut out.totals, batch, start + l) {
                     Ok(p) => people.push(p),
                     Err(e) => {
                         first.note(start + l, 3, e);
@@ -220,13 +232,19 @@ impl PanelBuilder<'_> {
             }
 
             categories.clear();
-            categories.extend(code_cells.iter().zip(&people).map(|(cell, p)| match p {
-                Some(_) => code_memo.find(self, cell, &mut out.totals),
-                None => Category::NONE,
-            }));
+            for (l, (&key, p)) in code_keys.iter().zip(&people).enumerate() {
+                categories.push(match (p, code_memo.short.get(key)) {
+                    (None, _) => Category::NONE,
+                    (Some(_), Some(c)) => c,
+                    (Some(_), None) => {
+                        code_memo.find(self, &cols.cell(2, start + l), key, &mut out.totals)
+                    }
+                });
+            }
 
             // Rows before the first error go into the grid.
             let placed = first.before(n).saturating_sub(start);
+            let mut slot: Option<(usize, Slot)> = None;
             for (l, ((&week, &person), &category)) in weeks
                 .iter()
                 .zip(&people)
@@ -236,7 +254,11 @@ impl PanelBuilder<'_> {
             {
                 let Some(person) = person else { continue };
                 let h = hours.get(l).copied().unwrap_or(0);
-                match grid.put(self.persons, person, week, category, h) {
+                let at = match slot {
+                    Some((p, at)) if p == person => at,
+                    _ => slot.insert((person, grid.slot(self.persons, person))).1,
+                };
+                match grid.put_at(&at, week, category, h) {
                     Put::Stored => out.stored += 1,
                     Put::Outside => out.outside += 1,
                     Put::OverBudget => return Err(over_budget(self, grid)),
@@ -244,7 +266,7 @@ impl PanelBuilder<'_> {
                         let e = Error::DuplicatePersonWeek {
                             file: batch.file().to_path_buf(),
                             row: batch.row_number(start + l),
-                            id: ids[l].text().trim().to_string(),
+                            id: cols.cell(0, start + l).text().trim().to_string(),
                             week: week.to_string(),
                         };
                         first.note(start + l, 4, e);
@@ -358,15 +380,17 @@ impl PanelBuilder<'_> {
         };
         let (mut person_memo, mut code_memo) = (PersonMemo::default(), CodeMemo::default());
         let (mut ids, mut codes, mut hours) = (Vec::new(), Vec::new(), Vec::new());
-        let (mut people, mut spans) = (Vec::new(), Vec::new());
+        let (mut id_keys, mut code_keys) = (Vec::new(), Vec::new());
+        let (mut people, mut spans, mut slots) = (Vec::new(), Vec::new(), Vec::new());
         let mut start = 0;
         while start < first.bound(n) {
             let rows = start..(start + SUB_ROWS).min(first.bound(n));
             cols.fill(0, rows.clone(), &mut ids);
+            cols.fill_keys(0, rows.clone(), &mut id_keys);
             people.clear();
-            for (l, id) in ids.iter().enumerate() {
+            for (l, (id, &key)) in ids.iter().zip(&id_keys).enumerate() {
                 let i = start + l;
-                let person = match person_memo.find(self, id, &mut totals, batch, i) {
+                let person = match person_memo.find(self, id, key, &mut totals, batch, i) {
                     Ok(p) => p,
                     Err(e) => {
                         first.note(i, 1, e);
@@ -393,6 +417,8 @@ impl PanelBuilder<'_> {
                 }
                 people.push(person);
             }
+            slots.clear();
+            slots.extend(people.iter().map(|p| p.map(|p| grid.slot(self.persons, p))));
             // Each person's kept weeks as column indices `from..until`.
             spans.clear();
             spans.extend(people.iter().map(|p| {
@@ -406,15 +432,16 @@ impl PanelBuilder<'_> {
                 let week = layout.first.plus(w as i32);
                 let j = 1 + layout.weeks + w;
                 cols.fill(1 + w, rows.clone(), &mut codes);
+                cols.fill_keys(1 + w, rows.clone(), &mut code_keys);
                 if layout.has_hours {
                     cols.fill(j, rows.clone(), &mut hours);
                 }
                 let checked = first.bound(n).saturating_sub(start);
-                for (l, (person, span)) in people.iter().zip(&spans).enumerate().take(checked) {
-                    let (Some(person), true) = (*person, span.contains(&w)) else {
+                for (l, (slot, span)) in slots.iter().zip(&spans).enumerate().take(checked) {
+                    let (Some(slot), true) = (slot, span.contains(&w)) else {
                         continue;
                     };
-                    let category = code_memo.find(self, &codes[l], &mut totals);
+                    let category = code_memo.find(self, &codes[l], code_keys[l], &mut totals);
                     let h = match hours.get(l).filter(|_| layout.has_hours) {
                         None => 0,
                         Some(cell) => match parse_hours(batch, start + l, j, cell) {
@@ -425,7 +452,7 @@ impl PanelBuilder<'_> {
                             }
                         },
                     };
-                    match grid.put(self.persons, person, week, category, h) {
+                    match grid.put_at(slot, week, category, h) {
                         Put::Stored => totals.stored += 1,
                         Put::OverBudget => return Err(over_budget(self, grid)),
                         Put::Outside | Put::Duplicate => {}
@@ -450,7 +477,7 @@ fn over_budget(builder: &PanelBuilder<'_>, grid: &Grid) -> Error {
 }
 
 /// Rows of a batch checked together, one column at a time.
-const SUB_ROWS: usize = 1 << 14;
+const SUB_ROWS: usize = 1 << 11;
 
 /// The first error of a batch in row order: the smallest (row, rank),
 /// where the rank orders the checks made on one row.
@@ -635,9 +662,52 @@ impl Totals {
     }
 }
 
+/// A direct-mapped cache from [`Cell::short_key`]s to values: one slot
+/// per key hash, a later key taking the slot. A few instructions per
+/// lookup for the few distinct weeks and codes of a register.
+struct ShortCache<V> {
+    slots: Box<[(u128, Option<V>)]>,
+}
+
+impl<V: Copy> Default for ShortCache<V> {
+    fn default() -> Self {
+        ShortCache {
+            slots: vec![(0, None); 1 << SHORT_CACHE_BITS].into_boxed_slice(),
+        }
+    }
+}
+
+/// Slots of a [`ShortCache`]: 2^9.
+const SHORT_CACHE_BITS: u32 = 9;
+
+impl<V: Copy> ShortCache<V> {
+    fn slot(key: u128) -> usize {
+        let mixed = ((key as u64) ^ (key >> 64) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (mixed >> (64 - SHORT_CACHE_BITS)) as usize
+    }
+
+    /// The value of `key` (0: no key).
+    fn get(&self, key: u128) -> Option<V> {
+        if key == 0 {
+            return None;
+        }
+        match self.slots[Self::slot(key)] {
+            (k, v) if k == key => v,
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, key: u128, value: V) {
+        if key != 0 {
+            self.slots[Self::slot(key)] = (key, Some(value));
+        }
+    }
+}
+
 /// Week cells → weeks, each distinct spelling parsed once per batch.
 #[derive(Default)]
 struct WeekMemo {
+    short: ShortCache<Week>,
     text: FxHashMap<String, Week>,
     int: FxHashMap<i64, Week>,
 }
@@ -658,25 +728,27 @@ impl WeekMemo {
 
     /// The week, or `Err(None)` for a blank cell, `Err(Some(reason))` for
     /// one that is not a week.
-    fn week(&mut self, cell: &Cell<'_>) -> std::result::Result<Week, Option<String>> {
+    /// `key` is the cell's [`Cell::short_key`] (0 for none).
+    fn week(&mut self, cell: &Cell<'_>, key: u128) -> std::result::Result<Week, Option<String>> {
+        if let Some(w) = self.short.get(key) {
+            return Ok(w);
+        }
+        if cell.is_blank() {
+            return Err(None);
+        }
+        let w = self.week_slow(cell)?;
+        self.short.put(key, w);
+        Ok(w)
+    }
+
+    fn week_slow(&mut self, cell: &Cell<'_>) -> std::result::Result<Week, Option<String>> {
         let parse = |text: &str| {
             Week::parse(text).map_err(|e| match e {
                 Error::InvalidWeek { reason, .. } => Some(reason),
                 other => Some(other.to_string()),
             })
         };
-        if cell.is_blank() {
-            return Err(None);
-        }
         match cell {
-            Cell::Str(s) => match self.text.get(*s) {
-                Some(&w) => Ok(w),
-                None => {
-                    let w = parse(s)?;
-                    self.text.insert(s.to_string(), w);
-                    Ok(w)
-                }
-            },
             Cell::Int(v) => match self.int.get(v) {
                 Some(&w) => Ok(w),
                 None => {
@@ -704,31 +776,54 @@ impl WeekMemo {
 /// are usually sorted by person).
 #[derive(Default)]
 struct PersonMemo {
-    last: Option<(String, Option<usize>)>,
+    /// The last id's [`Cell::short_key`] (0: none, then its text) and its
+    /// row.
+    last: Option<(u128, String, Option<usize>)>,
 }
 
 impl PersonMemo {
+    /// The row of the last id when `key` is its key and it is a known
+    /// person.
+    fn same_known(&self, key: u128) -> Option<usize> {
+        match &self.last {
+            Some((last, _, found)) if key != 0 && *last == key => *found,
+            _ => None,
+        }
+    }
+
     /// The person table row of `id`; `None` for an unknown id (counted in
     /// `totals`); an error for a blank id.
     fn find(
         &mut self,
         builder: &PanelBuilder<'_>,
         id: &Cell<'_>,
+        key: u128,
         totals: &mut Totals,
         batch: &Batch<'_>,
         i: usize,
     ) -> Result<Option<usize>> {
-        if id.is_blank() {
-            return Err(batch.missing(i, 0));
-        }
-        let found = match (id, &self.last) {
-            (Cell::Str(s), Some((last, found))) if last == s => *found,
-            (Cell::Str(s), _) => {
+        let same = match &self.last {
+            Some((last, _, found)) if key != 0 && *last == key => Some(*found),
+            Some((0, last, found)) if key == 0 && matches!(id, Cell::Str(s) if s == last) => {
+                Some(*found)
+            }
+            _ => None,
+        };
+        let found = match same {
+            Some(found) => found,
+            None => {
+                if id.is_blank() {
+                    return Err(batch.missing(i, 0));
+                }
                 let found = builder.persons.position_of(id);
-                self.last = Some((s.to_string(), found));
+                let text = if key != 0 {
+                    String::new()
+                } else {
+                    id.text().into_owned()
+                };
+                self.last = Some((key, text, found));
                 found
             }
-            _ => builder.persons.position_of(id),
         };
         if found.is_none() {
             let text = id.text().trim().to_string();
@@ -746,6 +841,7 @@ impl PersonMemo {
 /// batch; unmapped codes counted in [`Totals`].
 #[derive(Default)]
 struct CodeMemo {
+    short: ShortCache<Category>,
     seen: FxHashMap<String, Option<Category>>,
 }
 
@@ -754,8 +850,12 @@ impl CodeMemo {
         &mut self,
         builder: &PanelBuilder<'_>,
         code: &Cell<'_>,
+        key: u128,
         totals: &mut Totals,
     ) -> Category {
+        if let Some(c) = self.short.get(key) {
+            return c;
+        }
         if code.is_blank() {
             return Category::NONE;
         }
@@ -768,8 +868,10 @@ impl CodeMemo {
                 c
             }
         };
-        if found.is_none() {
-            *totals.unmapped.entry(text.trim().to_string()).or_insert(0) += 1;
+        match found {
+            // Only mapped codes are cached: each unmapped one is counted.
+            Some(c) => self.short.put(key, c),
+            None => *totals.unmapped.entry(text.trim().to_string()).or_insert(0) += 1,
         }
         found.unwrap_or(Category::NONE)
     }

@@ -32,7 +32,8 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::io::{
-    Cell, Column, Table, invalid_value, missing_value, parse_error, readable_type, type_name,
+    Cell, Column, MAX_LINE_BYTES, Table, csv_error, csv_header, invalid_value, missing_value,
+    parse_error, readable_type, type_name,
 };
 use crate::panel::{LoadProgress, PanelBuilder};
 
@@ -40,8 +41,6 @@ use crate::panel::{LoadProgress, PanelBuilder};
 const BLOCK_BYTES: usize = 8 << 20;
 /// Bytes read from a CSV file at a time.
 const READ_BYTES: usize = 1 << 20;
-/// Longest accepted CSV line.
-const MAX_LINE_BYTES: usize = 64 << 20;
 
 /// How batches are run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -396,59 +395,6 @@ fn cut(offset: usize, n: usize, size: usize) -> impl Iterator<Item = (usize, usi
         .map(move |s| (offset + s, size.min(n - s)))
 }
 
-/// The column names of a CSV file (a UTF-8 byte-order mark removed) and
-/// the byte offset of its first data row. A file with no data row after
-/// the header is [`Error::Empty`].
-fn csv_header(path: &Path) -> Result<(Vec<String>, u64)> {
-    let file = path.to_path_buf();
-    let handle = File::open(path).map_err(|source| Error::Io {
-        file: file.clone(),
-        source,
-    })?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(std::io::BufReader::new(handle.take(MAX_LINE_BYTES as u64)));
-    let mut header = csv::ByteRecord::new();
-    let found = reader
-        .read_byte_record(&mut header)
-        .map_err(|e| csv_error(&file, e))?;
-    if !found {
-        return Err(Error::Empty { file });
-    }
-    let mut columns = Vec::with_capacity(header.len());
-    for (j, name) in header.iter().enumerate() {
-        let name = std::str::from_utf8(name).map_err(|_| Error::Parse {
-            file: file.clone(),
-            format: "CSV",
-            message: format!("the name of column {} is not UTF-8 text", j + 1),
-        })?;
-        let name = if j == 0 {
-            name.strip_prefix('\u{feff}').unwrap_or(name)
-        } else {
-            name
-        };
-        columns.push(name.to_string());
-    }
-    let data_start = reader.position().byte();
-    let mut first = csv::ByteRecord::new();
-    let any = reader
-        .read_byte_record(&mut first)
-        .map_err(|e| csv_error(&file, e))?;
-    if !any {
-        return Err(Error::Empty { file });
-    }
-    Ok((columns, data_start))
-}
-
-fn csv_error(file: &Path, e: csv::Error) -> Error {
-    Error::Parse {
-        file: file.to_path_buf(),
-        format: "CSV",
-        message: e.to_string(),
-    }
-}
-
 /// Read a CSV file from `start` and pass it to `send` in blocks of whole
 /// lines: `batch_rows` lines or [`BLOCK_BYTES`], whichever comes first. A
 /// line end inside a quoted field (an odd number of `"` since the block
@@ -613,6 +559,38 @@ impl<'b> Columns<'b> {
                 let mut a = rows.start.checked_sub(1).map_or(0, |i| ends[i]);
                 for &b in &ends[rows] {
                     out.push(Cell::Str(text.get(a..b).unwrap_or_default()));
+                    a = b;
+                }
+            }
+        }
+    }
+
+    /// The cell of projected column `j` at row `i`.
+    pub(crate) fn cell(&self, j: usize, i: usize) -> Cell<'_> {
+        match &self.columns[j] {
+            Cells::Frame(column) => column.cell(i),
+            Cells::Text { text, ends } => {
+                let Some(&b) = ends.get(i) else {
+                    return Cell::Null;
+                };
+                let a = i.checked_sub(1).map_or(0, |i| ends[i]);
+                Cell::Str(text.get(a..b).unwrap_or_default())
+            }
+        }
+    }
+
+    /// Replace `out` with the [`Cell::short_key`]s of projected column `j`
+    /// at rows `rows` (0 for a cell without one).
+    pub(crate) fn fill_keys(&self, j: usize, rows: std::ops::Range<usize>, out: &mut Vec<u128>) {
+        match &self.columns[j] {
+            Cells::Frame(column) => column.fill_keys(rows, out),
+            Cells::Text { text, ends } => {
+                out.clear();
+                let rows = rows.start.min(ends.len())..rows.end.min(ends.len());
+                let mut a = rows.start.checked_sub(1).map_or(0, |i| ends[i]);
+                for &b in &ends[rows] {
+                    let cell = Cell::Str(text.get(a..b).unwrap_or_default());
+                    out.push(cell.short_key().unwrap_or(0));
                     a = b;
                 }
             }
