@@ -249,6 +249,11 @@ pub fn balance(panel: &Panel, spec: &BalanceSpec) -> Result<Balance> {
     Ok(Balance { rows, joint })
 }
 
+/// Most levels of a categorical balance covariate: each level is a column
+/// of the joint test, and a column of free text or ids would make one per
+/// person (seconds of work for a meaningless test).
+pub const MAX_LEVELS: usize = 200;
+
 /// The covariates asked for, as values in panel order.
 fn collect(panel: &Panel, spec: &BalanceSpec) -> Result<Vec<(String, Values)>> {
     let available = panel.persons().covariates();
@@ -259,15 +264,25 @@ fn collect(panel: &Panel, spec: &BalanceSpec) -> Result<Vec<(String, Values)>> {
     let mut out = Vec::new();
     for name in names {
         let cov = panel.persons().covariate(&name, "balance covariates")?;
-        out.push((
-            name,
-            match &cov.values {
-                CovariateValues::Numeric(v) => Values::Numeric(v.clone()),
-                CovariateValues::Categorical { levels, values } => {
-                    Values::Categorical(levels.clone(), values.clone())
-                }
-            },
-        ));
+        let values = match &cov.values {
+            CovariateValues::Numeric(v) => Values::Numeric(v.clone()),
+            CovariateValues::Categorical { levels, .. } if levels.len() > MAX_LEVELS => {
+                return Err(Error::InvalidSetting {
+                    name: "balance covariates".into(),
+                    reason: format!(
+                        "`{name}` has {} distinct values among {} persons: free text or an \
+                             id rather than a category (more than {MAX_LEVELS} levels); leave it \
+                             out by listing the covariates",
+                        levels.len(),
+                        panel.n_persons()
+                    ),
+                });
+            }
+            CovariateValues::Categorical { levels, values } => {
+                Values::Categorical(levels.clone(), values.clone())
+            }
+        };
+        out.push((name, values));
     }
     for h in &spec.history {
         let totals = h.outcome.totals(panel, h.weeks.clone())?;

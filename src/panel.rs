@@ -76,6 +76,11 @@ pub struct LoadReport {
     pub unknown_person_rows: usize,
     /// Rows outside the panel's event-week window or the observed weeks.
     pub rows_outside_window: usize,
+    /// Persons per arm (control, treatment) with no register data: no
+    /// benefit and no hours in any event week kept.
+    pub persons_without_data: [usize; 2],
+    /// Persons per arm (control, treatment).
+    pub persons: [usize; 2],
     /// Runs of observed weeks (first, last) in which a long register has no
     /// row at all, for anyone. Such weeks count as no benefit and no hours
     /// for everyone followed then, which is right only if the register
@@ -97,6 +102,22 @@ impl LoadReport {
                 self.unknown_person_rows,
                 self.rows,
                 100.0 * self.unknown_person_rows as f64 / self.rows.max(1) as f64
+            ));
+        }
+        let share =
+            |arm: usize| self.persons_without_data[arm] as f64 / self.persons[arm].max(1) as f64;
+        let (c, t) = (share(0), share(1));
+        if c.max(t) >= 0.5 || (c - t).abs() >= 0.1 {
+            out.push(format!(
+                "{} of {} treatment persons ({:.1}%) and {} of {} control persons ({:.1}%) have \
+                 no register data (no benefit and no hours in any week kept): check that the \
+                 register covers both arms and that its ids match the person table",
+                self.persons_without_data[1],
+                self.persons[1],
+                100.0 * t,
+                self.persons_without_data[0],
+                self.persons[0],
+                100.0 * c
             ));
         }
         let n: i32 = self
@@ -618,6 +639,16 @@ impl<'a> PanelBuilder<'a> {
         drop(columns);
 
         let persons = self.persons.reordered(&order);
+        let mut has_data = vec![false; n];
+        for (c, h) in category.iter().zip(&hours) {
+            for ((d, &c), &h) in has_data.iter_mut().zip(c.iter()).zip(h.iter()) {
+                *d |= c != Category::NONE.0 || h != 0;
+            }
+        }
+        for (&arm, &d) in persons.arms().iter().zip(&has_data) {
+            report.persons[arm as usize] += 1;
+            report.persons_without_data[arm as usize] += usize::from(!d);
+        }
         let mut groups: Vec<Group> = Vec::new();
         for (p, (&arm, &block)) in persons
             .arms()

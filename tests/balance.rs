@@ -309,3 +309,21 @@ fn joint_test_has_nominal_size_under_randomisation() {
     eprintln!("joint test rejection rate at 5%: {rate}");
     assert!((0.035..=0.065).contains(&rate), "rejection rate {rate}");
 }
+
+/// A free-text column picked up as a covariate (one level per person) is
+/// refused before the joint test builds a column per level.
+#[test]
+fn a_free_text_covariate_is_refused() {
+    let mut csv = String::from("person_id,arm,referral_week,note\n");
+    for i in 0..300 {
+        let arm = if i % 2 == 0 { "treatment" } else { "control" };
+        csv.push_str(&format!("p{i},{arm},2016-W10,free text {i}\n"));
+    }
+    let panel = tiny(&csv, &["note"]);
+    let err = balance(&panel, &BalanceSpec::default().covariates(&["note"])).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidSetting { ref reason, .. }
+            if reason.contains("`note` has 300 distinct values among 300 persons")),
+        "{err}"
+    );
+}

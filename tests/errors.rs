@@ -427,6 +427,18 @@ fn wide_register_errors() {
     let build = |name: &str, text: &str| {
         Panel::builder(&persons, &codes).wide_file(write(&d, name, text), &WideColumns::default())
     };
+    // Hours columns with the code columns' prefix: every code read as hours.
+    let same = WideColumns {
+        hours_prefix: Some("y_".into()),
+        ..WideColumns::default()
+    };
+    let err = Panel::builder(&persons, &codes)
+        .wide_file(write(&d, "same.csv", "person_id,y_1610\n1,111\n"), &same)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidSetting { ref name, .. } if name == "hours_prefix"),
+        "{err:?}"
+    );
     // A week column missing between the first and the last.
     let err = build("gap.csv", "person_id,y_1610,y_1612\n1,111,\n2,,\n3,,\n").unwrap_err();
     assert!(

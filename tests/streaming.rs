@@ -512,14 +512,20 @@ fn weeks_without_rows_are_reported_as_runs() {
     };
     let full = load(&["2016-W10", "2016-W11", "2016-W12"], None);
     assert!(full.load_report().weeks_without_rows.is_empty());
-    assert!(full.load_warnings().is_empty());
+    // (b has no rows at all: only the warning about the arms.)
+    let weeks_warning = |p: &Panel| {
+        p.load_warnings()
+            .into_iter()
+            .find(|w| w.contains("of the observed weeks"))
+    };
+    assert_eq!(weeks_warning(&full), None);
 
     let late = load(&["2016-W10", "2016-W11", "2016-W12"], Some("2016-W15"));
     assert_eq!(
         late.load_report().weeks_without_rows,
         vec![(w("2016-W13"), w("2016-W15"))]
     );
-    let warning = &late.load_warnings()[0];
+    let warning = &weeks_warning(&late).unwrap();
     assert!(warning.contains("3 of the observed weeks"), "{warning}");
     assert!(
         warning.contains("set `observed_until` to 2016-W12"),
@@ -531,7 +537,11 @@ fn weeks_without_rows_are_reported_as_runs() {
         hole.load_report().weeks_without_rows,
         vec![(w("2016-W11"), w("2016-W11"))]
     );
-    assert!(hole.load_warnings()[0].contains("check that the export holds every week"));
+    assert!(
+        weeks_warning(&hole)
+            .unwrap()
+            .contains("check that the export holds every week")
+    );
 
     let stray = load(&["2016-W10", "2016-W11", "2030-W01"], None);
     let runs = &stray.load_report().weeks_without_rows;
@@ -560,4 +570,40 @@ fn a_tight_memory_budget_gives_the_same_panel() {
         .long_file(&register, &LongColumns::default())
         .unwrap();
     assert!(tight == whole, "panels differ");
+}
+
+/// A register with rows for one arm only: the persons without any data are
+/// counted per arm and said.
+#[test]
+fn an_arm_without_register_data_is_said() {
+    let persons = df!(
+        "person_id" => ["a", "b", "c", "d"],
+        "arm" => ["treatment", "control", "treatment", "control"],
+        "referral_week" => ["2016-W10"; 4]
+    )
+    .unwrap();
+    let persons = Persons::from_frame(persons, "persons", &Default::default()).unwrap();
+    let codes = CodeTable::from_pairs([("111", "benefit")]).unwrap();
+    let register = df!(
+        "person_id" => ["a", "a", "c"],
+        "week" => ["2016-W10", "2016-W11", "2016-W11"],
+        "code" => ["111", "111", "111"],
+        "hours" => [0.0, 0.0, 0.0]
+    )
+    .unwrap();
+    let panel = Panel::builder(&persons, &codes)
+        .long_frame(register, "register", &LongColumns::default())
+        .unwrap();
+    let report = panel.load_report();
+    assert_eq!(
+        (report.persons, report.persons_without_data),
+        ([2, 2], [2, 0])
+    );
+    let warnings = panel.load_warnings();
+    assert!(
+        warnings.iter().any(|w| w.contains(
+            "0 of 2 treatment persons (0.0%) and 2 of 2 control persons (100.0%) have no register data"
+        )),
+        "{warnings:?}"
+    );
 }

@@ -281,6 +281,16 @@ impl PanelBuilder<'_> {
     }
 
     fn wide(&self, source: &Source, columns: &WideColumns) -> Result<Panel> {
+        if columns.hours_prefix.as_deref() == Some(columns.code_prefix.as_str()) {
+            return Err(Error::InvalidSetting {
+                name: "hours_prefix".into(),
+                reason: format!(
+                    "is the same as code_prefix `{}`: the hours columns need a prefix of their \
+                     own (such as `h_`)",
+                    columns.code_prefix
+                ),
+            });
+        }
         let id = source.index(&columns.id)?;
         let code_cols = week_columns(source, &columns.code_prefix)?;
         let (Some(&(first, _)), Some(&(last, _))) = (code_cols.first(), code_cols.last()) else {
