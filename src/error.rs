@@ -30,7 +30,7 @@ pub enum Error {
 
     /// The CSV or Parquet parser rejected the file (malformed CSV, invalid
     /// UTF-8, corrupt Parquet, ...). `message` is the parser's own message.
-    #[error("{file}: cannot parse as {format}: {message}")]
+    #[error("{file}: cannot parse as {format}: {}", excerpt(.message, MESSAGE_CHARS))]
     Parse {
         file: PathBuf,
         format: &'static str,
@@ -59,7 +59,7 @@ pub enum Error {
     },
 
     /// A cell holds a value that cannot be used: `problem` says why.
-    #[error("{file}: row {row}, column `{column}`: {problem}: `{value}`")]
+    #[error("{file}: row {row}, column `{column}`: {problem}: `{}`", excerpt(.value, VALUE_CHARS))]
     InvalidValue {
         file: PathBuf,
         row: usize,
@@ -78,7 +78,8 @@ pub enum Error {
 
     /// An arm label other than the two configured ones.
     #[error(
-        "{file}: row {row}, column `{column}`: unknown arm label `{value}` (expected {expected})"
+        "{file}: row {row}, column `{column}`: unknown arm label `{}` (expected {expected})",
+        excerpt(.value, VALUE_CHARS)
     )]
     UnknownArm {
         file: PathBuf,
@@ -90,7 +91,7 @@ pub enum Error {
     },
 
     /// The same person id appears twice in the person table.
-    #[error("{file}: row {row}: person `{id}` already appeared in row {first_row}")]
+    #[error("{file}: row {row}: person `{}` already appeared in row {first_row}", excerpt(.id, VALUE_CHARS))]
     DuplicatePerson {
         file: PathBuf,
         row: usize,
@@ -99,7 +100,7 @@ pub enum Error {
     },
 
     /// The same person and week appear twice in a long register.
-    #[error("{file}: row {row}: person `{id}` already has a row for week {week}")]
+    #[error("{file}: row {row}: person `{}` already has a row for week {week}", excerpt(.id, VALUE_CHARS))]
     DuplicatePersonWeek {
         file: PathBuf,
         row: usize,
@@ -110,8 +111,9 @@ pub enum Error {
     /// Register rows for persons that are not in the person table.
     #[error(
         "{file}: {rows} register row(s) for {persons} person(s) not in the person table \
-         (first: row {first_row}, person `{first_id}`); \
-         set `ignore_unknown_persons` to skip them"
+         (first: row {first_row}, person `{}`); \
+         set `ignore_unknown_persons` to skip them",
+        excerpt(.first_id, VALUE_CHARS)
     )]
     UnknownPersons {
         file: PathBuf,
@@ -126,9 +128,10 @@ pub enum Error {
     /// allows to skip: the two files' ids most likely do not match.
     #[error(
         "{file}: {rows} of {total} register rows ({percent:.1}%) are for {persons} person(s) \
-         not in the person table (first: row {first_row}, person `{first_id}`), more than the \
+         not in the person table (first: row {first_row}, person `{}`), more than the \
          {max_percent}% that `max_unknown_share` lets `ignore_unknown_persons` skip; check that \
-         the ids of the two files are written alike (leading zeros, letter case, text or integer)"
+         the ids of the two files are written alike (leading zeros, letter case, text or integer)",
+        excerpt(.first_id, VALUE_CHARS)
     )]
     TooManyUnknownPersons {
         file: PathBuf,
@@ -163,7 +166,7 @@ pub enum Error {
     },
 
     /// The code table maps the same code twice.
-    #[error("{file}: row {row}: code `{code}` already mapped in row {first_row}")]
+    #[error("{file}: row {row}: code `{}` already mapped in row {first_row}", excerpt(.code, VALUE_CHARS))]
     DuplicateCode {
         file: PathBuf,
         row: usize,
@@ -194,7 +197,7 @@ pub enum Error {
     },
 
     /// A string that is not a valid ISO week (outside of any file).
-    #[error("invalid week `{value}`: {reason}")]
+    #[error("invalid week `{}`: {reason}", excerpt(.value, VALUE_CHARS))]
     InvalidWeek { value: String, reason: String },
 
     /// The analysis file (TOML) has a syntax error, an unknown key, or a
@@ -237,9 +240,30 @@ fn megabytes(bytes: u64) -> String {
 }
 
 fn format_code_counts(codes: &[(String, usize)]) -> String {
-    codes
+    let mut list = codes
         .iter()
-        .map(|(code, n)| format!("`{code}` ({n} rows)"))
+        .take(LISTED_CODES)
+        .map(|(code, n)| format!("`{}` ({n} rows)", excerpt(code, VALUE_CHARS)))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    if codes.len() > LISTED_CODES {
+        list.push_str(&format!(" and {} more", codes.len() - LISTED_CODES));
+    }
+    list
+}
+
+/// Most characters of a cell value shown in an error message.
+const VALUE_CHARS: usize = 60;
+/// Most characters of a parser's message (which may quote the file).
+const MESSAGE_CHARS: usize = 300;
+/// Most unmapped codes listed in an error message.
+const LISTED_CODES: usize = 20;
+
+/// `text` cut to `max` characters, saying how long it was: error messages
+/// show at most a short excerpt of the data (which may be personal data).
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((at, _)) => format!("{}… ({} bytes in all)", &text[..at], text.len()),
+    }
 }

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -205,13 +205,27 @@ impl Table {
             Some("csv") => {
                 // Names checked first: polars would rename a second `x` to
                 // `x_duplicated_0`.
-                csv_header(path)?;
-                CsvReadOptions::default()
+                let (names, _) = csv_header(path)?;
+                let df = CsvReadOptions::default()
                     .with_has_header(true)
                     .with_infer_schema_length(Some(0))
                     .try_into_reader_with_file_path(Some(file.clone()))
                     .and_then(|r| r.finish())
-                    .map_err(|e| parse_error(&file, "CSV", e))?
+                    .map_err(|e| {
+                        diagnose_csv(path, names.len())
+                            .unwrap_or_else(|| parse_error(&file, "CSV", e))
+                    })?;
+                // The csv crate found a data row that polars did not.
+                if df.height() == 0 {
+                    return Err(Error::Parse {
+                        file,
+                        format: "CSV",
+                        message: "its lines end in a lone carriage return (CR, old Mac line \
+                                  ends); save it with LF or CRLF line ends"
+                            .into(),
+                    });
+                }
+                df
             }
             Some("parquet") | Some("pq") => {
                 let handle = File::open(path).map_err(|source| Error::Io {
@@ -378,6 +392,15 @@ pub(crate) fn csv_header(path: &Path) -> Result<(Vec<String>, u64)> {
         .flexible(true)
         .from_reader(std::io::BufReader::new(handle.take(MAX_LINE_BYTES as u64)));
     let mut header = csv::ByteRecord::new();
+    if let Some(head) = reader.get_mut().fill_buf().ok()
+        && (head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]))
+    {
+        return Err(Error::Parse {
+            file,
+            format: "CSV",
+            message: "the file is UTF-16 text; save it as UTF-8".into(),
+        });
+    }
     let found = reader
         .read_byte_record(&mut header)
         .map_err(|e| csv_error(&file, e))?;
@@ -422,6 +445,72 @@ pub(crate) fn csv_error(file: &Path, e: csv::Error) -> Error {
         file: file.to_path_buf(),
         format: "CSV",
         message: e.to_string(),
+    }
+}
+
+/// Longest accepted field of a person or code table.
+const MAX_FIELD_BYTES: usize = 1 << 20;
+
+/// The first problem of a CSV table that polars would not read, found again
+/// with the csv crate so that the error names the row (and column) and
+/// quotes only a short excerpt: a row with the wrong number of fields, a
+/// field that is not UTF-8, or one of more than 1 MiB (an unclosed quote).
+/// `None` when this reading finds nothing wrong.
+fn diagnose_csv(path: &Path, width: usize) -> Option<Error> {
+    let file = path.to_path_buf();
+    let parse = |message: String| Error::Parse {
+        file: file.clone(),
+        format: "CSV",
+        message,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_path(path)
+        .ok()?;
+    let names: Vec<String> = reader
+        .byte_headers()
+        .ok()?
+        .iter()
+        .map(|h| String::from_utf8_lossy(h).into_owned())
+        .collect();
+    let mut record = csv::ByteRecord::new();
+    let mut row = 0;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => return None,
+            Ok(true) => row += 1,
+            Err(e) => return Some(parse(format!("row {}: {e}", row + 1))),
+        }
+        for (j, field) in record.iter().enumerate() {
+            if field.len() > MAX_FIELD_BYTES {
+                return Some(parse(format!(
+                    "row {row}, column {}: a field of more than {} MiB (an unclosed quote?)",
+                    j + 1,
+                    MAX_FIELD_BYTES >> 20
+                )));
+            }
+            if std::str::from_utf8(field).is_err() {
+                return Some(invalid_value(
+                    path,
+                    row,
+                    names.get(j).map_or("?", String::as_str),
+                    &Cell::Str(&String::from_utf8_lossy(field)),
+                    "not UTF-8 text (save the file as UTF-8)",
+                ));
+            }
+        }
+        if record.len() != width {
+            let quote = if record.iter().any(|f| f.contains(&b'\n')) {
+                " (a field runs over a line end: an unclosed quote?)"
+            } else {
+                ""
+            };
+            return Some(parse(format!(
+                "row {row} has {} fields where the header has {width}{quote}",
+                record.len()
+            )));
+        }
     }
 }
 

@@ -255,3 +255,51 @@ fn parquet_column_types_are_read_or_named() {
         e => panic!("{e:?}"),
     }
 }
+
+/// CSV person tables that real exports produce: each error names the row
+/// (and column) and quotes at most a short excerpt, never the file.
+#[test]
+fn malformed_csv_tables_name_the_row() {
+    let message = |case: &str| match error(case) {
+        e @ (Error::Parse { .. } | Error::InvalidValue { .. }) => e.to_string(),
+        e => panic!("{case}: {e:?}"),
+    };
+    let quote = message("persons_unclosed_quote");
+    assert!(
+        quote.contains("row 3 has 1 fields where the header has 3")
+            && quote.contains("unclosed quote"),
+        "{quote}"
+    );
+    let ragged = message("persons_ragged_row");
+    assert!(
+        ragged.contains("row 3 has 4 fields where the header has 3"),
+        "{ragged}"
+    );
+    assert!(message("persons_cr_line_ends").contains("lone carriage return"));
+    match error("persons_latin1") {
+        Error::InvalidValue { row, column, .. } => {
+            assert_eq!((row, column.as_str()), (3, "person_id"))
+        }
+        e => panic!("{e:?}"),
+    }
+    assert!(message("persons_utf16").contains("UTF-16"));
+}
+
+/// A 2 MB cell is quoted as a 60-character excerpt with its length.
+#[test]
+fn error_messages_quote_only_an_excerpt() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("catalogue-huge-cell");
+    std::fs::create_dir_all(&dir).unwrap();
+    let persons = dir.join("persons.csv");
+    let huge = "x".repeat(2_000_000);
+    std::fs::write(
+        &persons,
+        format!("person_id,arm,referral_week\nA,treatment,2016-W10\nB,{huge},2016-W10\n"),
+    )
+    .unwrap();
+    let e = Persons::read(&persons, &PersonSpec::default()).unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, Error::UnknownArm { row: 2, .. }), "{e:?}");
+    assert!(text.len() < 400, "{} bytes", text.len());
+    assert!(text.contains("(2000000 bytes in all)"), "{text}");
+}
