@@ -490,6 +490,12 @@ fn diagnose_csv(path: &Path, width: usize) -> Option<Error> {
                     MAX_FIELD_BYTES >> 20
                 )));
             }
+            if field.contains(&b'\n') {
+                return Some(parse(format!(
+                    "row {row}, column {}: a field runs over a line end (an unclosed quote?)",
+                    j + 1
+                )));
+            }
             if std::str::from_utf8(field).is_err() {
                 return Some(invalid_value(
                     path,

@@ -170,6 +170,7 @@ pub struct Persons {
     clusters: Option<Groups>,
     covariates: Vec<Covariate>,
     lookup: IdIndex,
+    warnings: Vec<String>,
 }
 
 /// Person id → person table row.
@@ -369,9 +370,10 @@ impl Persons {
                 .filter(|c| !design.contains(&c.as_str()))
                 .collect(),
         };
+        let mut warnings = Vec::new();
         let covariates = names
             .iter()
-            .map(|name| read_covariate(&table, name))
+            .map(|name| read_covariate(&table, name, &mut warnings))
             .collect::<Result<Vec<_>>>()?;
 
         Ok(Persons {
@@ -384,6 +386,7 @@ impl Persons {
             clusters,
             covariates,
             lookup,
+            warnings,
         })
     }
 
@@ -461,6 +464,12 @@ impl Persons {
         self.lookup.text(id)
     }
 
+    /// What reading the table assumed that may be wrong (a numeric column
+    /// read as categorical because of a few values that are not numbers).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
     /// Row index of the person named by a register cell (text or integer id).
     pub(crate) fn position_of(&self, cell: &Cell<'_>) -> Option<usize> {
         self.lookup.cell(cell)
@@ -504,6 +513,7 @@ impl Persons {
                 .collect(),
             ids,
             lookup,
+            warnings: self.warnings.clone(),
         }
     }
 }
@@ -533,13 +543,37 @@ fn levels_of(texts: Vec<String>) -> Groups {
     Groups { labels, index }
 }
 
-fn read_covariate(table: &Table, name: &str) -> Result<Covariate> {
+/// A covariate column: numeric when every value present is a finite
+/// number, else categorical. A column of numbers with a few other values
+/// (`41,5` with a decimal comma, `NaN`) is read as categorical and said in
+/// `warnings`.
+fn read_covariate(table: &Table, name: &str, warnings: &mut Vec<String>) -> Result<Covariate> {
     let col = table.column(name)?;
-    let numeric: Option<Vec<Option<f64>>> = col
+    let parsed: Vec<std::result::Result<Option<f64>, &str>> = col
         .cells()
         .map(|c| if is_missing(&c) { Ok(None) } else { number(&c) })
+        .collect();
+    let numeric: Option<Vec<Option<f64>>> = parsed
+        .iter()
+        .copied()
         .collect::<std::result::Result<_, _>>()
         .ok();
+    if numeric.is_none() {
+        let present = parsed.iter().filter(|v| !matches!(v, Ok(None))).count();
+        let numbers = parsed.iter().filter(|v| matches!(v, Ok(Some(_)))).count();
+        if let Some(row) = parsed.iter().position(|v| v.is_err())
+            && numbers * 10 >= present * 9
+        {
+            let cell = col.cells().nth(row).unwrap_or(Cell::Null);
+            warnings.push(format!(
+                "covariate `{name}` of {} is read as categorical although {numbers} of its {present} \
+                 values are numbers: row {} holds `{}`, not a number (a decimal comma? write 41.5)",
+                table.file.display(),
+                row + 1,
+                crate::error::excerpt(&cell.text(), 60),
+            ));
+        }
+    }
     let values = match numeric {
         Some(v) => CovariateValues::Numeric(v),
         None => {

@@ -516,7 +516,7 @@ fn covariates_are_typed_and_missing_values_recognised() {
 }
 
 #[test]
-fn bom_crlf_and_quoted_fields_are_read_and_non_utf8_is_a_parse_error() {
+fn bom_crlf_and_quoted_fields_are_read_and_non_utf8_names_the_cell() {
     let d = dir("quirks");
     let text = "\u{feff}person_id,arm,referral_week,note\r\n1,treatment,2016-W10,\"a, b\"\r\n2,control,2016-W10,c\r\n";
     let p = Persons::read(write(&d, "p.csv", text), &PersonSpec::default()).unwrap();
@@ -534,8 +534,12 @@ fn bom_crlf_and_quoted_fields_are_read_and_non_utf8_is_a_parse_error() {
         b"person_id,arm,referral_week,town\n1,treatment,2016-W10,K\xf8ge\n2,control,2016-W10,x\n",
     )
     .unwrap();
+    // Named by row and column (it was a bare parse error before).
     let err = Persons::read(&path, &PersonSpec::default()).unwrap_err();
-    assert!(matches!(err, Error::Parse { format: "CSV", .. }), "{err:?}");
+    assert!(
+        matches!(err, Error::InvalidValue { row: 1, ref column, .. } if column == "town"),
+        "{err:?}"
+    );
 }
 
 /// Two columns with one name (a spreadsheet export, a bad join): the
@@ -571,4 +575,38 @@ fn duplicate_column_names_are_named() {
             .contains("columns 2 and 4 are both named `week`"),
         "{err}"
     );
+}
+
+/// One Danish decimal comma (or `NaN`) in a column of numbers makes it a
+/// categorical covariate: said, with the row and value, never silently.
+#[test]
+fn a_few_non_numbers_in_a_numeric_covariate_are_said() {
+    let d = dir("decimal_comma");
+    let mut csv = String::from("person_id,arm,referral_week,age\n");
+    for i in 0..20 {
+        let arm = if i % 2 == 0 { "treatment" } else { "control" };
+        let age = if i == 6 {
+            "\"41,5\"".to_string()
+        } else {
+            format!("{}", 30 + i)
+        };
+        csv.push_str(&format!("{i},{arm},2016-W10,{age}\n"));
+    }
+    let persons = Persons::read(write(&d, "p.csv", &csv), &PersonSpec::default()).unwrap();
+    let w = persons.warnings();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("covariate `age`")
+            && w[0].contains("19 of its 20 values are numbers")
+            && w[0].contains("row 7 holds `41,5`"),
+        "{w:?}"
+    );
+    // A column that is categorical through and through says nothing.
+    let mut text = String::from("person_id,arm,referral_week,group\n");
+    for i in 0..20 {
+        let arm = if i % 2 == 0 { "treatment" } else { "control" };
+        text.push_str(&format!("{i},{arm},2016-W10,g{i}\n"));
+    }
+    let persons = Persons::read(write(&d, "q.csv", &text), &PersonSpec::default()).unwrap();
+    assert!(persons.warnings().is_empty(), "{:?}", persons.warnings());
 }

@@ -135,7 +135,8 @@ impl Analysis {
 
         progress("reading and aligning the register");
         let panel = self.build_panel(&persons, &codes, load_progress)?;
-        let warnings = panel.load_warnings();
+        let mut warnings = persons.warnings().to_vec();
+        warnings.extend(panel.load_warnings());
         let window = panel.event_weeks();
         let last = c.weeks.last.unwrap_or(*window.end());
         let weeks = c.weeks.first..=last;
