@@ -727,9 +727,11 @@ impl<'a> PanelBuilder<'a> {
         let k_max = self.last_event_week.unwrap_or(until.event_week(min_ref));
         if k_min > k_max || i64::from(k_max) - i64::from(k_min) >= MAX_SPAN {
             return Err(Error::InvalidSetting {
-                name: "event_weeks".into(),
+                name: "event-week window".into(),
                 reason: format!(
-                    "event weeks {k_min} to {k_max}: the first must not be after the last, \
+                    "event weeks {k_min} to {k_max} (from the observed weeks {from} to {until}, \
+                     and in an analysis file from [weeks] first and last, the balance history \
+                     windows and the spell's first week): the first must not be after the last, \
                      and the window must be under {MAX_SPAN} weeks"
                 ),
             });

@@ -427,6 +427,12 @@ fn wide_register_errors() {
     let build = |name: &str, text: &str| {
         Panel::builder(&persons, &codes).wide_file(write(&d, name, text), &WideColumns::default())
     };
+    // A 1989 column read as 2089: the gap error says why.
+    let err = build("y89.csv", "person_id,y_1610,y_1611,y_8901\n1,111,,\n").unwrap_err();
+    assert!(
+        matches!(err, Error::MissingColumn { ref found, .. } if found.contains("`y_8901` is week 1 of 2089")),
+        "{err:?}"
+    );
     // Hours columns with the code columns' prefix: every code read as hours.
     let same = WideColumns {
         hours_prefix: Some("y_".into()),

@@ -970,9 +970,17 @@ fn check_contiguous(
             file: source.file().to_path_buf(),
             column: w.dream_column(prefix),
             found: format!(
-                "week columns {} to {} with a gap",
+                "week columns {} to {} with a gap{}",
                 cols.first().map_or(String::new(), |c| name(c.1)),
-                cols.last().map_or(String::new(), |c| name(c.1))
+                cols.last().map_or(String::new(), |c| name(c.1)),
+                // Columns 50 years apart: most likely `y_8901` read as 2089.
+                if until - from > 50 * 52 {
+                    "; two-digit years 90–99 are read as the 1990s and 00–89 as the 2000s, so \
+                     a column such as `y_8901` is week 1 of 2089: drop or rename columns \
+                     before 1990"
+                } else {
+                    ""
+                }
             ),
         });
     }
