@@ -494,7 +494,7 @@ fn weeks_without_rows_are_reported_as_runs() {
     let persons = Persons::from_frame(persons, "persons", &Default::default()).unwrap();
     let codes = CodeTable::from_pairs([("111", "benefit")]).unwrap();
     let w = |s: &str| Week::parse(s).unwrap();
-    let load = |weeks: &[&str], until: Option<&str>| {
+    let try_load = |weeks: &[&str], until: Option<&str>| {
         let n = weeks.len();
         let register = df!(
             "person_id" => vec!["a"; n],
@@ -508,8 +508,8 @@ fn weeks_without_rows_are_reported_as_runs() {
             b = b.observed_until(w(u));
         }
         b.long_frame(register, "register", &LongColumns::default())
-            .unwrap()
     };
+    let load = |weeks: &[&str], until: Option<&str>| try_load(weeks, until).unwrap();
     let full = load(&["2016-W10", "2016-W11", "2016-W12"], None);
     assert!(full.load_report().weeks_without_rows.is_empty());
     // (b has no rows at all: only the warning about the arms.)
@@ -543,7 +543,26 @@ fn weeks_without_rows_are_reported_as_runs() {
             .contains("check that the export holds every week")
     );
 
-    let stray = load(&["2016-W10", "2016-W11", "2030-W01"], None);
+    // A stray row years after the rest, with the extract week not set: the
+    // observed weeks it would stretch are refused, naming the setting.
+    match try_load(&["2016-W10", "2016-W11", "2030-W01"], None) {
+        Err(Error::InvalidSetting { name, reason }) => {
+            assert_eq!(name, "observed_until");
+            assert!(
+                reason.contains("rows stop at 2016-W11")
+                    && reason.contains("only 1 week(s) with rows lie beyond a gap"),
+                "{reason}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same before the rest, with observed_from not set.
+    match try_load(&["1999-W10", "2016-W10", "2016-W11"], None) {
+        Err(Error::InvalidSetting { name, .. }) => assert_eq!(name, "observed_from"),
+        other => panic!("{other:?}"),
+    }
+    // Set explicitly, the weeks are kept, and their emptiness is said.
+    let stray = load(&["2016-W10", "2016-W11", "2030-W01"], Some("2030-W01"));
     let runs = &stray.load_report().weeks_without_rows;
     assert_eq!(runs, &vec![(w("2016-W12"), w("2029-W52"))]);
 }
