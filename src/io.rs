@@ -407,6 +407,17 @@ pub(crate) fn csv_header(path: &Path) -> Result<(Vec<String>, u64)> {
     if !found {
         return Err(Error::Empty { file });
     }
+    if reader.position().byte() >= MAX_LINE_BYTES as u64 {
+        return Err(Error::Parse {
+            file,
+            format: "CSV",
+            message: format!(
+                "no line end in the first {} MiB (a file without line ends, or an unclosed \
+                 quote in the header)",
+                MAX_LINE_BYTES >> 20
+            ),
+        });
+    }
     let mut columns = Vec::with_capacity(header.len());
     for (j, name) in header.iter().enumerate() {
         let name = std::str::from_utf8(name).map_err(|_| Error::Parse {
@@ -430,6 +441,7 @@ pub(crate) fn csv_header(path: &Path) -> Result<(Vec<String>, u64)> {
         columns.push(name.to_string());
     }
     let data_start = reader.position().byte();
+
     let mut first = csv::ByteRecord::new();
     let any = reader
         .read_byte_record(&mut first)

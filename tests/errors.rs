@@ -616,3 +616,16 @@ fn a_few_non_numbers_in_a_numeric_covariate_are_said() {
     let persons = Persons::read(write(&d, "q.csv", &text), &PersonSpec::default()).unwrap();
     assert!(persons.warnings().is_empty(), "{:?}", persons.warnings());
 }
+
+/// A table without line ends (a 70 MB single line) is refused after its
+/// first 64 MiB, not parsed whole.
+#[test]
+fn a_file_without_line_ends_is_refused_early() {
+    let d = dir("no_line_ends");
+    let text = "person_id ".repeat(7_000_000);
+    let err = Persons::read(write(&d, "p.csv", &text), &PersonSpec::default()).unwrap_err();
+    assert!(
+        matches!(err, Error::Parse { ref message, .. } if message.contains("no line end in the first 64 MiB")),
+        "{err:?}"
+    );
+}
