@@ -87,10 +87,7 @@ impl Column {
     pub(crate) fn fill<'a>(&'a self, rows: std::ops::Range<usize>, out: &mut Vec<Cell<'a>>) {
         out.clear();
         let mut offset = 0;
-        // The rows of `rows` inside an array of `len` rows starting at `offset`.
-        let overlap = |offset: usize, len: usize| {
-            rows.start.max(offset) - offset..rows.end.min(offset + len).max(offset) - offset
-        };
+        let overlap = |offset: usize, len: usize| overlap(&rows, offset, len);
         match self {
             Column::Str(ca) => {
                 for arr in ca.downcast_iter() {
@@ -135,9 +132,7 @@ impl Column {
     pub(crate) fn fill_keys(&self, rows: std::ops::Range<usize>, out: &mut Vec<u128>) {
         out.clear();
         let mut offset = 0;
-        let overlap = |offset: usize, len: usize| {
-            rows.start.max(offset) - offset..rows.end.min(offset + len).max(offset) - offset
-        };
+        let overlap = |offset: usize, len: usize| overlap(&rows, offset, len);
         match self {
             Column::Str(ca) => {
                 for arr in ca.downcast_iter() {
@@ -171,6 +166,12 @@ impl Column {
             Column::Float(ca) => Box::new(ca.iter().map(|v| v.map_or(Cell::Null, Cell::Float))),
         }
     }
+}
+
+/// The rows of `rows` inside an array of `len` rows starting at row
+/// `offset`, as indices into the array.
+fn overlap(rows: &std::ops::Range<usize>, offset: usize, len: usize) -> std::ops::Range<usize> {
+    rows.start.max(offset) - offset..rows.end.min(offset + len).max(offset) - offset
 }
 
 /// Whether row `i` of an Arrow array is not null.

@@ -555,12 +555,7 @@ impl<'b> Columns<'b> {
             Cells::Frame(column) => column.fill(rows, out),
             Cells::Text { text, ends } => {
                 out.clear();
-                let rows = rows.start.min(ends.len())..rows.end.min(ends.len());
-                let mut a = rows.start.checked_sub(1).map_or(0, |i| ends[i]);
-                for &b in &ends[rows] {
-                    out.push(Cell::Str(text.get(a..b).unwrap_or_default()));
-                    a = b;
-                }
+                out.extend(text_cells(text, ends, rows));
             }
         }
     }
@@ -569,13 +564,9 @@ impl<'b> Columns<'b> {
     pub(crate) fn cell(&self, j: usize, i: usize) -> Cell<'_> {
         match &self.columns[j] {
             Cells::Frame(column) => column.cell(i),
-            Cells::Text { text, ends } => {
-                let Some(&b) = ends.get(i) else {
-                    return Cell::Null;
-                };
-                let a = i.checked_sub(1).map_or(0, |i| ends[i]);
-                Cell::Str(text.get(a..b).unwrap_or_default())
-            }
+            Cells::Text { text, ends } => text_cells(text, ends, i..i + 1)
+                .next()
+                .unwrap_or(Cell::Null),
         }
     }
 
@@ -586,13 +577,7 @@ impl<'b> Columns<'b> {
             Cells::Frame(column) => column.fill_keys(rows, out),
             Cells::Text { text, ends } => {
                 out.clear();
-                let rows = rows.start.min(ends.len())..rows.end.min(ends.len());
-                let mut a = rows.start.checked_sub(1).map_or(0, |i| ends[i]);
-                for &b in &ends[rows] {
-                    let cell = Cell::Str(text.get(a..b).unwrap_or_default());
-                    out.push(cell.short_key().unwrap_or(0));
-                    a = b;
-                }
+                out.extend(text_cells(text, ends, rows).map(|c| c.short_key().unwrap_or(0)));
             }
         }
     }
@@ -601,6 +586,22 @@ impl<'b> Columns<'b> {
     pub(crate) fn take_broken(&mut self) -> Option<(usize, Error)> {
         self.broken.take()
     }
+}
+
+/// The cells of CSV column text `text` (fields ending at `ends`) at rows
+/// `rows` (clipped to the rows there are).
+fn text_cells<'c>(
+    text: &'c str,
+    ends: &'c [usize],
+    rows: std::ops::Range<usize>,
+) -> impl Iterator<Item = Cell<'c>> + 'c {
+    let rows = rows.start.min(ends.len())..rows.end.min(ends.len());
+    let first = rows.start.checked_sub(1).map_or(0, |i| ends[i]);
+    ends[rows].iter().scan(first, move |a, &b| {
+        let cell = Cell::Str(text.get(*a..b).unwrap_or_default());
+        *a = b;
+        Some(cell)
+    })
 }
 
 impl<'s> Batch<'s> {
