@@ -559,6 +559,17 @@ fn report_md_shows_design_balance_snapshots_hours_and_spell() {
     ] {
         assert!(report.contains(needle), "report.md lacks `{needle}`");
     }
+    // Persons without any register data, per arm (treatment first).
+    let load = &results.trial.load;
+    assert_eq!(load.persons, [1498, 1502]);
+    let row = format!(
+        "| Persons with no register data (no benefit, no hours in any week kept) | {} ({:.1}%) | {} ({:.1}%) |",
+        load.persons_without_data[1],
+        100.0 * load.persons_without_data[1] as f64 / 1502.0,
+        load.persons_without_data[0],
+        100.0 * load.persons_without_data[0] as f64 / 1498.0,
+    );
+    assert!(report.contains(&row), "report.md lacks `{row}`");
     // Snapshot rows carry the rounded estimates of the results.
     for o in &results.outcomes {
         for k in &results.snapshot {

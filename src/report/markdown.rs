@@ -56,6 +56,15 @@ pub fn render(r: &Results) -> String {
     s
 }
 
+/// `n` of `of` as a percentage with one decimal (`–` of none).
+fn percent(n: usize, of: usize) -> String {
+    if of == 0 {
+        "–".into()
+    } else {
+        format!("{:.1}%", 100.0 * n as f64 / of as f64)
+    }
+}
+
 fn design(s: &mut String, r: &Results) {
     let t = &r.trial;
     let _ = writeln!(s, "## Design\n");
@@ -73,6 +82,19 @@ fn design(s: &mut String, r: &Results) {
                 format!("{} / {} / {}", f.min, trim(f.median, 1), f.max)
             })
     };
+    let without = |arm: Arm| {
+        let (n, of) = (
+            t.load.persons_without_data[arm as usize],
+            t.load.persons[arm as usize],
+        );
+        format!("{n} ({})", percent(n, of))
+    };
+    let _ = writeln!(
+        s,
+        "| Persons with no register data (no benefit, no hours in any week kept) | {} | {} |",
+        without(Arm::Treatment),
+        without(Arm::Control)
+    );
     let _ = writeln!(
         s,
         "| Weeks followed after referral (min / median / max) | {} | {} |\n",
