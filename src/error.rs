@@ -111,7 +111,7 @@ pub enum Error {
     /// Register rows for persons that are not in the person table.
     #[error(
         "{file}: {rows} register row(s) for {persons} person(s) not in the person table \
-         (first: row {first_row}, person `{}`); \
+         (first: row {first_row}, person `{}`){hint}; \
          set `ignore_unknown_persons` to skip them",
         excerpt(.first_id, VALUE_CHARS)
     )]
@@ -121,6 +121,9 @@ pub enum Error {
         persons: usize,
         first_row: usize,
         first_id: String,
+        /// How the first unknown id nearly matches a person (leading zeros,
+        /// letter case), or empty.
+        hint: String,
     },
 
     /// More register rows for unknown persons than
@@ -128,7 +131,7 @@ pub enum Error {
     /// allows to skip: the two files' ids most likely do not match.
     #[error(
         "{file}: {rows} of {total} register rows ({percent:.1}%) are for {persons} person(s) \
-         not in the person table (first: row {first_row}, person `{}`), more than the \
+         not in the person table (first: row {first_row}, person `{}`{hint}), more than the \
          {max_percent}% that `max_unknown_share` lets `ignore_unknown_persons` skip; check that \
          the ids of the two files are written alike (leading zeros, letter case, text or integer)",
         excerpt(.first_id, VALUE_CHARS)
@@ -142,6 +145,8 @@ pub enum Error {
         persons: usize,
         first_row: usize,
         first_id: String,
+        /// As in [`Error::UnknownPersons`].
+        hint: String,
     },
 
     /// Two columns of a CSV file have the same name.

@@ -464,6 +464,27 @@ impl Persons {
         self.lookup.text(id)
     }
 
+    /// A person whose id equals `id` once leading zeros are dropped or
+    /// letter case ignored (ids written differently in two files), if any.
+    /// A scan of the table: for error messages only.
+    pub fn near_match(&self, id: &str) -> Option<&str> {
+        let id = id.trim();
+        let unpadded = |s: &str| {
+            let t = s.trim_start_matches('0');
+            if t.is_empty() && !s.is_empty() {
+                "0"
+            } else {
+                t
+            }
+            .to_string()
+        };
+        let (plain, lower) = (unpadded(id), id.to_lowercase());
+        self.ids
+            .iter()
+            .find(|p| p.as_str() != id && (unpadded(p) == plain || p.to_lowercase() == lower))
+            .map(String::as_str)
+    }
+
     /// What reading the table assumed that may be wrong (a numeric column
     /// read as categorical because of a few values that are not numbers).
     pub fn warnings(&self) -> &[String] {

@@ -383,6 +383,20 @@ fn ids_written_differently_in_the_two_files_are_refused() {
         matches!(err, Error::TooManyUnknownPersons { rows: 2, total: 2, ref first_id, .. } if first_id == "1"),
         "{err:?}"
     );
+    // The near match is named.
+    assert!(
+        err.to_string()
+            .contains("`1` is person `000001` of the person table written differently"),
+        "{err}"
+    );
+    // Letter case too, and without ignore_unknown_persons.
+    let persons = "person_id,arm,referral_week\nAB1,treatment,2016-W10\nAB2,control,2016-W10\n";
+    let register = "person_id,week,code,hours\nab1,2016-W10,111,0\n";
+    let err = load_long("letter_case", persons, CODES, register).unwrap_err();
+    assert!(
+        matches!(err, Error::UnknownPersons { ref hint, .. } if hint.contains("`ab1` is person `AB1`")),
+        "{err:?}"
+    );
 }
 
 #[test]

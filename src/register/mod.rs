@@ -688,6 +688,13 @@ impl Totals {
             return Ok(0);
         };
         let file = source.file().to_path_buf();
+        let hint = builder.persons.near_match(id).map_or(String::new(), |p| {
+            format!(
+                "; `{}` is person `{}` of the person table written differently",
+                crate::error::excerpt(id, 60),
+                crate::error::excerpt(p, 60)
+            )
+        });
         if !builder.ignore_unknown_persons {
             return Err(Error::UnknownPersons {
                 file,
@@ -695,6 +702,7 @@ impl Totals {
                 persons: self.unknown_ids.len(),
                 first_row: *row,
                 first_id: id.clone(),
+                hint,
             });
         }
         if self.unknown_rows as f64 > share * self.rows as f64 {
@@ -707,6 +715,7 @@ impl Totals {
                 persons: self.unknown_ids.len(),
                 first_row: *row,
                 first_id: id.clone(),
+                hint,
             });
         }
         Ok(self.unknown_rows)
@@ -1044,8 +1053,72 @@ fn check_contiguous(
 
 #[cfg(test)]
 mod tests {
-    use super::plain_centihours;
+    use super::{ShortCache, plain_centihours};
+    use crate::io::Cell;
     use crate::panel::centihours;
+
+    /// Keys are equal exactly for equal cells: texts of 1 to 12 bytes by
+    /// length and bytes, integers apart from texts; others have none.
+    #[test]
+    fn short_keys_tell_cells_apart() {
+        let texts = [
+            "1",
+            "01",
+            "1 ",
+            "a",
+            "A",
+            "2016-W10",
+            "2016-W1",
+            "201610",
+            "12345678901",
+            "123456789012",
+            "æøå",
+            "\u{0}",
+        ];
+        let keys: Vec<u128> = texts
+            .iter()
+            .map(|t| Cell::Str(t).short_key().unwrap())
+            .collect();
+        for (i, a) in keys.iter().enumerate() {
+            for (j, b) in keys.iter().enumerate() {
+                assert_eq!(a == b, i == j, "{:?} {:?}", texts[i], texts[j]);
+            }
+        }
+        let one = Cell::Int(1).short_key().unwrap();
+        assert!(!keys.contains(&one));
+        assert_ne!(one, Cell::Int(-1).short_key().unwrap());
+        for none in [
+            Cell::Str(""),
+            Cell::Str("1234567890123"),
+            Cell::Null,
+            Cell::Float(1.0),
+        ] {
+            assert_eq!(none.short_key(), None, "{none:?}");
+        }
+    }
+
+    /// A cache slot holds the last key written to it: a lookup gives that
+    /// key's value or nothing, never another key's value.
+    #[test]
+    fn the_short_cache_never_answers_for_another_key() {
+        let mut cache = ShortCache::<u32>::default();
+        let keys: Vec<u128> = (0..5_000u32)
+            .map(|i| Cell::Str(&i.to_string()).short_key().unwrap())
+            .collect();
+        for (i, &k) in keys.iter().enumerate() {
+            cache.put(k, i as u32);
+        }
+        let mut hits = 0;
+        for (i, &k) in keys.iter().enumerate() {
+            if let Some(v) = cache.get(k) {
+                assert_eq!(v, i as u32);
+                hits += 1;
+            }
+        }
+        // 5,000 keys in 512 slots: most were evicted, some remain.
+        assert!(hits > 0 && hits <= 512, "{hits}");
+        assert_eq!(cache.get(0), None);
+    }
 
     /// The fast path equals parsing the float for every value it takes.
     #[test]
