@@ -503,9 +503,15 @@ impl Persons {
             index: order.iter().map(|&i| g.index[i]).collect(),
         };
         let ids: Vec<String> = order.iter().map(|&i| self.ids[i].clone()).collect();
-        let mut lookup = IdIndex::with_capacity(ids.len());
-        for (i, id) in ids.iter().enumerate() {
-            lookup.insert(id.clone(), i as u32);
+        // The same index with rows renumbered: a copy of the table, no
+        // hashing again.
+        let mut new_row = vec![0u32; order.len()];
+        for (p, &row) in order.iter().enumerate() {
+            new_row[row] = p as u32;
+        }
+        let mut lookup = self.lookup.clone();
+        for row in lookup.text.values_mut().chain(lookup.int.values_mut()) {
+            *row = new_row[*row as usize];
         }
         Persons {
             file: self.file.clone(),

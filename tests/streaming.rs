@@ -626,3 +626,21 @@ fn an_arm_without_register_data_is_said() {
         "{warnings:?}"
     );
 }
+
+/// The panel's persons, reordered into panel order, still find every id
+/// at its panel position (the id index is renumbered, not rebuilt).
+#[test]
+fn panel_persons_find_their_ids_at_their_positions() {
+    let dir = trial();
+    let (persons, codes) = inputs(dir);
+    let panel = Panel::builder(&persons, &codes)
+        .long_file(dir.join("register_long.parquet"), &LongColumns::default())
+        .unwrap();
+    let reordered = panel.persons();
+    for (p, id) in reordered.ids().iter().enumerate() {
+        assert_eq!(reordered.position(id), Some(p), "{id}");
+        let row = persons.position(id).unwrap();
+        assert_eq!(persons.ids()[row], *id);
+    }
+    assert_eq!(reordered.position("no such person"), None);
+}
