@@ -42,7 +42,7 @@ pub enum Error {
     Empty { file: PathBuf },
 
     /// A required column is absent. `found` lists the columns that are there.
-    #[error("{file}: missing column `{column}` (columns found: {found})")]
+    #[error("{file}: missing column `{column}` (columns found: {})", excerpt(.found, MESSAGE_CHARS))]
     MissingColumn {
         file: PathBuf,
         column: String,

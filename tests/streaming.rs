@@ -476,6 +476,25 @@ mod never_panics {
             let wide = WideColumns { hours_prefix: Some("h_".into()), ..WideColumns::default() };
             let _ = builder().wide_file(&path, &wide);
         }
+
+        /// Any text as a person table (read by polars, and on failure
+        /// again by the csv crate to name the row): a table or an error
+        /// whose message is short, never a panic.
+        #[test]
+        fn any_person_table_text_is_a_table_or_a_short_error(
+            body in register_text(),
+            header in prop::sample::select(vec!["", "person_id,arm,referral_week\n", "person_id,arm,arm\n"]),
+            rows in prop::sample::select(vec!["", "A,treatment,2016-W10\n7,control,201611\n"]),
+        ) {
+            let (_, _, dir) = setup();
+            let path = dir.join("persons-any.csv");
+            let mut text = format!("{header}{rows}").into_bytes();
+            text.extend(body);
+            std::fs::write(&path, &text).unwrap();
+            if let Err(e) = Persons::read(&path, &Default::default()) {
+                prop_assert!(e.to_string().len() < 1000, "{e}");
+            }
+        }
     }
 }
 
