@@ -258,7 +258,7 @@ fn format_code_counts(codes: &[(String, usize)]) -> String {
 }
 
 /// Most characters of a cell value shown in an error message.
-const VALUE_CHARS: usize = 60;
+pub(crate) const VALUE_CHARS: usize = 60;
 /// Most characters of a parser's message (which may quote the file).
 const MESSAGE_CHARS: usize = 300;
 /// Most unmapped codes listed in an error message.

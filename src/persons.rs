@@ -576,9 +576,10 @@ fn levels_of(texts: Vec<String>) -> Groups {
 /// `warnings`.
 fn read_covariate(table: &Table, name: &str, warnings: &mut Vec<String>) -> Result<Covariate> {
     let col = table.column(name)?;
-    let parsed: Vec<std::result::Result<Option<f64>, &str>> = col
-        .cells()
-        .map(|c| if is_missing(&c) { Ok(None) } else { number(&c) })
+    let cells: Vec<Cell<'_>> = col.cells().collect();
+    let parsed: Vec<std::result::Result<Option<f64>, &str>> = cells
+        .iter()
+        .map(|c| if is_missing(c) { Ok(None) } else { number(c) })
         .collect();
     let numeric: Option<Vec<Option<f64>>> = parsed
         .iter()
@@ -591,22 +592,22 @@ fn read_covariate(table: &Table, name: &str, warnings: &mut Vec<String>) -> Resu
         if let Some(row) = parsed.iter().position(|v| v.is_err())
             && numbers * 10 >= present * 9
         {
-            let cell = col.cells().nth(row).unwrap_or(Cell::Null);
+            let cell = cells[row];
             warnings.push(format!(
                 "covariate `{name}` of {} is read as categorical although {numbers} of its {present} \
                  values are numbers: row {} holds `{}`, not a number (a decimal comma? write 41.5)",
                 table.file.display(),
                 row + 1,
-                crate::error::excerpt(&cell.text(), 60),
+                crate::error::excerpt(&cell.text(), crate::error::VALUE_CHARS),
             ));
         }
     }
     let values = match numeric {
         Some(v) => CovariateValues::Numeric(v),
         None => {
-            let texts: Vec<Option<String>> = col
-                .cells()
-                .map(|c| (!is_missing(&c)).then(|| c.text().trim().to_string()))
+            let texts: Vec<Option<String>> = cells
+                .iter()
+                .map(|c| (!is_missing(c)).then(|| c.text().trim().to_string()))
                 .collect();
             let present: Vec<String> = texts.iter().flatten().cloned().collect();
             let groups = levels_of(present);

@@ -42,6 +42,20 @@ fn wide_columns() -> WideColumns {
     }
 }
 
+/// A person table of `ids` and `arms`, everyone referred in 2016-W10, and
+/// a code table mapping `111` to `benefit`.
+fn tiny_inputs(ids: &[&str], arms: &[&str]) -> (Persons, CodeTable) {
+    let persons = df!(
+        "person_id" => ids,
+        "arm" => arms,
+        "referral_week" => vec!["2016-W10"; ids.len()]
+    )
+    .unwrap();
+    let persons = Persons::from_frame(persons, "persons", &Default::default()).unwrap();
+    let codes = CodeTable::from_pairs([("111", "benefit")]).unwrap();
+    (persons, codes)
+}
+
 /// `load` run on a pool of `threads` threads.
 fn on<T: Send>(threads: usize, load: impl FnOnce() -> T + Send) -> T {
     rayon::ThreadPoolBuilder::new()
@@ -190,14 +204,7 @@ fn integer_and_text_ids_give_the_same_panel() {
 
 #[test]
 fn an_integer_id_does_not_match_a_text_id_with_leading_zeros() {
-    let persons = df!(
-        "person_id" => ["007", "8"],
-        "arm" => ["treatment", "control"],
-        "referral_week" => ["2016-W10", "2016-W10"]
-    )
-    .unwrap();
-    let persons = Persons::from_frame(persons, "persons", &Default::default()).unwrap();
-    let codes = CodeTable::from_pairs([("111", "benefit")]).unwrap();
+    let (persons, codes) = tiny_inputs(&["007", "8"], &["treatment", "control"]);
     let register = df!(
         "person_id" => [7i64, 8],
         "week" => ["2016-W10", "2016-W10"],
@@ -319,14 +326,7 @@ fn a_panel_over_the_memory_budget_fails_naming_the_setting() {
 
 #[test]
 fn unused_parquet_columns_of_any_type_are_not_read() {
-    let persons = df!(
-        "person_id" => ["a", "b"],
-        "arm" => ["treatment", "control"],
-        "referral_week" => ["2016-W10", "2016-W10"]
-    )
-    .unwrap();
-    let persons = Persons::from_frame(persons, "persons", &Default::default()).unwrap();
-    let codes = CodeTable::from_pairs([("111", "benefit")]).unwrap();
+    let (persons, codes) = tiny_inputs(&["a", "b"], &["treatment", "control"]);
     let note = Series::new(
         "note".into(),
         [
@@ -504,14 +504,7 @@ mod never_panics {
 #[test]
 fn weeks_without_rows_are_reported_as_runs() {
     use trialpanel::Week;
-    let persons = df!(
-        "person_id" => ["a", "b"],
-        "arm" => ["treatment", "control"],
-        "referral_week" => ["2016-W10", "2016-W10"]
-    )
-    .unwrap();
-    let persons = Persons::from_frame(persons, "persons", &Default::default()).unwrap();
-    let codes = CodeTable::from_pairs([("111", "benefit")]).unwrap();
+    let (persons, codes) = tiny_inputs(&["a", "b"], &["treatment", "control"]);
     let w = |s: &str| Week::parse(s).unwrap();
     let try_load = |weeks: &[&str], until: Option<&str>| {
         let n = weeks.len();
@@ -614,14 +607,10 @@ fn a_tight_memory_budget_gives_the_same_panel() {
 /// counted per arm and said.
 #[test]
 fn an_arm_without_register_data_is_said() {
-    let persons = df!(
-        "person_id" => ["a", "b", "c", "d"],
-        "arm" => ["treatment", "control", "treatment", "control"],
-        "referral_week" => ["2016-W10"; 4]
-    )
-    .unwrap();
-    let persons = Persons::from_frame(persons, "persons", &Default::default()).unwrap();
-    let codes = CodeTable::from_pairs([("111", "benefit")]).unwrap();
+    let (persons, codes) = tiny_inputs(
+        &["a", "b", "c", "d"],
+        &["treatment", "control", "treatment", "control"],
+    );
     let register = df!(
         "person_id" => ["a", "a", "c"],
         "week" => ["2016-W10", "2016-W11", "2016-W11"],

@@ -187,11 +187,7 @@ impl PanelBuilder<'_> {
 
             weeks.clear();
             for (l, &key) in week_keys.iter().enumerate() {
-                let found = match week_memo.short.get(key) {
-                    Some(w) => Ok(w),
-                    None => week_memo.week(&cols.cell(1, start + l), key),
-                };
-                match found {
+                match week_memo.week(key, || cols.cell(1, start + l)) {
                     Ok(w) => weeks.push(w),
                     Err(problem) => {
                         let cell = cols.cell(1, start + l);
@@ -218,12 +214,8 @@ impl PanelBuilder<'_> {
 
             people.clear();
             for (l, &key) in id_keys.iter().enumerate() {
-                if let Some(p) = person_memo.same_known(key) {
-                    people.push(Some(p));
-                    continue;
-                }
-                let cell = cols.cell(0, start + l);
-                match person_memo.find(self, &cell, key, &mut out.totals, batch, start + l) {
+                let id = || cols.cell(0, start + l);
+                match person_memo.find(self, key, id, &mut out.totals, batch, start + l) {
                     Ok(p) => people.push(p),
                     Err(e) => {
                         first.note(start + l, 3, e);
@@ -234,11 +226,10 @@ impl PanelBuilder<'_> {
 
             categories.clear();
             for (l, (&key, p)) in code_keys.iter().zip(&people).enumerate() {
-                categories.push(match (p, code_memo.short.get(key)) {
-                    (None, _) => Category::NONE,
-                    (Some(_), Some(c)) => c,
-                    (Some(_), None) => {
-                        code_memo.find(self, &cols.cell(2, start + l), key, &mut out.totals)
+                categories.push(match p {
+                    None => Category::NONE,
+                    Some(_) => {
+                        code_memo.find(self, key, || cols.cell(2, start + l), &mut out.totals)
                     }
                 });
             }
@@ -390,7 +381,7 @@ impl PanelBuilder<'_> {
             ..Totals::default()
         };
         let (mut person_memo, mut code_memo) = (PersonMemo::default(), CodeMemo::default());
-        let (mut ids, mut codes, mut hours) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut ids, mut hours) = (Vec::new(), Vec::new());
         let (mut id_keys, mut code_keys) = (Vec::new(), Vec::new());
         let (mut people, mut spans, mut slots) = (Vec::new(), Vec::new(), Vec::new());
         let mut start = 0;
@@ -401,7 +392,7 @@ impl PanelBuilder<'_> {
             people.clear();
             for (l, (id, &key)) in ids.iter().zip(&id_keys).enumerate() {
                 let i = start + l;
-                let person = match person_memo.find(self, id, key, &mut totals, batch, i) {
+                let person = match person_memo.find(self, key, || *id, &mut totals, batch, i) {
                     Ok(p) => p,
                     Err(e) => {
                         first.note(i, 1, e);
@@ -442,7 +433,6 @@ impl PanelBuilder<'_> {
             for w in 0..layout.weeks {
                 let week = layout.first.plus(w as i32);
                 let j = 1 + layout.weeks + w;
-                cols.fill(1 + w, rows.clone(), &mut codes);
                 cols.fill_keys(1 + w, rows.clone(), &mut code_keys);
                 if layout.has_hours {
                     cols.fill(j, rows.clone(), &mut hours);
@@ -452,7 +442,8 @@ impl PanelBuilder<'_> {
                     let (Some(slot), true) = (slot, span.contains(&w)) else {
                         continue;
                     };
-                    let category = code_memo.find(self, &codes[l], code_keys[l], &mut totals);
+                    let code = || cols.cell(1 + w, start + l);
+                    let category = code_memo.find(self, code_keys[l], code, &mut totals);
                     let h = match hours.get(l).filter(|_| layout.has_hours) {
                         None => 0,
                         Some(cell) => match parse_hours(batch, start + l, j, cell) {
@@ -560,10 +551,9 @@ impl PanelBuilder<'_> {
     /// first or last observed week is taken from the register (not set),
     /// and at most [`STRAY_WEEKS`] weeks with rows (fewer than on the other
     /// side) lie beyond a run of more than [`STRAY_GAP`] weeks without any
-    /// row, those rows are most
-    /// likely a typo (2071 for 2017) and would make every week between
-    /// count as followed and blank. `weeks`: the distinct weeks with rows,
-    /// sorted.
+    /// row, those rows are most likely a typo (2071 for 2017) and would make
+    /// every week between count as followed and blank. `weeks`: the
+    /// distinct weeks with rows, sorted.
     fn check_stray_rows(&self, weeks: &[Week]) -> Result<()> {
         let inside = |w: &&Week| {
             self.observed_from.is_none_or(|f| **w >= f)
@@ -691,8 +681,8 @@ impl Totals {
         let hint = builder.persons.near_match(id).map_or(String::new(), |p| {
             format!(
                 "; `{}` is person `{}` of the person table written differently",
-                crate::error::excerpt(id, 60),
-                crate::error::excerpt(p, 60)
+                crate::error::excerpt(id, crate::error::VALUE_CHARS),
+                crate::error::excerpt(p, crate::error::VALUE_CHARS)
             )
         });
         if !builder.ignore_unknown_persons {
@@ -800,13 +790,23 @@ impl WeekMemo {
         w
     }
 
-    /// The week, or `Err(None)` for a blank cell, `Err(Some(reason))` for
-    /// one that is not a week.
-    /// `key` is the cell's [`Cell::short_key`] (0 for none).
-    fn week(&mut self, cell: &Cell<'_>, key: u128) -> std::result::Result<Week, Option<String>> {
-        if let Some(w) = self.short.get(key) {
-            return Ok(w);
+    /// The week of the cell with [`Cell::short_key`] `key` (0 for none),
+    /// or `Err(None)` for a blank cell, `Err(Some(reason))` for one that is
+    /// not a week. `cell` is called only when the key is not known.
+    #[inline]
+    fn week<'c>(
+        &mut self,
+        key: u128,
+        cell: impl FnOnce() -> Cell<'c>,
+    ) -> std::result::Result<Week, Option<String>> {
+        match self.short.get(key) {
+            Some(w) => Ok(w),
+            None => self.week_of(key, &cell()),
         }
+    }
+
+    /// [`WeekMemo::week`] of a cell whose key is not cached.
+    fn week_of(&mut self, key: u128, cell: &Cell<'_>) -> std::result::Result<Week, Option<String>> {
         if cell.is_blank() {
             return Err(None);
         }
@@ -856,22 +856,36 @@ struct PersonMemo {
 }
 
 impl PersonMemo {
-    /// The row of the last id when `key` is its key and it is a known
-    /// person.
-    fn same_known(&self, key: u128) -> Option<usize> {
-        match &self.last {
-            Some((last, _, found)) if key != 0 && *last == key => *found,
-            _ => None,
-        }
-    }
-
-    /// The person table row of `id`; `None` for an unknown id (counted in
-    /// `totals`); an error for a blank id.
-    fn find(
+    /// The person table row of the id with [`Cell::short_key`] `key` (0
+    /// for none); `None` for an unknown id (counted in `totals`); an error
+    /// for a blank id. `id` gives the cell, read only when the key is not
+    /// the last one's or the person is unknown.
+    #[inline]
+    fn find<'c>(
         &mut self,
         builder: &PanelBuilder<'_>,
-        id: &Cell<'_>,
         key: u128,
+        id: impl Fn() -> Cell<'c>,
+        totals: &mut Totals,
+        batch: &Batch<'_>,
+        i: usize,
+    ) -> Result<Option<usize>> {
+        // Most rows: the same known person as the row before.
+        if let Some((last, _, Some(found))) = &self.last
+            && key != 0
+            && *last == key
+        {
+            return Ok(Some(*found));
+        }
+        self.find_cell(builder, key, &id(), totals, batch, i)
+    }
+
+    /// [`PersonMemo::find`] past the last known person.
+    fn find_cell(
+        &mut self,
+        builder: &PanelBuilder<'_>,
+        key: u128,
+        id: &Cell<'_>,
         totals: &mut Totals,
         batch: &Batch<'_>,
         i: usize,
@@ -920,16 +934,30 @@ struct CodeMemo {
 }
 
 impl CodeMemo {
-    fn find(
+    /// The category of the code with [`Cell::short_key`] `key` (0 for
+    /// none); `code` gives the cell, read only when the key is not known.
+    #[inline]
+    fn find<'c>(
         &mut self,
         builder: &PanelBuilder<'_>,
-        code: &Cell<'_>,
         key: u128,
+        code: impl FnOnce() -> Cell<'c>,
         totals: &mut Totals,
     ) -> Category {
-        if let Some(c) = self.short.get(key) {
-            return c;
+        match self.short.get(key) {
+            Some(c) => c,
+            None => self.find_cell(builder, key, &code(), totals),
         }
+    }
+
+    /// [`CodeMemo::find`] of a code whose key is not cached.
+    fn find_cell(
+        &mut self,
+        builder: &PanelBuilder<'_>,
+        key: u128,
+        code: &Cell<'_>,
+        totals: &mut Totals,
+    ) -> Category {
         if code.is_blank() {
             return Category::NONE;
         }
