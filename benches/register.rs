@@ -231,7 +231,7 @@ fn bench_parquet(c: &mut Criterion) {
     let config = scale::config(1_000_000);
     let dir: PathBuf = std::env::temp_dir().join("trialpanel-bench-1M");
     if !dir.join("register_long.parquet").exists() {
-        simulate::write_register(&config, &dir, 50_000).expect("write register");
+        simulate::write_register(&config, &dir, scale::ROW_GROUP_PERSONS).expect("write register");
     }
     let persons =
         Persons::read(dir.join("persons.csv"), &simulate::person_spec()).expect("persons");

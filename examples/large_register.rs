@@ -5,10 +5,11 @@
 //! ```text
 //! cargo run --release --example large_register [PERSONS] [OUTPUT_DIR]
 //! cargo run --release --example large_register -- files PERSONS DIR [--csv] [--wide]
+//!     [--write-only] [--budget=GB]
 //! ```
 //!
 //! `files` writes the same trial to DIR as files (`persons.csv`,
-//! `codes.csv`, a long `register_long.parquet` in row groups of 50,000
+//! `codes.csv`, a long `register_long.parquet` in row groups of 8,192
 //! persons, and `analysis.toml` running the five outcomes, the spell and
 //! balance), unless DIR already has them, and then times, in this one
 //! process, polars' bare `read_parquet` of the register against
@@ -19,6 +20,10 @@
 //! of 1,539 week columns from 1991-W01 (`register_wide.csv`,
 //! `analysis_wide.toml`): the simulated weeks, and synthetic codes in about
 //! 70% of the other weeks so that the file is as dense as a real extract.
+//! `--write-only` skips the timing (polars' whole frame of a 5M register
+//! takes more memory than the analysis); `--budget=GB` also writes
+//! `analysis_budget.toml`, the same analysis with `memory_budget_gb = GB`,
+//! which reads a panel larger than GB in parts.
 //!
 //! PERSONS defaults to 1,000,000 (accepts `100k`, `1M`, `5M`); OUTPUT_DIR
 //! to `output/large_register`. The scenario (104 event weeks, 98
@@ -53,7 +58,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .ok_or("files: give PERSONS such as 1M")?;
         let dir = PathBuf::from(args.next().ok_or("files: give DIR")?);
         let flags: Vec<String> = args.collect();
-        files(persons, &dir)?;
+        files(persons, &dir, !flags.iter().any(|f| f == "--write-only"))?;
+        if let Some(gb) = flags.iter().find_map(|f| f.strip_prefix("--budget=")) {
+            let gb: f64 = gb.parse().map_err(|_| "--budget=GB needs a number")?;
+            std::fs::write(
+                dir.join("analysis_budget.toml"),
+                ANALYSIS.replace(
+                    "[inputs]\n",
+                    &format!("[inputs]\nmemory_budget_gb = {gb}\n"),
+                ),
+            )?;
+        }
         if flags.iter().any(|f| f == "--csv") {
             long_csv(&dir)?;
         }
@@ -151,14 +166,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Write the trial's files (if missing) and time polars' bare read of the
 /// register against trialpanel's load of it.
-fn files(persons: usize, dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+fn files(
+    persons: usize,
+    dir: &std::path::Path,
+    compare: bool,
+) -> Result<(), Box<dyn std::error::Error>> {
     use polars::prelude::{ParquetReader, SerReader};
     use trialpanel::{CodeTable, LongColumns, Panel, Persons};
 
     let register = dir.join("register_long.parquet");
     if !register.exists() {
         let start = Instant::now();
-        simulate::write_register(&scale::config(persons), dir, 50_000)?;
+        simulate::write_register(&scale::config(persons), dir, scale::ROW_GROUP_PERSONS)?;
         eprintln!(
             "wrote {} in {:.1} s",
             dir.display(),
@@ -166,6 +185,9 @@ fn files(persons: usize, dir: &std::path::Path) -> Result<(), Box<dyn std::error
         );
     }
     std::fs::write(dir.join("analysis.toml"), ANALYSIS)?;
+    if !compare {
+        return Ok(());
+    }
     let size = std::fs::metadata(&register)?.len();
 
     let start = Instant::now();

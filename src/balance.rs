@@ -32,7 +32,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
 use crate::panel::Panel;
-use crate::persons::{Arm, CovariateValues};
+use crate::persons::{Arm, CovariateValues, Persons};
 use crate::report;
 use crate::stats::{self, Moments, Variance};
 
@@ -221,7 +221,7 @@ pub struct Balance {
 }
 
 /// A covariate's values in panel order.
-enum Values {
+pub(crate) enum Values {
     Numeric(Vec<Option<f64>>),
     Categorical(Vec<String>, Vec<Option<u32>>),
 }
@@ -230,14 +230,39 @@ enum Values {
 /// the joint test (with block fixed effects when the person table has more
 /// than one block).
 pub fn balance(panel: &Panel, spec: &BalanceSpec) -> Result<Balance> {
-    let covariates = collect(panel, spec)?;
+    let persons = panel.persons();
+    let order: Vec<usize> = (0..persons.len()).collect();
+    let covariates = person_covariates(persons, &order, spec)?;
+    let history = history_values(panel, spec)?;
+    balance_of(
+        persons.arms(),
+        &persons.blocks().index,
+        spec,
+        covariates,
+        history,
+    )
+}
+
+/// [`balance`] from its inputs, all in one order of the persons: their
+/// arms and block indices, the person-table covariates
+/// ([`person_covariates`]) and the history covariates' values
+/// ([`history_values`], one vector per `spec.history`).
+pub(crate) fn balance_of(
+    arms: &[Arm],
+    blocks: &[u32],
+    spec: &BalanceSpec,
+    mut covariates: Vec<(String, Values)>,
+    history: Vec<Vec<Option<f64>>>,
+) -> Result<Balance> {
+    for (h, values) in spec.history.iter().zip(history) {
+        covariates.push((h.name.clone(), Values::Numeric(values)));
+    }
     if covariates.is_empty() {
         return Err(Error::InvalidSetting {
             name: "balance".into(),
             reason: "no covariates: name person-table covariates (PersonSpec::covariate_columns) or add history covariates".into(),
         });
     }
-    let arms = panel.persons().arms();
     let mut rows = Vec::new();
     for (name, values) in &covariates {
         match values {
@@ -245,7 +270,7 @@ pub fn balance(panel: &Panel, spec: &BalanceSpec) -> Result<Balance> {
             Values::Categorical(levels, v) => rows.extend(categorical_rows(name, levels, v, arms)),
         }
     }
-    let joint = joint_test(panel, &covariates);
+    let joint = joint_test(arms, blocks, covariates);
     Ok(Balance { rows, joint })
 }
 
@@ -254,18 +279,23 @@ pub fn balance(panel: &Panel, spec: &BalanceSpec) -> Result<Balance> {
 /// person (seconds of work for a meaningless test).
 pub const MAX_LEVELS: usize = 200;
 
-/// The covariates asked for, as values in panel order.
-fn collect(panel: &Panel, spec: &BalanceSpec) -> Result<Vec<(String, Values)>> {
-    let available = panel.persons().covariates();
+/// The person-table covariates `spec` asks for, as values of the persons
+/// at rows `order`, in that order.
+pub(crate) fn person_covariates(
+    persons: &Persons,
+    order: &[usize],
+    spec: &BalanceSpec,
+) -> Result<Vec<(String, Values)>> {
+    let available = persons.covariates();
     let names: Vec<String> = match &spec.covariates {
         Some(n) => n.clone(),
         None => available.iter().map(|c| c.name.clone()).collect(),
     };
     let mut out = Vec::new();
     for name in names {
-        let cov = panel.persons().covariate(&name, "balance covariates")?;
+        let cov = persons.covariate(&name, "balance covariates")?;
         let values = match &cov.values {
-            CovariateValues::Numeric(v) => Values::Numeric(v.clone()),
+            CovariateValues::Numeric(v) => Values::Numeric(order.iter().map(|&i| v[i]).collect()),
             CovariateValues::Categorical { levels, .. } if levels.len() > MAX_LEVELS => {
                 return Err(Error::InvalidSetting {
                     name: "balance covariates".into(),
@@ -274,21 +304,26 @@ fn collect(panel: &Panel, spec: &BalanceSpec) -> Result<Vec<(String, Values)>> {
                              id rather than a category (more than {MAX_LEVELS} levels); leave it \
                              out by listing the covariates",
                         levels.len(),
-                        panel.n_persons()
+                        persons.len()
                     ),
                 });
             }
             CovariateValues::Categorical { levels, values } => {
-                Values::Categorical(levels.clone(), values.clone())
+                Values::Categorical(levels.clone(), order.iter().map(|&i| values[i]).collect())
             }
         };
         out.push((name, values));
     }
-    for h in &spec.history {
-        let totals = h.outcome.totals(panel, h.weeks.clone())?;
-        out.push((h.name.clone(), Values::Numeric(totals)));
-    }
     Ok(out)
+}
+
+/// The values of `spec`'s history covariates over the persons of `panel`,
+/// in panel order.
+pub(crate) fn history_values(panel: &Panel, spec: &BalanceSpec) -> Result<Vec<Vec<Option<f64>>>> {
+    spec.history
+        .iter()
+        .map(|h| h.outcome.totals(panel, h.weeks.clone()))
+        .collect()
 }
 
 /// Counts of (present, missing) per arm.
@@ -407,24 +442,29 @@ fn categorical_rows(
 /// RSS_f)/q) / (RSS_f/(n − 1 − k)) with q the covariate columns kept and k
 /// all parameters but the intercept (blocks present − 1 + q). The cost is
 /// n·q² rather than n·(blocks + q)².
-fn joint_test(panel: &Panel, covariates: &[(String, Values)]) -> JointTest {
-    let persons = panel.persons();
-    let n = persons.len();
-    let complete: Vec<usize> = (0..n)
+fn joint_test(arms: &[Arm], blocks: &[u32], covariates: Vec<(String, Values)>) -> JointTest {
+    let n = arms.len();
+    let complete: Vec<u32> = (0..n as u32)
         .filter(|&p| {
             covariates.iter().all(|(_, v)| match v {
-                Values::Numeric(x) => x[p].is_some(),
-                Values::Categorical(_, x) => x[p].is_some(),
+                Values::Numeric(x) => x[p as usize].is_some(),
+                Values::Categorical(_, x) => x[p as usize].is_some(),
             })
         })
         .collect();
+    // Each covariate's values are freed as soon as its columns are made.
     let mut names: Vec<String> = Vec::new();
     let mut columns: Vec<Vec<f64>> = Vec::new();
     for (name, values) in covariates {
         match values {
             Values::Numeric(x) => {
-                names.push(name.clone());
-                columns.push(complete.iter().map(|&p| x[p].unwrap_or(0.0)).collect());
+                columns.push(
+                    complete
+                        .iter()
+                        .map(|&p| x[p as usize].unwrap_or(0.0))
+                        .collect(),
+                );
+                names.push(name);
             }
             Values::Categorical(levels, x) => {
                 for (l, level) in levels.iter().enumerate().skip(1) {
@@ -432,20 +472,21 @@ fn joint_test(panel: &Panel, covariates: &[(String, Values)]) -> JointTest {
                     columns.push(
                         complete
                             .iter()
-                            .map(|&p| f64::from(u8::from(x[p] == Some(l as u32))))
+                            .map(|&p| f64::from(u8::from(x[p as usize] == Some(l as u32))))
                             .collect(),
                     );
                 }
             }
         }
     }
-    let blocks = persons.blocks();
-    let block_effects = blocks.labels.len() > 1;
+    // Blocks by their index; labels with no person take no column.
+    let n_groups = blocks.iter().max().map_or(1, |&b| b as usize + 1);
+    let block_effects = n_groups > 1;
     let block_of: Vec<usize> = complete
         .iter()
         .map(|&p| {
             if block_effects {
-                blocks.index[p] as usize
+                blocks[p as usize] as usize
             } else {
                 0
             }
@@ -453,11 +494,11 @@ fn joint_test(panel: &Panel, covariates: &[(String, Values)]) -> JointTest {
         .collect();
     let y: Vec<f64> = complete
         .iter()
-        .map(|&p| f64::from(persons.arms()[p] as u8))
+        .map(|&p| f64::from(arms[p as usize] as u8))
         .collect();
     let mut counts = [0usize; 2];
     for &p in &complete {
-        counts[persons.arms()[p] as usize] += 1;
+        counts[arms[p as usize] as usize] += 1;
     }
     let mut out = JointTest {
         n: counts,
@@ -473,8 +514,7 @@ fn joint_test(panel: &Panel, covariates: &[(String, Values)]) -> JointTest {
         out.note = Some("no complete cases in one arm".into());
         return out;
     }
-    let n_groups = blocks.labels.len().max(1);
-    let (xtx, xty, yty) = within_cross_products(&columns, &y, &block_of, n_groups);
+    let (xtx, xty, yty) = within_cross_products(columns, y, &block_of, n_groups);
     let full = stats::least_squares(&xtx, &xty, yty);
     out.dropped = (0..names.len())
         .filter(|j| !full.kept[*j])
@@ -517,12 +557,13 @@ fn joint_test(panel: &Panel, covariates: &[(String, Values)]) -> JointTest {
 /// plain centring, the implicit intercept). Two passes (means, then
 /// deviations); the products run in parallel, each in a fixed order.
 fn within_cross_products(
-    columns: &[Vec<f64>],
-    y: &[f64],
+    mut columns: Vec<Vec<f64>>,
+    mut y: Vec<f64>,
     group: &[usize],
     n_groups: usize,
 ) -> (Array2<f64>, Vec<f64>, f64) {
-    let demean = |v: &[f64]| {
+    // Demeaned in place: the columns are n × p numbers already.
+    let demean = |v: &mut Vec<f64>| {
         let (mut sum, mut n) = (vec![0.0; n_groups], vec![0usize; n_groups]);
         for (&x, &g) in v.iter().zip(group) {
             sum[g] += x;
@@ -533,13 +574,13 @@ fn within_cross_products(
             .zip(&n)
             .map(|(&s, &n)| if n > 0 { s / n as f64 } else { 0.0 })
             .collect();
-        v.iter()
-            .zip(group)
-            .map(|(&x, &g)| x - mean[g])
-            .collect::<Vec<f64>>()
+        for (x, &g) in v.iter_mut().zip(group) {
+            *x -= mean[g];
+        }
     };
-    let xs: Vec<Vec<f64>> = columns.par_iter().map(|c| demean(c)).collect();
-    let yc = demean(y);
+    columns.par_iter_mut().for_each(demean);
+    demean(&mut y);
+    let (xs, yc) = (columns, y);
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
     let p = xs.len();
     let pairs: Vec<(usize, usize)> = (0..p).flat_map(|i| (i..p).map(move |j| (i, j))).collect();

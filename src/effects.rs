@@ -179,16 +179,6 @@ fn cell_moments(
         .collect()
 }
 
-/// (treatment, control) moments of `row` at event week `k` over the persons
-/// observed at k, ignoring blocks: the weekly estimator's own reduction.
-pub(crate) fn arm_moments(panel: &Panel, row: &[f64], k: i32) -> (Moments, Moments) {
-    let cells = Cells::new(panel, &Design::default(), None);
-    cell_moments(panel, row, k, &cells.slot, cells.n_cells)
-        .first()
-        .copied()
-        .unwrap_or_default()
-}
-
 /// The estimate from per-cell moments: the difference in means when the
 /// design is not blocked (one cell), the blocked estimator otherwise.
 fn estimate(cells: &[(Moments, Moments)], design: &Design) -> (Estimate, Option<(usize, usize)>) {

@@ -158,17 +158,50 @@ impl Column {
         }
     }
 
-    /// The cells, row by row (filled in one typed pass: no per-cell
-    /// dispatch).
-    pub(crate) fn cells(&self) -> std::vec::IntoIter<Cell<'_>> {
+    /// The cells, row by row (filled a block of rows at a time in one
+    /// typed pass: no per-cell dispatch, and no copy of the whole column).
+    pub(crate) fn cells(&self) -> Cells<'_> {
         let len = match self {
             Column::Str(ca) => ca.len(),
             Column::Int(ca) => ca.len(),
             Column::Float(ca) => ca.len(),
         };
-        let mut out = Vec::with_capacity(len);
-        self.fill(0..len, &mut out);
-        out.into_iter()
+        Cells {
+            column: self,
+            next: 0,
+            len,
+            block: Vec::new().into_iter(),
+        }
+    }
+}
+
+/// Rows per block of [`Column::cells`].
+const CELL_BLOCK: usize = 4096;
+
+/// The iterator of [`Column::cells`].
+pub(crate) struct Cells<'a> {
+    column: &'a Column,
+    next: usize,
+    len: usize,
+    block: std::vec::IntoIter<Cell<'a>>,
+}
+
+impl<'a> Iterator for Cells<'a> {
+    type Item = Cell<'a>;
+
+    fn next(&mut self) -> Option<Cell<'a>> {
+        if let Some(cell) = self.block.next() {
+            return Some(cell);
+        }
+        if self.next >= self.len {
+            return None;
+        }
+        let rows = self.next..(self.next + CELL_BLOCK).min(self.len);
+        self.next = rows.end;
+        let mut buf = Vec::with_capacity(rows.len());
+        self.column.fill(rows, &mut buf);
+        self.block = buf.into_iter();
+        self.block.next()
     }
 }
 
@@ -211,9 +244,12 @@ impl Table {
                 // Names checked first: polars would rename a second `x` to
                 // `x_duplicated_0`.
                 let (names, _) = csv_header(path)?;
+                // Not rechunked: the columns are read chunk by chunk, and
+                // one copy of a large table is enough.
                 let df = CsvReadOptions::default()
                     .with_has_header(true)
                     .with_infer_schema_length(Some(0))
+                    .with_rechunk(false)
                     .try_into_reader_with_file_path(Some(file.clone()))
                     .and_then(|r| r.finish())
                     .map_err(|e| {

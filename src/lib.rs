@@ -96,7 +96,8 @@
 //! * [`weeks`]: ISO 8601 weeks and event weeks;
 //! * [`persons`], [`codes`], [`register`]: the three inputs and their readers;
 //! * [`panel`]: the aligned person-week panel;
-//! * [`outcome`]: outcomes per person and week, hours descriptives;
+//! * [`outcome`]: outcomes per person and week;
+//! * [`descriptives`]: hours among those working and their distribution;
 //! * [`effects`]: weekly effects, band, randomisation inference, subgroups
 //!   and sites;
 //! * [`spell`]: the 13-week activity spell indicator with gap tolerance,
@@ -116,6 +117,7 @@
 pub mod analysis;
 pub mod balance;
 pub mod codes;
+pub mod descriptives;
 pub mod effects;
 pub mod error;
 mod io;

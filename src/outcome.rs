@@ -27,16 +27,12 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use ndarray::{Array2, ArrayViewMut2, Axis};
-use polars::prelude::{DataFrame, IntoColumn, NamedFrom, Series};
 use rayon::prelude::*;
-use serde::Serialize;
 
 use crate::codes::{self, Category};
 use crate::error::{Error, Result};
 use crate::panel::{HOURS_SCALE, Panel};
-use crate::persons::Arm;
 use crate::spell::{Activity, SpellRule, SpellState};
-use crate::stats::{self, ChiSquare, Estimate, Variance};
 
 /// Persons per parallel work unit when evaluating outcomes.
 const CHUNK: usize = 2048;
@@ -427,6 +423,20 @@ impl Weekly {
 }
 
 impl Outcome {
+    /// `true` when the outcome has an exact integer form
+    /// ([`Outcome::exact`]): all built-in outcomes but a cumulative spell
+    /// and a cumulative of a cumulative.
+    pub(crate) fn has_exact_form(&self) -> bool {
+        match &self.kind {
+            Kind::Custom(_) => false,
+            Kind::Cumulative(inner) => !matches!(
+                **inner,
+                Kind::Custom(_) | Kind::Spell(_) | Kind::Cumulative(_)
+            ),
+            _ => true,
+        }
+    }
+
     /// The outcome in integer units, or `None` for an outcome that has no
     /// exact integer form (a custom outcome, a cumulative spell or a
     /// cumulative of a cumulative). Fails as [`Outcome::evaluate`] does for
@@ -621,132 +631,4 @@ impl<'p> OutcomeValues<'p> {
         }
         self
     }
-}
-
-/// Mean hours among those working (hours > 0) at event week `k`, per arm,
-/// compared as a difference in means: n counts the persons working, and the
-/// estimate is a [`stats::difference_in_means`] at `level`.
-pub fn hours_among_working(panel: &Panel, k: i32, level: f64) -> Result<Estimate> {
-    let hours = panel.centihours(k).ok_or_else(|| week_outside(panel, k))?;
-    let row: Vec<f64> = hours
-        .iter()
-        .map(|&h| {
-            if h > 0 {
-                f64::from(h) / HOURS_SCALE
-            } else {
-                f64::NAN
-            }
-        })
-        .collect();
-    let (treat, control) = crate::effects::arm_moments(panel, &row, k);
-    Ok(stats::difference_in_means(
-        &treat,
-        &control,
-        level,
-        Variance::Welch,
-    ))
-}
-
-fn week_outside(panel: &Panel, k: i32) -> Error {
-    Error::InvalidSetting {
-        name: "week".into(),
-        reason: format!(
-            "event week {k} is outside the panel's window {:?}",
-            panel.event_weeks()
-        ),
-    }
-}
-
-/// Default upper bounds of the positive-hours buckets:
-/// (0,5], (5,10], (10,15], (15,20], (20,30], (30,37], >37.
-pub const DEFAULT_HOURS_BUCKETS: [f64; 6] = [5.0, 10.0, 15.0, 20.0, 30.0, 37.0];
-
-/// The distribution of positive hours over buckets, by arm, at one week.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct HoursDistribution {
-    /// Event week.
-    pub week: i32,
-    /// Bucket labels such as `(0,5]` and `>37`.
-    pub buckets: Vec<String>,
-    /// Persons with hours in each bucket: `[control, treatment]`.
-    pub counts: [Vec<usize>; 2],
-    /// Pearson chi-square (no continuity correction) on the arm × bucket
-    /// table; `None` when fewer than two buckets or arms have persons.
-    pub test: Option<ChiSquare>,
-}
-
-impl HoursDistribution {
-    /// Share of each arm's working persons in each bucket (missing when the
-    /// arm has nobody working).
-    pub fn shares(&self, arm: Arm) -> Vec<Option<f64>> {
-        let counts = &self.counts[arm as usize];
-        let total: usize = counts.iter().sum();
-        counts
-            .iter()
-            .map(|&c| (total > 0).then(|| c as f64 / total as f64))
-            .collect()
-    }
-
-    /// Tidy table: `bucket, n_treat, n_control, share_treat, share_control`.
-    pub fn to_frame(&self) -> Result<DataFrame> {
-        let count = |arm: Arm| {
-            self.counts[arm as usize]
-                .iter()
-                .map(|&c| c as u64)
-                .collect::<Vec<u64>>()
-        };
-        crate::report::frame(
-            "hours distribution",
-            vec![
-                Series::new("bucket".into(), self.buckets.clone()).into_column(),
-                Series::new("n_treat".into(), count(Arm::Treatment)).into_column(),
-                Series::new("n_control".into(), count(Arm::Control)).into_column(),
-                Series::new("share_treat".into(), self.shares(Arm::Treatment)).into_column(),
-                Series::new("share_control".into(), self.shares(Arm::Control)).into_column(),
-            ],
-        )
-    }
-}
-
-/// Distribution of positive hours at event week `k` over buckets with upper
-/// bounds `bounds` (increasing, positive; a last open bucket `>max` is
-/// added), by arm, with Pearson's chi-square test.
-pub fn hours_distribution(panel: &Panel, k: i32, bounds: &[f64]) -> Result<HoursDistribution> {
-    let increasing = bounds.windows(2).all(|w| w[0] < w[1]);
-    if bounds.is_empty() || !increasing || !bounds.iter().all(|b| b.is_finite() && *b > 0.0) {
-        return Err(Error::InvalidSetting {
-            name: "hours buckets".into(),
-            reason: format!("bounds must be positive, finite and increasing, got {bounds:?}"),
-        });
-    }
-    let hours = panel.centihours(k).ok_or_else(|| week_outside(panel, k))?;
-    let mut counts = [
-        vec![0usize; bounds.len() + 1],
-        vec![0usize; bounds.len() + 1],
-    ];
-    for (g, range) in panel.observed(k) {
-        for &h in &hours[range] {
-            if h > 0 {
-                let x = f64::from(h) / HOURS_SCALE;
-                counts[g.arm as usize][bounds.partition_point(|&b| b < x)] += 1;
-            }
-        }
-    }
-    let mut buckets: Vec<String> = Vec::with_capacity(bounds.len() + 1);
-    let mut lower = 0.0;
-    for b in bounds {
-        buckets.push(format!("({lower},{b}]"));
-        lower = *b;
-    }
-    buckets.push(format!(">{lower}"));
-    let table: Vec<Vec<f64>> = counts
-        .iter()
-        .map(|row| row.iter().map(|&c| c as f64).collect())
-        .collect();
-    Ok(HoursDistribution {
-        week: k,
-        buckets,
-        test: stats::pearson_chi_square(&table),
-        counts,
-    })
 }

@@ -92,6 +92,18 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
+    /// Add the counts of another part of the same register's persons
+    /// ([`PanelBuilder::part`]): persons and rows outside the window are
+    /// per part; the rows read, unknown persons and weeks without rows are
+    /// the whole register's in every part.
+    pub(crate) fn add_part(&mut self, other: &LoadReport) {
+        self.rows_outside_window += other.rows_outside_window;
+        for arm in 0..2 {
+            self.persons[arm] += other.persons[arm];
+            self.persons_without_data[arm] += other.persons_without_data[arm];
+        }
+    }
+
     /// Warnings for the analyst: what the load assumed that may be wrong.
     pub fn warnings(&self, observed: RangeInclusive<Week>) -> Vec<String> {
         let mut out = Vec::new();
@@ -210,6 +222,7 @@ impl Panel {
             batch_rows: DEFAULT_BATCH_ROWS,
             memory_budget: default_memory_budget(),
             progress: None,
+            part: None,
         }
     }
 
@@ -404,6 +417,9 @@ pub struct PanelBuilder<'a> {
     batch_rows: usize,
     memory_budget: u64,
     progress: Option<Progress<'a>>,
+    /// Person table rows of the part being read, in panel order
+    /// ([`PanelBuilder::part`]); `None`: every person.
+    part: Option<&'a [usize]>,
 }
 
 /// Default [`PanelBuilder::batch_rows`].
@@ -474,7 +490,8 @@ impl<'a> PanelBuilder<'a> {
     /// the machine's memory, or 4 GB where it cannot be read). A register
     /// whose panel would need more fails at once with
     /// [`Error::MemoryBudget`], naming what it needs, before the panel is
-    /// filled.
+    /// filled. (An [`Analysis`](crate::analysis::Analysis) reads such a
+    /// register in parts of the persons instead.)
     pub fn memory_budget(mut self, bytes: u64) -> Self {
         self.memory_budget = bytes;
         self
@@ -485,6 +502,24 @@ impl<'a> PanelBuilder<'a> {
     pub fn progress(mut self, report: &'a (dyn Fn(&LoadProgress) + Sync)) -> Self {
         self.progress = Some(Progress(report));
         self
+    }
+
+    /// Build the panel of only the persons at person table rows `rows` (a
+    /// contiguous run of [`panel_order`]), for an analysis read in parts.
+    /// The register is read and checked whole, as for the full panel: its
+    /// observed weeks, unknown persons, codes and row count are the same in
+    /// every part, and rows of the other parts' persons are skipped after
+    /// they are checked. The event-week window must be fixed by the
+    /// settings or the register's whole rows so that every part has the
+    /// same one; the memory budget applies to the part.
+    pub(crate) fn part(mut self, rows: &'a [usize]) -> Self {
+        self.part = Some(rows);
+        self
+    }
+
+    /// Persons in the panel (the part's, or all).
+    fn n_in_panel(&self) -> usize {
+        self.part.map_or(self.persons.len(), <[usize]>::len)
     }
 
     pub(crate) fn report_progress(&self, p: &LoadProgress) {
@@ -527,26 +562,27 @@ impl<'a> PanelBuilder<'a> {
             .unwrap_or_else(|| until.unwrap_or(Week::LAST).event_week(min_ref));
         let span = i64::from(k_hi) - i64::from(k_lo) + 1;
         let n_lazy = usize::try_from(span.clamp(0, MAX_SPAN)).unwrap_or(0);
-        // Known observed weeks fix the window: refuse an oversized panel
-        // before reading anything.
+        // A window fixed by the settings or by known observed weeks: refuse
+        // an oversized panel before reading anything.
+        if let (Some(first), Some(last)) = (self.first_event_week, self.last_event_week) {
+            let weeks = (i64::from(last) - i64::from(first) + 1).clamp(0, MAX_SPAN);
+            self.check_budget(weeks as usize, "")?;
+        }
         if let (Some(from), Some(until)) = (from, until) {
             let (k_min, k_max) = self.window(from, until)?;
             self.check_budget((k_max - k_min + 1) as usize, "")?;
         }
 
-        // Panel order: arm, block, referral week, then person id (not table
-        // order, so that reordering the person table changes no result, not
-        // even in the last bit).
-        let blocks = &self.persons.blocks().index;
-        let arms = self.persons.arms();
-        let ids = self.persons.ids();
-        let mut order: Vec<usize> = (0..self.persons.len()).collect();
-        // Ids are unique, so the order is total and an unstable sort is exact.
-        order.par_sort_unstable_by(|&a, &b| {
-            (arms[a], blocks[a], referral[a])
-                .cmp(&(arms[b], blocks[b], referral[b]))
-                .then_with(|| ids[a].cmp(&ids[b]))
-        });
+        let (order, local) = match self.part {
+            None => (panel_order(self.persons), None),
+            Some(rows) => {
+                let mut local = vec![NOT_IN_PART; self.persons.len()].into_boxed_slice();
+                for (i, &row) in rows.iter().enumerate() {
+                    local[row] = i as u32;
+                }
+                (rows.to_vec(), Some(local))
+            }
+        };
         // One tile when the window is known and the transposition's moment
         // of two copies fits the budget; else tiles of TILE_WEEKS.
         let whole = n_lazy <= WHOLE_TILE_WEEKS
@@ -554,6 +590,7 @@ impl<'a> PanelBuilder<'a> {
         let per_tile = if whole { n_lazy.max(1) } else { TILE_WEEKS };
         Ok(Grid {
             order,
+            local,
             k_lo,
             from,
             until,
@@ -565,7 +602,7 @@ impl<'a> PanelBuilder<'a> {
             checked: false,
             columns: AtomicUsize::new(0),
             max_columns: usize::try_from(
-                self.memory_budget / (self.persons.len().max(1) * CORE_BYTES_PER_CELL) as u64,
+                self.memory_budget / (self.n_in_panel().max(1) * CORE_BYTES_PER_CELL) as u64,
             )
             .unwrap_or(usize::MAX),
             report: LoadReport::default(),
@@ -577,6 +614,7 @@ impl<'a> PanelBuilder<'a> {
     pub(crate) fn finish(&self, grid: Grid, seen: Option<(Week, Week)>) -> Result<Panel> {
         let Grid {
             order,
+            local,
             per_tile,
             k_lo,
             from,
@@ -602,11 +640,16 @@ impl<'a> PanelBuilder<'a> {
         let n_weeks = (k_max - k_min + 1) as usize;
         self.check_budget(n_weeks, "")?;
         // Every grid week as a column (`None`: its tile was never written),
-        // tile by tile, each tile freed once transposed.
+        // tile by tile, each tile freed once transposed. A part's tiles hold
+        // its persons in panel order already.
+        let tile_rows: Vec<usize> = match local {
+            Some(_) => (0..n).collect(),
+            None => order.clone(),
+        };
         let mut columns: Vec<Option<WeekColumn>> = tiles
             .into_par_iter()
             .map(|t| match t.into_inner() {
-                Some(t) => t.into_columns(&order).into_iter().map(Some).collect(),
+                Some(t) => t.into_columns(&tile_rows).into_iter().map(Some).collect(),
                 None => Vec::new(),
             })
             .collect::<Vec<Vec<_>>>()
@@ -638,6 +681,7 @@ impl<'a> PanelBuilder<'a> {
         report.rows_outside_window += columns.iter().flatten().map(|c| c.set).sum::<usize>();
         drop(columns);
 
+        drop(tile_rows);
         let persons = self.persons.reordered(&order);
         let mut has_data = vec![false; n];
         for (c, h) in category.iter().zip(&hours) {
@@ -683,7 +727,7 @@ impl<'a> PanelBuilder<'a> {
     /// not fit in the budget (`at_least` is prefixed to the week count when
     /// the final count is not known yet).
     pub(crate) fn check_budget(&self, n_weeks: usize, at_least: &str) -> Result<()> {
-        let n = self.persons.len();
+        let n = self.n_in_panel();
         let needed = (n_weeks as u64).saturating_mul(n as u64 * CORE_BYTES_PER_CELL as u64);
         if needed <= self.memory_budget {
             return Ok(());
@@ -752,6 +796,25 @@ const MAX_SPAN: i64 = 20_000;
 
 /// Marks a person-week with no register row yet, to detect duplicates.
 const UNSET: u8 = u8::MAX;
+
+/// [`Grid`]'s mark of a person outside the part being read.
+const NOT_IN_PART: u32 = u32::MAX;
+
+/// Person table rows in panel order: arm, block, referral week, then person
+/// id (not table order, so that reordering the person table changes no
+/// result, not even in the last bit).
+pub(crate) fn panel_order(persons: &Persons) -> Vec<usize> {
+    let blocks = &persons.blocks().index;
+    let (arms, referral, ids) = (persons.arms(), persons.referral_weeks(), persons.ids());
+    let mut order: Vec<usize> = (0..persons.len()).collect();
+    // Ids are unique, so the order is total and an unstable sort is exact.
+    order.par_sort_unstable_by(|&a, &b| {
+        (arms[a], blocks[a], referral[a])
+            .cmp(&(arms[b], blocks[b], referral[b]))
+            .then_with(|| ids[a].cmp(&ids[b]))
+    });
+    order
+}
 
 /// Rows and bytes read so far, for a progress line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -901,6 +964,10 @@ type BlockSlices<'a> = (Vec<&'a mut [u8]>, Vec<&'a mut [u16]>);
 pub(crate) struct Grid {
     /// `order[p]` = person table row at panel position p.
     order: Vec<usize>,
+    /// Reading a part: each person table row's position in the part (its
+    /// tile row), or [`NOT_IN_PART`]. `None`: every person, whose tile row
+    /// is their person table row.
+    local: Option<Box<[u32]>>,
     /// Event weeks per tile.
     per_tile: usize,
     /// Event week of `weeks[0]`.
@@ -922,7 +989,7 @@ pub(crate) struct Grid {
 }
 
 /// One person's place in a [`Grid`] ([`Grid::slot`]): grid column
-/// `week.index() − base`, kept when in `first..=last`.
+/// `week.index() − base`, kept when in `first..=last`, of tile row `row`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Slot {
     base: i64,
@@ -969,17 +1036,25 @@ impl Grid {
         lo..=hi
     }
 
-    /// Where person table row `row`'s register rows go: worked out once
-    /// per person, then [`Grid::put_at`] per row.
-    pub(crate) fn slot(&self, persons: &Persons, row: usize) -> Slot {
+    /// Where person table row `row`'s register rows go (`None`: the person
+    /// is in another part): worked out once per person, then
+    /// [`Grid::put_at`] per row.
+    pub(crate) fn slot(&self, persons: &Persons, row: usize) -> Option<Slot> {
+        let tile_row = match &self.local {
+            Some(local) => match local[row] {
+                NOT_IN_PART => return None,
+                i => i as usize,
+            },
+            None => row,
+        };
         let kept = self.kept_weeks(persons, row);
         let base = i64::from(persons.referral_weeks()[row].index()) + i64::from(self.k_lo);
-        Slot {
+        Some(Slot {
             base,
             first: i64::from(kept.start().index()) - base,
             last: (i64::from(kept.end().index()) - base).min(self.n_columns as i64 - 1),
-            row,
-        }
+            row: tile_row,
+        })
     }
 
     /// Write the category and hours of person table row `row` at calendar
@@ -992,7 +1067,10 @@ impl Grid {
         c: Category,
         centihours: u16,
     ) -> Put {
-        self.put_at(&self.slot(persons, row), week, c, centihours)
+        match self.slot(persons, row) {
+            Some(slot) => self.put_at(&slot, week, c, centihours),
+            None => Put::Outside,
+        }
     }
 
     /// [`Grid::put`] for the person of `slot`.

@@ -18,8 +18,10 @@
 //! # Ok::<(), trialpanel::Error>(())
 //! ```
 
+use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 
+use hashbrown::HashTable;
 use polars::prelude::DataFrame;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -163,7 +165,6 @@ pub struct Groups {
 pub struct Persons {
     file: PathBuf,
     spec: PersonSpec,
-    ids: Vec<String>,
     arms: Vec<Arm>,
     referral: Vec<Week>,
     blocks: Groups,
@@ -180,40 +181,72 @@ pub struct Persons {
 /// register column is looked up without formatting or string hashing, and
 /// `1042` in the register finds the same person whether the column is text
 /// or integer. Text ids with leading zeros stay text: `000001` is not `1`.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 struct IdIndex {
-    text: FxHashMap<String, u32>,
+    /// The ids, by row.
+    ids: Vec<String>,
+    /// Rows of the ids that are not canonical integers, hashed by id: each
+    /// id is stored once, in `ids`.
+    text: HashTable<u32>,
+    /// Rows of the canonical integer ids, by value.
     int: FxHashMap<u64, u32>,
+}
+
+impl PartialEq for IdIndex {
+    /// Indices are equal when they hold the same ids at the same rows.
+    fn eq(&self, other: &IdIndex) -> bool {
+        self.ids == other.ids
+    }
+}
+
+fn hash(id: &str) -> u64 {
+    rustc_hash::FxBuildHasher.hash_one(id)
 }
 
 impl IdIndex {
     fn with_capacity(n: usize) -> IdIndex {
         IdIndex {
-            text: FxHashMap::with_capacity_and_hasher(n, Default::default()),
+            ids: Vec::with_capacity(n),
+            text: HashTable::with_capacity(n),
             int: FxHashMap::default(),
         }
     }
 
-    /// Add `id` (trimmed) at `row`; the row it already had, if any.
-    fn insert(&mut self, id: String, row: u32) -> Option<u32> {
-        let integer = canonical_integer(&id);
-        match self.text.entry(id) {
-            std::collections::hash_map::Entry::Occupied(e) => return Some(*e.get()),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(row);
+    /// Add `id` (trimmed) as the next row; if it is there already, its row
+    /// and `id` back.
+    fn push(&mut self, id: String) -> std::result::Result<(), (u32, String)> {
+        let row = self.ids.len() as u32;
+        let IdIndex { ids, text, int } = self;
+        match canonical_integer(&id) {
+            Some(v) => match int.entry(v) {
+                std::collections::hash_map::Entry::Occupied(e) => return Err((*e.get(), id)),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(row);
+                }
+            },
+            None => {
+                let h = hash(&id);
+                let same = |&r: &u32| ids[r as usize] == id;
+                match text.entry(h, same, |&r| hash(&ids[r as usize])) {
+                    hashbrown::hash_table::Entry::Occupied(e) => {
+                        let first = *e.get();
+                        return Err((first, id));
+                    }
+                    hashbrown::hash_table::Entry::Vacant(e) => {
+                        e.insert(row);
+                    }
+                }
             }
         }
-        if let Some(v) = integer {
-            self.int.insert(v, row);
-        }
-        None
+        ids.push(id);
+        Ok(())
     }
 
     fn text(&self, id: &str) -> Option<usize> {
         let id = id.trim();
         match canonical_integer(id) {
             Some(v) => self.int.get(&v),
-            None => self.text.get(id),
+            None => self.text.find(hash(id), |&r| self.ids[r as usize] == id),
         }
         .map(|&i| i as usize)
     }
@@ -227,6 +260,34 @@ impl IdIndex {
             },
             other => self.text(&other.text()),
         }
+    }
+
+    /// The index of the ids at rows `order`, in that order.
+    fn reordered(&self, order: &[usize]) -> IdIndex {
+        let ids: Vec<String> = order.iter().map(|&i| self.ids[i].clone()).collect();
+        if order.len() != self.ids.len() {
+            let mut index = IdIndex::with_capacity(ids.len());
+            for id in ids {
+                // Distinct rows of a table of distinct ids.
+                let _ = index.push(id);
+            }
+            return index;
+        }
+        // A permutation: the same tables with rows renumbered, no hashing
+        // again.
+        let mut new_row = vec![0u32; order.len()];
+        for (p, &row) in order.iter().enumerate() {
+            new_row[row] = p as u32;
+        }
+        let mut index = IdIndex {
+            ids,
+            text: self.text.clone(),
+            int: self.int.clone(),
+        };
+        for row in index.text.iter_mut().chain(index.int.values_mut()) {
+            *row = new_row[*row as usize];
+        }
+        index
     }
 }
 
@@ -270,14 +331,12 @@ impl Persons {
             return Err(Error::Empty { file: table.file });
         }
         let n = table.height();
-        let mut ids = Vec::with_capacity(n);
         let mut lookup = IdIndex::with_capacity(n);
         for (i, cell) in table.column(&spec.id)?.cells().enumerate() {
             if is_missing(&cell) {
                 return Err(table.missing(i, &spec.id));
             }
-            let id = cell.text().trim().to_string();
-            if let Some(first) = lookup.insert(id.clone(), i as u32) {
+            if let Err((first, id)) = lookup.push(cell.text().trim().to_string()) {
                 return Err(Error::DuplicatePerson {
                     file: table.file.clone(),
                     row: i + 1,
@@ -285,7 +344,6 @@ impl Persons {
                     id,
                 });
             }
-            ids.push(id);
         }
 
         let mut arms = Vec::with_capacity(n);
@@ -379,7 +437,6 @@ impl Persons {
         Ok(Persons {
             file: table.file,
             spec: spec.clone(),
-            ids,
             arms,
             referral,
             blocks,
@@ -392,12 +449,12 @@ impl Persons {
 
     /// Number of persons.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.lookup.ids.len()
     }
 
     /// Always `false`: a validated person table has persons in both arms.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.lookup.ids.is_empty()
     }
 
     /// The file (or frame label) the table came from.
@@ -412,7 +469,7 @@ impl Persons {
 
     /// Person ids in table order.
     pub fn ids(&self) -> &[String] {
-        &self.ids
+        &self.lookup.ids
     }
 
     /// Arms in table order.
@@ -479,7 +536,8 @@ impl Persons {
             .to_string()
         };
         let (plain, lower) = (unpadded(id), id.to_lowercase());
-        self.ids
+        self.lookup
+            .ids
             .iter()
             .find(|p| p.as_str() != id && (unpadded(p) == plain || p.to_lowercase() == lower))
             .map(String::as_str)
@@ -496,23 +554,14 @@ impl Persons {
         self.lookup.cell(cell)
     }
 
-    /// The same persons in the order `order` (a permutation of `0..len`).
+    /// The persons at rows `order`, in that order: a permutation of
+    /// `0..len`, or distinct rows of one part of the table (whose block and
+    /// cluster labels stay those of the whole table).
     pub(crate) fn reordered(&self, order: &[usize]) -> Persons {
         let pick = |g: &Groups| Groups {
             labels: g.labels.clone(),
             index: order.iter().map(|&i| g.index[i]).collect(),
         };
-        let ids: Vec<String> = order.iter().map(|&i| self.ids[i].clone()).collect();
-        // The same index with rows renumbered: a copy of the table, no
-        // hashing again.
-        let mut new_row = vec![0u32; order.len()];
-        for (p, &row) in order.iter().enumerate() {
-            new_row[row] = p as u32;
-        }
-        let mut lookup = self.lookup.clone();
-        for row in lookup.text.values_mut().chain(lookup.int.values_mut()) {
-            *row = new_row[*row as usize];
-        }
         Persons {
             file: self.file.clone(),
             spec: self.spec.clone(),
@@ -538,36 +587,53 @@ impl Persons {
                     },
                 })
                 .collect(),
-            ids,
-            lookup,
+            lookup: self.lookup.reordered(order),
             warnings: self.warnings.clone(),
         }
     }
 }
 
 fn read_groups(table: &Table, col: &str) -> Result<Groups> {
-    let mut texts = Vec::with_capacity(table.height());
+    let mut labels = Labels::default();
+    let mut index = Vec::with_capacity(table.height());
     for (i, cell) in table.column(col)?.cells().enumerate() {
         if is_missing(&cell) {
             return Err(table.missing(i, col));
         }
-        texts.push(cell.text().trim().to_string());
+        index.push(labels.code(cell.text().trim()));
     }
-    Ok(levels_of(texts))
+    let (labels, recode) = labels.sorted();
+    for c in &mut index {
+        *c = recode[*c as usize];
+    }
+    Ok(Groups { labels, index })
 }
 
-/// Sorted distinct labels and each value's index among them.
-fn levels_of(texts: Vec<String>) -> Groups {
-    let distinct: rustc_hash::FxHashSet<&str> = texts.iter().map(String::as_str).collect();
-    let mut labels: Vec<String> = distinct.into_iter().map(str::to_string).collect();
-    labels.sort_unstable();
-    let pos: FxHashMap<&str, u32> = labels
-        .iter()
-        .enumerate()
-        .map(|(i, l)| (l.as_str(), i as u32))
-        .collect();
-    let index = texts.iter().map(|t| pos[t.as_str()]).collect();
-    Groups { labels, index }
+/// Distinct labels numbered as first seen; [`Labels::sorted`] sorts them.
+#[derive(Default)]
+struct Labels(FxHashMap<String, u32>);
+
+impl Labels {
+    /// The number of `label`.
+    fn code(&mut self, label: &str) -> u32 {
+        if let Some(&c) = self.0.get(label) {
+            return c;
+        }
+        let c = self.0.len() as u32;
+        self.0.insert(label.to_string(), c);
+        c
+    }
+
+    /// The labels sorted, and each first-seen number's index among them.
+    fn sorted(self) -> (Vec<String>, Vec<u32>) {
+        let mut labels: Vec<(String, u32)> = self.0.into_iter().collect();
+        labels.sort_unstable();
+        let mut recode = vec![0u32; labels.len()];
+        for (i, (_, c)) in labels.iter().enumerate() {
+            recode[*c as usize] = i as u32;
+        }
+        (labels.into_iter().map(|l| l.0).collect(), recode)
+    }
 }
 
 /// A covariate column: numeric when every value present is a finite
@@ -576,49 +642,51 @@ fn levels_of(texts: Vec<String>) -> Groups {
 /// `warnings`.
 fn read_covariate(table: &Table, name: &str, warnings: &mut Vec<String>) -> Result<Covariate> {
     let col = table.column(name)?;
-    let cells: Vec<Cell<'_>> = col.cells().collect();
-    let parsed: Vec<std::result::Result<Option<f64>, &str>> = cells
-        .iter()
-        .map(|c| if is_missing(c) { Ok(None) } else { number(c) })
-        .collect();
-    let numeric: Option<Vec<Option<f64>>> = parsed
-        .iter()
-        .copied()
-        .collect::<std::result::Result<_, _>>()
-        .ok();
-    if numeric.is_none() {
-        let present = parsed.iter().filter(|v| !matches!(v, Ok(None))).count();
-        let numbers = parsed.iter().filter(|v| matches!(v, Ok(Some(_)))).count();
-        if let Some(row) = parsed.iter().position(|v| v.is_err())
-            && numbers * 10 >= present * 9
-        {
-            let cell = cells[row];
-            warnings.push(format!(
-                "covariate `{name}` of {} is read as categorical although {numbers} of its {present} \
-                 values are numbers: row {} holds `{}`, not a number (a decimal comma? write 41.5)",
-                table.file.display(),
-                row + 1,
-                crate::error::excerpt(&cell.text(), crate::error::VALUE_CHARS),
-            ));
+    let mut numbers = Vec::with_capacity(table.height());
+    // Values present, of which numbers, and the first that is not one.
+    let (mut present, mut n_numbers, mut first_text) = (0usize, 0usize, None);
+    for (i, cell) in col.cells().enumerate() {
+        let value = if is_missing(&cell) {
+            Ok(None)
+        } else {
+            number(&cell)
+        };
+        match value {
+            Ok(v) => {
+                present += usize::from(v.is_some());
+                n_numbers += usize::from(v.is_some());
+                numbers.push(v);
+            }
+            Err(_) => {
+                present += 1;
+                first_text.get_or_insert(i);
+            }
         }
     }
-    let values = match numeric {
-        Some(v) => CovariateValues::Numeric(v),
-        None => {
-            let texts: Vec<Option<String>> = cells
-                .iter()
-                .map(|c| (!is_missing(c)).then(|| c.text().trim().to_string()))
-                .collect();
-            let present: Vec<String> = texts.iter().flatten().cloned().collect();
-            let groups = levels_of(present);
-            let mut it = groups.index.iter();
-            CovariateValues::Categorical {
-                values: texts
-                    .iter()
-                    .map(|t| t.as_ref().and_then(|_| it.next().copied()))
-                    .collect(),
-                levels: groups.labels,
+    let values = match first_text {
+        None => CovariateValues::Numeric(numbers),
+        Some(row) => {
+            drop(numbers);
+            if n_numbers * 10 >= present * 9 {
+                warnings.push(format!(
+                    "covariate `{name}` of {} is read as categorical although {n_numbers} of its \
+                     {present} values are numbers: row {} holds `{}`, not a number (a decimal \
+                     comma? write 41.5)",
+                    table.file.display(),
+                    row + 1,
+                    crate::error::excerpt(&col.cell(row).text(), crate::error::VALUE_CHARS),
+                ));
             }
+            let mut labels = Labels::default();
+            let mut values: Vec<Option<u32>> = col
+                .cells()
+                .map(|c| (!is_missing(&c)).then(|| labels.code(c.text().trim())))
+                .collect();
+            let (levels, recode) = labels.sorted();
+            for v in values.iter_mut().flatten() {
+                *v = recode[*v as usize];
+            }
+            CovariateValues::Categorical { levels, values }
         }
     };
     Ok(Covariate {

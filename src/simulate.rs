@@ -792,6 +792,12 @@ pub mod scale {
     /// Weeks of the weekly effects: referral to the end of the panel.
     pub const EFFECT_WEEKS: RangeInclusive<i32> = 0..=77;
 
+    /// Persons per Parquet row group of the scenario's register files
+    /// ([`write_register`](super::write_register)): about 1.3M rows, near
+    /// pyarrow's default of 1Mi rows. A row group is decoded whole, so its
+    /// size bounds the reader's buffers.
+    pub const ROW_GROUP_PERSONS: usize = 8_192;
+
     /// `persons` persons in 98 municipalities, referred over 26 weeks; the
     /// register runs from 26 weeks before the first referral to 90 weeks
     /// after it, so persons referred late are censored from event week 64.

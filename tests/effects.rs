@@ -7,10 +7,10 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{assert_close, num, opt, rows};
+use trialpanel::descriptives::{self, DEFAULT_HOURS_BUCKETS};
 use trialpanel::effects::{
     self, BandOptions, RandomisationOptions, Significance, site_effects, subgroup_effects,
 };
-use trialpanel::outcome::{self, DEFAULT_HOURS_BUCKETS};
 use trialpanel::stats::{self, Moments};
 use trialpanel::sums::WeeklySums;
 use trialpanel::{
@@ -329,7 +329,7 @@ fn covariance_of_weekly_estimates_matches_numpy() {
 #[test]
 fn hours_descriptives_match_scipy() {
     let panel = common::trial_panel(&["female"]);
-    let dist = outcome::hours_distribution(&panel, 5, &DEFAULT_HOURS_BUCKETS).unwrap();
+    let dist = descriptives::hours_distribution(&panel, 5, &DEFAULT_HOURS_BUCKETS).unwrap();
     let want = rows("effects/trial_hours_week5.csv");
     for (j, r) in want.iter().enumerate() {
         assert_eq!(dist.buckets[j], r["bucket"]);
@@ -347,7 +347,7 @@ fn hours_descriptives_match_scipy() {
     assert_close("chi2", Some(test.statistic), opt(t, "statistic"), 1e-12);
     assert_eq!(test.df, num(t, "df"));
     assert_close("chi2 p", Some(test.p_value), opt(t, "p_value"), 1e-9);
-    let working = outcome::hours_among_working(&panel, 5, 0.95).unwrap();
+    let working = descriptives::hours_among_working(&panel, 5, 0.95).unwrap();
     assert_eq!(working.n_treat as f64, num(t, "n_working_treat"));
     assert_eq!(working.n_control as f64, num(t, "n_working_control"));
     assert_close(
@@ -645,10 +645,10 @@ fn invalid_settings_are_typed_errors() {
         .unwrap_err()
     ));
     assert!(is_setting(
-        outcome::hours_distribution(&panel, 3, &[5.0, 5.0]).unwrap_err()
+        descriptives::hours_distribution(&panel, 3, &[5.0, 5.0]).unwrap_err()
     ));
     assert!(is_setting(
-        outcome::hours_distribution(&panel, 300, &DEFAULT_HOURS_BUCKETS).unwrap_err()
+        descriptives::hours_distribution(&panel, 300, &DEFAULT_HOURS_BUCKETS).unwrap_err()
     ));
     assert!(is_setting(
         Outcome::employed(f64::NAN)

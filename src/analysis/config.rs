@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::balance::{BalanceSpec, HistoryCovariate};
+use crate::descriptives::DEFAULT_HOURS_BUCKETS;
 use crate::effects::{BandOptions, Design, RandomisationOptions};
 use crate::error::{Error, Result};
-use crate::outcome::{DEFAULT_HOURS_BUCKETS, Outcome};
+use crate::outcome::Outcome;
 use crate::persons::PersonSpec;
 use crate::register::{LongColumns, WideColumns};
 use crate::spell::SpellRule;
@@ -318,6 +319,12 @@ impl OutcomeSpec {
             base
         };
         outcome.named(&self.display_name())
+    }
+
+    /// `true` when the outcome asks for the band, randomisation inference
+    /// or site effects, which need every person's values.
+    pub(crate) fn needs_person_values(&self) -> bool {
+        self.band || self.randomisation || self.sites
     }
 
     /// The spell rule (`rule`, or the default).

@@ -33,6 +33,7 @@
 mod config;
 pub(crate) mod or_false;
 
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -42,15 +43,19 @@ pub use config::{
     ReportSpec, Unit, WeeksSpec,
 };
 
-use crate::balance::{self, Balance};
+use crate::balance::{self, Balance, BalanceSpec};
 use crate::codes::CodeTable;
+use crate::descriptives::{HoursAt, HoursDistribution};
 use crate::effects::{self, GroupEffects, RandomisationTest, Significance, WeeklyEffects};
 use crate::error::{Error, Result};
-use crate::outcome::{self, HoursDistribution, Outcome};
-use crate::panel::{AtRisk, LoadProgress, LoadReport, Panel};
+use crate::outcome::Outcome;
+use crate::panel::{
+    AtRisk, CORE_BYTES_PER_CELL, LoadProgress, LoadReport, Panel, default_memory_budget,
+    panel_order,
+};
 use crate::persons::{Arm, Persons};
 use crate::report;
-use crate::spell::{self, SpellRule, TimeToSpell};
+use crate::spell::{self, SpellClock, SpellRule, TimeToSpell};
 use crate::stats::Estimate;
 use crate::sums::WeeklySums;
 use crate::weeks::Week;
@@ -118,6 +123,17 @@ impl Analysis {
     /// `aligning the register`) as each long step starts, and
     /// `load_progress` with the rows and bytes read while the register is
     /// read (see [`PanelBuilder::progress`](crate::PanelBuilder::progress)).
+    ///
+    /// **In parts.** When the panel would take more than the memory budget
+    /// (`[inputs] memory_budget_gb`), the persons are cut into consecutive
+    /// parts of the panel order, each small enough for a fifth of the
+    /// budget; the register is read once per part, and each part's exact
+    /// weekly sums, spell completions, hours counts, history covariates and
+    /// at-risk counts are merged. The results equal those of the whole
+    /// panel bit for bit; [`TrialSummary::parts`] says how many parts were
+    /// read. What needs every person's values at once (the band,
+    /// randomisation inference, sites, a cumulative spell) is refused at
+    /// once with [`Error::MemoryBudget`], naming the outcome and setting.
     pub fn run_with_progress(
         &self,
         mut progress: impl FnMut(&str),
@@ -132,108 +148,135 @@ impl Analysis {
         if let Some(fallback) = &c.inputs.fallback_category {
             codes = codes.with_fallback(fallback)?;
         }
+        let balance_spec = c.balance_spec()?;
+        // Outcomes that need no person-level values (no band, randomisation
+        // or sites) come from one scan of exact integer sums; the others are
+        // evaluated into a persons × weeks matrix one at a time.
+        let scanned: Vec<bool> = c
+            .outcomes
+            .iter()
+            .map(|o| !o.needs_person_values() && o.outcome().has_exact_form())
+            .collect();
 
         progress("reading and aligning the register");
-        let panel = self.build_panel(&persons, &codes, load_progress)?;
-        let mut warnings = persons.warnings().to_vec();
-        warnings.extend(panel.load_warnings());
-        let window = panel.event_weeks();
-        let last = c.weeks.last.unwrap_or(*window.end());
-        let weeks = c.weeks.first..=last;
-        if !window.contains(&c.weeks.first) || !window.contains(&last) {
-            return Err(Error::InvalidSetting {
-                name: "weeks".into(),
-                reason: format!(
-                    "event weeks {}..={last} are not all in the panel, which has {}..={}",
-                    c.weeks.first,
-                    window.start(),
-                    window.end()
-                ),
-            });
-        }
-        let snapshot = c.weeks.snapshot.clone().unwrap_or_else(|| {
-            (1..)
-                .map(|i| 13 * i)
-                .skip_while(|&k| k < c.weeks.first)
-                .take_while(|&k| k <= last && k <= 52)
-                .collect()
-        });
+        let order = panel_order(&persons);
+        let (tally, mut person_level, parts) = match self.plan(&persons, &codes, load_progress)? {
+            Plan::Whole(panel) => {
+                let tally = self.tally(&panel, &scanned, &balance_spec, &mut progress)?;
+                let mut person_level = Vec::with_capacity(c.outcomes.len());
+                for (spec, &scanned) in c.outcomes.iter().zip(&scanned) {
+                    person_level.push(if scanned {
+                        None
+                    } else {
+                        progress(&format!("estimating `{}`", spec.display_name()));
+                        Some(self.person_level(&panel, spec, tally.weeks.clone())?)
+                    });
+                }
+                (tally, person_level, 1)
+            }
+            Plan::Parts { size, weeks } => {
+                self.check_parts(&persons, &scanned, weeks)?;
+                let n_parts = persons.len().div_ceil(size);
+                let mut merged: Option<Tally> = None;
+                for (i, rows) in order.chunks(size).enumerate() {
+                    progress(&format!(
+                        "reading part {} of {n_parts} of the register ({} persons)",
+                        i + 1,
+                        rows.len()
+                    ));
+                    let panel = self.build_panel(&persons, &codes, Some(rows), load_progress)?;
+                    let part = self.tally(&panel, &scanned, &balance_spec, &mut progress)?;
+                    drop(panel);
+                    merged = Some(match merged {
+                        None => part.with_room_for(persons.len()),
+                        Some(acc) => acc.merge(part)?,
+                    });
+                }
+                let tally = merged.ok_or_else(|| Error::InvalidSetting {
+                    name: "persons".into(),
+                    reason: "the person table has no persons".into(),
+                })?;
+                (tally, vec![None; c.outcomes.len()], n_parts)
+            }
+        };
+
+        let Tally {
+            weeks,
+            sums,
+            spell,
+            hours,
+            history,
+            at_risk,
+            load,
+            observed,
+        } = tally;
+        let last = *weeks.end();
+        let snapshot = self.snapshot(last);
         let through = c
             .weeks
             .significant_through
             .or(snapshot.last().copied())
             .unwrap_or(last);
 
-        // Outcomes that need no person-level values (no band, randomisation
-        // or sites) come from one scan of exact integer sums; the others are
-        // evaluated into a persons × weeks matrix one at a time.
-        let mut exact = Vec::with_capacity(c.outcomes.len());
-        for spec in &c.outcomes {
-            let person_level = spec.band || spec.randomisation || spec.sites;
-            exact.push(!person_level && spec.outcome().exact(&panel)?.is_some());
-        }
-        let scanned: Vec<Outcome> = c
-            .outcomes
-            .iter()
-            .zip(&exact)
-            .filter(|(_, e)| **e)
-            .map(|(spec, _)| spec.outcome())
-            .collect();
-        let mut from_sums = if scanned.is_empty() {
-            Vec::new()
-        } else {
-            progress(&format!(
-                "weekly effects of {} outcomes in one scan",
-                scanned.len()
-            ));
-            WeeklySums::of(&panel, &scanned, weeks.clone())?.effects(&c.design)?
+        let mut from_sums = match sums {
+            Some(sums) => sums.effects(&c.design)?,
+            None => Vec::new(),
         }
         .into_iter();
         let mut outcomes = Vec::with_capacity(c.outcomes.len());
-        for (spec, &exact) in c.outcomes.iter().zip(&exact) {
-            let weekly = if exact {
-                from_sums.next()
-            } else {
-                progress(&format!("estimating `{}`", spec.display_name()));
-                None
+        for (spec, found) in c.outcomes.iter().zip(&mut person_level) {
+            let estimated = match found.take() {
+                Some(estimated) => estimated,
+                None => PersonLevel {
+                    weekly: from_sums.next().ok_or_else(|| Error::InvalidSetting {
+                        name: format!("outcome `{}`", spec.display_name()),
+                        reason: "its weekly sums are missing".into(),
+                    })?,
+                    randomisation: None,
+                    sites: None,
+                },
             };
-            outcomes.push(self.estimate(&panel, spec, weekly, weeks.clone(), through)?);
+            outcomes.push(outcome_results(spec, estimated, through));
         }
 
-        let spell = match c.outcomes.iter().find(|o| o.kind == OutcomeKind::Spell) {
-            Some(spec) => {
+        let spell = match (
+            c.outcomes.iter().find(|o| o.kind == OutcomeKind::Spell),
+            spell,
+        ) {
+            (Some(spec), Some(done)) => {
                 progress("Kaplan–Meier time to a completed spell");
-                Some(SpellResults::compute(&panel, spec, c.design.level)?)
+                Some(SpellResults::of(done, spec, c.design.level)?)
             }
+            _ => None,
+        };
+        let hours = match hours {
+            Some(h) => Some(HoursResults {
+                week: h.week(),
+                among_working: h.among_working(c.design.level),
+                distribution: h.distribution(&c.report.hours_buckets)?,
+            }),
             None => None,
         };
 
-        let wants_hours = c
-            .outcomes
-            .iter()
-            .any(|o| matches!(o.kind, OutcomeKind::Hours | OutcomeKind::Employed));
-        let hours = match (
-            wants_hours,
-            c.report.hours_week.or(snapshot.last().copied()),
-        ) {
-            (true, Some(k)) => Some(HoursResults {
-                week: k,
-                among_working: outcome::hours_among_working(&panel, k, c.design.level)?,
-                distribution: outcome::hours_distribution(&panel, k, &c.report.hours_buckets)?,
-            }),
-            _ => None,
-        };
-
         progress("balance tests");
-        let balance = balance::balance(&panel, &c.balance_spec()?)?;
+        let arms: Vec<Arm> = order.iter().map(|&i| persons.arms()[i]).collect();
+        let blocks: Vec<u32> = order.iter().map(|&i| persons.blocks().index[i]).collect();
+        let covariates = balance::person_covariates(&persons, &order, &balance_spec)?;
+        let history = history
+            .into_iter()
+            .map(|v| v.into_iter().map(|x| (!x.is_nan()).then_some(x)).collect())
+            .collect();
+        let balance = balance::balance_of(&arms, &blocks, &balance_spec, covariates, history)?;
 
+        let mut warnings = persons.warnings().to_vec();
+        warnings.extend(load.warnings(observed.0..=observed.1));
         Ok(Results {
             title: c.title.clone(),
             version: env!("CARGO_PKG_VERSION"),
             config: c.clone(),
             snapshot,
             significant_through: through,
-            trial: TrialSummary::of(&panel, weeks),
+            trial: TrialSummary::of(&persons, observed, at_risk, load, parts),
             outcomes,
             spell,
             hours,
@@ -242,15 +285,157 @@ impl Analysis {
         })
     }
 
-    fn build_panel(
+    /// Weeks of the snapshot tables: the setting, or the multiples of 13
+    /// up to 52 among the estimated weeks (which end at `last`).
+    fn snapshot(&self, last: i32) -> Vec<i32> {
+        let c = &self.config;
+        c.weeks.snapshot.clone().unwrap_or_else(|| {
+            (1..)
+                .map(|i| 13 * i)
+                .skip_while(|&k| k < c.weeks.first)
+                .take_while(|&k| k <= last && k <= 52)
+                .collect()
+        })
+    }
+
+    /// The memory budget for the panel, in bytes.
+    fn memory_budget(&self) -> u64 {
+        match self.config.inputs.memory_budget_gb {
+            Some(gb) => (gb * 1e9) as u64,
+            None => default_memory_budget(),
+        }
+    }
+
+    /// The first event week the panel keeps: the estimated weeks, the
+    /// spell's first week and the balance history windows.
+    fn first_event_week(&self) -> i32 {
+        let c = &self.config;
+        let history = c.balance.history.iter().map(|h| h.weeks).max();
+        c.outcomes
+            .iter()
+            .filter(|o| o.kind == OutcomeKind::Spell)
+            .map(|o| o.spell_rule().first_week)
+            .chain(history.map(|w| -i32::try_from(w).unwrap_or(i32::MAX)))
+            .fold(c.weeks.first, i32::min)
+    }
+
+    /// The panel's event weeks when the settings fix them: `[weeks] last`,
+    /// or the last week followed after the earliest referral when
+    /// `observed_until` is set.
+    fn known_weeks(&self, persons: &Persons) -> Option<u64> {
+        let c = &self.config;
+        let last = match (c.weeks.last, c.inputs.observed_until) {
+            (Some(last), _) => last,
+            (None, Some(until)) => until.event_week(*persons.referral_weeks().iter().min()?),
+            (None, None) => return None,
+        };
+        u64::try_from(i64::from(last) - i64::from(self.first_event_week()) + 1).ok()
+    }
+
+    /// The whole panel when it fits the memory budget, else the size of the
+    /// parts to read it in. The window is needed to size the parts: from
+    /// the settings, or from a wide register's header (its panel is refused
+    /// before reading, with the exact size).
+    fn plan(
         &self,
         persons: &Persons,
         codes: &CodeTable,
         load_progress: Option<&(dyn Fn(&LoadProgress) + Sync)>,
+    ) -> Result<Plan> {
+        let budget = self.memory_budget();
+        let per_week = persons.len() as u64 * CORE_BYTES_PER_CELL as u64;
+        let parts = |weeks: u64| -> Result<Plan> {
+            let size = (budget / PART_SHARE / (weeks * CORE_BYTES_PER_CELL as u64).max(1)).max(1);
+            let size = usize::try_from(size).unwrap_or(usize::MAX);
+            if persons.len().div_ceil(size) > MAX_PARTS {
+                let largest = persons.len().div_ceil(MAX_PARTS) as u64;
+                return Err(Error::MemoryBudget {
+                    what: format!(
+                        "reading the register in at most {MAX_PARTS} parts (each part reads the \
+                         whole register), a panel of {} persons × {weeks} event weeks",
+                        persons.len()
+                    ),
+                    needed: PART_SHARE * largest * weeks * CORE_BYTES_PER_CELL as u64,
+                    budget,
+                });
+            }
+            Ok(Plan::Parts { size, weeks })
+        };
+        if let Some(weeks) = self.known_weeks(persons)
+            && weeks.saturating_mul(per_week) > budget
+        {
+            return parts(weeks);
+        }
+        match self.build_panel(persons, codes, None, load_progress) {
+            Ok(panel) => Ok(Plan::Whole(Box::new(panel))),
+            Err(Error::MemoryBudget { needed, .. })
+                if self.config.inputs.form == RegisterForm::Wide =>
+            {
+                parts(needed / per_week.max(1))
+            }
+            Err(Error::MemoryBudget {
+                what,
+                needed,
+                budget,
+            }) => Err(Error::MemoryBudget {
+                what: format!(
+                    "{what} (to read it in parts instead, fix the event-week window: set \
+                     `[weeks] last` or `[inputs] observed_until`)"
+                ),
+                needed,
+                budget,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Refuse, before reading any part, outcomes that need every person's
+    /// values at once.
+    fn check_parts(&self, persons: &Persons, scanned: &[bool], weeks: u64) -> Result<()> {
+        let c = &self.config;
+        let Some(spec) = c
+            .outcomes
+            .iter()
+            .zip(scanned)
+            .find(|(_, s)| !**s)
+            .map(|o| o.0)
+        else {
+            return Ok(());
+        };
+        let setting = match (spec.band, spec.randomisation, spec.sites) {
+            (true, _, _) => "`band = true`",
+            (_, true, _) => "`randomisation = true`",
+            (_, _, true) => "`sites = true`",
+            _ => "`cumulative = true` on a spell (no exact integer form)",
+        };
+        Err(Error::MemoryBudget {
+            what: format!(
+                "outcome `{}` with {setting}, which needs every person's values at once (the \
+                 whole panel of {} persons × {weeks} event weeks; only exact weekly sums, \
+                 spells, hours and balance are read in parts)",
+                spec.display_name(),
+                persons.len()
+            ),
+            needed: weeks * persons.len() as u64 * CORE_BYTES_PER_CELL as u64,
+            budget: self.memory_budget(),
+        })
+    }
+
+    /// The panel of `part` (person table rows in panel order), or of every
+    /// person.
+    fn build_panel(
+        &self,
+        persons: &Persons,
+        codes: &CodeTable,
+        part: Option<&[usize]>,
+        load_progress: Option<&(dyn Fn(&LoadProgress) + Sync)>,
     ) -> Result<Panel> {
         let c = &self.config;
-        let mut builder =
-            Panel::builder(persons, codes).ignore_unknown_persons(c.inputs.ignore_unknown_persons);
+        let mut builder = Panel::builder(persons, codes)
+            .ignore_unknown_persons(c.inputs.ignore_unknown_persons)
+            .memory_budget(self.memory_budget())
+            // Keep the history windows and the estimated weeks, nothing more.
+            .first_event_week(self.first_event_week());
         if let Some(share) = c.inputs.max_unknown_share {
             builder = builder.max_unknown_share(share);
         }
@@ -260,24 +445,14 @@ impl Analysis {
         if let Some(w) = c.inputs.observed_until {
             builder = builder.observed_until(w);
         }
-        if let Some(gb) = c.inputs.memory_budget_gb {
-            builder = builder.memory_budget((gb * 1e9) as u64);
-        }
         if let Some(report) = load_progress {
             builder = builder.progress(report);
         }
-        // Keep the history windows and the estimated weeks, nothing more.
-        let history = c.balance.history.iter().map(|h| h.weeks).max();
-        let first = c
-            .outcomes
-            .iter()
-            .filter(|o| o.kind == OutcomeKind::Spell)
-            .map(|o| o.spell_rule().first_week)
-            .chain(history.map(|w| -i32::try_from(w).unwrap_or(i32::MAX)))
-            .fold(c.weeks.first, i32::min);
-        builder = builder.first_event_week(first);
         if let Some(last) = c.weeks.last {
             builder = builder.last_event_week(last);
+        }
+        if let Some(rows) = part {
+            builder = builder.part(rows);
         }
         let register = self.base.join(&c.inputs.register);
         match c.inputs.form {
@@ -290,53 +465,226 @@ impl Analysis {
         }
     }
 
-    /// The results of one outcome: from `weekly`, its effects from the
-    /// exact sums, or else from its evaluated values (with the band,
-    /// randomisation test and site effects it asks for).
-    fn estimate(
+    /// The estimated event weeks, checked against the panel's window.
+    fn weeks(&self, panel: &Panel) -> Result<RangeInclusive<i32>> {
+        let c = &self.config;
+        let window = panel.event_weeks();
+        let last = c.weeks.last.unwrap_or(*window.end());
+        if !window.contains(&c.weeks.first) || !window.contains(&last) {
+            return Err(Error::InvalidSetting {
+                name: "weeks".into(),
+                reason: format!(
+                    "event weeks {}..={last} are not all in the panel, which has {}..={}",
+                    c.weeks.first,
+                    window.start(),
+                    window.end()
+                ),
+            });
+        }
+        Ok(c.weeks.first..=last)
+    }
+
+    /// What the persons of `panel` contribute to the results that add up
+    /// over parts of the persons.
+    fn tally(
+        &self,
+        panel: &Panel,
+        scanned: &[bool],
+        balance_spec: &BalanceSpec,
+        progress: &mut impl FnMut(&str),
+    ) -> Result<Tally> {
+        let c = &self.config;
+        let weeks = self.weeks(panel)?;
+        let outcomes: Vec<Outcome> = c
+            .outcomes
+            .iter()
+            .zip(scanned)
+            .filter(|(_, s)| **s)
+            .map(|(spec, _)| spec.outcome())
+            .collect();
+        let sums = if outcomes.is_empty() {
+            None
+        } else {
+            progress(&format!(
+                "weekly sums of {} outcomes in one scan",
+                outcomes.len()
+            ));
+            Some(WeeklySums::of(panel, &outcomes, weeks.clone())?)
+        };
+        let spell = match c.outcomes.iter().find(|o| o.kind == OutcomeKind::Spell) {
+            Some(spec) => Some(SpellClock::of(&spell::completions(
+                panel,
+                &spec.spell_rule(),
+            )?)),
+            None => None,
+        };
+        let wants_hours = c
+            .outcomes
+            .iter()
+            .any(|o| matches!(o.kind, OutcomeKind::Hours | OutcomeKind::Employed));
+        let hours_week = c
+            .report
+            .hours_week
+            .or(self.snapshot(*weeks.end()).last().copied());
+        let hours = match (wants_hours, hours_week) {
+            (true, Some(k)) => Some(HoursAt::of(panel, k)?),
+            _ => None,
+        };
+        Ok(Tally {
+            sums,
+            spell,
+            hours,
+            history: balance::history_values(panel, balance_spec)?
+                .into_iter()
+                .map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+                .collect(),
+            at_risk: weeks.clone().map(|k| panel.at_risk(k)).collect(),
+            load: panel.load_report().clone(),
+            observed: (panel.observed_from(), panel.observed_until()),
+            weeks,
+        })
+    }
+
+    /// The effects of an outcome from its evaluated values, with the band,
+    /// randomisation test and site effects it asks for.
+    fn person_level(
         &self,
         panel: &Panel,
         spec: &OutcomeSpec,
-        weekly: Option<WeeklyEffects>,
-        weeks: std::ops::RangeInclusive<i32>,
-        through: i32,
-    ) -> Result<OutcomeResults> {
+        weeks: RangeInclusive<i32>,
+    ) -> Result<PersonLevel> {
         let c = &self.config;
-        let (weekly, randomisation, sites) = match weekly {
-            Some(weekly) => (weekly, None, None),
-            None => {
-                let values = spec.outcome().evaluate(panel, weeks)?;
-                let mut weekly = effects::weekly_effects(&values, &c.design)?;
-                if spec.band {
-                    let band = effects::simultaneous_band(&values, &weekly, &c.band)?;
-                    weekly = weekly.with_band(band);
-                }
-                let randomisation = spec
-                    .randomisation
-                    .then(|| effects::randomisation_test(&values, &c.design, &c.randomisation))
-                    .transpose()?;
-                let sites = spec
-                    .sites
-                    .then(|| effects::site_effects(&values, &c.design, c.report.min_cell))
-                    .transpose()?;
-                (weekly, randomisation, sites)
-            }
-        };
-        let from = |by| weekly.significant_from(by, through);
-        let significant_from = SignificantFrom {
-            through,
-            pointwise: from(Significance::Pointwise(0.05)),
-            holm: from(Significance::Holm(0.05)),
-            benjamini_hochberg: from(Significance::BenjaminiHochberg(0.05)),
-            band: weekly.band.as_ref().and(from(Significance::Band)),
-        };
-        Ok(OutcomeResults {
-            unit: spec.unit(),
-            significant_from,
+        let values = spec.outcome().evaluate(panel, weeks)?;
+        let mut weekly = effects::weekly_effects(&values, &c.design)?;
+        if spec.band {
+            let band = effects::simultaneous_band(&values, &weekly, &c.band)?;
+            weekly = weekly.with_band(band);
+        }
+        let randomisation = spec
+            .randomisation
+            .then(|| effects::randomisation_test(&values, &c.design, &c.randomisation))
+            .transpose()?;
+        let sites = spec
+            .sites
+            .then(|| effects::site_effects(&values, &c.design, c.report.min_cell))
+            .transpose()?;
+        Ok(PersonLevel {
+            weekly,
             randomisation,
             sites,
-            effects: weekly,
         })
+    }
+}
+
+/// Most parts a register is read in: each part reads the whole register.
+const MAX_PARTS: usize = 256;
+
+/// A part's panel takes at most `1 / PART_SHARE` of the memory budget: its
+/// transposition at the end of the load holds it twice, and the person
+/// table, read buffers and merged results take the rest.
+const PART_SHARE: u64 = 5;
+
+/// How the register is read: whole, or in parts of `size` persons (of a
+/// panel of `weeks` event weeks).
+enum Plan {
+    Whole(Box<Panel>),
+    Parts { size: usize, weeks: u64 },
+}
+
+/// What a part of the persons contributes to the results, in panel order
+/// where it is per person; [`Tally::merge`] joins consecutive parts.
+struct Tally {
+    /// Estimated event weeks.
+    weeks: RangeInclusive<i32>,
+    /// Exact weekly sums of the scanned outcomes.
+    sums: Option<WeeklySums>,
+    /// Spell clocks of the spell outcome.
+    spell: Option<SpellClock>,
+    /// Hours at the hours week.
+    hours: Option<HoursAt>,
+    /// History covariates' values, one vector per covariate (NaN:
+    /// missing, half the size of an `Option<f64>`).
+    history: Vec<Vec<f64>>,
+    /// Persons followed at each estimated week.
+    at_risk: Vec<AtRisk>,
+    load: LoadReport,
+    observed: (Week, Week),
+}
+
+impl Tally {
+    /// The per-person vectors with room for `n` persons: appending the
+    /// other parts then copies nothing.
+    fn with_room_for(mut self, n: usize) -> Tally {
+        for v in &mut self.history {
+            v.reserve_exact(n.saturating_sub(v.len()));
+        }
+        if let Some(clock) = &mut self.spell {
+            clock
+                .times
+                .reserve_exact(n.saturating_sub(clock.times.len()));
+        }
+        self
+    }
+
+    /// `self` followed by the next part `next`.
+    fn merge(mut self, next: Tally) -> Result<Tally> {
+        if next.weeks != self.weeks || next.observed != self.observed {
+            return Err(Error::InvalidSetting {
+                name: "parts".into(),
+                reason: "the parts of the register have different event or observed weeks".into(),
+            });
+        }
+        self.sums = match (self.sums, &next.sums) {
+            (Some(a), Some(b)) => Some(a.merge(b)?),
+            (a, _) => a,
+        };
+        if let (Some(a), Some(b)) = (&mut self.spell, next.spell) {
+            a.append(b);
+        }
+        if let (Some(a), Some(b)) = (&mut self.hours, &next.hours) {
+            a.merge(b)?;
+        }
+        for (a, b) in self.history.iter_mut().zip(next.history) {
+            a.extend(b);
+        }
+        for (a, b) in self.at_risk.iter_mut().zip(&next.at_risk) {
+            a.treatment += b.treatment;
+            a.control += b.control;
+        }
+        self.load.add_part(&next.load);
+        Ok(self)
+    }
+}
+
+/// An outcome's effects from its person-level values.
+#[derive(Clone)]
+struct PersonLevel {
+    weekly: WeeklyEffects,
+    randomisation: Option<RandomisationTest>,
+    sites: Option<GroupEffects>,
+}
+
+/// The results of one outcome from its weekly effects.
+fn outcome_results(spec: &OutcomeSpec, estimated: PersonLevel, through: i32) -> OutcomeResults {
+    let PersonLevel {
+        weekly,
+        randomisation,
+        sites,
+    } = estimated;
+    let from = |by| weekly.significant_from(by, through);
+    let significant_from = SignificantFrom {
+        through,
+        pointwise: from(Significance::Pointwise(0.05)),
+        holm: from(Significance::Holm(0.05)),
+        benjamini_hochberg: from(Significance::BenjaminiHochberg(0.05)),
+        band: weekly.band.as_ref().and(from(Significance::Band)),
+    };
+    OutcomeResults {
+        unit: spec.unit(),
+        significant_from,
+        randomisation,
+        sites,
+        effects: weekly,
     }
 }
 
@@ -408,6 +756,9 @@ pub struct TrialSummary {
     pub at_risk: Vec<AtRisk>,
     /// Register rows read and ignored.
     pub load: LoadReport,
+    /// Parts of the persons the register was read in: 1 when the panel fit
+    /// the memory budget, else more (see [`Analysis::run_with_progress`]).
+    pub parts: usize,
 }
 
 /// A count per arm.
@@ -442,8 +793,13 @@ pub struct FollowUp {
 }
 
 impl TrialSummary {
-    fn of(panel: &Panel, weeks: std::ops::RangeInclusive<i32>) -> TrialSummary {
-        let persons = panel.persons();
+    fn of(
+        persons: &Persons,
+        observed: (Week, Week),
+        at_risk: Vec<AtRisk>,
+        load: LoadReport,
+        parts: usize,
+    ) -> TrialSummary {
         let arms = persons.arms();
         let blocks = persons.blocks();
         let mut per_block = vec![[0usize; 2]; blocks.labels.len()];
@@ -454,7 +810,7 @@ impl TrialSummary {
             treatment: c[Arm::Treatment as usize],
             control: c[Arm::Control as usize],
         };
-        let until = panel.observed_until();
+        let (from, until) = observed;
         let referral = persons.referral_weeks();
         let follow_up = Arm::BOTH
             .iter()
@@ -496,11 +852,12 @@ impl TrialSummary {
                 .collect(),
             referral_first: referral.iter().min().copied().unwrap_or(until),
             referral_last: referral.iter().max().copied().unwrap_or(until),
-            observed_from: panel.observed_from(),
+            observed_from: from,
             observed_until: until,
             follow_up,
-            at_risk: weeks.map(|k| panel.at_risk(k)).collect(),
-            load: panel.load_report().clone(),
+            at_risk,
+            load,
+            parts,
         }
     }
 }
@@ -554,28 +911,21 @@ pub struct SpellResults {
 }
 
 impl SpellResults {
-    fn compute(panel: &Panel, spec: &OutcomeSpec, level: f64) -> Result<SpellResults> {
-        let rule = spec.spell_rule();
-        let done = spell::completions(panel, &rule)?;
-        let km = spell::time_to_spell(&done, level)?;
-        let count = |arm: Arm, completed: bool| {
-            done.persons
-                .iter()
-                .filter(|p| p.arm == arm && (!completed || p.completed.is_some()))
-                .count()
-        };
+    fn of(clock: SpellClock, spec: &OutcomeSpec, level: f64) -> Result<SpellResults> {
+        let km = spell::time_to_spell_of(&clock, level)?;
+        let (treatment, control) = (clock.counts(Arm::Treatment), clock.counts(Arm::Control));
         Ok(SpellResults {
             outcome: spec.display_name(),
             persons: ArmCounts {
-                treatment: count(Arm::Treatment, false),
-                control: count(Arm::Control, false),
+                treatment: treatment.0,
+                control: control.0,
             },
             completed: ArmCounts {
-                treatment: count(Arm::Treatment, true),
-                control: count(Arm::Control, true),
+                treatment: treatment.1,
+                control: control.1,
             },
-            left_out: done.left_out,
-            rule,
+            left_out: clock.left_out,
+            rule: spec.spell_rule(),
             km,
         })
     }

@@ -236,7 +236,7 @@ impl PanelBuilder<'_> {
 
             // Rows before the first error go into the grid.
             let placed = first.before(n).saturating_sub(start);
-            let mut slot: Option<(usize, Slot)> = None;
+            let mut slot: Option<(usize, Option<Slot>)> = None;
             for (l, ((&week, &person), &category)) in weeks
                 .iter()
                 .zip(&people)
@@ -250,6 +250,8 @@ impl PanelBuilder<'_> {
                     Some((p, at)) if p == person => at,
                     _ => slot.insert((person, grid.slot(self.persons, person))).1,
                 };
+                // A person of another part: checked, not kept.
+                let Some(at) = at else { continue };
                 match grid.put_at(&at, week, category, h) {
                     Put::Stored => out.stored += 1,
                     Put::Outside => out.outside += 1,
@@ -420,11 +422,18 @@ impl PanelBuilder<'_> {
                 people.push(person);
             }
             slots.clear();
-            slots.extend(people.iter().map(|p| p.map(|p| grid.slot(self.persons, p))));
-            // Each person's kept weeks as column indices `from..until`.
+            slots.extend(
+                people
+                    .iter()
+                    .map(|p| p.and_then(|p| grid.slot(self.persons, p))),
+            );
+            // Each person's kept weeks as column indices `from..until` (none
+            // for a person of another part).
             spans.clear();
-            spans.extend(people.iter().map(|p| {
-                let Some(p) = *p else { return 0..0 };
+            spans.extend(people.iter().zip(&slots).map(|(p, slot)| {
+                let (Some(p), Some(_)) = (*p, slot) else {
+                    return 0..0;
+                };
                 let kept = grid.kept_weeks(self.persons, p);
                 let from = kept.start().event_week(layout.first).max(0);
                 let until = (kept.end().event_week(layout.first) + 1).clamp(0, layout.weeks as i32);

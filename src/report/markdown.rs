@@ -111,6 +111,16 @@ fn design(s: &mut String, r: &Results) {
     for w in &r.warnings {
         let _ = writeln!(s, "**Warning:** {w}.\n");
     }
+    if t.parts > 1 {
+        let _ = writeln!(
+            s,
+            "The panel of all persons was larger than the memory budget, so the register was \
+             read {} times, once for each of {} parts of the persons, and the exact weekly sums, \
+             spells, hours and balance covariates of the parts were merged: the numbers are \
+             those of the whole panel.\n",
+            t.parts, t.parts
+        );
+    }
     if t.load.unknown_person_rows + t.load.rows_outside_window > 0 {
         let _ = writeln!(
             s,
