@@ -1,4 +1,4 @@
-//! Balance tests: was the randomisation fine? (SPEC §6)
+//! Balance tests: was the randomisation fine? (methods §6)
 //!
 //! Covariates come from the person table (numeric, binary 0/1 or
 //! categorical, with missing values) and from the register before referral
@@ -85,7 +85,7 @@ impl HistoryCovariate {
         Self::new(&format!("hours_{w}"), Outcome::hours(), -w..=-1)
     }
 
-    /// The three SPEC §6 examples over 52 weeks: weeks on benefit, weeks
+    /// The three methods §6 examples over 52 weeks: weeks on benefit, weeks
     /// employed, total hours.
     pub fn defaults() -> Vec<HistoryCovariate> {
         vec![

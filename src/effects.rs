@@ -1,4 +1,4 @@
-//! Treatment effects per event week (SPEC §4).
+//! Treatment effects per event week (methods §4).
 //!
 //! Each estimator is one function taking [`OutcomeValues`] and a [`Design`]
 //! (blocked or not, confidence level, variance) and returning a tidy table
@@ -334,7 +334,7 @@ pub fn write_effects_csv<'a>(
 }
 
 /// The weekly estimator: for every event week of `values`, the comparison
-/// of treatment and control over the persons observed that week (SPEC §4),
+/// of treatment and control over the persons observed that week (methods §4),
 /// plus Holm and Benjamini–Hochberg adjusted p-values across the weeks.
 /// Runs in parallel over weeks.
 pub fn weekly_effects(values: &OutcomeValues<'_>, design: &Design) -> Result<WeeklyEffects> {
@@ -433,7 +433,7 @@ const DRAW_BATCH: usize = 1024;
 /// Gaussian with the correlation of the weekly estimates. The covariance
 /// comes from person-level contributions ψᵢₖ = Tᵢ(Yᵢₖ−ȳ₁ₖ)/n₁ₖ −
 /// (1−Tᵢ)(Yᵢₖ−ȳ₀ₖ)/n₀ₖ (block-weighted for a blocked design), summed over
-/// persons observed in both weeks (SPEC §4). Attach it with
+/// persons observed in both weeks (methods §4). Attach it with
 /// [`WeeklyEffects::with_band`].
 pub fn simultaneous_band(
     values: &OutcomeValues<'_>,
@@ -467,7 +467,7 @@ pub fn simultaneous_band(
 
 /// Covariance of the weekly estimates at `weeks` (weeks × weeks), from
 /// person-level contributions: V_kl = Σᵢ ψᵢₖψᵢₗ over persons with a value in
-/// both weeks, ψᵢₖ = Tᵢ(Yᵢₖ−ȳ₁ₖ)/n₁ₖ − (1−Tᵢ)(Yᵢₖ−ȳ₀ₖ)/n₀ₖ (SPEC §4); for a
+/// both weeks, ψᵢₖ = Tᵢ(Yᵢₖ−ȳ₁ₖ)/n₁ₖ − (1−Tᵢ)(Yᵢₖ−ȳ₀ₖ)/n₀ₖ (methods §4); for a
 /// blocked design ψᵢₖ uses the means and counts of i's block and is weighted
 /// by N_b/N, with persons of dropped blocks contributing 0. Weeks outside
 /// `values` give zero rows.

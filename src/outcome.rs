@@ -1,4 +1,4 @@
-//! Outcomes: a value per person and event week (SPEC §3).
+//! Outcomes: a value per person and event week (methods §3).
 //!
 //! An [`Outcome`] says how to compute the value from a person's weekly
 //! category and hours; [`Outcome::evaluate`] computes it for every person of
@@ -18,9 +18,9 @@
 //! | [`Outcome::custom`] | any function of the person's categories and hours up to k |
 //! | [`Outcome::spell`] | 1 once a qualifying activity spell is completed ([`crate::spell`]) |
 //!
-//! The descriptive extras of SPEC §3 (hours among those working, the
-//! distribution of positive hours with a chi-square test) are
-//! [`hours_among_working`] and [`hours_distribution`].
+//! The descriptive extras of methods §3 (hours among those working, the
+//! distribution of positive hours with a chi-square test) are in
+//! [`crate::descriptives`].
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -113,7 +113,7 @@ impl Outcome {
         }
     }
 
-    /// 1 if ordinary hours exceed `threshold` (SPEC default 0), else 0.
+    /// 1 if ordinary hours exceed `threshold` (methods default 0), else 0.
     /// Named `employed`.
     pub fn employed(threshold: f64) -> Outcome {
         Outcome {
@@ -142,7 +142,7 @@ impl Outcome {
         }
     }
 
-    /// The activity spell indicator (SPEC §5): 1 from the week a qualifying
+    /// The activity spell indicator (methods §5): 1 from the week a qualifying
     /// spell is completed, 0 before; missing before the rule's first week
     /// and for persons not observed from it. Named `spell`.
     pub fn spell(rule: SpellRule) -> Outcome {

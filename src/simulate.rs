@@ -17,7 +17,7 @@
 //! scaled by [`TrialConfig::effect`] (1 = the JobFirst-like default, 0 = no
 //! effect at all: both arms then follow the control process exactly).
 //!
-//! The defaults land near the JobFirst midway figures (SPEC §8): about 7% vs
+//! The defaults land near the JobFirst midway evaluation's figures (2017): about 7% vs
 //! 12% with any ordinary hours at week 35, mean hours 1 h 20 min vs 2 h,
 //! treatment placements rising to about a third and falling, and a 13-week
 //! activity spell completed by about 20% vs over 50% at week 44. **The data
@@ -824,7 +824,7 @@ pub mod scale {
         ]
     }
 
-    /// The spell rule: the SPEC default (13 active weeks, gaps up to 4).
+    /// The spell rule: the methods default (13 active weeks, gaps up to 4).
     pub fn spell_rule() -> SpellRule {
         SpellRule::default()
     }

@@ -1,5 +1,5 @@
 //! The activity spell indicator: "13 weeks of company-directed activity",
-//! with gap tolerance (SPEC §5), and the time to a completed spell.
+//! with gap tolerance (methods §5), and the time to a completed spell.
 //!
 //! * A week is **active** if its category is in the activity set (default
 //!   work placement and wage subsidy) or its ordinary hours exceed a

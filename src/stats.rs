@@ -1,6 +1,6 @@
 //! Small pure statistics: moments, the difference in means (Welch/Neyman or
 //! pooled), the blocked estimator, multiplicity adjustments, Pearson's
-//! chi-square and Cochran's Q (SPEC §4, §6).
+//! chi-square and Cochran's Q (methods §4, §6).
 //!
 //! Every function takes plain numbers and returns plain numbers; nothing here
 //! knows about panels or files. Undefined results are `None`, never a made-up
@@ -97,7 +97,7 @@ pub enum Variance {
 
 /// One treatment–control comparison: the columns every estimator reports.
 ///
-/// Every `Option` is `None` when the quantity is undefined (SPEC §4): the
+/// Every `Option` is `None` when the quantity is undefined (methods §4): the
 /// means of an arm with n = 0; sd, se, df, CI and p when an arm has n < 2;
 /// df, t, CI and p when se = 0; relative effect and ratio when ȳ₀ = 0.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
@@ -204,7 +204,7 @@ fn describe(treat: &Moments, control: &Moments) -> Estimate {
     }
 }
 
-/// Standard error and df of ȳ₁ − ȳ₀ (SPEC §4), if both arms have n ≥ 2.
+/// Standard error and df of ȳ₁ − ȳ₀ (methods §4), if both arms have n ≥ 2.
 fn se_df(treat: &Moments, control: &Moments, variance: Variance) -> Option<(f64, f64)> {
     let (v1, v0) = (treat.variance()?, control.variance()?);
     let (n1, n0) = (treat.n as f64, control.n as f64);
@@ -223,7 +223,7 @@ fn se_df(treat: &Moments, control: &Moments, variance: Variance) -> Option<(f64,
 }
 
 /// Difference in means τ = ȳ₁ − ȳ₀ with se, df, t-based CI at `level`
-/// (e.g. 0.95) and two-sided p (SPEC §4).
+/// (e.g. 0.95) and two-sided p (methods §4).
 pub fn difference_in_means(
     treat: &Moments,
     control: &Moments,
@@ -254,7 +254,7 @@ pub struct Blocked {
     pub blocks_dropped: usize,
 }
 
-/// Blocked difference in means (SPEC §4): τ = Σ_b (N_b/N)·τ_b,
+/// Blocked difference in means (methods §4): τ = Σ_b (N_b/N)·τ_b,
 /// se = √(Σ_b (N_b/N)²·se_b²), df = N − 2B, over the B blocks with at least
 /// two persons in each arm. `blocks[b]` holds the (treatment, control)
 /// moments of block b.

@@ -1,5 +1,5 @@
 //! Exact weekly sums of the built-in outcomes: one scan of the panel for
-//! many outcomes, and registers processed in chunks of persons (SPEC §4).
+//! many outcomes, and registers processed in chunks of persons (methods §4).
 //!
 //! For every outcome, event week k, block b and arm a, [`WeeklySums`] holds
 //! n, Σy and Σy² over the persons observed at k, with y in integer units:

@@ -665,12 +665,12 @@ fn bundled_sample_effects_have_the_signs_and_sizes_of_spec_section_8() {
         let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
         weekly.week(k).unwrap().estimate
     };
-    // Any ordinary hours at week 35: SPEC 7% vs 12%, significant.
+    // Any ordinary hours at week 35: the JobFirst midway evaluation has 7% vs 12%, significant.
     let e = at(Outcome::employed(0.0), 35);
     assert!((0.05..0.09).contains(&e.mean_control.unwrap()));
     assert!((0.09..0.15).contains(&e.mean_treat.unwrap()));
     assert!(e.ci_low.unwrap() > 0.0);
-    // Mean hours at week 35: SPEC 1 h 20 min vs 2 h 05 min (effect 0.75 h).
+    // Mean hours at week 35: the evaluation has 1 h 20 min vs 2 h 05 min (effect 0.75 h).
     let e = at(Outcome::hours(), 35);
     assert!((1.0..1.7).contains(&e.mean_control.unwrap()));
     assert!((1.6..2.5).contains(&e.mean_treat.unwrap()));

@@ -91,7 +91,7 @@ fn defaults_land_near_the_jobfirst_magnitudes() {
     };
     let (c, t) = (Arm::Control as usize, Arm::Treatment as usize);
 
-    // SPEC §8: any ordinary hours at week 35, 7% vs 12%.
+    // The JobFirst midway evaluation (2017): any ordinary hours at week 35, 7% vs 12%.
     let hours35 = share(35, &|_, h| h > 0);
     assert!((0.04..0.10).contains(&hours35[c]), "{hours35:?}");
     assert!((0.09..0.16).contains(&hours35[t]), "{hours35:?}");

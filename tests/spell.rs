@@ -271,7 +271,7 @@ fn bundled_sample_spell_lands_near_spec_section_8() {
         .evaluate(&panel, 0..=44)
         .unwrap();
     let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
-    // SPEC §8: control about 20%, effect about 25 points at week 35,
+    // The JobFirst midway evaluation (2017): control about 20%, effect about 25 points at week 35,
     // significant from week 14.
     let e = weekly.week(35).unwrap().estimate;
     assert!((0.1..0.25).contains(&e.mean_control.unwrap()));

@@ -207,7 +207,7 @@ pub struct OutcomeSpec {
     pub sites: bool,
 }
 
-/// The kinds of outcome an analysis file can name (SPEC §3).
+/// The kinds of outcome an analysis file can name (methods §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
