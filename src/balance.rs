@@ -20,7 +20,6 @@
 //! Undefined values (an sd with one person, an SMD of a constant covariate,
 //! a test with one level) are missing, never NaN.
 
-use std::fmt::Write as _;
 use std::ops::RangeInclusive;
 use std::path::Path;
 
@@ -654,72 +653,5 @@ impl Balance {
     /// Write [`Balance::to_frame`] to `balance.csv`.
     pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
         report::write_csv(&mut self.to_frame()?, path)
-    }
-
-    /// A balance table in the style of a trial report (Markdown): mean (sd)
-    /// or share per arm, difference, SMD and p, then the joint test.
-    pub fn to_markdown(&self) -> String {
-        use crate::report::markdown::{number as num, p_value as p};
-        let mut s = String::from(
-            "| Covariate | Treatment | Control | Difference | SMD | p |\n|---|---:|---:|---:|---:|---:|\n",
-        );
-        for r in &self.rows {
-            let missing = r.missing_treat + r.missing_control;
-            let note = if missing > 0 {
-                format!(" ({missing} missing)")
-            } else {
-                String::new()
-            };
-            let line = match (&r.level, r.test) {
-                (Some(level), _) => format!(
-                    "| {} = {level} | {}% | {}% | {} pp | {} | |",
-                    r.covariate,
-                    num(r.mean_treat.map(|x| 100.0 * x), 1),
-                    num(r.mean_control.map(|x| 100.0 * x), 1),
-                    num(r.diff.map(|x| 100.0 * x), 1),
-                    num(r.smd, 3),
-                ),
-                (None, Some("chi-square")) => format!(
-                    "| {}{note} | n = {} | n = {} | | | {} |",
-                    r.covariate,
-                    r.n_treat,
-                    r.n_control,
-                    p(r.p_value)
-                ),
-                _ => format!(
-                    "| {}{note} | {} ({}) | {} ({}) | {} | {} | {} |",
-                    r.covariate,
-                    num(r.mean_treat, 2),
-                    num(r.sd_treat, 2),
-                    num(r.mean_control, 2),
-                    num(r.sd_control, 2),
-                    num(r.diff, 2),
-                    num(r.smd, 3),
-                    p(r.p_value)
-                ),
-            };
-            s.push_str(&line);
-            s.push('\n');
-        }
-        let j = &self.joint;
-        let _ = write!(
-            s,
-            "\nJoint test (OLS of treatment on all covariates{}, n = {}): ",
-            if j.block_effects {
-                ", block fixed effects"
-            } else {
-                ""
-            },
-            j.n[0] + j.n[1]
-        );
-        match (j.f, j.df1, j.df2) {
-            (Some(f), Some(d1), Some(d2)) => {
-                let _ = writeln!(s, "F({d1}, {d2}) = {f:.3}, p = {}", p(j.p_value));
-            }
-            _ => {
-                let _ = writeln!(s, "undefined ({})", j.note.as_deref().unwrap_or("–"));
-            }
-        }
-        s
     }
 }

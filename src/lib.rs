@@ -126,6 +126,7 @@ pub mod panel;
 pub mod persons;
 pub mod register;
 pub mod report;
+mod results;
 mod rng;
 pub mod simulate;
 pub mod spell;

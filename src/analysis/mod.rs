@@ -30,22 +30,24 @@
 //! # Ok::<(), trialpanel::Error>(())
 //! ```
 
-mod config;
+pub(crate) mod config;
 pub(crate) mod or_false;
 
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-
+pub use crate::results::{
+    ArmCounts, BlockCount, FollowUp, HoursResults, OutcomeResults, Results, SignificantFrom,
+    SpellResults, TrialSummary,
+};
 pub use config::{
     AnalysisConfig, BalanceConfig, HistorySpec, Inputs, OutcomeKind, OutcomeSpec, RegisterForm,
     ReportSpec, Unit, WeeksSpec,
 };
 
-use crate::balance::{self, Balance, BalanceSpec};
+use crate::balance::{self, BalanceSpec};
 use crate::codes::CodeTable;
-use crate::descriptives::{HoursAt, HoursDistribution};
+use crate::descriptives::HoursAt;
 use crate::effects::{self, GroupEffects, RandomisationTest, Significance, WeeklyEffects};
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
@@ -55,8 +57,7 @@ use crate::panel::{
 };
 use crate::persons::{Arm, Persons};
 use crate::report;
-use crate::spell::{self, SpellClock, SpellRule, TimeToSpell};
-use crate::stats::Estimate;
+use crate::spell::{self, SpellClock};
 use crate::sums::WeeklySums;
 use crate::weeks::Week;
 
@@ -704,242 +705,6 @@ fn tidy(path: &Path) -> PathBuf {
         }
     }
     out
-}
-
-/// Everything an analysis computes; serialised whole as `results.json`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Results {
-    /// The report's title.
-    pub title: String,
-    /// trialpanel version that computed the results.
-    pub version: &'static str,
-    /// The settings the results were computed with.
-    pub config: AnalysisConfig,
-    /// Weeks of the snapshot tables.
-    pub snapshot: Vec<i32>,
-    /// Last week considered by "significant from week k".
-    pub significant_through: i32,
-    /// Persons, blocks, referral and follow-up.
-    pub trial: TrialSummary,
-    /// One entry per outcome, in the order of the analysis file.
-    pub outcomes: Vec<OutcomeResults>,
-    /// Time to a completed spell, when an outcome is a spell.
-    pub spell: Option<SpellResults>,
-    /// Hours descriptives, when an outcome is `hours` or `employed`.
-    pub hours: Option<HoursResults>,
-    /// The balance table and the joint test.
-    pub balance: Balance,
-    /// What the analysis assumed that may be wrong (e.g. observed weeks
-    /// without any register row); `trialpanel run` prints them on stderr
-    /// and report.md in its design section.
-    pub warnings: Vec<String>,
-}
-
-/// The trial's design as the data show it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct TrialSummary {
-    /// Persons per arm.
-    pub persons: ArmCounts,
-    /// Persons per arm in each block (one `all` block when there are none).
-    pub blocks: Vec<BlockCount>,
-    /// Earliest and latest referral week.
-    pub referral_first: Week,
-    /// Latest referral week.
-    pub referral_last: Week,
-    /// First week the register covers.
-    pub observed_from: Week,
-    /// Last week the register covers (the extract).
-    pub observed_until: Week,
-    /// Weeks followed after referral (`observed_until − referral`) per arm.
-    pub follow_up: Vec<FollowUp>,
-    /// Persons followed at each estimated week.
-    pub at_risk: Vec<AtRisk>,
-    /// Register rows read and ignored.
-    pub load: LoadReport,
-    /// Parts of the persons the register was read in: 1 when the panel fit
-    /// the memory budget, else more (see [`Analysis::run_with_progress`]).
-    pub parts: usize,
-}
-
-/// A count per arm.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct ArmCounts {
-    /// Treatment arm.
-    pub treatment: usize,
-    /// Control arm.
-    pub control: usize,
-}
-
-/// Persons per arm in one block.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct BlockCount {
-    /// Block label.
-    pub block: String,
-    /// Persons per arm.
-    pub persons: ArmCounts,
-}
-
-/// Distribution of follow-up in one arm, in weeks after referral.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct FollowUp {
-    /// The arm.
-    pub arm: Arm,
-    /// Shortest follow-up.
-    pub min: i32,
-    /// Median follow-up (mean of the two middle values for an even count).
-    pub median: f64,
-    /// Longest follow-up.
-    pub max: i32,
-}
-
-impl TrialSummary {
-    fn of(
-        persons: &Persons,
-        observed: (Week, Week),
-        at_risk: Vec<AtRisk>,
-        load: LoadReport,
-        parts: usize,
-    ) -> TrialSummary {
-        let arms = persons.arms();
-        let blocks = persons.blocks();
-        let mut per_block = vec![[0usize; 2]; blocks.labels.len()];
-        for (&b, &arm) in blocks.index.iter().zip(arms) {
-            per_block[b as usize][arm as usize] += 1;
-        }
-        let counts = |c: [usize; 2]| ArmCounts {
-            treatment: c[Arm::Treatment as usize],
-            control: c[Arm::Control as usize],
-        };
-        let (from, until) = observed;
-        let referral = persons.referral_weeks();
-        let follow_up = Arm::BOTH
-            .iter()
-            .rev()
-            .filter_map(|&arm| {
-                let mut weeks: Vec<i32> = (0..persons.len())
-                    .filter(|&p| arms[p] == arm)
-                    .map(|p| until.event_week(referral[p]))
-                    .collect();
-                weeks.sort_unstable();
-                let n = weeks.len();
-                let median = match n {
-                    0 => return None,
-                    _ if n % 2 == 1 => f64::from(weeks[n / 2]),
-                    _ => (f64::from(weeks[n / 2 - 1]) + f64::from(weeks[n / 2])) / 2.0,
-                };
-                Some(FollowUp {
-                    arm,
-                    min: weeks[0],
-                    median,
-                    max: weeks[n - 1],
-                })
-            })
-            .collect();
-        TrialSummary {
-            persons: counts(
-                per_block
-                    .iter()
-                    .fold([0, 0], |a, c| [a[0] + c[0], a[1] + c[1]]),
-            ),
-            blocks: blocks
-                .labels
-                .iter()
-                .zip(&per_block)
-                .map(|(label, &c)| BlockCount {
-                    block: label.clone(),
-                    persons: counts(c),
-                })
-                .collect(),
-            referral_first: referral.iter().min().copied().unwrap_or(until),
-            referral_last: referral.iter().max().copied().unwrap_or(until),
-            observed_from: from,
-            observed_until: until,
-            follow_up,
-            at_risk,
-            load,
-            parts,
-        }
-    }
-}
-
-/// Results for one outcome.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct OutcomeResults {
-    /// What one unit of the outcome is.
-    pub unit: Unit,
-    /// Weekly effects (with the band when asked for).
-    pub effects: WeeklyEffects,
-    /// From which week the effect stays significant at 5%.
-    pub significant_from: SignificantFrom,
-    /// Randomisation test, when asked for.
-    pub randomisation: Option<RandomisationTest>,
-    /// Per-site effects and heterogeneity, when asked for.
-    pub sites: Option<GroupEffects>,
-}
-
-/// The first week from which every testable week through `through` is
-/// significant at 5%, by each criterion (`None`: no such week).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct SignificantFrom {
-    /// Last week considered.
-    pub through: i32,
-    /// Pointwise p < 0.05.
-    pub pointwise: Option<i32>,
-    /// Holm-adjusted p < 0.05 across weeks.
-    pub holm: Option<i32>,
-    /// Benjamini–Hochberg-adjusted p < 0.05 across weeks.
-    pub benjamini_hochberg: Option<i32>,
-    /// The simultaneous band excludes 0 (when a band was computed).
-    pub band: Option<i32>,
-}
-
-/// Time to a completed spell.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct SpellResults {
-    /// Name of the spell outcome.
-    pub outcome: String,
-    /// The rule.
-    pub rule: SpellRule,
-    /// Persons in the analysis per arm (observed at the rule's first week).
-    pub persons: ArmCounts,
-    /// Persons who completed a spell while followed, per arm.
-    pub completed: ArmCounts,
-    /// Persons left out (not observed at the rule's first week).
-    pub left_out: usize,
-    /// Kaplan–Meier curves, difference and log-rank test.
-    pub km: TimeToSpell,
-}
-
-impl SpellResults {
-    fn of(clock: SpellClock, spec: &OutcomeSpec, level: f64) -> Result<SpellResults> {
-        let km = spell::time_to_spell_of(&clock, level)?;
-        let (treatment, control) = (clock.counts(Arm::Treatment), clock.counts(Arm::Control));
-        Ok(SpellResults {
-            outcome: spec.display_name(),
-            persons: ArmCounts {
-                treatment: treatment.0,
-                control: control.0,
-            },
-            completed: ArmCounts {
-                treatment: treatment.1,
-                control: control.1,
-            },
-            left_out: clock.left_out,
-            rule: spec.spell_rule(),
-            km,
-        })
-    }
-}
-
-/// Hours descriptives at one week.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct HoursResults {
-    /// Event week.
-    pub week: i32,
-    /// Mean hours of those working (hours > 0), by arm, Welch test.
-    pub among_working: Estimate,
-    /// Distribution of positive hours over buckets, chi-square test.
-    pub distribution: HoursDistribution,
 }
 
 impl Results {

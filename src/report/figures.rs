@@ -18,9 +18,10 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::analysis::{HoursResults, OutcomeResults, Results, SpellResults, Unit};
+use crate::analysis::config::Unit;
 use crate::error::{Error, Result};
 use crate::persons::Arm;
+use crate::results::{HoursResults, OutcomeResults, Results, SpellResults};
 
 /// File name of the Kaplan–Meier figure.
 pub const KM_FILE: &str = "spell_km.svg";
@@ -491,7 +492,7 @@ fn value_range(values: impl Iterator<Item = f64>, from_zero: bool) -> std::ops::
 
 /// An axis tick: no trailing zeros (`12`, `2.5`), a true minus sign.
 fn tick_label(y: f64) -> String {
-    match super::markdown::trim(y, 2).as_str() {
+    match super::trim(y, 2).as_str() {
         "-0" => "0".into(),
         t => t.replace('-', "−"),
     }

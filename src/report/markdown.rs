@@ -10,8 +10,11 @@
 
 use std::fmt::Write as _;
 
-use crate::analysis::{HoursResults, OutcomeResults, Results, SpellResults, Unit};
+use super::trim;
+use crate::analysis::config::Unit;
+use crate::balance::Balance;
 use crate::persons::Arm;
+use crate::results::{HoursResults, OutcomeResults, Results, SpellResults};
 use crate::stats::{ChiSquare, Variance};
 
 /// The whole report.
@@ -475,12 +478,71 @@ fn pct_label(level: f64) -> String {
     format!("{}%", trim(100.0 * level, 2))
 }
 
-/// A number with at most `digits` decimals and no trailing zeros.
-pub(crate) fn trim(x: f64, digits: usize) -> String {
-    let s = format!("{x:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').into()
-    } else {
+impl Balance {
+    /// A balance table in the style of a trial report (Markdown): mean (sd)
+    /// or share per arm, difference, SMD and p, then the joint test.
+    pub fn to_markdown(&self) -> String {
+        let (num, p) = (number, p_value);
+        let mut s = String::from(
+            "| Covariate | Treatment | Control | Difference | SMD | p |\n|---|---:|---:|---:|---:|---:|\n",
+        );
+        for r in &self.rows {
+            let missing = r.missing_treat + r.missing_control;
+            let note = if missing > 0 {
+                format!(" ({missing} missing)")
+            } else {
+                String::new()
+            };
+            let line = match (&r.level, r.test) {
+                (Some(level), _) => format!(
+                    "| {} = {level} | {}% | {}% | {} pp | {} | |",
+                    r.covariate,
+                    num(r.mean_treat.map(|x| 100.0 * x), 1),
+                    num(r.mean_control.map(|x| 100.0 * x), 1),
+                    num(r.diff.map(|x| 100.0 * x), 1),
+                    num(r.smd, 3),
+                ),
+                (None, Some("chi-square")) => format!(
+                    "| {}{note} | n = {} | n = {} | | | {} |",
+                    r.covariate,
+                    r.n_treat,
+                    r.n_control,
+                    p(r.p_value)
+                ),
+                _ => format!(
+                    "| {}{note} | {} ({}) | {} ({}) | {} | {} | {} |",
+                    r.covariate,
+                    num(r.mean_treat, 2),
+                    num(r.sd_treat, 2),
+                    num(r.mean_control, 2),
+                    num(r.sd_control, 2),
+                    num(r.diff, 2),
+                    num(r.smd, 3),
+                    p(r.p_value)
+                ),
+            };
+            s.push_str(&line);
+            s.push('\n');
+        }
+        let j = &self.joint;
+        let _ = write!(
+            s,
+            "\nJoint test (OLS of treatment on all covariates{}, n = {}): ",
+            if j.block_effects {
+                ", block fixed effects"
+            } else {
+                ""
+            },
+            j.n[0] + j.n[1]
+        );
+        match (j.f, j.df1, j.df2) {
+            (Some(f), Some(d1), Some(d2)) => {
+                let _ = writeln!(s, "F({d1}, {d2}) = {f:.3}, p = {}", p(j.p_value));
+            }
+            _ => {
+                let _ = writeln!(s, "undefined ({})", j.note.as_deref().unwrap_or("–"));
+            }
+        }
         s
     }
 }

@@ -127,3 +127,13 @@ pub(crate) fn write_text(text: &str, path: &Path) -> Result<()> {
         message: e.to_string(),
     })
 }
+
+/// A number with at most `digits` decimals and no trailing zeros.
+pub(crate) fn trim(x: f64, digits: usize) -> String {
+    let s = format!("{x:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').into()
+    } else {
+        s
+    }
+}
