@@ -1033,3 +1033,19 @@ fn observed_weeks_without_register_rows_are_flagged() {
     // The sample itself, with its real extract week, has no warning.
     assert!(sample().1.warnings.is_empty());
 }
+
+#[test]
+fn sample_outputs_are_unchanged() {
+    // Recorded outputs (tests/fixtures/sample_outputs/README.md): a refactor
+    // must leave every number of the sample as it was, byte for byte.
+    let (_, _, dir) = sample();
+    let recorded = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample_outputs");
+    for name in ["effects.csv", "balance.csv", "spell_km.csv"] {
+        let now = std::fs::read_to_string(dir.join(name)).unwrap();
+        let then = std::fs::read_to_string(recorded.join(name)).unwrap();
+        assert!(
+            now == then,
+            "{name} differs from the recorded sample output"
+        );
+    }
+}
