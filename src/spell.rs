@@ -248,16 +248,16 @@ impl SpellClock {
             times: done
                 .persons
                 .iter()
-                .map(|s| {
-                    (
-                        s.arm,
-                        s.completed.unwrap_or(s.last_observed),
-                        s.completed.is_some(),
-                    )
-                })
+                .map(|s| SpellClock::time(s.arm, s.completed, s.last_observed))
                 .collect(),
             left_out: done.left_out,
         }
+    }
+
+    /// One person's entry: the completion week, or else the last week
+    /// observed (censored).
+    fn time(arm: Arm, completed: Option<i32>, last_observed: i32) -> (Arm, i32, bool) {
+        (arm, completed.unwrap_or(last_observed), completed.is_some())
     }
 
     /// Append the clock of the next part of the panel.
@@ -278,29 +278,67 @@ impl SpellClock {
 /// after their referral) are left out and counted: their early weeks are
 /// unknown. One pass per person, in parallel over persons.
 pub fn completions(panel: &Panel, rule: &SpellRule) -> Result<Completions> {
+    let ids = panel.persons().ids();
+    let arms = panel.persons().arms();
+    let (persons, left_out) =
+        person_spells(panel, rule, |p, completed, last_observed| PersonSpell {
+            id: ids[p].clone(),
+            arm: arms[p],
+            completed,
+            last_observed,
+        })?;
+    Ok(Completions {
+        first_week: rule.first_week,
+        persons,
+        left_out,
+    })
+}
+
+/// Each person's spell clock ([`SpellClock`]): [`completions`] without the
+/// ids.
+pub(crate) fn clock(panel: &Panel, rule: &SpellRule) -> Result<SpellClock> {
+    let arms = panel.persons().arms();
+    let (times, left_out) = person_spells(panel, rule, |p, completed, last_observed| {
+        SpellClock::time(arms[p], completed, last_observed)
+    })?;
+    Ok(SpellClock {
+        first_week: rule.first_week,
+        times,
+        left_out,
+    })
+}
+
+/// `make(p, completed, last observed)` for every panel person `p` observed
+/// from the rule's first week, in panel order, and how many are left out;
+/// one pass per person, in parallel over persons.
+fn person_spells<T: Send>(
+    panel: &Panel,
+    rule: &SpellRule,
+    make: impl Fn(usize, Option<i32>, i32) -> T + Sync,
+) -> Result<(Vec<T>, usize)> {
     let activity = rule.resolve(panel)?;
     let n = panel.n_persons();
     let chunks: Vec<Range<usize>> = (0..n)
         .step_by(CHUNK)
         .map(|s| s..(s + CHUNK).min(n))
         .collect();
-    let parts: Vec<Vec<PersonSpell>> = chunks
+    let parts: Vec<Vec<T>> = chunks
         .into_par_iter()
-        .map(|range| completions_of(panel, &activity, range))
+        .map(|range| completions_of(panel, &activity, range, &make))
         .collect();
-    let persons: Vec<PersonSpell> = parts.into_iter().flatten().collect();
-    Ok(Completions {
-        first_week: rule.first_week,
-        left_out: n - persons.len(),
-        persons,
-    })
+    let persons: Vec<T> = parts.into_iter().flatten().collect();
+    let left_out = n - persons.len();
+    Ok((persons, left_out))
 }
 
 const CHUNK: usize = 2048;
 
-fn completions_of(panel: &Panel, activity: &Activity, persons: Range<usize>) -> Vec<PersonSpell> {
-    let ids = panel.persons().ids();
-    let arms = panel.persons().arms();
+fn completions_of<T>(
+    panel: &Panel,
+    activity: &Activity,
+    persons: Range<usize>,
+    make: &impl Fn(usize, Option<i32>, i32) -> T,
+) -> Vec<T> {
     let spans: Vec<_> = persons.clone().map(|p| panel.observed_span(p)).collect();
     let mut state = vec![SpellState::default(); persons.len()];
     let mut completed: Vec<Option<i32>> = vec![None; persons.len()];
@@ -325,12 +363,7 @@ fn completions_of(panel: &Panel, activity: &Activity, persons: Range<usize>) -> 
     persons
         .enumerate()
         .filter(|(j, _)| spans[*j].contains(&activity.first_week))
-        .map(|(j, p)| PersonSpell {
-            id: ids[p].clone(),
-            arm: arms[p],
-            completed: completed[j],
-            last_observed: *spans[j].end(),
-        })
+        .map(|(j, p)| make(p, completed[j], *spans[j].end()))
         .collect()
 }
 

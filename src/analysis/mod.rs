@@ -197,7 +197,7 @@ impl Analysis {
                     name: "persons".into(),
                     reason: "the person table has no persons".into(),
                 })?;
-                (tally, vec![None; c.outcomes.len()], n_parts)
+                (tally, c.outcomes.iter().map(|_| None).collect(), n_parts)
             }
         };
 
@@ -513,10 +513,7 @@ impl Analysis {
             Some(WeeklySums::of(panel, &outcomes, weeks.clone())?)
         };
         let spell = match c.outcomes.iter().find(|o| o.kind == OutcomeKind::Spell) {
-            Some(spec) => Some(SpellClock::of(&spell::completions(
-                panel,
-                &spec.spell_rule(),
-            )?)),
+            Some(spec) => Some(spell::clock(panel, &spec.spell_rule())?),
             None => None,
         };
         let wants_hours = c
@@ -658,7 +655,6 @@ impl Tally {
 }
 
 /// An outcome's effects from its person-level values.
-#[derive(Clone)]
 struct PersonLevel {
     weekly: WeeklyEffects,
     randomisation: Option<RandomisationTest>,
