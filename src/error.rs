@@ -19,33 +19,47 @@ pub enum Error {
     /// The file could not be opened or read from disk.
     #[error("{file}: cannot read file: {source}")]
     Io {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
 
     /// The file extension is neither `.csv` nor `.parquet`.
     #[error("{file}: unsupported file type; expected a .csv or .parquet file")]
-    UnsupportedFormat { file: PathBuf },
+    UnsupportedFormat {
+        /// The file (or an in-memory frame's label).
+        file: PathBuf,
+    },
 
     /// The CSV or Parquet parser rejected the file (malformed CSV, invalid
     /// UTF-8, corrupt Parquet, ...). `message` is the parser's own message.
     #[error("{file}: cannot parse as {format}: {}", excerpt(.message, MESSAGE_CHARS))]
     Parse {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// `CSV` or `Parquet`.
         format: &'static str,
+        /// The underlying message.
         message: String,
     },
 
     /// The file has no data rows.
     #[error("{file}: the file has no data rows")]
-    Empty { file: PathBuf },
+    Empty {
+        /// The file (or an in-memory frame's label).
+        file: PathBuf,
+    },
 
     /// A required column is absent. `found` lists the columns that are there.
     #[error("{file}: missing column `{column}` (columns found: {})", excerpt(.found, MESSAGE_CHARS))]
     MissingColumn {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// The column's name.
         column: String,
+        /// The columns the file has.
         found: String,
     },
 
@@ -53,26 +67,37 @@ pub enum Error {
     /// column in Parquet where a week is expected).
     #[error("{file}: column `{column}` has unsupported type {dtype}")]
     ColumnType {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// The column's name.
         column: String,
+        /// The column's type.
         dtype: String,
     },
 
     /// A cell holds a value that cannot be used: `problem` says why.
     #[error("{file}: row {row}, column `{column}`: {problem}: `{}`", excerpt(.value, VALUE_CHARS))]
     InvalidValue {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// Data row, 1 for the first row after the header.
         row: usize,
+        /// The column's name.
         column: String,
+        /// The offending value, as written.
         value: String,
+        /// What is wrong with the value.
         problem: String,
     },
 
     /// A cell that must not be empty is empty.
     #[error("{file}: row {row}, column `{column}`: value is missing")]
     MissingValue {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// Data row, 1 for the first row after the header.
         row: usize,
+        /// The column's name.
         column: String,
     },
 
@@ -82,9 +107,13 @@ pub enum Error {
         excerpt(.value, VALUE_CHARS)
     )]
     UnknownArm {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// Data row, 1 for the first row after the header.
         row: usize,
+        /// The column's name.
         column: String,
+        /// The offending value, as written.
         value: String,
         /// The configured labels, e.g. `` `treatment` or `control` ``.
         expected: String,
@@ -93,18 +122,26 @@ pub enum Error {
     /// The same person id appears twice in the person table.
     #[error("{file}: row {row}: person `{}` already appeared in row {first_row}", excerpt(.id, VALUE_CHARS))]
     DuplicatePerson {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// Data row, 1 for the first row after the header.
         row: usize,
+        /// The data row where it first appeared.
         first_row: usize,
+        /// The person id, as written.
         id: String,
     },
 
     /// The same person and week appear twice in a long register.
     #[error("{file}: row {row}: person `{}` already has a row for week {week}", excerpt(.id, VALUE_CHARS))]
     DuplicatePersonWeek {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// Data row, 1 for the first row after the header.
         row: usize,
+        /// The person id, as written.
         id: String,
+        /// The week, as written.
         week: String,
     },
 
@@ -116,10 +153,15 @@ pub enum Error {
         excerpt(.first_id, VALUE_CHARS)
     )]
     UnknownPersons {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// Register rows of such persons.
         rows: usize,
+        /// Distinct such persons.
         persons: usize,
+        /// The data row where it first appeared.
         first_row: usize,
+        /// The first such id, as written.
         first_id: String,
         /// How the first unknown id nearly matches a person (leading zeros,
         /// letter case), or empty.
@@ -137,13 +179,21 @@ pub enum Error {
         excerpt(.first_id, VALUE_CHARS)
     )]
     TooManyUnknownPersons {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// Register rows of such persons.
         rows: usize,
+        /// All register rows read.
         total: usize,
+        /// `rows` as a percentage of `total`.
         percent: f64,
+        /// The most `max_unknown_share` allows, in percent.
         max_percent: f64,
+        /// Distinct such persons.
         persons: usize,
+        /// The data row where it first appeared.
         first_row: usize,
+        /// The first such id, as written.
         first_id: String,
         /// As in [`Error::UnknownPersons`].
         hint: String,
@@ -152,9 +202,13 @@ pub enum Error {
     /// Two columns of a CSV file have the same name.
     #[error("{file}: columns {first} and {second} are both named `{column}`; rename one")]
     DuplicateColumn {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// The column's name.
         column: String,
+        /// Position of the first column of that name (1-based).
         first: usize,
+        /// Position of the second column of that name (1-based).
         second: usize,
     },
 
@@ -166,24 +220,33 @@ pub enum Error {
         format_code_counts(.codes)
     )]
     UnmappedCodes {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// Each unmapped code and its number of rows.
         codes: Vec<(String, usize)>,
     },
 
     /// The code table maps the same code twice.
     #[error("{file}: row {row}: code `{}` already mapped in row {first_row}", excerpt(.code, VALUE_CHARS))]
     DuplicateCode {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// Data row, 1 for the first row after the header.
         row: usize,
+        /// The data row where it first appeared.
         first_row: usize,
+        /// The code, as written.
         code: String,
     },
 
     /// One arm has no persons.
     #[error("{file}: no persons in the {arm} arm (label `{label}`)")]
     EmptyArm {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// `treatment` or `control`.
         arm: &'static str,
+        /// The arm's configured label.
         label: String,
     },
 
@@ -193,17 +256,28 @@ pub enum Error {
          outside the register's observed weeks {from} to {until}"
     )]
     ReferralOutsideRegister {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// Data row, 1 for the first row after the header.
         row: usize,
+        /// The person id, as written.
         id: String,
+        /// The person's referral week.
         referral: Week,
+        /// First observed week of the register.
         from: Week,
+        /// Last observed week of the register.
         until: Week,
     },
 
     /// A string that is not a valid ISO week (outside of any file).
     #[error("invalid week `{}`: {reason}", excerpt(.value, VALUE_CHARS))]
-    InvalidWeek { value: String, reason: String },
+    InvalidWeek {
+        /// The offending value, as written.
+        value: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
 
     /// The analysis file (TOML) has a syntax error, an unknown key, or a
     /// value of the wrong type or one that cannot work. `key` is the dotted
@@ -211,15 +285,24 @@ pub enum Error {
     /// problem is at a known place in the file.
     #[error("{file}: {}key `{key}`: {message}", line.map(|l| format!("line {l}, ")).unwrap_or_default())]
     AnalysisFile {
+        /// The file (or an in-memory frame's label).
         file: PathBuf,
+        /// Line of the analysis file, when known.
         line: Option<usize>,
+        /// Dotted path of the key.
         key: String,
+        /// The underlying message.
         message: String,
     },
 
     /// An option or argument with a value that cannot work.
     #[error("invalid setting `{name}`: {reason}")]
-    InvalidSetting { name: String, reason: String },
+    InvalidSetting {
+        /// The setting.
+        name: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
 
     /// The data would need more memory than the memory budget allows.
     #[error(
@@ -230,14 +313,22 @@ pub enum Error {
         megabytes(*.budget)
     )]
     MemoryBudget {
+        /// What needs the memory.
         what: String,
+        /// Bytes it needs.
         needed: u64,
+        /// Bytes the budget allows.
         budget: u64,
     },
 
     /// Writing an output failed.
     #[error("{file}: cannot write: {message}")]
-    Write { file: PathBuf, message: String },
+    Write {
+        /// The file (or an in-memory frame's label).
+        file: PathBuf,
+        /// The underlying message.
+        message: String,
+    },
 }
 
 fn megabytes(bytes: u64) -> String {

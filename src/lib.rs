@@ -114,6 +114,14 @@
 //!   sample comes from it);
 //! * [`error`]: the one error type, [`Error`].
 
+#![warn(missing_docs)]
+
+/// The README's Rust examples, compiled by `cargo test` so that the guide
+/// cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 pub mod analysis;
 pub mod balance;
 pub mod codes;

@@ -146,7 +146,9 @@ pub enum CovariateValues {
     Numeric(Vec<Option<f64>>),
     /// A level index per person into `levels` (sorted).
     Categorical {
+        /// The distinct values, sorted.
         levels: Vec<String>,
+        /// Each person's index into `levels`.
         values: Vec<Option<u32>>,
     },
 }

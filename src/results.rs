@@ -67,7 +67,7 @@ pub struct TrialSummary {
     /// Register rows read and ignored.
     pub load: LoadReport,
     /// Parts of the persons the register was read in: 1 when the panel fit
-    /// the memory budget, else more (see [`Analysis::run_with_progress`]).
+    /// the memory budget, else more (see [`Analysis::run_with_progress`](crate::analysis::Analysis::run_with_progress)).
     pub parts: usize,
 }
 
