@@ -179,6 +179,24 @@ impl CodeTable {
             .map(|i| Category(i as u8))
     }
 
+    /// The categories `names` as a membership table indexed by category
+    /// number; a name not in the table is [`Error::InvalidSetting`] named
+    /// `what`, listing the table's categories.
+    pub(crate) fn category_set(&self, names: &[String], what: &str) -> Result<[bool; 256]> {
+        let mut set = [false; 256];
+        for name in names {
+            let c = self.category(name).ok_or_else(|| Error::InvalidSetting {
+                name: what.into(),
+                reason: format!(
+                    "category `{name}` is not in the code table (it has: {})",
+                    self.categories.join(", ")
+                ),
+            })?;
+            set[usize::from(c.0)] = true;
+        }
+        Ok(set)
+    }
+
     /// Name of category `c`.
     pub fn name(&self, c: Category) -> &str {
         self.categories

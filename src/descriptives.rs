@@ -51,13 +51,8 @@ pub struct HoursAt {
 impl HoursAt {
     /// The counts over the persons of `panel` observed at event week `k`.
     pub fn of(panel: &Panel, k: i32) -> Result<HoursAt> {
-        let hours = panel.centihours(k).ok_or_else(|| Error::InvalidSetting {
-            name: "week".into(),
-            reason: format!(
-                "event week {k} is outside the panel's window {:?}",
-                panel.event_weeks()
-            ),
-        })?;
+        panel.check_weeks(&(k..=k), "hours week")?;
+        let hours = panel.centihours(k).unwrap_or_default();
         let mut counts = [
             vec![0u64; MAX_CENTIHOURS + 1],
             vec![0u64; MAX_CENTIHOURS + 1],

@@ -195,20 +195,7 @@ impl Outcome {
 
 impl Outcome {
     fn check_weeks(&self, panel: &Panel, weeks: &RangeInclusive<i32>) -> Result<()> {
-        let window = panel.event_weeks();
-        if weeks.is_empty() || !window.contains(weeks.start()) || !window.contains(weeks.end()) {
-            return Err(Error::InvalidSetting {
-                name: format!("weeks of outcome `{}`", self.name),
-                reason: format!(
-                    "event weeks {}..={} are not inside the panel's window {}..={}",
-                    weeks.start(),
-                    weeks.end(),
-                    window.start(),
-                    window.end()
-                ),
-            });
-        }
-        Ok(())
+        panel.check_weeks(weeks, &format!("weeks of outcome `{}`", self.name))
     }
 
     /// Per person (panel order): the sum of the outcome over event weeks
@@ -273,23 +260,11 @@ impl<'a> Eval<'a> {
                 set[usize::from(Category::NONE.0)] = false;
                 Eval::InState(set)
             }
-            Kind::InState(States::Named(names)) => {
-                let mut set = Box::new([false; 256]);
-                for n in names {
-                    let c = panel
-                        .codes()
-                        .category(n)
-                        .ok_or_else(|| Error::InvalidSetting {
-                            name: format!("outcome `{name}`"),
-                            reason: format!(
-                                "category `{n}` is not in the code table (it has: {})",
-                                panel.codes().categories().join(", ")
-                            ),
-                        })?;
-                    set[usize::from(c.0)] = true;
-                }
-                Eval::InState(set)
-            }
+            Kind::InState(States::Named(names)) => Eval::InState(Box::new(
+                panel
+                    .codes()
+                    .category_set(names, &format!("outcome `{name}`"))?,
+            )),
             Kind::Hours => Eval::Hours,
             Kind::Employed(t) if t.is_finite() => Eval::Employed(*t),
             Kind::Employed(t) => {
@@ -453,16 +428,7 @@ impl Outcome {
 /// A cumulative outcome at weeks ≥ 0 needs week 0, where its sum starts,
 /// in the panel.
 pub(crate) fn check_week_zero(panel: &Panel) -> Result<()> {
-    if panel.event_weeks().contains(&0) {
-        return Ok(());
-    }
-    Err(Error::InvalidSetting {
-        name: "cumulative outcome".into(),
-        reason: format!(
-            "the panel's event weeks {:?} do not include week 0, where the sum starts",
-            panel.event_weeks()
-        ),
-    })
+    panel.check_weeks(&(0..=0), "cumulative outcome (its sum starts at week 0)")
 }
 
 /// Running sums of `inner` over weeks 0..=k for the persons of one chunk.

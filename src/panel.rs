@@ -251,6 +251,26 @@ impl Panel {
         self.k_min..=self.k_min + self.n_weeks as i32 - 1
     }
 
+    /// [`Error::InvalidSetting`] named `what` unless event weeks `weeks`
+    /// are non-empty and inside the panel's window: the one check, and the
+    /// one wording, of every computation that reads given weeks.
+    pub(crate) fn check_weeks(&self, weeks: &RangeInclusive<i32>, what: &str) -> Result<()> {
+        let window = self.event_weeks();
+        if !weeks.is_empty() && window.contains(weeks.start()) && window.contains(weeks.end()) {
+            return Ok(());
+        }
+        Err(Error::InvalidSetting {
+            name: what.into(),
+            reason: format!(
+                "event weeks {}..={} are not all inside the panel's event weeks {}..={}",
+                weeks.start(),
+                weeks.end(),
+                window.start(),
+                window.end()
+            ),
+        })
+    }
+
     /// First calendar week the register covers.
     pub fn observed_from(&self) -> Week {
         self.observed_from

@@ -105,13 +105,8 @@ impl SpellRule {
         if self.min_weeks == 0 {
             return Err(bad("min_weeks must be at least 1".into()));
         }
-        if !panel.event_weeks().contains(&self.first_week) {
-            return Err(bad(format!(
-                "first_week {} is outside the panel's event weeks {:?}",
-                self.first_week,
-                panel.event_weeks()
-            )));
-        }
+        let first = self.first_week;
+        panel.check_weeks(&(first..=first), "spell rule first_week")?;
         let centihours = match self.hours_threshold {
             None => u32::MAX,
             Some(t) if t.is_finite() && t >= 0.0 => (t * HOURS_SCALE).floor() as u32,
@@ -121,16 +116,9 @@ impl SpellRule {
                 )));
             }
         };
-        let mut set = [false; 256];
-        for name in &self.activity {
-            let c = panel.codes().category(name).ok_or_else(|| {
-                bad(format!(
-                    "activity category `{name}` is not in the code table (it has: {})",
-                    panel.codes().categories().join(", ")
-                ))
-            })?;
-            set[usize::from(c.0)] = true;
-        }
+        let set = panel
+            .codes()
+            .category_set(&self.activity, "spell rule activity")?;
         Ok(Activity {
             set,
             centihours,

@@ -135,15 +135,7 @@ impl WeeklySums {
         outcomes: &[Outcome],
         weeks: RangeInclusive<i32>,
     ) -> Result<WeeklySums> {
-        let window = panel.event_weeks();
-        if weeks.is_empty() || !window.contains(weeks.start()) || !window.contains(weeks.end()) {
-            return Err(Error::InvalidSetting {
-                name: "weekly sums".into(),
-                reason: format!(
-                    "event weeks {weeks:?} are not inside the panel's window {window:?}"
-                ),
-            });
-        }
+        panel.check_weeks(&weeks, "weekly sums")?;
         let mut exact = Vec::with_capacity(outcomes.len());
         for o in outcomes {
             exact.push(o.exact(panel)?.ok_or_else(|| {

@@ -469,20 +469,10 @@ impl Analysis {
     /// The estimated event weeks, checked against the panel's window.
     fn weeks(&self, panel: &Panel) -> Result<RangeInclusive<i32>> {
         let c = &self.config;
-        let window = panel.event_weeks();
-        let last = c.weeks.last.unwrap_or(*window.end());
-        if !window.contains(&c.weeks.first) || !window.contains(&last) {
-            return Err(Error::InvalidSetting {
-                name: "weeks".into(),
-                reason: format!(
-                    "event weeks {}..={last} are not all in the panel, which has {}..={}",
-                    c.weeks.first,
-                    window.start(),
-                    window.end()
-                ),
-            });
-        }
-        Ok(c.weeks.first..=last)
+        let last = c.weeks.last.unwrap_or(*panel.event_weeks().end());
+        let weeks = c.weeks.first..=last;
+        panel.check_weeks(&weeks, "weeks")?;
+        Ok(weeks)
     }
 
     /// What the persons of `panel` contribute to the results that add up
