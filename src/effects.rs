@@ -819,23 +819,6 @@ impl GroupEffects {
         ]);
         report::frame("group effects", columns)
     }
-
-    /// The heterogeneity tests as a table: `outcome, week, sites, statistic,
-    /// df, p_value`.
-    pub fn heterogeneity_frame(&self) -> Result<DataFrame> {
-        let h = &self.heterogeneity;
-        report::frame(
-            "heterogeneity",
-            vec![
-                report::strings("outcome", h.iter().map(|_| self.outcome.clone())),
-                report::weeks(h.iter().map(|r| r.week)),
-                report::counts("sites", h.iter().map(|r| Some(r.sites))),
-                report::floats("statistic", h.iter().map(|r| r.test.map(|t| t.statistic))),
-                report::floats("df", h.iter().map(|r| r.test.map(|t| t.df))),
-                report::floats("p_value", h.iter().map(|r| r.test.map(|t| t.p_value))),
-            ],
-        )
-    }
 }
 
 /// Per-person group labels and their names.

@@ -468,21 +468,4 @@ impl TimeToSpell {
             ],
         )
     }
-
-    /// The difference between arms: `week, difference, se, ci_low, ci_high,
-    /// p_value`.
-    pub fn difference_frame(&self) -> Result<DataFrame> {
-        let d = &self.difference;
-        report::frame(
-            "spell incidence difference",
-            vec![
-                report::weeks(d.iter().map(|r| r.week)),
-                report::floats("difference", d.iter().map(|r| Some(r.difference))),
-                report::floats("se", d.iter().map(|r| r.se)),
-                report::floats("ci_low", d.iter().map(|r| r.ci_low)),
-                report::floats("ci_high", d.iter().map(|r| r.ci_high)),
-                report::floats("p_value", d.iter().map(|r| r.p_value)),
-            ],
-        )
-    }
 }
