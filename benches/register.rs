@@ -2,7 +2,7 @@
 //! BENCHMARKS.md).
 //!
 //! `cargo bench --bench register` runs every size: 100k, 1M and 5M persons
-//! × 104 event weeks of the scenario in `trialpanel::simulate::scale`,
+//! × 104 event weeks of the scenario in `benches/common/scale.rs`,
 //! simulated straight into a panel. `TRIALPANEL_BENCH_SIZES=100000,1000000`
 //! picks sizes. Per size:
 //!
@@ -21,6 +21,9 @@
 //! randomisation draws. `load parquet 1M` builds the panel from a
 //! 1M-person long register in Parquet (written once to the temp dir).
 
+#[path = "common/scale.rs"]
+mod scale;
+
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,7 +35,7 @@ use polars::prelude::{
 use rayon::prelude::*;
 use trialpanel::balance;
 use trialpanel::effects::{self, BandOptions, RandomisationOptions};
-use trialpanel::simulate::{self, scale};
+use trialpanel::simulate;
 use trialpanel::spell;
 use trialpanel::sums::WeeklySums;
 use trialpanel::{Arm, CodeTable, Design, LongColumns, Outcome, Panel, Persons};

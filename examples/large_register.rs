@@ -28,17 +28,20 @@
 //! PERSONS defaults to 1,000,000 (accepts `100k`, `1M`, `5M`); OUTPUT_DIR
 //! to `output/large_register`. The scenario (104 event weeks, 98
 //! municipalities, five outcomes, the 13-week spell, ten balance
-//! covariates) is `trialpanel::simulate::scale`, the one the benchmarks
+//! covariates) is `benches/common/scale.rs`, the one the benchmarks
 //! measure; BENCHMARKS.md has the results on a 2-core machine. Writes
 //! `effects.csv` and `balance.csv`. Peak memory is the process's high-water
 //! resident set (VmHWM, Linux only).
+
+#[path = "../benches/common/scale.rs"]
+mod scale;
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use trialpanel::balance;
 use trialpanel::effects::{self, BandOptions};
-use trialpanel::simulate::{self, scale};
+use trialpanel::simulate;
 use trialpanel::spell;
 use trialpanel::sums::WeeklySums;
 use trialpanel::{Design, Outcome};
