@@ -91,6 +91,19 @@
 //!    [`report::markdown`] and [`report::figures`] render a whole
 //!    [`analysis::Results`] as report.md and SVG.
 //!
+//! ## The public API at a glance
+//!
+//! | step | names |
+//! |---|---|
+//! | inputs | [`Persons`], [`PersonSpec`], [`Arm`], [`CodeTable`], [`Category`], [`LongColumns`], [`WideColumns`] |
+//! | panel | [`Panel`], [`PanelBuilder`], [`AtRisk`], [`panel::LoadReport`], [`panel::LoadProgress`] |
+//! | outcomes | [`Outcome`], [`OutcomeValues`], [`SpellRule`] |
+//! | estimators | [`weekly_effects`], [`Design`], [`WeeklyEffects`]; [`effects::simultaneous_band`], [`effects::randomisation_test`], [`effects::subgroup_effects`], [`effects::site_effects`]; [`sums::WeeklySums`]; [`spell::completions`], [`spell::time_to_spell`]; [`balance::balance`]; [`descriptives::HoursAt`] |
+//! | results | [`Estimate`] (the columns of every table), [`Variance`], [`analysis::Results`] |
+//! | pipeline | [`analysis::Analysis`], [`analysis::AnalysisConfig`] |
+//! | plain statistics | [`stats::difference_in_means`], [`stats::blocked_difference_in_means`], [`stats::holm`], [`stats::benjamini_hochberg`], [`stats::pearson_chi_square`], [`stats::cochran_q`], [`stats::kaplan_meier`], [`stats::log_rank`] |
+//! | errors | [`Error`], [`Result`] |
+//!
 //! ## Modules
 //!
 //! * [`weeks`]: ISO 8601 weeks and event weeks;

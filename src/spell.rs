@@ -151,7 +151,7 @@ impl Activity {
 
 /// The state of one person's spell engine, updated one week at a time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SpellState {
+pub(crate) struct SpellState {
     in_spell: bool,
     active: u32,
     gap: u32,
@@ -162,7 +162,7 @@ impl SpellState {
     /// Feed the next week; returns `true` once a spell has been completed
     /// (absorbing).
     #[inline]
-    pub fn step(&mut self, active: bool, min_weeks: u32, max_gap: u32) -> bool {
+    pub(crate) fn step(&mut self, active: bool, min_weeks: u32, max_gap: u32) -> bool {
         if self.completed {
             return true;
         }

@@ -145,7 +145,7 @@ fn t_quantile(p: f64, df: f64) -> Option<f64> {
 }
 
 /// Two-sided p-value of Student's t: P(|T_df| ≥ |t|) = I_{df/(df+t²)}(df/2, ½).
-pub fn t_two_sided_p(t: f64, df: f64) -> Option<f64> {
+pub(crate) fn t_two_sided_p(t: f64, df: f64) -> Option<f64> {
     if !(t.is_finite() && df > 0.0) {
         return None;
     }
@@ -346,7 +346,7 @@ pub struct ChiSquare {
 
 /// Upper-tail probability of a chi-square distribution with `df` degrees of
 /// freedom.
-pub fn chi_square_sf(x: f64, df: f64) -> Option<f64> {
+pub(crate) fn chi_square_sf(x: f64, df: f64) -> Option<f64> {
     let dist = ChiSquared::new(df).ok()?;
     Some(dist.sf(x))
 }
@@ -430,12 +430,12 @@ pub(crate) fn check_level(level: f64) -> crate::error::Result<()> {
 pub(crate) const MAX_LEVEL: f64 = 1.0 - 1e-9;
 
 /// Standard normal quantile Φ⁻¹(p).
-pub fn normal_quantile(p: f64) -> f64 {
+pub(crate) fn normal_quantile(p: f64) -> f64 {
     Normal::standard().inverse_cdf(p)
 }
 
 /// Two-sided standard normal p-value 2·(1 − Φ(|z|)).
-pub fn normal_two_sided_p(z: f64) -> f64 {
+pub(crate) fn normal_two_sided_p(z: f64) -> f64 {
     2.0 * Normal::standard().sf(z.abs())
 }
 
@@ -559,7 +559,7 @@ pub fn log_rank(group1: &[(i32, bool)], group0: &[(i32, bool)]) -> Option<ChiSqu
 
 /// Upper-tail probability of the F distribution with (`df1`, `df2`) degrees
 /// of freedom.
-pub fn f_sf(f: f64, df1: f64, df2: f64) -> Option<f64> {
+pub(crate) fn f_sf(f: f64, df1: f64, df2: f64) -> Option<f64> {
     let dist = FisherSnedecor::new(df1, df2).ok()?;
     Some(dist.sf(f))
 }
@@ -568,7 +568,7 @@ pub fn f_sf(f: f64, df1: f64, df2: f64) -> Option<f64> {
 /// matrix. A column whose pivot is at most `tol` times its diagonal entry
 /// (a column that earlier columns explain, or a zero column) is dropped:
 /// its column of L is 0 and `kept[j]` is `false`.
-pub fn cholesky(a: &Array2<f64>, tol: f64) -> (Array2<f64>, Vec<bool>) {
+pub(crate) fn cholesky(a: &Array2<f64>, tol: f64) -> (Array2<f64>, Vec<bool>) {
     let n = a.nrows();
     let mut l = Array2::<f64>::zeros((n, n));
     let mut kept = vec![false; n];
@@ -590,7 +590,7 @@ pub fn cholesky(a: &Array2<f64>, tol: f64) -> (Array2<f64>, Vec<bool>) {
 
 /// Result of [`least_squares`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct LeastSquares {
+pub(crate) struct LeastSquares {
     /// Residual sum of squares.
     pub rss: f64,
     /// Which columns were used (the others are collinear with earlier ones).
@@ -600,7 +600,7 @@ pub struct LeastSquares {
 /// Ordinary least squares from cross-products XᵀX, Xᵀy and yᵀy (of centred
 /// data when an intercept is implied): RSS = yᵀy − zᵀz with Lz = Xᵀy,
 /// dropping collinear columns (relative pivot tolerance 1e-10).
-pub fn least_squares(xtx: &Array2<f64>, xty: &[f64], yty: f64) -> LeastSquares {
+pub(crate) fn least_squares(xtx: &Array2<f64>, xty: &[f64], yty: f64) -> LeastSquares {
     let (l, kept) = cholesky(xtx, 1e-10);
     let mut z = vec![0.0; xty.len()];
     for j in 0..xty.len() {
