@@ -32,7 +32,7 @@ use rayon::prelude::*;
 use crate::codes::{self, Category};
 use crate::error::{Error, Result};
 use crate::panel::{HOURS_SCALE, Panel};
-use crate::spell::{Activity, SpellRule, SpellState};
+use crate::spell::{Activity, SpellRule};
 
 /// Persons per parallel work unit when evaluating outcomes.
 const CHUNK: usize = 2048;
@@ -477,29 +477,11 @@ fn fill_spell(
     spans: &[RangeInclusive<i32>],
     out: &mut ArrayViewMut2<'_, f64>,
 ) {
-    let start = activity.first_week;
-    let mut state = vec![SpellState::default(); spans.len()];
-    let counted: Vec<bool> = spans.iter().map(|s| s.contains(&start)).collect();
-    for k in start..=*weeks.end() {
-        let (Some(cats), Some(hours)) = (panel.categories(k), panel.centihours(k)) else {
-            return;
-        };
-        let row = weeks.contains(&k).then(|| (k - weeks.start()) as usize);
-        for (j, span) in spans.iter().enumerate() {
-            if !(counted[j] && span.contains(&k)) {
-                continue;
-            }
-            let p = first + j;
-            let done = state[j].step(
-                activity.is_active(cats[p], hours[p]),
-                activity.min_weeks,
-                activity.max_gap,
-            );
-            if let Some(r) = row {
-                out[(r, j)] = f64::from(u8::from(done));
-            }
+    activity.walk(panel, first, spans, *weeks.end(), |k, j, done| {
+        if weeks.contains(&k) {
+            out[((k - weeks.start()) as usize, j)] = f64::from(u8::from(done));
         }
-    }
+    });
 }
 
 /// One person's weeks up to event week k, as seen by a custom outcome.

@@ -365,18 +365,23 @@ impl Panel {
     /// week `k`: a contiguous range (empty when none is observed or `k` is
     /// outside the window).
     pub fn observed(&self, k: i32) -> impl Iterator<Item = (&Group, Range<usize>)> + '_ {
-        let inside = self.event_weeks().contains(&k);
-        let referral = self.persons.referral_weeks();
+        self.groups
+            .iter()
+            .map(move |g| (g, self.observed_among(g.persons.clone(), k)))
+    }
+
+    /// The panel positions among `persons` (a run of one group's persons,
+    /// which are sorted by referral week) observed at event week `k`: a
+    /// contiguous range, empty when `k` is outside the window.
+    pub(crate) fn observed_among(&self, persons: Range<usize>, k: i32) -> Range<usize> {
+        if !self.event_weeks().contains(&k) {
+            return persons.start..persons.start;
+        }
+        let referral = &self.persons.referral_weeks()[persons.clone()];
         let (lo, hi) = (self.observed_from.plus(-k), self.observed_until.plus(-k));
-        self.groups.iter().map(move |g| {
-            if !inside {
-                return (g, g.persons.start..g.persons.start);
-            }
-            let r = &referral[g.persons.clone()];
-            let start = g.persons.start + r.partition_point(|&w| w < lo);
-            let end = g.persons.start + r.partition_point(|&w| w <= hi);
-            (g, start..end.max(start))
-        })
+        let start = persons.start + referral.partition_point(|&w| w < lo);
+        let end = persons.start + referral.partition_point(|&w| w <= hi);
+        start..end.max(start)
     }
 
     /// Persons observed at event week `k`, per arm.

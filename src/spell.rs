@@ -20,7 +20,7 @@
 //! Greenwood standard errors, the difference between arms, and a log-rank
 //! test.
 
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
@@ -142,6 +142,38 @@ pub(crate) struct Activity {
 }
 
 impl Activity {
+    /// The one spell stepper: walks event weeks from the rule's first week
+    /// to `last` over the panel persons `first..first + spans.len()` (with
+    /// their observed spans), stepping each person counted (observed at the
+    /// first week) at each week they are observed, and calls
+    /// `visit(k, j, indicator)` for person `first + j` at week k. Behind
+    /// the spell outcome's values, its exact weekly sums and the
+    /// completions alike.
+    pub(crate) fn walk(
+        &self,
+        panel: &Panel,
+        first: usize,
+        spans: &[RangeInclusive<i32>],
+        last: i32,
+        mut visit: impl FnMut(i32, usize, bool),
+    ) {
+        let start = self.first_week;
+        let mut state = vec![SpellState::default(); spans.len()];
+        for k in start..=last {
+            let (Some(cats), Some(hours)) = (panel.categories(k), panel.centihours(k)) else {
+                return;
+            };
+            for (j, span) in spans.iter().enumerate() {
+                if !(span.contains(&start) && span.contains(&k)) {
+                    continue;
+                }
+                let p = first + j;
+                let active = self.is_active(cats[p], hours[p]);
+                visit(k, j, state[j].step(active, self.min_weeks, self.max_gap));
+            }
+        }
+    }
+
     /// Is a week with this category and stored hours active?
     #[inline]
     pub(crate) fn is_active(&self, category: u8, centihours: u16) -> bool {
@@ -328,26 +360,17 @@ fn completions_of<T>(
     make: &impl Fn(usize, Option<i32>, i32) -> T,
 ) -> Vec<T> {
     let spans: Vec<_> = persons.clone().map(|p| panel.observed_span(p)).collect();
-    let mut state = vec![SpellState::default(); persons.len()];
-    let mut completed: Vec<Option<i32>> = vec![None; persons.len()];
     let last = spans
         .iter()
         .map(|s| *s.end())
         .max()
         .unwrap_or(activity.first_week);
-    for k in activity.first_week..=last {
-        let (Some(cats), Some(hours)) = (panel.categories(k), panel.centihours(k)) else {
-            break;
-        };
-        for (j, p) in persons.clone().enumerate() {
-            if spans[j].contains(&k) && completed[j].is_none() {
-                let active = activity.is_active(cats[p], hours[p]);
-                if state[j].step(active, activity.min_weeks, activity.max_gap) {
-                    completed[j] = Some(k);
-                }
-            }
+    let mut completed: Vec<Option<i32>> = vec![None; persons.len()];
+    activity.walk(panel, persons.start, &spans, last, |k, j, done| {
+        if done && completed[j].is_none() {
+            completed[j] = Some(k);
         }
-    }
+    });
     persons
         .enumerate()
         .filter(|(j, _)| spans[*j].contains(&activity.first_week))

@@ -55,7 +55,6 @@ use crate::error::{Error, Result};
 use crate::outcome::{Exact, Outcome, Weekly, check_week_zero};
 use crate::panel::Panel;
 use crate::persons::Arm;
-use crate::spell::SpellState;
 use crate::stats::Moments;
 use crate::weeks::Week;
 
@@ -350,33 +349,26 @@ fn scan(
 ) -> Vec<Sums> {
     let n_weeks = weeks.clone().count();
     let mut out = vec![Sums::default(); exact.len() * n_weeks];
-    let referral = &panel.persons().referral_weeks()[persons.clone()];
     // Persons of a group are sorted by referral week, so those observed at
-    // k form one range of the chunk.
+    // k form one range of the chunk (as chunk positions).
     let observed_at = |k: i32| -> Range<usize> {
-        let lo = panel.observed_from().plus(-k);
-        let hi = panel.observed_until().plus(-k);
-        let a = referral.partition_point(|&w| w < lo);
-        a..referral.partition_point(|&w| w <= hi).max(a)
+        let at = panel.observed_among(persons.clone(), k);
+        at.start - persons.start..at.end - persons.start
     };
     let both = |a: &Range<usize>, b: &Range<usize>| a.start.max(b.start)..a.end.min(b.end);
-    let len = persons.len();
-    let mut states: Vec<State> = exact
+    let row_of = |k: i32| weeks.contains(&k).then(|| (k - weeks.start()) as usize);
+    let mut states: Vec<Option<(Vec<u64>, Range<usize>)>> = exact
         .iter()
         .map(|e| match e {
-            Exact::Weekly(_) => State::Stateless,
-            Exact::Cumulative(_) => State::Running(vec![0; len], observed_at(0)),
-            Exact::Spell(a) => {
-                State::Spell(vec![SpellState::default(); len], observed_at(a.first_week))
-            }
+            Exact::Cumulative(_) => Some((vec![0; persons.len()], observed_at(0))),
+            Exact::Weekly(_) | Exact::Spell(_) => None,
         })
         .collect();
     let start = exact
         .iter()
         .map(|e| match e {
-            Exact::Weekly(_) => *weeks.start(),
             Exact::Cumulative(_) => 0,
-            Exact::Spell(a) => a.first_week,
+            Exact::Weekly(_) | Exact::Spell(_) => *weeks.start(),
         })
         .fold(*weeks.start(), i32::min)
         .max(*panel.event_weeks().start());
@@ -386,13 +378,13 @@ fn scan(
         };
         let (cats, hours) = (&cats[persons.clone()], &hours[persons.clone()]);
         let obs = observed_at(k);
-        let row = weeks.contains(&k).then(|| (k - weeks.start()) as usize);
+        let row = row_of(k);
         for (o, (e, state)) in exact.iter().zip(&mut states).enumerate() {
             let sums = match (e, state) {
                 (Exact::Weekly(w), _) => {
                     row.map(|_| weekly_sums(w, &cats[obs.clone()], &hours[obs.clone()]))
                 }
-                (Exact::Cumulative(w), State::Running(running, from0)) if k >= 0 => {
+                (Exact::Cumulative(w), Some((running, from0))) if k >= 0 => {
                     let mut s = Sums::default();
                     for j in both(&obs, from0) {
                         running[j] += u64::from(w.value(cats[j], hours[j]));
@@ -403,19 +395,6 @@ fn scan(
                     }
                     row.map(|_| s)
                 }
-                (Exact::Spell(a), State::Spell(spell, from)) if k >= a.first_week => {
-                    let counted = both(&obs, from);
-                    let mut done = 0u64;
-                    for j in counted.clone() {
-                        let active = a.is_active(cats[j], hours[j]);
-                        done += u64::from(spell[j].step(active, a.min_weeks, a.max_gap));
-                    }
-                    row.map(|_| Sums {
-                        n: counted.len() as u64,
-                        sum: done,
-                        sum_sq: u128::from(done),
-                    })
-                }
                 _ => None,
             };
             if let (Some(s), Some(r)) = (sums, row) {
@@ -423,16 +402,21 @@ fn scan(
             }
         }
     }
+    // The spell indicator from the one spell stepper.
+    let spans: Vec<RangeInclusive<i32>> = persons.clone().map(|p| panel.observed_span(p)).collect();
+    for (o, e) in exact.iter().enumerate() {
+        if let Exact::Spell(a) = e {
+            a.walk(panel, persons.start, &spans, *weeks.end(), |k, _, done| {
+                if let Some(r) = row_of(k) {
+                    let s = &mut out[o * n_weeks + r];
+                    s.n += 1;
+                    s.sum += u64::from(done);
+                    s.sum_sq += u128::from(done);
+                }
+            });
+        }
+    }
     out
-}
-
-/// Per-person state of a stateful outcome within one chunk, with the chunk
-/// range of persons it counts (observed at week 0, or at the spell rule's
-/// first week).
-enum State {
-    Stateless,
-    Running(Vec<u64>, Range<usize>),
-    Spell(Vec<SpellState>, Range<usize>),
 }
 
 /// Sums of a weekly value over one week's observed persons of a chunk.
