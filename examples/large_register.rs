@@ -44,7 +44,7 @@ use trialpanel::effects::{self, BandOptions};
 use trialpanel::simulate;
 use trialpanel::spell;
 use trialpanel::sums::WeeklySums;
-use trialpanel::{Design, Outcome};
+use trialpanel::{Design, Outcome, Table};
 
 // Batches allocate and free large buffers; the system allocator returns
 // them to the kernel, which zeroes fresh pages for the next batch.

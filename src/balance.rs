@@ -21,7 +21,6 @@
 //! a test with one level) are missing, never NaN.
 
 use std::ops::RangeInclusive;
-use std::path::Path;
 
 use ndarray::Array2;
 use polars::prelude::DataFrame;
@@ -32,8 +31,8 @@ use crate::error::{Error, Result};
 use crate::outcome::Outcome;
 use crate::panel::Panel;
 use crate::persons::{Arm, CovariateValues, Persons};
-use crate::report;
 use crate::stats::{self, Moments, Variance};
+use crate::table::{self, Table};
 
 /// A covariate derived from the register: the sum of `outcome` over the
 /// event weeks `weeks` (e.g. −52..=−1); missing for a person not observed at
@@ -597,46 +596,6 @@ fn within_cross_products(
 }
 
 impl Balance {
-    /// The tidy table (`balance.csv`): `covariate, level, n_treat,
-    /// n_control, missing_treat, missing_control, mean_treat, mean_control,
-    /// sd_treat, sd_control, diff, smd, var_ratio, test, statistic, df1,
-    /// df2, p_value, missing_p_value`; the joint test is the last row, with
-    /// covariate `joint`, test `F` and n = complete cases.
-    pub fn to_frame(&self) -> Result<DataFrame> {
-        let joint = self.joint_row();
-        let rows: Vec<&BalanceRow> = self.rows.iter().chain(std::iter::once(&joint)).collect();
-        let f = |name: &str, get: fn(&BalanceRow) -> Option<f64>| {
-            report::floats(name, rows.iter().map(|r| get(r)))
-        };
-        let c = |name: &str, get: fn(&BalanceRow) -> usize| {
-            report::counts(name, rows.iter().map(|r| Some(get(r))))
-        };
-        report::frame(
-            "balance",
-            vec![
-                report::strings("covariate", rows.iter().map(|r| r.covariate.clone())),
-                report::optional_strings("level", rows.iter().map(|r| r.level.clone())),
-                c("n_treat", |r| r.n_treat),
-                c("n_control", |r| r.n_control),
-                c("missing_treat", |r| r.missing_treat),
-                c("missing_control", |r| r.missing_control),
-                f("mean_treat", |r| r.mean_treat),
-                f("mean_control", |r| r.mean_control),
-                f("sd_treat", |r| r.sd_treat),
-                f("sd_control", |r| r.sd_control),
-                f("diff", |r| r.diff),
-                f("smd", |r| r.smd),
-                f("var_ratio", |r| r.var_ratio),
-                report::optional_strings("test", rows.iter().map(|r| r.test.map(String::from))),
-                f("statistic", |r| r.statistic),
-                f("df1", |r| r.df1),
-                f("df2", |r| r.df2),
-                f("p_value", |r| r.p_value),
-                f("missing_p_value", |r| r.missing_p_value),
-            ],
-        )
-    }
-
     fn joint_row(&self) -> BalanceRow {
         let j = &self.joint;
         let mut row = BalanceRow::new("joint", None);
@@ -649,9 +608,46 @@ impl Balance {
         row.p_value = j.p_value;
         row
     }
+}
 
-    /// Write [`Balance::to_frame`] to `balance.csv`.
-    pub fn write_csv(&self, path: impl AsRef<Path>) -> Result<()> {
-        report::write_csv(&mut self.to_frame()?, path)
+impl Table for Balance {
+    /// The tidy table (`balance.csv`): `covariate, level, n_treat,
+    /// n_control, missing_treat, missing_control, mean_treat, mean_control,
+    /// sd_treat, sd_control, diff, smd, var_ratio, test, statistic, df1,
+    /// df2, p_value, missing_p_value`; the joint test is the last row, with
+    /// covariate `joint`, test `F` and n = complete cases.
+    fn to_frame(&self) -> Result<DataFrame> {
+        let joint = self.joint_row();
+        let rows: Vec<&BalanceRow> = self.rows.iter().chain(std::iter::once(&joint)).collect();
+        let f = |name: &str, get: fn(&BalanceRow) -> Option<f64>| {
+            table::floats(name, rows.iter().map(|r| get(r)))
+        };
+        let c = |name: &str, get: fn(&BalanceRow) -> usize| {
+            table::counts(name, rows.iter().map(|r| Some(get(r))))
+        };
+        table::frame(
+            "balance",
+            vec![
+                table::strings("covariate", rows.iter().map(|r| r.covariate.clone())),
+                table::optional_strings("level", rows.iter().map(|r| r.level.clone())),
+                c("n_treat", |r| r.n_treat),
+                c("n_control", |r| r.n_control),
+                c("missing_treat", |r| r.missing_treat),
+                c("missing_control", |r| r.missing_control),
+                f("mean_treat", |r| r.mean_treat),
+                f("mean_control", |r| r.mean_control),
+                f("sd_treat", |r| r.sd_treat),
+                f("sd_control", |r| r.sd_control),
+                f("diff", |r| r.diff),
+                f("smd", |r| r.smd),
+                f("var_ratio", |r| r.var_ratio),
+                table::optional_strings("test", rows.iter().map(|r| r.test.map(String::from))),
+                f("statistic", |r| r.statistic),
+                f("df1", |r| r.df1),
+                f("df2", |r| r.df2),
+                f("p_value", |r| r.p_value),
+                f("missing_p_value", |r| r.missing_p_value),
+            ],
+        )
     }
 }

@@ -32,6 +32,7 @@ use crate::panel::{HOURS_SCALE, MAX_HOURS, Panel};
 use crate::persons::Arm;
 use crate::stats::{self, ChiSquare, Estimate, Variance};
 use crate::sums::Sums;
+use crate::table::Table;
 
 /// Default upper bounds of the positive-hours buckets:
 /// (0,5], (5,10], (10,15], (15,20], (20,30], (30,37], >37.
@@ -197,16 +198,18 @@ impl HoursDistribution {
             .map(|&c| (total > 0).then(|| c as f64 / total as f64))
             .collect()
     }
+}
 
+impl Table for HoursDistribution {
     /// Tidy table: `bucket, n_treat, n_control, share_treat, share_control`.
-    pub fn to_frame(&self) -> Result<DataFrame> {
+    fn to_frame(&self) -> Result<DataFrame> {
         let count = |arm: Arm| {
             self.counts[arm as usize]
                 .iter()
                 .map(|&c| c as u64)
                 .collect::<Vec<u64>>()
         };
-        crate::report::frame(
+        crate::table::frame(
             "hours distribution",
             vec![
                 Series::new("bucket".into(), self.buckets.clone()).into_column(),

@@ -30,9 +30,9 @@ use crate::error::{Error, Result};
 use crate::outcome::OutcomeValues;
 use crate::panel::Panel;
 use crate::persons::{Arm, CovariateValues};
-use crate::report;
 use crate::rng::Rng;
 use crate::stats::{self, ChiSquare, Estimate, Moments, Variance};
+use crate::table::{self, Table};
 
 /// The design of the comparison: how the estimator treats blocks, the
 /// confidence level and the variance estimator.
@@ -293,10 +293,12 @@ impl WeeklyEffects {
         self.band = Some(band);
         self
     }
+}
 
+impl Table for WeeklyEffects {
     /// The tidy table: `outcome, week`, the estimate columns, then
     /// `blocks_used, blocks_dropped, p_holm, p_bh, band_low, band_high`.
-    pub fn to_frame(&self) -> Result<DataFrame> {
+    fn to_frame(&self) -> Result<DataFrame> {
         effects_frame(std::slice::from_ref(self))
     }
 }
@@ -310,19 +312,19 @@ pub fn effects_frame<'a>(all: impl IntoIterator<Item = &'a WeeklyEffects>) -> Re
         .collect();
     let estimates: Vec<&Estimate> = rows.iter().map(|(_, r)| &r.estimate).collect();
     let mut columns: Vec<Column> = vec![
-        report::strings("outcome", rows.iter().map(|(o, _)| o.to_string())),
-        report::weeks(rows.iter().map(|(_, r)| r.week)),
+        table::strings("outcome", rows.iter().map(|(o, _)| o.to_string())),
+        table::weeks(rows.iter().map(|(_, r)| r.week)),
     ];
-    columns.extend(report::estimate_columns(&estimates));
+    columns.extend(table::estimate_columns(&estimates));
     columns.extend([
-        report::counts("blocks_used", rows.iter().map(|(_, r)| r.blocks_used)),
-        report::counts("blocks_dropped", rows.iter().map(|(_, r)| r.blocks_dropped)),
-        report::floats("p_holm", rows.iter().map(|(_, r)| r.p_holm)),
-        report::floats("p_bh", rows.iter().map(|(_, r)| r.p_bh)),
-        report::floats("band_low", rows.iter().map(|(_, r)| r.band_low)),
-        report::floats("band_high", rows.iter().map(|(_, r)| r.band_high)),
+        table::counts("blocks_used", rows.iter().map(|(_, r)| r.blocks_used)),
+        table::counts("blocks_dropped", rows.iter().map(|(_, r)| r.blocks_dropped)),
+        table::floats("p_holm", rows.iter().map(|(_, r)| r.p_holm)),
+        table::floats("p_bh", rows.iter().map(|(_, r)| r.p_bh)),
+        table::floats("band_low", rows.iter().map(|(_, r)| r.band_low)),
+        table::floats("band_high", rows.iter().map(|(_, r)| r.band_high)),
     ]);
-    report::frame("effects", columns)
+    table::frame("effects", columns)
 }
 
 /// Write several outcomes' weekly effects to one CSV file (`effects.csv`).
@@ -330,7 +332,7 @@ pub fn write_effects_csv<'a>(
     all: impl IntoIterator<Item = &'a WeeklyEffects>,
     path: impl AsRef<Path>,
 ) -> Result<()> {
-    report::write_csv(&mut effects_frame(all)?, path)
+    table::write_csv(&mut effects_frame(all)?, path)
 }
 
 /// The weekly estimator: for every event week of `values`, the comparison
@@ -623,16 +625,16 @@ pub struct RandomisationTest {
     pub p_max_t: Option<f64>,
 }
 
-impl RandomisationTest {
+impl Table for RandomisationTest {
     /// The tidy table: `outcome, week, t, p_value` (randomisation p).
-    pub fn to_frame(&self) -> Result<DataFrame> {
-        report::frame(
+    fn to_frame(&self) -> Result<DataFrame> {
+        table::frame(
             "randomisation test",
             vec![
-                report::strings("outcome", self.weeks.iter().map(|_| self.outcome.clone())),
-                report::weeks(self.weeks.iter().copied()),
-                report::floats("t", self.t.iter().copied()),
-                report::floats("p_value", self.p_values.iter().copied()),
+                table::strings("outcome", self.weeks.iter().map(|_| self.outcome.clone())),
+                table::weeks(self.weeks.iter().copied()),
+                table::floats("t", self.t.iter().copied()),
+                table::floats("p_value", self.p_values.iter().copied()),
             ],
         )
     }
@@ -801,23 +803,23 @@ pub struct Heterogeneity {
     pub test: Option<ChiSquare>,
 }
 
-impl GroupEffects {
+impl Table for GroupEffects {
     /// The tidy table: `outcome, <by>, week`, the estimate columns, then
     /// `blocks_used, blocks_dropped, suppressed`.
-    pub fn to_frame(&self) -> Result<DataFrame> {
+    fn to_frame(&self) -> Result<DataFrame> {
         let estimates: Vec<&Estimate> = self.rows.iter().map(|r| &r.estimate).collect();
         let mut columns = vec![
-            report::strings("outcome", self.rows.iter().map(|_| self.outcome.clone())),
-            report::strings(&self.by, self.rows.iter().map(|r| r.group.clone())),
-            report::weeks(self.rows.iter().map(|r| r.week)),
+            table::strings("outcome", self.rows.iter().map(|_| self.outcome.clone())),
+            table::strings(&self.by, self.rows.iter().map(|r| r.group.clone())),
+            table::weeks(self.rows.iter().map(|r| r.week)),
         ];
-        columns.extend(report::estimate_columns(&estimates));
+        columns.extend(table::estimate_columns(&estimates));
         columns.extend([
-            report::counts("blocks_used", self.rows.iter().map(|r| r.blocks_used)),
-            report::counts("blocks_dropped", self.rows.iter().map(|r| r.blocks_dropped)),
-            report::flags("suppressed", self.rows.iter().map(|r| r.suppressed)),
+            table::counts("blocks_used", self.rows.iter().map(|r| r.blocks_used)),
+            table::counts("blocks_dropped", self.rows.iter().map(|r| r.blocks_dropped)),
+            table::flags("suppressed", self.rows.iter().map(|r| r.suppressed)),
         ]);
-        report::frame("group effects", columns)
+        table::frame("group effects", columns)
     }
 }
 

@@ -84,10 +84,11 @@
 //!    [`Design`] (blocked or not, level, Welch or pooled variance); then
 //!    [`effects::simultaneous_band`], [`effects::randomisation_test`],
 //!    [`effects::subgroup_effects`] and [`effects::site_effects`]. Every
-//!    table has the same [`Estimate`] columns ([`report::ESTIMATE_COLUMNS`]).
+//!    table has the same [`Estimate`] columns ([`table::ESTIMATE_COLUMNS`]).
 //! 5. **Balance.** [`balance::balance`] tests every baseline and
 //!    register-history covariate and the joint F-test.
-//! 6. **Output.** Tables convert to polars DataFrames (`to_frame`) and CSV;
+//! 6. **Output.** Every result table implements [`Table`]: a polars
+//!    DataFrame (`to_frame`) or a CSV file (`write_csv`);
 //!    [`report::markdown`] and [`report::figures`] render a whole
 //!    [`analysis::Results`] as report.md and SVG.
 //!
@@ -99,7 +100,7 @@
 //! | panel | [`Panel`], [`PanelBuilder`], [`AtRisk`], [`panel::LoadReport`], [`panel::LoadProgress`] |
 //! | outcomes | [`Outcome`], [`OutcomeValues`], [`SpellRule`] |
 //! | estimators | [`weekly_effects`], [`Design`], [`WeeklyEffects`]; [`effects::simultaneous_band`], [`effects::randomisation_test`], [`effects::subgroup_effects`], [`effects::site_effects`]; [`sums::WeeklySums`]; [`spell::completions`], [`spell::time_to_spell`]; [`balance::balance`]; [`descriptives::HoursAt`] |
-//! | results | [`Estimate`] (the columns of every table), [`Variance`], [`analysis::Results`] |
+//! | results | [`Estimate`] (the columns of every table), [`Variance`], [`Table`] (`to_frame`, `write_csv`), [`analysis::Results`] |
 //! | pipeline | [`analysis::Analysis`], [`analysis::AnalysisConfig`] |
 //! | plain statistics | [`stats::difference_in_means`], [`stats::blocked_difference_in_means`], [`stats::holm`], [`stats::benjamini_hochberg`], [`stats::pearson_chi_square`], [`stats::cochran_q`], [`stats::kaplan_meier`], [`stats::log_rank`] |
 //! | errors | [`Error`], [`Result`] |
@@ -122,7 +123,9 @@
 //! * [`stats`]: the small pure statistics underneath (moments, Welch,
 //!   blocked estimator, Holm/BH, chi-square, Cochran's Q);
 //! * [`analysis`]: the analysis file and the whole pipeline (`trialpanel run`);
-//! * [`report`]: tidy tables, CSV, report.md and SVG figures;
+//! * [`table`]: the [`Table`] trait of every result table, the shared
+//!   estimate columns and CSV;
+//! * [`report`]: report.md and SVG figures;
 //! * [`simulate`]: a seeded simulator of DREAM-style trials (the bundled
 //!   sample comes from it);
 //! * [`error`]: the one error type, [`Error`].
@@ -153,6 +156,7 @@ pub mod simulate;
 pub mod spell;
 pub mod stats;
 pub mod sums;
+pub mod table;
 pub mod weeks;
 
 pub use codes::{Category, CodeTable};
@@ -164,4 +168,5 @@ pub use persons::{Arm, PersonSpec, Persons};
 pub use register::{LongColumns, WideColumns};
 pub use spell::SpellRule;
 pub use stats::{Estimate, Variance};
+pub use table::Table;
 pub use weeks::Week;

@@ -30,8 +30,8 @@ use crate::codes;
 use crate::error::{Error, Result};
 use crate::panel::{HOURS_SCALE, Panel};
 use crate::persons::Arm;
-use crate::report;
 use crate::stats::{self, ChiSquare, KaplanMeierRow};
+use crate::table::{self, Table};
 
 /// The definition of a qualifying spell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -466,28 +466,28 @@ pub(crate) fn time_to_spell_of(clock: &SpellClock, level: f64) -> Result<TimeToS
     })
 }
 
-impl TimeToSpell {
+impl Table for TimeToSpell {
     /// The curves as a tidy table (`spell_km.csv`): `arm, week, at_risk,
     /// events, cum_incidence, se, ci_low, ci_high`.
-    pub fn to_frame(&self) -> Result<DataFrame> {
+    fn to_frame(&self) -> Result<DataFrame> {
         let rows: Vec<(Arm, &KaplanMeierRow)> = [Arm::Control, Arm::Treatment]
             .into_iter()
             .flat_map(|a| self.curves[a as usize].iter().map(move |r| (a, r)))
             .collect();
-        report::frame(
+        table::frame(
             "spell Kaplan-Meier",
             vec![
-                report::strings("arm", rows.iter().map(|(a, _)| a.name().to_string())),
-                report::weeks(rows.iter().map(|(_, r)| r.week)),
-                report::counts("at_risk", rows.iter().map(|(_, r)| Some(r.at_risk))),
-                report::counts("events", rows.iter().map(|(_, r)| Some(r.events))),
-                report::floats(
+                table::strings("arm", rows.iter().map(|(a, _)| a.name().to_string())),
+                table::weeks(rows.iter().map(|(_, r)| r.week)),
+                table::counts("at_risk", rows.iter().map(|(_, r)| Some(r.at_risk))),
+                table::counts("events", rows.iter().map(|(_, r)| Some(r.events))),
+                table::floats(
                     "cum_incidence",
                     rows.iter().map(|(_, r)| Some(r.cum_incidence)),
                 ),
-                report::floats("se", rows.iter().map(|(_, r)| r.se)),
-                report::floats("ci_low", rows.iter().map(|(_, r)| r.ci_low)),
-                report::floats("ci_high", rows.iter().map(|(_, r)| r.ci_high)),
+                table::floats("se", rows.iter().map(|(_, r)| r.se)),
+                table::floats("ci_low", rows.iter().map(|(_, r)| r.ci_low)),
+                table::floats("ci_high", rows.iter().map(|(_, r)| r.ci_high)),
             ],
         )
     }

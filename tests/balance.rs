@@ -7,7 +7,7 @@ mod common;
 use common::{assert_close, num, opt, rows};
 use trialpanel::balance::{BalanceSpec, HistoryCovariate, balance};
 use trialpanel::simulate::{TrialConfig, simulate};
-use trialpanel::{CodeTable, Error, LongColumns, Panel, PersonSpec, Persons};
+use trialpanel::{CodeTable, Error, LongColumns, Panel, PersonSpec, Persons, Table};
 
 const TOL: f64 = 1e-9;
 

@@ -14,8 +14,8 @@ use trialpanel::effects::{
 use trialpanel::stats::{self, Moments};
 use trialpanel::sums::WeeklySums;
 use trialpanel::{
-    Arm, CodeTable, Design, Error, LongColumns, Outcome, Panel, PersonSpec, Persons, Variance,
-    WeeklyEffects,
+    Arm, CodeTable, Design, Error, LongColumns, Outcome, Panel, PersonSpec, Persons, Table,
+    Variance, WeeklyEffects,
 };
 
 const TOL: f64 = 1e-9;

@@ -8,7 +8,7 @@ mod common;
 use common::{assert_close, num, opt, rows};
 use trialpanel::effects;
 use trialpanel::spell::{self, completion_index};
-use trialpanel::{Design, Error, Outcome, SpellRule};
+use trialpanel::{Design, Error, Outcome, SpellRule, Table};
 
 /// Brute force: the first week e such that some segment [s, e] starts and
 /// ends on active weeks, has no inactive run longer than `max_gap`, and

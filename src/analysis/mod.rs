@@ -59,6 +59,7 @@ use crate::persons::{Arm, Persons};
 use crate::report;
 use crate::spell::{self, SpellClock};
 use crate::sums::WeeklySums;
+use crate::table::{self, Table};
 use crate::weeks::Week;
 
 /// An analysis ready to run: settings and the directory they are relative to.
@@ -734,14 +735,14 @@ impl Results {
         effects::write_effects_csv(self.outcomes.iter().map(|o| &o.effects), out("effects.csv"))?;
         self.balance.write_csv(out("balance.csv"))?;
         if let Some(spell) = &self.spell {
-            report::write_csv(&mut spell.km.to_frame()?, out("spell_km.csv"))?;
+            spell.km.write_csv(out("spell_km.csv"))?;
         }
-        report::write_text(&self.to_json()?, &out("results.json"))?;
-        report::write_text(&self.to_markdown(), &out("report.md"))?;
+        table::write_text(&self.to_json()?, &out("results.json"))?;
+        table::write_text(&self.to_markdown(), &out("report.md"))?;
         if self.config.report.figures {
             mkdir(&dir.join("figures"))?;
             for (name, svg) in report::figures::all(self)? {
-                report::write_text(&svg, &out(&format!("figures/{name}")))?;
+                table::write_text(&svg, &out(&format!("figures/{name}")))?;
             }
         }
         Ok(written)

@@ -1,0 +1,138 @@
+//! Tidy result tables: the [`Table`] trait that every result table
+//! implements, and the columns they share.
+//!
+//! Every estimator's table carries the same estimate columns, in this order
+//! ([`ESTIMATE_COLUMNS`]): `n_treat, n_control, mean_treat, mean_control,
+//! sd_treat, sd_control, effect, se, df, ci_low, ci_high, p_value,
+//! relative_effect, ratio, ratio_se`. A missing value is a null in the
+//! DataFrame and an empty cell in CSV; numbers are written at full precision
+//! (shortest representation that reads back to the same `f64`).
+
+use std::path::Path;
+
+use polars::prelude::{Column, DataFrame, IntoColumn, NamedFrom, Series};
+
+use crate::error::{Error, Result};
+use crate::stats::Estimate;
+
+/// A result that is one tidy table: as a polars `DataFrame`, or as CSV.
+pub trait Table {
+    /// The table as a `DataFrame` (missing values are nulls).
+    fn to_frame(&self) -> Result<DataFrame>;
+
+    /// Write the table to CSV: an empty cell for a missing value, numbers
+    /// at full precision.
+    fn write_csv(&self, path: impl AsRef<Path>) -> Result<()>
+    where
+        Self: Sized,
+    {
+        write_csv(&mut self.to_frame()?, path)
+    }
+}
+
+/// The estimate columns shared by every result table.
+pub const ESTIMATE_COLUMNS: [&str; 15] = [
+    "n_treat",
+    "n_control",
+    "mean_treat",
+    "mean_control",
+    "sd_treat",
+    "sd_control",
+    "effect",
+    "se",
+    "df",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "relative_effect",
+    "ratio",
+    "ratio_se",
+];
+
+/// Build a DataFrame from columns of equal length; `label` names the table
+/// in the (unexpected) error.
+pub(crate) fn frame(label: &str, columns: Vec<Column>) -> Result<DataFrame> {
+    let height = columns.first().map_or(0, Column::len);
+    DataFrame::new(height, columns).map_err(|e| Error::InvalidSetting {
+        name: label.into(),
+        reason: e.to_string(),
+    })
+}
+
+/// A column of optional floats.
+pub(crate) fn floats(name: &str, values: impl IntoIterator<Item = Option<f64>>) -> Column {
+    Series::new(
+        name.into(),
+        values.into_iter().collect::<Vec<Option<f64>>>(),
+    )
+    .into_column()
+}
+
+/// A column of optional counts.
+pub(crate) fn counts(name: &str, values: impl IntoIterator<Item = Option<usize>>) -> Column {
+    let v: Vec<Option<u64>> = values.into_iter().map(|c| c.map(|c| c as u64)).collect();
+    Series::new(name.into(), v).into_column()
+}
+
+/// A column of booleans.
+pub(crate) fn flags(name: &str, values: impl IntoIterator<Item = bool>) -> Column {
+    Series::new(name.into(), values.into_iter().collect::<Vec<bool>>()).into_column()
+}
+
+/// A column of strings.
+pub(crate) fn strings(name: &str, values: impl IntoIterator<Item = String>) -> Column {
+    Series::new(name.into(), values.into_iter().collect::<Vec<String>>()).into_column()
+}
+
+/// A column of optional strings (null for `None`).
+pub(crate) fn optional_strings(
+    name: &str,
+    values: impl IntoIterator<Item = Option<String>>,
+) -> Column {
+    Series::new(
+        name.into(),
+        values.into_iter().collect::<Vec<Option<String>>>(),
+    )
+    .into_column()
+}
+
+/// A column of event weeks.
+pub(crate) fn weeks(values: impl IntoIterator<Item = i32>) -> Column {
+    Series::new("week".into(), values.into_iter().collect::<Vec<i32>>()).into_column()
+}
+
+/// The [`ESTIMATE_COLUMNS`] for a list of estimates.
+pub(crate) fn estimate_columns(rows: &[&Estimate]) -> Vec<Column> {
+    let f =
+        |name: &str, get: fn(&Estimate) -> Option<f64>| floats(name, rows.iter().map(|e| get(e)));
+    vec![
+        counts("n_treat", rows.iter().map(|e| Some(e.n_treat))),
+        counts("n_control", rows.iter().map(|e| Some(e.n_control))),
+        f("mean_treat", |e| e.mean_treat),
+        f("mean_control", |e| e.mean_control),
+        f("sd_treat", |e| e.sd_treat),
+        f("sd_control", |e| e.sd_control),
+        f("effect", |e| e.effect),
+        f("se", |e| e.se),
+        f("df", |e| e.df),
+        f("ci_low", |e| e.ci_low),
+        f("ci_high", |e| e.ci_high),
+        f("p_value", |e| e.p_value),
+        f("relative_effect", |e| e.relative_effect),
+        f("ratio", |e| e.ratio),
+        f("ratio_se", |e| e.ratio_se),
+    ]
+}
+
+/// Write a result table to CSV (empty cell for missing, full precision).
+pub(crate) fn write_csv(df: &mut DataFrame, path: impl AsRef<Path>) -> Result<()> {
+    crate::io::write_csv(df, path.as_ref())
+}
+
+/// Write a text file (a report, JSON or SVG), naming the file on failure.
+pub(crate) fn write_text(text: &str, path: &Path) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| Error::Write {
+        file: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
