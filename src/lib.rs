@@ -145,6 +145,7 @@ pub mod descriptives;
 pub mod effects;
 pub mod error;
 mod io;
+mod or_false;
 pub mod outcome;
 pub mod panel;
 pub mod persons;

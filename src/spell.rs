@@ -43,7 +43,7 @@ pub struct SpellRule {
     /// A week with ordinary hours above this is active too; `None`: hours
     /// do not count (`false` in an analysis file). Default `Some(0.0)` (any
     /// hours).
-    #[serde(with = "crate::analysis::or_false")]
+    #[serde(with = "crate::or_false")]
     pub hours_threshold: Option<f64>,
     /// Active weeks a spell needs. Default 13.
     pub min_weeks: u32,

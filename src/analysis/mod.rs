@@ -31,7 +31,6 @@
 //! ```
 
 pub(crate) mod config;
-pub(crate) mod or_false;
 
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};

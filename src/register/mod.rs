@@ -41,7 +41,7 @@ pub struct LongColumns {
     pub code: String,
     /// Ordinary hours (default `hours`); `None` for a register without hours,
     /// in which case every week has 0 hours (`false` in an analysis file).
-    #[serde(with = "crate::analysis::or_false")]
+    #[serde(with = "crate::or_false")]
     pub hours: Option<String>,
 }
 
