@@ -18,8 +18,8 @@
 
 use std::path::Path;
 
+use trialpanel::Arm;
 use trialpanel::analysis::Analysis;
-use trialpanel::persons::Arm;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

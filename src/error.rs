@@ -1,10 +1,3 @@
-//! The one error type of the crate.
-//!
-//! Every variant that comes from user data names the file, the row and column
-//! where that makes sense, and the offending value, so that an analyst can fix
-//! the input without a debugger. Rows are counted from 1 over *data* rows: in
-//! a CSV file with a header, row 1 is the second line of the file.
-
 use std::path::PathBuf;
 
 use crate::weeks::Week;
@@ -12,7 +5,13 @@ use crate::weeks::Week;
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong in trialpanel.
+/// Everything that can go wrong in trialpanel: the one error type of the
+/// crate.
+///
+/// Every variant that comes from user data names the file, the row and column
+/// where that makes sense, and the offending value, so that an analyst can fix
+/// the input without a debugger. Rows are counted from 1 over *data* rows: in
+/// a CSV file with a header, row 1 is the second line of the file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

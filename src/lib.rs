@@ -97,7 +97,7 @@
 //! | step | names |
 //! |---|---|
 //! | inputs | [`Persons`], [`PersonSpec`], [`Arm`], [`CodeTable`], [`Category`], [`LongColumns`], [`WideColumns`] |
-//! | panel | [`Panel`], [`PanelBuilder`], [`AtRisk`], [`panel::LoadReport`], [`panel::LoadProgress`] |
+//! | panel | [`Panel`], [`PanelBuilder`], [`AtRisk`], [`LoadReport`], [`LoadProgress`] |
 //! | outcomes | [`Outcome`], [`OutcomeValues`], [`SpellRule`] |
 //! | estimators | [`weekly_effects`], [`Design`], [`WeeklyEffects`]; [`effects::simultaneous_band`], [`effects::randomisation_test`], [`effects::subgroup_effects`], [`effects::site_effects`]; [`sums::WeeklySums`]; [`spell::completions`], [`spell::time_to_spell`]; [`balance::balance`]; [`descriptives::HoursAt`] |
 //! | results | [`Estimate`] (the columns of every table), [`Variance`], [`Table`] (`to_frame`, `write_csv`), [`analysis::Results`] |
@@ -107,10 +107,10 @@
 //!
 //! ## Modules
 //!
-//! * [`weeks`]: ISO 8601 weeks and event weeks;
-//! * [`persons`], [`codes`], [`register`]: the three inputs and their readers;
-//! * [`panel`]: the aligned person-week panel;
-//! * [`outcome`]: outcomes per person and week;
+//! * the root: the inputs ([`Persons`], [`codes`], the register readers on
+//!   [`PanelBuilder`]), ISO weeks ([`Week`]), the aligned [`Panel`] and
+//!   [`Outcome`]s, each documented on its type;
+//! * [`codes`]: the code table and the built-in category names;
 //! * [`descriptives`]: hours among those working and their distribution;
 //! * [`effects`]: weekly effects, band, randomisation inference, subgroups
 //!   and sites;
@@ -128,7 +128,7 @@
 //! * [`report`]: report.md and SVG figures;
 //! * [`simulate`]: a seeded simulator of DREAM-style trials (the bundled
 //!   sample comes from it);
-//! * [`error`]: the one error type, [`Error`].
+//! * [`Error`]: the one error type.
 
 #![warn(missing_docs)]
 
@@ -143,13 +143,13 @@ pub mod balance;
 pub mod codes;
 pub mod descriptives;
 pub mod effects;
-pub mod error;
+mod error;
 mod io;
 mod or_false;
-pub mod outcome;
-pub mod panel;
-pub mod persons;
-pub mod register;
+mod outcome;
+mod panel;
+mod persons;
+mod register;
 pub mod report;
 mod results;
 mod rng;
@@ -158,14 +158,17 @@ pub mod spell;
 pub mod stats;
 pub mod sums;
 pub mod table;
-pub mod weeks;
+mod weeks;
 
 pub use codes::{Category, CodeTable};
 pub use effects::{Design, WeeklyEffects, weekly_effects};
 pub use error::{Error, Result};
-pub use outcome::{Outcome, OutcomeValues};
-pub use panel::{AtRisk, Panel, PanelBuilder};
-pub use persons::{Arm, PersonSpec, Persons};
+pub use outcome::{CustomFn, History, Outcome, OutcomeValues};
+pub use panel::{
+    AtRisk, DEFAULT_HISTORY_WEEKS, DEFAULT_MAX_UNKNOWN_SHARE, Group, HOURS_SCALE, LoadProgress,
+    LoadReport, MAX_HOURS, Panel, PanelBuilder,
+};
+pub use persons::{Arm, Covariate, CovariateValues, Groups, PersonSpec, Persons};
 pub use register::{LongColumns, WideColumns};
 pub use spell::SpellRule;
 pub use stats::{Estimate, Variance};

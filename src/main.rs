@@ -20,7 +20,7 @@ use trialpanel::analysis::Analysis;
 // them to the kernel, which zeroes fresh pages for the next batch.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use trialpanel::panel::LoadProgress;
+use trialpanel::LoadProgress;
 
 const HELP: &str = "\
 trialpanel: weekly treatment effects, activity spells and balance tests for

@@ -1,27 +1,3 @@
-//! Outcomes: a value per person and event week (methods §3).
-//!
-//! An [`Outcome`] says how to compute the value from a person's weekly
-//! category and hours; [`Outcome::evaluate`] computes it for every person of
-//! a [`Panel`] over a range of event weeks, giving [`OutcomeValues`]: a
-//! weeks × persons matrix in which a missing value (person not observed that
-//! week, or the outcome undefined there) is `NaN`.
-//!
-//! | constructor | value at event week k |
-//! |---|---|
-//! | [`Outcome::in_state`] | 1 if the week's category is in the set, else 0 |
-//! | [`Outcome::work_placement`], [`Outcome::wage_subsidy`] | in-state for that category |
-//! | [`Outcome::any_benefit`] | 1 for any category other than `none` |
-//! | [`Outcome::self_supporting`] | 1 for category `none` (no public benefit) |
-//! | [`Outcome::hours`] | ordinary hours, zeros included |
-//! | [`Outcome::employed`] | 1 if hours > threshold |
-//! | [`Outcome::cumulative`] | Σ of the outcome over weeks 0..=k; missing unless the person is observed at every week 0..=k |
-//! | [`Outcome::custom`] | any function of the person's categories and hours up to k |
-//! | [`Outcome::spell`] | 1 once a qualifying activity spell is completed ([`crate::spell`]) |
-//!
-//! The descriptive extras of methods §3 (hours among those working, the
-//! distribution of positive hours with a chi-square test) are in
-//! [`crate::descriptives`].
-
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
@@ -41,7 +17,30 @@ const CHUNK: usize = 2048;
 /// week, from that person's history. Return `NaN` for "undefined here".
 pub type CustomFn = dyn Fn(&History<'_>) -> f64 + Send + Sync;
 
-/// How to compute an outcome. Cheap to clone.
+/// How to compute an outcome: a value per person and event week (methods
+/// §3). Cheap to clone.
+///
+/// An [`Outcome`] says how to compute the value from a person's weekly
+/// category and hours; [`Outcome::evaluate`] computes it for every person of
+/// a [`Panel`] over a range of event weeks, giving [`OutcomeValues`]: a
+/// weeks × persons matrix in which a missing value (person not observed that
+/// week, or the outcome undefined there) is `NaN`.
+///
+/// | constructor | value at event week k |
+/// |---|---|
+/// | [`Outcome::in_state`] | 1 if the week's category is in the set, else 0 |
+/// | [`Outcome::work_placement`], [`Outcome::wage_subsidy`] | in-state for that category |
+/// | [`Outcome::any_benefit`] | 1 for any category other than `none` |
+/// | [`Outcome::self_supporting`] | 1 for category `none` (no public benefit) |
+/// | [`Outcome::hours`] | ordinary hours, zeros included |
+/// | [`Outcome::employed`] | 1 if hours > threshold |
+/// | [`Outcome::cumulative`] | Σ of the outcome over weeks 0..=k; missing unless the person is observed at every week 0..=k |
+/// | [`Outcome::custom`] | any function of the person's categories and hours up to k |
+/// | [`Outcome::spell`] | 1 once a qualifying activity spell is completed ([`crate::spell`]) |
+///
+/// The descriptive extras of methods §3 (hours among those working, the
+/// distribution of positive hours with a chi-square test) are in
+/// [`crate::descriptives`].
 #[derive(Clone)]
 pub struct Outcome {
     name: String,

@@ -1,28 +1,3 @@
-//! The person-week panel, aligned on event weeks.
-//!
-//! A [`Panel`] holds, for every person and every event week k in a window
-//! `k_min..=k_max`, the week's benefit category (one byte) and ordinary hours
-//! (two bytes, in hundredths of an hour): three bytes per person-week.
-//!
-//! **Layout.** Values are stored week-major: all persons' values for event
-//! week `k_min`, then all for `k_min + 1`, and so on. Persons are ordered by
-//! arm (control first), then block, then referral week, then id. A person is
-//! *observed* at event week k when `observed_from ≤ referral + k ≤
-//! observed_until`; because persons in a group are sorted by referral week,
-//! the persons observed at k form one contiguous range of each (arm, block)
-//! group ([`Panel::observed`]). One week's reduction over one arm is
-//! therefore a scan of a few contiguous slices, with no branching on
-//! follow-up.
-//!
-//! **Censoring.** `observed_until` defaults to the last week present in the
-//! register; a person referred in week r is followed through event week
-//! `observed_until − r`. Values at person-weeks that are not observed are
-//! stored as `none` and 0 hours and must not be used: reductions go through
-//! [`Panel::observed`].
-//!
-//! **DREAM semantics.** A person with no register row in an observed week
-//! has a blank code (category `none`) and 0 hours that week.
-
 use std::ops::{Range, RangeInclusive};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, AtomicU16, AtomicUsize, Ordering};
@@ -190,7 +165,30 @@ impl LoadReport {
     }
 }
 
-/// A validated person-week panel. See the module documentation for its layout.
+/// A validated person-week panel, aligned on event weeks.
+///
+/// A [`Panel`] holds, for every person and every event week k in a window
+/// `k_min..=k_max`, the week's benefit category (one byte) and ordinary hours
+/// (two bytes, in hundredths of an hour): three bytes per person-week.
+///
+/// **Layout.** Values are stored week-major: all persons' values for event
+/// week `k_min`, then all for `k_min + 1`, and so on. Persons are ordered by
+/// arm (control first), then block, then referral week, then id. A person is
+/// *observed* at event week k when `observed_from ≤ referral + k ≤
+/// observed_until`; because persons in a group are sorted by referral week,
+/// the persons observed at k form one contiguous range of each (arm, block)
+/// group ([`Panel::observed`]). One week's reduction over one arm is
+/// therefore a scan of a few contiguous slices, with no branching on
+/// follow-up.
+///
+/// **Censoring.** `observed_until` defaults to the last week present in the
+/// register; a person referred in week r is followed through event week
+/// `observed_until − r`. Values at person-weeks that are not observed are
+/// stored as `none` and 0 hours and must not be used: reductions go through
+/// [`Panel::observed`].
+///
+/// **DREAM semantics.** A person with no register row in an observed week
+/// has a blank code (category `none`) and 0 hours that week.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Panel {
     persons: Persons,

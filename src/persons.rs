@@ -1,23 +1,3 @@
-//! The person table: who was randomised, to which arm, when, and where.
-//!
-//! One row per person with an id, the arm, the referral week, optionally a
-//! block (municipality or site, the unit randomisation was done within) and
-//! a cluster, and any number of baseline covariates. Every column that is
-//! not one of the design columns is read as a covariate: numeric when every
-//! non-missing value is a number, categorical otherwise. Blank cells, `NA`
-//! and `.` are missing values.
-//!
-//! ```no_run
-//! use trialpanel::persons::{PersonSpec, Persons};
-//! let spec = PersonSpec::default()
-//!     .id_column("pnr")
-//!     .arm_labels("T", "C")
-//!     .block_column("municipality");
-//! let persons = Persons::read("persons.csv", &spec)?;
-//! println!("{} persons", persons.len());
-//! # Ok::<(), trialpanel::Error>(())
-//! ```
-
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 
@@ -162,7 +142,26 @@ pub struct Groups {
     pub index: Vec<u32>,
 }
 
-/// The validated person table.
+/// The validated person table: who was randomised, to which arm, when, and
+/// where.
+///
+/// One row per person with an id, the arm, the referral week, optionally a
+/// block (municipality or site, the unit randomisation was done within) and
+/// a cluster, and any number of baseline covariates. Every column that is
+/// not one of the design columns is read as a covariate: numeric when every
+/// non-missing value is a number, categorical otherwise. Blank cells, `NA`
+/// and `.` are missing values.
+///
+/// ```no_run
+/// use trialpanel::{PersonSpec, Persons};
+/// let spec = PersonSpec::default()
+///     .id_column("pnr")
+///     .arm_labels("T", "C")
+///     .block_column("municipality");
+/// let persons = Persons::read("persons.csv", &spec)?;
+/// println!("{} persons", persons.len());
+/// # Ok::<(), trialpanel::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Persons {
     file: PathBuf,

@@ -1,24 +1,3 @@
-//! ISO 8601 calendar weeks and event weeks.
-//!
-//! A [`Week`] is a calendar week in the ISO 8601 sense: weeks start on Monday
-//! and week 1 of a year is the week that holds its first Thursday, so a year
-//! has 52 or 53 weeks and the first days of January may belong to the last
-//! week of the year before. Internally a week is a linear week number (week 0
-//! is 1970-W01, the week starting Monday 1969-12-29), so that the distance
-//! between two weeks is a subtraction.
-//!
-//! Accepted spellings ([`Week::parse`]):
-//!
-//! | input | meaning |
-//! |---|---|
-//! | `2016-W10`, `2016W10`, `2016-W10-3` | ISO week date (the day is ignored) |
-//! | `201610` | year and week, six digits |
-//! | `2016-03-09`, `20160309` | a date: the ISO week that holds it |
-//! | `y_1610` | a DREAM column name: two-digit year (90–99 → 1990s, 00–89 → 2000s) and week |
-//!
-//! An *event week* is `k = calendar week − referral week` (see [`Week::event_week`]):
-//! k = 0 is the referral week, negative k is history before referral.
-
 use std::fmt;
 use std::str::FromStr;
 
@@ -27,6 +6,25 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::{Error, Result};
 
 /// An ISO 8601 calendar week, stored as a linear week number.
+///
+/// A [`Week`] is a calendar week in the ISO 8601 sense: weeks start on Monday
+/// and week 1 of a year is the week that holds its first Thursday, so a year
+/// has 52 or 53 weeks and the first days of January may belong to the last
+/// week of the year before. Internally a week is a linear week number (week 0
+/// is 1970-W01, the week starting Monday 1969-12-29), so that the distance
+/// between two weeks is a subtraction.
+///
+/// Accepted spellings ([`Week::parse`]):
+///
+/// | input | meaning |
+/// |---|---|
+/// | `2016-W10`, `2016W10`, `2016-W10-3` | ISO week date (the day is ignored) |
+/// | `201610` | year and week, six digits |
+/// | `2016-03-09`, `20160309` | a date: the ISO week that holds it |
+/// | `y_1610` | a DREAM column name: two-digit year (90–99 → 1990s, 00–89 → 2000s) and week |
+///
+/// An *event week* is `k = calendar week − referral week` (see [`Week::event_week`]):
+/// k = 0 is the referral week, negative k is history before referral.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Week(i32);
 

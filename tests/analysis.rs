@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use trialpanel::Arm;
 use trialpanel::analysis::{Analysis, AnalysisConfig, OutcomeKind, OutcomeSpec, Results};
-use trialpanel::persons::Arm;
 use trialpanel::{Error, LongColumns, SpellRule};
 
 fn sample_file() -> PathBuf {

@@ -509,7 +509,7 @@ fn wide_register_errors() {
 
 #[test]
 fn covariates_are_typed_and_missing_values_recognised() {
-    use trialpanel::persons::CovariateValues;
+    use trialpanel::CovariateValues;
     let d = dir("covariates");
     let p = Persons::read(
         write(
@@ -543,7 +543,7 @@ fn bom_crlf_and_quoted_fields_are_read_and_non_utf8_names_the_cell() {
     assert_eq!(p.ids(), ["1", "2"]);
     assert_eq!(p.referral_weeks()[1].to_string(), "2016-W10");
     match &p.covariates()[0].values {
-        trialpanel::persons::CovariateValues::Categorical { levels, .. } => {
+        trialpanel::CovariateValues::Categorical { levels, .. } => {
             assert_eq!(levels, &["a, b".to_string(), "c".to_string()]);
         }
         other => panic!("{other:?}"),

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use trialpanel::panel::HOURS_SCALE;
+use trialpanel::HOURS_SCALE;
 use trialpanel::{Arm, CodeTable, LongColumns, Panel, PersonSpec, Persons, Week, WideColumns};
 
 fn small(file: &str) -> PathBuf {

@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 
 use polars::prelude::*;
 use trialpanel::Error;
+use trialpanel::WideColumns;
 use trialpanel::analysis::{Analysis, AnalysisConfig, OutcomeSpec, RegisterForm, Results};
-use trialpanel::register::WideColumns;
 
 fn sample_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/jobfirst")

@@ -1,18 +1,3 @@
-//! Reading weekly registers, long or DREAM-wide, into a [`Panel`].
-//!
-//! * **Long** form: one row per person-week with columns `person_id, week,
-//!   code, hours` (names configurable in [`LongColumns`]). Weeks in any
-//!   spelling of [`Week::parse`]. A blank code is `none`; a blank hours cell
-//!   is 0. A person-week listed twice is an error.
-//! * **Wide** (DREAM) form: one row per person, a code column per week named
-//!   `y_YYWW` and optionally an hours column per week with another prefix
-//!   ([`WideColumns`]). Every week between the first and the last code column
-//!   must have a column.
-//!
-//! Hours must be finite and within 0–168; they are stored to the nearest
-//! hundredth of an hour. Codes missing from the code table are an error that
-//! lists each with its count, unless the code table has a fallback.
-
 mod source;
 
 use std::path::Path;
@@ -30,6 +15,22 @@ use crate::panel::{Grid, Panel, PanelBuilder, Put, Slot, centihours};
 use crate::weeks::Week;
 
 /// Column names of a long register.
+///
+/// Registers, long or DREAM-wide, are read into a [`Panel`] by
+/// [`PanelBuilder::long_file`] and [`PanelBuilder::wide_file`]:
+///
+/// * **Long** form: one row per person-week with columns `person_id, week,
+///   code, hours` (names configurable in [`LongColumns`]). Weeks in any
+///   spelling of [`Week::parse`]. A blank code is `none`; a blank hours cell
+///   is 0. A person-week listed twice is an error.
+/// * **Wide** (DREAM) form: one row per person, a code column per week named
+///   `y_YYWW` and optionally an hours column per week with another prefix
+///   ([`WideColumns`]). Every week between the first and the last code column
+///   must have a column.
+///
+/// Hours must be finite and within 0–168; they are stored to the nearest
+/// hundredth of an hour. Codes missing from the code table are an error that
+/// lists each with its count, unless the code table has a fallback.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LongColumns {
