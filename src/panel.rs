@@ -221,6 +221,7 @@ impl Panel {
             memory_budget: default_memory_budget(),
             progress: None,
             part: None,
+            order: None,
         }
     }
 
@@ -443,6 +444,8 @@ pub struct PanelBuilder<'a> {
     /// Person table rows of the part being read, in panel order
     /// ([`PanelBuilder::part`]); `None`: every person.
     part: Option<&'a [usize]>,
+    /// [`panel_order`] of the person table, when the caller has it.
+    order: Option<&'a [usize]>,
 }
 
 /// Default [`PanelBuilder::batch_rows`].
@@ -540,6 +543,13 @@ impl<'a> PanelBuilder<'a> {
         self
     }
 
+    /// The person table's [`panel_order`], already computed, so that the
+    /// builder does not sort the persons again.
+    pub(crate) fn with_order(mut self, order: &'a [usize]) -> Self {
+        self.order = Some(order);
+        self
+    }
+
     /// Persons in the panel (the part's, or all).
     fn n_in_panel(&self) -> usize {
         self.part.map_or(self.persons.len(), <[usize]>::len)
@@ -597,7 +607,11 @@ impl<'a> PanelBuilder<'a> {
         }
 
         let (order, local) = match self.part {
-            None => (panel_order(self.persons), None),
+            None => (
+                self.order
+                    .map_or_else(|| panel_order(self.persons), <[usize]>::to_vec),
+                None,
+            ),
             Some(rows) => {
                 let mut local = vec![NOT_IN_PART; self.persons.len()].into_boxed_slice();
                 for (i, &row) in rows.iter().enumerate() {

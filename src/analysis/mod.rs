@@ -161,45 +161,47 @@ impl Analysis {
 
         progress("reading and aligning the register");
         let order = panel_order(&persons);
-        let (tally, mut person_level, parts) = match self.plan(&persons, &codes, load_progress)? {
-            Plan::Whole(panel) => {
-                let tally = self.tally(&panel, &scanned, &balance_spec, &mut progress)?;
-                let mut person_level = Vec::with_capacity(c.outcomes.len());
-                for (spec, &scanned) in c.outcomes.iter().zip(&scanned) {
-                    person_level.push(if scanned {
-                        None
-                    } else {
-                        progress(&format!("estimating `{}`", spec.display_name()));
-                        Some(self.person_level(&panel, spec, tally.weeks.clone())?)
-                    });
+        let (tally, mut person_level, parts) =
+            match self.plan(&persons, &codes, &order, load_progress)? {
+                Plan::Whole(panel) => {
+                    let tally = self.tally(&panel, &scanned, &balance_spec, &mut progress)?;
+                    let mut person_level = Vec::with_capacity(c.outcomes.len());
+                    for (spec, &scanned) in c.outcomes.iter().zip(&scanned) {
+                        person_level.push(if scanned {
+                            None
+                        } else {
+                            progress(&format!("estimating `{}`", spec.display_name()));
+                            Some(self.person_level(&panel, spec, tally.weeks.clone())?)
+                        });
+                    }
+                    (tally, person_level, 1)
                 }
-                (tally, person_level, 1)
-            }
-            Plan::Parts { size, weeks } => {
-                self.check_parts(&persons, &scanned, weeks)?;
-                let n_parts = persons.len().div_ceil(size);
-                let mut merged: Option<Tally> = None;
-                for (i, rows) in order.chunks(size).enumerate() {
-                    progress(&format!(
-                        "reading part {} of {n_parts} of the register ({} persons)",
-                        i + 1,
-                        rows.len()
-                    ));
-                    let panel = self.build_panel(&persons, &codes, Some(rows), load_progress)?;
-                    let part = self.tally(&panel, &scanned, &balance_spec, &mut progress)?;
-                    drop(panel);
-                    merged = Some(match merged {
-                        None => part.with_room_for(persons.len()),
-                        Some(acc) => acc.merge(part)?,
-                    });
+                Plan::Parts { size, weeks } => {
+                    self.check_parts(&persons, &scanned, weeks)?;
+                    let n_parts = persons.len().div_ceil(size);
+                    let mut merged: Option<Tally> = None;
+                    for (i, rows) in order.chunks(size).enumerate() {
+                        progress(&format!(
+                            "reading part {} of {n_parts} of the register ({} persons)",
+                            i + 1,
+                            rows.len()
+                        ));
+                        let panel =
+                            self.build_panel(&persons, &codes, &order, Some(rows), load_progress)?;
+                        let part = self.tally(&panel, &scanned, &balance_spec, &mut progress)?;
+                        drop(panel);
+                        merged = Some(match merged {
+                            None => part.with_room_for(persons.len()),
+                            Some(acc) => acc.merge(part)?,
+                        });
+                    }
+                    let tally = merged.ok_or_else(|| Error::InvalidSetting {
+                        name: "persons".into(),
+                        reason: "the person table has no persons".into(),
+                    })?;
+                    (tally, c.outcomes.iter().map(|_| None).collect(), n_parts)
                 }
-                let tally = merged.ok_or_else(|| Error::InvalidSetting {
-                    name: "persons".into(),
-                    reason: "the person table has no persons".into(),
-                })?;
-                (tally, c.outcomes.iter().map(|_| None).collect(), n_parts)
-            }
-        };
+            };
 
         let Tally {
             weeks,
@@ -341,6 +343,7 @@ impl Analysis {
         &self,
         persons: &Persons,
         codes: &CodeTable,
+        order: &[usize],
         load_progress: Option<&(dyn Fn(&LoadProgress) + Sync)>,
     ) -> Result<Plan> {
         let budget = self.memory_budget();
@@ -367,7 +370,7 @@ impl Analysis {
         {
             return parts(weeks);
         }
-        match self.build_panel(persons, codes, None, load_progress) {
+        match self.build_panel(persons, codes, order, None, load_progress) {
             Ok(panel) => Ok(Plan::Whole(Box::new(panel))),
             Err(Error::MemoryBudget { needed, .. })
                 if self.config.inputs.form == RegisterForm::Wide =>
@@ -423,16 +426,18 @@ impl Analysis {
     }
 
     /// The panel of `part` (person table rows in panel order), or of every
-    /// person.
+    /// person; `order` is the persons' [`panel_order`].
     fn build_panel(
         &self,
         persons: &Persons,
         codes: &CodeTable,
+        order: &[usize],
         part: Option<&[usize]>,
         load_progress: Option<&(dyn Fn(&LoadProgress) + Sync)>,
     ) -> Result<Panel> {
         let c = &self.config;
         let mut builder = Panel::builder(persons, codes)
+            .with_order(order)
             .ignore_unknown_persons(c.inputs.ignore_unknown_persons)
             .memory_budget(self.memory_budget())
             // Keep the history windows and the estimated weeks, nothing more.
