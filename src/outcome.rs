@@ -216,26 +216,21 @@ impl Outcome {
         };
         let n = panel.n_persons();
         let starts: Vec<usize> = (0..n).step_by(CHUNK).collect();
+        let (scale, from, to) = (weekly.scale(), *weeks.start(), *weeks.end());
         Ok(starts
             .par_iter()
             .flat_map_iter(|&first| {
                 let persons = first..(first + CHUNK).min(n);
-                let mut total = vec![0u64; persons.len()];
-                for k in weeks.clone() {
-                    let (Some(cats), Some(hours)) = (panel.categories(k), panel.centihours(k))
-                    else {
-                        continue;
-                    };
-                    let (cats, hours) = (&cats[persons.clone()], &hours[persons.clone()]);
-                    for ((t, &c), &h) in total.iter_mut().zip(cats).zip(hours) {
-                        *t += u64::from(weekly.value(c, h));
+                let spans: Vec<RangeInclusive<i32>> =
+                    persons.map(|p| panel.observed_span(p)).collect();
+                // Defined for the persons observed through the window.
+                let mut total = vec![None; spans.len()];
+                weekly.walk_sums(panel, first, &spans, from, to, |k, j, sum| {
+                    if k == to {
+                        total[j] = Some(sum as f64 / scale);
                     }
-                }
-                let (scale, from, to) = (weekly.scale(), *weeks.start(), *weeks.end());
-                persons.zip(total).map(move |(p, t)| {
-                    let span = panel.observed_span(p);
-                    (span.contains(&from) && span.contains(&to)).then(|| t as f64 / scale)
-                })
+                });
+                total
             })
             .collect())
     }
@@ -246,6 +241,9 @@ enum Eval<'a> {
     InState(Box<[bool; 256]>),
     Hours,
     Employed(f64),
+    /// The cumulative sum of a built-in outcome, in integer units.
+    Running(Weekly),
+    /// The cumulative sum of a custom outcome's values.
     Cumulative(Box<Eval<'a>>),
     Custom(&'a CustomFn, &'a str),
     Spell(Box<Activity>),
@@ -273,7 +271,11 @@ impl<'a> Eval<'a> {
                 });
             }
             Kind::Cumulative(inner) => {
-                Eval::Cumulative(Box::new(Eval::resolve(inner, name, panel)?))
+                let inner = Eval::resolve(inner, name, panel)?;
+                match Weekly::of(&inner) {
+                    Some(w) => Eval::Running(w),
+                    None => Eval::Cumulative(Box::new(inner)),
+                }
             }
             Kind::Custom(f) => Eval::Custom(f.as_ref(), name),
             Kind::Spell(rule) => Eval::Spell(Box::new(rule.resolve(panel)?)),
@@ -293,6 +295,7 @@ impl<'a> Eval<'a> {
         let spans: Vec<RangeInclusive<i32>> =
             persons.clone().map(|p| panel.observed_span(p)).collect();
         match self {
+            Eval::Running(w) => return fill_running(w, panel, first, weeks, &spans, out),
             Eval::Cumulative(inner) => {
                 return fill_cumulative(inner, panel, first, weeks, &spans, out);
             }
@@ -334,7 +337,7 @@ impl<'a> Eval<'a> {
                         }
                         v
                     }
-                    Eval::Cumulative(_) | Eval::Spell(_) => f64::NAN,
+                    Eval::Running(_) | Eval::Cumulative(_) | Eval::Spell(_) => f64::NAN,
                 };
             }
         }
@@ -380,18 +383,50 @@ impl Weekly {
         }
     }
 
-    fn of(eval: Eval<'_>) -> Option<Weekly> {
+    fn of(eval: &Eval<'_>) -> Option<Weekly> {
         match eval {
-            Eval::InState(set) => Some(Weekly::InState(set)),
+            Eval::InState(set) => Some(Weekly::InState(set.clone())),
             Eval::Hours => Some(Weekly::Hours),
             // The smallest stored value counted by `hours > t` exactly as
             // `Eval::Employed` counts it (u32::MAX: none is).
             Eval::Employed(t) => Some(Weekly::Employed(
                 (0..=u32::from(u16::MAX))
-                    .find(|&h| f64::from(h) / HOURS_SCALE > t)
+                    .find(|&h| f64::from(h) / HOURS_SCALE > *t)
                     .unwrap_or(u32::MAX),
             )),
-            Eval::Cumulative(_) | Eval::Custom(..) | Eval::Spell(_) => None,
+            Eval::Running(_) | Eval::Cumulative(_) | Eval::Custom(..) | Eval::Spell(_) => None,
+        }
+    }
+
+    /// The one running sum of a built-in outcome, in integer units: over
+    /// the panel persons `first..first + spans.len()` (with their observed
+    /// spans) and event weeks `from..=to`, for each person observed at
+    /// `from`, the sum of the outcome over weeks `from..=k`, passed to
+    /// `visit(k, j, sum)` for person `first + j` at each week k they are
+    /// observed. Behind cumulative outcomes (from week 0), their exact
+    /// weekly sums and the history totals alike.
+    pub(crate) fn walk_sums(
+        &self,
+        panel: &Panel,
+        first: usize,
+        spans: &[RangeInclusive<i32>],
+        from: i32,
+        to: i32,
+        mut visit: impl FnMut(i32, usize, u64),
+    ) {
+        let mut running = vec![0u64; spans.len()];
+        for k in from..=to {
+            let (Some(cats), Some(hours)) = (panel.categories(k), panel.centihours(k)) else {
+                return;
+            };
+            for (j, span) in spans.iter().enumerate() {
+                if !(span.contains(&from) && span.contains(&k)) {
+                    continue;
+                }
+                let p = first + j;
+                running[j] += u64::from(self.value(cats[p], hours[p]));
+                visit(k, j, running[j]);
+            }
         }
     }
 }
@@ -417,9 +452,9 @@ impl Outcome {
     /// categories missing from the code table or a bad threshold.
     pub(crate) fn exact(&self, panel: &Panel) -> Result<Option<Exact>> {
         Ok(match Eval::resolve(&self.kind, &self.name, panel)? {
-            Eval::Cumulative(inner) => Weekly::of(*inner).map(Exact::Cumulative),
+            Eval::Running(w) => Some(Exact::Cumulative(w)),
             Eval::Spell(activity) => Some(Exact::Spell(activity)),
-            eval => Weekly::of(eval).map(Exact::Weekly),
+            eval => Weekly::of(&eval).map(Exact::Weekly),
         })
     }
 }
@@ -430,7 +465,32 @@ pub(crate) fn check_week_zero(panel: &Panel) -> Result<()> {
     panel.check_weeks(&(0..=0), "cumulative outcome (its sum starts at week 0)")
 }
 
-/// Running sums of `inner` over weeks 0..=k for the persons of one chunk.
+/// The cumulative outcome of a built-in outcome for the persons of one
+/// chunk, from [`Weekly::walk_sums`].
+fn fill_running(
+    w: &Weekly,
+    panel: &Panel,
+    first: usize,
+    weeks: &RangeInclusive<i32>,
+    spans: &[RangeInclusive<i32>],
+    out: &mut ArrayViewMut2<'_, f64>,
+) -> Result<()> {
+    let last = *weeks.end();
+    if last < 0 {
+        return Ok(());
+    }
+    check_week_zero(panel)?;
+    let scale = w.scale();
+    w.walk_sums(panel, first, spans, 0, last, |k, j, sum| {
+        if weeks.contains(&k) {
+            out[((k - weeks.start()) as usize, j)] = sum as f64 / scale;
+        }
+    });
+    Ok(())
+}
+
+/// Running sums of a custom outcome's values `inner` over weeks 0..=k for
+/// the persons of one chunk.
 fn fill_cumulative(
     inner: &Eval<'_>,
     panel: &Panel,

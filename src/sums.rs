@@ -349,71 +349,49 @@ fn scan(
 ) -> Vec<Sums> {
     let n_weeks = weeks.clone().count();
     let mut out = vec![Sums::default(); exact.len() * n_weeks];
-    // Persons of a group are sorted by referral week, so those observed at
-    // k form one range of the chunk (as chunk positions).
-    let observed_at = |k: i32| -> Range<usize> {
-        let at = panel.observed_among(persons.clone(), k);
-        at.start - persons.start..at.end - persons.start
-    };
-    let both = |a: &Range<usize>, b: &Range<usize>| a.start.max(b.start)..a.end.min(b.end);
     let row_of = |k: i32| weeks.contains(&k).then(|| (k - weeks.start()) as usize);
-    let mut states: Vec<Option<(Vec<u64>, Range<usize>)>> = exact
-        .iter()
-        .map(|e| match e {
-            Exact::Cumulative(_) => Some((vec![0; persons.len()], observed_at(0))),
-            Exact::Weekly(_) | Exact::Spell(_) => None,
-        })
-        .collect();
-    let start = exact
-        .iter()
-        .map(|e| match e {
-            Exact::Cumulative(_) => 0,
-            Exact::Weekly(_) | Exact::Spell(_) => *weeks.start(),
-        })
-        .fold(*weeks.start(), i32::min)
-        .max(*panel.event_weeks().start());
-    for k in start..=*weeks.end() {
-        let (Some(cats), Some(hours)) = (panel.categories(k), panel.centihours(k)) else {
+    // Weekly values: persons of a group are sorted by referral week, so
+    // those observed at k are one range of the chunk.
+    for k in weeks.clone() {
+        let (Some(cats), Some(hours), Some(r)) =
+            (panel.categories(k), panel.centihours(k), row_of(k))
+        else {
             continue;
         };
-        let (cats, hours) = (&cats[persons.clone()], &hours[persons.clone()]);
-        let obs = observed_at(k);
-        let row = row_of(k);
-        for (o, (e, state)) in exact.iter().zip(&mut states).enumerate() {
-            let sums = match (e, state) {
-                (Exact::Weekly(w), _) => {
-                    row.map(|_| weekly_sums(w, &cats[obs.clone()], &hours[obs.clone()]))
-                }
-                (Exact::Cumulative(w), Some((running, from0))) if k >= 0 => {
-                    let mut s = Sums::default();
-                    for j in both(&obs, from0) {
-                        running[j] += u64::from(w.value(cats[j], hours[j]));
-                        let y = running[j];
-                        s.n += 1;
-                        s.sum += y;
-                        s.sum_sq += u128::from(y) * u128::from(y);
-                    }
-                    row.map(|_| s)
-                }
-                _ => None,
-            };
-            if let (Some(s), Some(r)) = (sums, row) {
-                out[o * n_weeks + r].add(&s);
+        let obs = panel.observed_among(persons.clone(), k);
+        for (o, e) in exact.iter().enumerate() {
+            if let Exact::Weekly(w) = e {
+                out[o * n_weeks + r].add(&weekly_sums(w, &cats[obs.clone()], &hours[obs.clone()]));
             }
         }
     }
-    // The spell indicator from the one spell stepper.
+    // Cumulative sums and the spell indicator from their one stepper each.
     let spans: Vec<RangeInclusive<i32>> = persons.clone().map(|p| panel.observed_span(p)).collect();
+    let mut add = |o: usize, k: i32, y: u64| {
+        if let Some(r) = row_of(k) {
+            let s = &mut out[o * n_weeks + r];
+            s.n += 1;
+            s.sum += y;
+            s.sum_sq += u128::from(y) * u128::from(y);
+        }
+    };
     for (o, e) in exact.iter().enumerate() {
-        if let Exact::Spell(a) = e {
-            a.walk(panel, persons.start, &spans, *weeks.end(), |k, _, done| {
-                if let Some(r) = row_of(k) {
-                    let s = &mut out[o * n_weeks + r];
-                    s.n += 1;
-                    s.sum += u64::from(done);
-                    s.sum_sq += u128::from(done);
-                }
-            });
+        match e {
+            Exact::Weekly(_) => {}
+            Exact::Cumulative(w) if *weeks.end() >= 0 => {
+                w.walk_sums(
+                    panel,
+                    persons.start,
+                    &spans,
+                    0,
+                    *weeks.end(),
+                    |k, _, sum| add(o, k, sum),
+                );
+            }
+            Exact::Cumulative(_) => {}
+            Exact::Spell(a) => a.walk(panel, persons.start, &spans, *weeks.end(), |k, _, done| {
+                add(o, k, u64::from(done))
+            }),
         }
     }
     out
