@@ -6,15 +6,15 @@
 //! `benches/register.rs`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use trialpanel::effects::{self, BandOptions};
-use trialpanel::simulate::{TrialConfig, simulate};
+use trialpanel::effects::{self, BandSpec};
+use trialpanel::simulate::{TrialSpec, simulate};
 use trialpanel::spell;
 use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule};
 
 fn bench_panel(c: &mut Criterion) {
-    let trial = simulate(&TrialConfig {
+    let trial = simulate(&TrialSpec {
         persons: 20_000,
-        ..TrialConfig::default()
+        ..TrialSpec::default()
     })
     .expect("simulation");
     let persons = Persons::from_frame(
@@ -56,7 +56,7 @@ fn bench_panel(c: &mut Criterion) {
     let weekly = effects::weekly_effects(&hours, &Design::default()).expect("effects");
     c.bench_function(
         "simultaneous band, 45 weeks, 20k persons, 100k draws",
-        |b| b.iter(|| effects::simultaneous_band(&hours, &weekly, &BandOptions::default())),
+        |b| b.iter(|| effects::simultaneous_band(&hours, &weekly, &BandSpec::default())),
     );
     c.bench_function("spell completions, 20k persons", |b| {
         b.iter(|| spell::completions(&panel, &SpellRule::default()).expect("spells"))

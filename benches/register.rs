@@ -34,7 +34,7 @@ use polars::prelude::{
 };
 use rayon::prelude::*;
 use trialpanel::balance;
-use trialpanel::effects::{self, BandOptions, RandomisationOptions};
+use trialpanel::effects::{self, BandSpec, RandomisationSpec};
 use trialpanel::simulate;
 use trialpanel::spell;
 use trialpanel::sums::WeeklySums;
@@ -187,14 +187,14 @@ fn bench_sizes(c: &mut Criterion) {
                 .expect("values");
             let weekly = effects::weekly_effects(&values, &Design::default()).expect("effects");
             group.bench_function("simultaneous band, 78 weeks, 100k draws", |b| {
-                b.iter(|| effects::simultaneous_band(&values, &weekly, &BandOptions::default()))
+                b.iter(|| effects::simultaneous_band(&values, &weekly, &BandSpec::default()))
             });
         }
         if n == 100_000 {
             let values = Outcome::employed(0.0)
                 .evaluate(&panel, scale::EFFECT_WEEKS)
                 .expect("values");
-            let options = RandomisationOptions::default();
+            let options = RandomisationSpec::default();
             group.bench_function("randomisation test, 1,000 draws", |b| {
                 b.iter(|| effects::randomisation_test(&values, &Design::default(), &options))
             });

@@ -40,7 +40,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use trialpanel::balance;
-use trialpanel::effects::{self, BandOptions};
+use trialpanel::effects::{self, BandSpec};
 use trialpanel::simulate;
 use trialpanel::spell;
 use trialpanel::sums::WeeklySums;
@@ -130,7 +130,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let employed = Outcome::employed(0.0).evaluate(&panel, scale::EFFECT_WEEKS)?;
     let employed_effects = effects::weekly_effects(&employed, &Design::default())?;
-    let band = effects::simultaneous_band(&employed, &employed_effects, &BandOptions::default())?;
+    let band = effects::simultaneous_band(&employed, &employed_effects, &BandSpec::default())?;
     drop(employed);
     clock.stage("simultaneous band of `employed` (100k draws)");
 

@@ -6,11 +6,11 @@
 //!
 //! Writes `persons.csv`, `codes.csv`, `register_long.parquet` and
 //! `register_wide.csv` into the given folder, from the simulator's defaults
-//! (`TrialConfig::default()`, seed 20160307). Same command, same bytes.
+//! (`TrialSpec::default()`, seed 20160307). Same command, same bytes.
 
 use std::path::PathBuf;
 
-use trialpanel::simulate::{TrialConfig, simulate};
+use trialpanel::simulate::{TrialSpec, simulate};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(
@@ -18,7 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .nth(1)
             .unwrap_or_else(|| "data-samples/jobfirst".into()),
     );
-    let config = TrialConfig::default();
+    let config = TrialSpec::default();
     let trial = simulate(&config)?;
     trial.write(&dir, false)?;
     println!(

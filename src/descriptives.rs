@@ -9,10 +9,10 @@
 //!
 //! ```
 //! use trialpanel::descriptives::{HoursAt, DEFAULT_HOURS_BUCKETS};
-//! use trialpanel::simulate::{simulate, TrialConfig};
+//! use trialpanel::simulate::{simulate, TrialSpec};
 //! use trialpanel::{CodeTable, LongColumns, Panel, PersonSpec, Persons};
 //!
-//! let trial = simulate(&TrialConfig { persons: 400, ..TrialConfig::default() })?;
+//! let trial = simulate(&TrialSpec { persons: 400, ..TrialSpec::default() })?;
 //! let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default())?;
 //! let codes = CodeTable::from_frame(trial.codes, "codes")?;
 //! let panel = Panel::builder(&persons, &codes)

@@ -395,16 +395,16 @@ pub(crate) fn weekly_table(
 /// Settings of [`simultaneous_band`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct BandOptions {
+pub struct BandSpec {
     /// Gaussian draws for the critical value. Default 100,000.
     pub draws: usize,
     /// Seed of the draws. Default 20160307.
     pub seed: u64,
 }
 
-impl Default for BandOptions {
-    fn default() -> BandOptions {
-        BandOptions {
+impl Default for BandSpec {
+    fn default() -> BandSpec {
+        BandSpec {
             draws: 100_000,
             seed: 20_160_307,
         }
@@ -440,7 +440,7 @@ const DRAW_BATCH: usize = 1024;
 pub fn simultaneous_band(
     values: &OutcomeValues<'_>,
     effects: &WeeklyEffects,
-    options: &BandOptions,
+    options: &BandSpec,
 ) -> Result<Band> {
     let design = effects.design;
     design.check()?;
@@ -542,7 +542,7 @@ fn correlation(cov: &Array2<f64>) -> Array2<f64> {
 
 /// The `level` quantile (type 1: the ⌈level·R⌉-th smallest) of max_k |Z_k|
 /// over R draws of Z = L·e, e standard normal.
-fn max_abs_quantile(lower: &Array2<f64>, level: f64, options: &BandOptions) -> f64 {
+fn max_abs_quantile(lower: &Array2<f64>, level: f64, options: &BandSpec) -> f64 {
     let dim = lower.nrows();
     let batches = options.draws.div_ceil(DRAW_BATCH);
     let mut maxima: Vec<f64> = (0..batches)
@@ -586,16 +586,16 @@ fn normals(rng: &mut Rng, out: &mut [f64]) {
 /// Settings of [`randomisation_test`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct RandomisationOptions {
+pub struct RandomisationSpec {
     /// Re-draws of the assignment. Default 1,000.
     pub draws: usize,
     /// Seed. Default 20160307.
     pub seed: u64,
 }
 
-impl Default for RandomisationOptions {
-    fn default() -> RandomisationOptions {
-        RandomisationOptions {
+impl Default for RandomisationSpec {
+    fn default() -> RandomisationSpec {
+        RandomisationSpec {
             draws: 1000,
             seed: 20_160_307,
         }
@@ -675,7 +675,7 @@ pub(crate) fn check_draws(name: &str, draws: usize, max: usize) -> Result<()> {
 pub fn randomisation_test(
     values: &OutcomeValues<'_>,
     design: &Design,
-    options: &RandomisationOptions,
+    options: &RandomisationSpec,
 ) -> Result<RandomisationTest> {
     design.check()?;
     check_draws(
@@ -1015,7 +1015,7 @@ mod tests {
     use super::*;
 
     fn quantile(r: Array2<f64>) -> f64 {
-        let options = BandOptions {
+        let options = BandSpec {
             draws: 200_000,
             seed: 11,
         };

@@ -105,6 +105,19 @@
 //! | plain statistics | [`stats::difference_in_means`], [`stats::blocked_difference_in_means`], [`stats::holm`], [`stats::benjamini_hochberg`], [`stats::pearson_chi_square`], [`stats::cochran_q`], [`stats::kaplan_meier`], [`stats::log_rank`] |
 //! | errors | [`Error`], [`Result`] |
 //!
+//! ## Naming
+//!
+//! Settings of a library computation end in `Spec` ([`PersonSpec`],
+//! [`balance::BalanceSpec`], [`effects::BandSpec`],
+//! [`effects::RandomisationSpec`], [`simulate::TrialSpec`]); the analysis
+//! file's tables end in `Config` ([`analysis::AnalysisConfig`] and one type
+//! per table: [`analysis::InputsConfig`], [`analysis::WeeksConfig`],
+//! [`analysis::OutcomeConfig`], [`analysis::BalanceConfig`],
+//! [`analysis::HistoryConfig`], [`analysis::ReportConfig`]). Three domain
+//! nouns keep their names: [`Design`] (the randomisation design, as in
+//! estimatr), [`SpellRule`] and the column maps [`LongColumns`] and
+//! [`WideColumns`].
+//!
 //! ## Modules
 //!
 //! * the root: the inputs ([`Persons`], [`codes`], the register readers on

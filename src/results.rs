@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::analysis::config::{AnalysisConfig, OutcomeSpec, Unit};
+use crate::analysis::config::{AnalysisConfig, OutcomeConfig, Unit};
 use crate::balance::Balance;
 use crate::descriptives::HoursDistribution;
 use crate::effects::{GroupEffects, RandomisationTest, WeeklyEffects};
@@ -221,7 +221,7 @@ pub struct SpellResults {
 }
 
 impl SpellResults {
-    pub(crate) fn of(clock: SpellClock, spec: &OutcomeSpec, level: f64) -> Result<SpellResults> {
+    pub(crate) fn of(clock: SpellClock, spec: &OutcomeConfig, level: f64) -> Result<SpellResults> {
         let km = spell::time_to_spell_of(&clock, level)?;
         let (treatment, control) = (clock.counts(Arm::Treatment), clock.counts(Arm::Control));
         Ok(SpellResults {

@@ -14,7 +14,7 @@
 //!   the event week; a job has its own typical hours with weekly jitter.
 //!
 //! The treatment changes placement and subsidy entry and the job entry rate,
-//! scaled by [`TrialConfig::effect`] (1 = the JobFirst-like default, 0 = no
+//! scaled by [`TrialSpec::effect`] (1 = the JobFirst-like default, 0 = no
 //! effect at all: both arms then follow the control process exactly).
 //!
 //! The defaults land near the JobFirst midway evaluation's figures (2017): about 7% vs
@@ -53,11 +53,11 @@ use crate::weeks::Week;
 /// Category name of ordinary benefits in the simulated code table.
 pub const BENEFIT: &str = "benefit";
 
-/// Settings of a simulated trial. [`TrialConfig::default`] is the
+/// Settings of a simulated trial. [`TrialSpec::default`] is the
 /// JobFirst-like sample.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct TrialConfig {
+pub struct TrialSpec {
     /// Seed of all random draws.
     pub seed: u64,
     /// Number of persons.
@@ -78,9 +78,9 @@ pub struct TrialConfig {
     pub effect: f64,
 }
 
-impl Default for TrialConfig {
+impl Default for TrialSpec {
     fn default() -> Self {
-        TrialConfig {
+        TrialSpec {
             seed: 20_160_307,
             persons: 3_000,
             treatment_share: 0.5,
@@ -205,7 +205,7 @@ struct Person {
 }
 
 /// Simulate a trial with the given settings.
-pub fn simulate(config: &TrialConfig) -> Result<SimulatedTrial> {
+pub fn simulate(config: &TrialSpec) -> Result<SimulatedTrial> {
     validate(config)?;
     let (start, extract) = config.register_weeks();
     let design = Assignment::draw(config);
@@ -232,7 +232,7 @@ pub fn simulate(config: &TrialConfig) -> Result<SimulatedTrial> {
 /// The person table is read with [`person_spec`]; the panel observes the
 /// register weeks of [`simulate`] (from `history` weeks before the first
 /// referral to the extract).
-pub fn simulate_panel(config: &TrialConfig, event_weeks: RangeInclusive<i32>) -> Result<Panel> {
+pub fn simulate_panel(config: &TrialSpec, event_weeks: RangeInclusive<i32>) -> Result<Panel> {
     validate(config)?;
     let (start, extract) = config.register_weeks();
     let design = Assignment::draw(config);
@@ -283,7 +283,7 @@ pub fn simulate_panel(config: &TrialConfig, event_weeks: RangeInclusive<i32>) ->
 /// row group per chunk. The files equal those of [`simulate`] and
 /// [`SimulatedTrial::write`] up to row groups. For registers too large for
 /// [`simulate`] (a 1M-person register has about 10⁸ rows).
-pub fn write_register(config: &TrialConfig, dir: &Path, chunk: usize) -> Result<()> {
+pub fn write_register(config: &TrialSpec, dir: &Path, chunk: usize) -> Result<()> {
     validate(config)?;
     std::fs::create_dir_all(dir).map_err(|e| Error::Write {
         file: dir.to_path_buf(),
@@ -334,7 +334,7 @@ pub fn code_table() -> Result<CodeTable> {
     CodeTable::from_pairs(CODES)
 }
 
-impl TrialConfig {
+impl TrialSpec {
     /// First and last register week: `history` weeks before the first
     /// referral to the extract, `follow_up` weeks after it.
     fn register_weeks(&self) -> (Week, Week) {
@@ -354,7 +354,7 @@ struct Assignment {
 }
 
 impl Assignment {
-    fn draw(config: &TrialConfig) -> Assignment {
+    fn draw(config: &TrialSpec) -> Assignment {
         let mut design = Rng::new(config.seed, u64::MAX);
         let block_weights: Vec<f64> = (0..config.blocks)
             .scan(0.0, |acc, _| {
@@ -403,7 +403,7 @@ impl Assignment {
     /// every register week; the returned person has no `weeks`.
     fn person(
         &self,
-        config: &TrialConfig,
+        config: &TrialSpec,
         i: usize,
         week: impl FnMut(Week, Option<usize>, f64),
     ) -> Person {
@@ -420,7 +420,7 @@ impl Assignment {
     }
 }
 
-fn validate(config: &TrialConfig) -> Result<()> {
+fn validate(config: &TrialSpec) -> Result<()> {
     let bad = |name: &str, reason: &str| {
         Err(Error::InvalidSetting {
             name: name.into(),

@@ -23,11 +23,11 @@
 //! through [`Outcome::evaluate`].
 //!
 //! ```
-//! use trialpanel::simulate::{simulate, TrialConfig};
+//! use trialpanel::simulate::{simulate, TrialSpec};
 //! use trialpanel::sums::WeeklySums;
 //! use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule};
 //!
-//! let trial = simulate(&TrialConfig { persons: 400, ..TrialConfig::default() })?;
+//! let trial = simulate(&TrialSpec { persons: 400, ..TrialSpec::default() })?;
 //! let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default())?;
 //! let codes = CodeTable::from_frame(trial.codes, "codes")?;
 //! let panel = Panel::builder(&persons, &codes)

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use trialpanel::Arm;
-use trialpanel::analysis::{Analysis, AnalysisConfig, OutcomeKind, OutcomeSpec, Results};
+use trialpanel::analysis::{Analysis, AnalysisConfig, OutcomeConfig, OutcomeKind, Results};
 use trialpanel::{Error, LongColumns, SpellRule};
 
 fn sample_file() -> PathBuf {
@@ -451,7 +451,7 @@ fn every_output_is_written_with_the_documented_columns() {
 
 #[test]
 fn the_pipeline_gives_the_same_numbers_as_the_separate_functions() {
-    use trialpanel::effects::{self, BandOptions};
+    use trialpanel::effects::{self, BandSpec};
     use trialpanel::{CodeTable, Outcome, Panel, PersonSpec, Persons};
     let (_, results, _) = sample();
     let dir = sample_file().parent().unwrap().to_path_buf();
@@ -469,7 +469,7 @@ fn the_pipeline_gives_the_same_numbers_as_the_separate_functions() {
         .unwrap();
     let values = Outcome::employed(0.0).evaluate(&panel, 0..=44).unwrap();
     let weekly = effects::weekly_effects(&values, &Default::default()).unwrap();
-    let band = effects::simultaneous_band(&values, &weekly, &BandOptions::default()).unwrap();
+    let band = effects::simultaneous_band(&values, &weekly, &BandSpec::default()).unwrap();
     let weekly = weekly.with_band(band);
     assert_eq!(results.outcome("employed").unwrap().effects, weekly);
     // Outcomes without band, randomisation or sites come from one scan of
@@ -899,7 +899,7 @@ fn a_wide_register_gives_the_same_effects_as_the_long_one() {
     let run = |text: &str, sites: bool| {
         let mut config = AnalysisConfig::from_toml(text, &sample_file()).unwrap();
         config.outcomes.retain(|o| o.kind == OutcomeKind::Employed);
-        config.outcomes[0] = OutcomeSpec {
+        config.outcomes[0] = OutcomeConfig {
             band: false,
             randomisation: false,
             sites,

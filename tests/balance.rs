@@ -6,7 +6,7 @@ mod common;
 
 use common::{assert_close, num, opt, rows};
 use trialpanel::balance::{BalanceSpec, HistoryCovariate, balance};
-use trialpanel::simulate::{TrialConfig, simulate};
+use trialpanel::simulate::{TrialSpec, simulate};
 use trialpanel::{CodeTable, Error, LongColumns, Panel, PersonSpec, Persons, Table};
 
 const TOL: f64 = 1e-9;
@@ -277,14 +277,14 @@ fn joint_test_has_nominal_size_under_randomisation() {
     let rejections: usize = (0..TRIALS)
         .into_par_iter()
         .map(|seed| {
-            let sim = simulate(&TrialConfig {
+            let sim = simulate(&TrialSpec {
                 seed: 10_000 + seed,
                 persons: 800,
                 blocks: 5,
                 referral_span: 4,
                 follow_up: 4,
                 history: 8,
-                ..TrialConfig::default()
+                ..TrialSpec::default()
             })
             .unwrap();
             let spec = PersonSpec::default()

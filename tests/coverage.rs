@@ -7,8 +7,8 @@
 //! within 4 blocks. The outcome is "employed" (hours > 0), whose share is
 //! 5–15%: a realistic binary outcome, not a convenient normal one.
 
-use trialpanel::effects::{self, BandOptions};
-use trialpanel::simulate::{TrialConfig, simulate};
+use trialpanel::effects::{self, BandSpec};
+use trialpanel::simulate::{TrialSpec, simulate};
 use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons};
 
 const TRIALS: u64 = 2000;
@@ -17,7 +17,7 @@ const WEEK: i32 = 6;
 
 /// (pointwise CI at WEEK covers 0, band covers 0 at every week).
 fn one_trial(seed: u64) -> (bool, bool) {
-    let config = TrialConfig {
+    let config = TrialSpec {
         seed,
         persons: 800,
         blocks: 4,
@@ -25,7 +25,7 @@ fn one_trial(seed: u64) -> (bool, bool) {
         follow_up: 18,
         history: 0,
         effect: 0.0,
-        ..TrialConfig::default()
+        ..TrialSpec::default()
     };
     let sim = simulate(&config).unwrap();
     let persons = Persons::from_frame(sim.persons, "persons", &PersonSpec::default()).unwrap();
@@ -36,7 +36,7 @@ fn one_trial(seed: u64) -> (bool, bool) {
     let values = Outcome::employed(0.0).evaluate(&panel, WEEKS).unwrap();
     let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
     let band =
-        effects::simultaneous_band(&values, &weekly, &BandOptions { draws: 4000, seed }).unwrap();
+        effects::simultaneous_band(&values, &weekly, &BandSpec { draws: 4000, seed }).unwrap();
     assert_eq!(band.weeks.len(), 13, "every week has a defined se");
     let weekly = weekly.with_band(band);
     let r = weekly.week(WEEK).unwrap();

@@ -8,7 +8,7 @@ mod common;
 use std::path::PathBuf;
 
 use trialpanel::balance::{BalanceSpec, balance};
-use trialpanel::effects::{self, BandOptions, RandomisationOptions};
+use trialpanel::effects::{self, BandSpec, RandomisationSpec};
 use trialpanel::spell;
 use trialpanel::{
     CodeTable, Design, Error, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule,
@@ -76,11 +76,10 @@ fn one_person_per_arm() {
         (Some(0), Some(1), None)
     );
     // No week has an se: no band, and no randomisation p-values.
-    let band = effects::simultaneous_band(&hours, &weekly, &BandOptions::default()).unwrap();
+    let band = effects::simultaneous_band(&hours, &weekly, &BandSpec::default()).unwrap();
     assert_eq!((band.critical_value, band.weeks.len()), (None, 0));
-    let ri =
-        effects::randomisation_test(&hours, &Design::default(), &RandomisationOptions::default())
-            .unwrap();
+    let ri = effects::randomisation_test(&hours, &Design::default(), &RandomisationSpec::default())
+        .unwrap();
     assert!(ri.p_values.iter().all(Option::is_none) && ri.p_max_t.is_none());
     // Balance: the Welch test is undefined, the joint test says why.
     let b = balance(&panel, &BalanceSpec::default()).unwrap();
@@ -108,7 +107,7 @@ fn constant_outcome() {
         );
         assert_eq!((e.ratio, e.relative_effect), (None, None));
     }
-    let band = effects::simultaneous_band(&hours, &weekly, &BandOptions::default()).unwrap();
+    let band = effects::simultaneous_band(&hours, &weekly, &BandSpec::default()).unwrap();
     assert_eq!(band.critical_value, None);
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use common::{assert_close, num, opt, rows};
 use trialpanel::descriptives::{self, DEFAULT_HOURS_BUCKETS};
 use trialpanel::effects::{
-    self, BandOptions, RandomisationOptions, Significance, site_effects, subgroup_effects,
+    self, BandSpec, RandomisationSpec, Significance, site_effects, subgroup_effects,
 };
 use trialpanel::stats::{self, Moments};
 use trialpanel::sums::WeeklySums;
@@ -386,7 +386,7 @@ fn randomisation_p_values_approach_exact_enumeration() {
     let ri = effects::randomisation_test(
         &values,
         &Design::default(),
-        &RandomisationOptions { draws, seed: 7 },
+        &RandomisationSpec { draws, seed: 7 },
     )
     .unwrap();
     let exact = rows("effects/ri_exact.csv");
@@ -412,7 +412,7 @@ fn band_critical_value_for_one_week_is_the_normal_quantile() {
     let panel = common::trial_panel(&["female"]);
     let values = Outcome::hours().evaluate(&panel, 4..=4).unwrap();
     let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
-    let options = BandOptions {
+    let options = BandSpec {
         draws: 200_000,
         seed: 1,
     };
@@ -431,7 +431,7 @@ fn band_is_wider_than_pointwise_and_narrower_than_bonferroni() {
     let panel = common::trial_panel(&["female"]);
     let values = Outcome::hours().evaluate(&panel, 0..=12).unwrap();
     let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
-    let band = effects::simultaneous_band(&values, &weekly, &BandOptions::default()).unwrap();
+    let band = effects::simultaneous_band(&values, &weekly, &BandSpec::default()).unwrap();
     let c = band.critical_value.unwrap();
     let k = band.weeks.len() as f64;
     // Positively correlated weeks need less than the Šidák value for 13
@@ -483,7 +483,7 @@ fn results_are_identical_with_one_and_three_threads() {
                 let band = effects::simultaneous_band(
                     &values,
                     &weekly,
-                    &BandOptions {
+                    &BandSpec {
                         draws: 5000,
                         seed: 3,
                     },
@@ -492,7 +492,7 @@ fn results_are_identical_with_one_and_three_threads() {
                 let ri = effects::randomisation_test(
                     &values,
                     &design,
-                    &RandomisationOptions {
+                    &RandomisationSpec {
                         draws: 300,
                         seed: 3,
                     },
@@ -633,14 +633,13 @@ fn invalid_settings_are_typed_errors() {
     ));
     let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
     assert!(is_setting(
-        effects::simultaneous_band(&values, &weekly, &BandOptions { draws: 0, seed: 1 })
-            .unwrap_err()
+        effects::simultaneous_band(&values, &weekly, &BandSpec { draws: 0, seed: 1 }).unwrap_err()
     ));
     assert!(is_setting(
         effects::randomisation_test(
             &values,
             &Design::default(),
-            &RandomisationOptions { draws: 0, seed: 1 }
+            &RandomisationSpec { draws: 0, seed: 1 }
         )
         .unwrap_err()
     ));

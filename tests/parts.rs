@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use polars::prelude::*;
 use trialpanel::Error;
 use trialpanel::WideColumns;
-use trialpanel::analysis::{Analysis, AnalysisConfig, OutcomeSpec, RegisterForm, Results};
+use trialpanel::analysis::{Analysis, AnalysisConfig, OutcomeConfig, RegisterForm, Results};
 
 fn sample_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/jobfirst")
@@ -127,7 +127,7 @@ fn parts_do_not_depend_on_their_size_or_the_threads() {
 fn what_needs_every_person_at_once_is_refused_before_reading() {
     let (form, register) = &registers()[0];
     for (what, set) in [
-        ("band = true", (|o| o.band = true) as fn(&mut OutcomeSpec)),
+        ("band = true", (|o| o.band = true) as fn(&mut OutcomeConfig)),
         ("randomisation = true", |o| o.randomisation = true),
         ("sites = true", |o| o.sites = true),
     ] {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use trialpanel::balance::{self, Balance, BalanceSpec, HistoryCovariate};
-use trialpanel::simulate::{TrialConfig, simulate};
+use trialpanel::simulate::{TrialSpec, simulate};
 use trialpanel::spell::{self, TimeToSpell};
 use trialpanel::{
     CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule, WeeklyEffects,
@@ -85,14 +85,14 @@ fn trial_dir(seed: u64, persons: usize) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("properties")
         .join(format!("{seed:016x}-{persons}"));
-    let trial = simulate(&TrialConfig {
+    let trial = simulate(&TrialSpec {
         seed,
         persons,
         blocks: 3,
         referral_span: 8,
         follow_up: 20,
         history: 8,
-        ..TrialConfig::default()
+        ..TrialSpec::default()
     })
     .expect("simulation");
     trial.write(&dir, true).expect("files");

@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use trialpanel::simulate::{SimulatedTrial, TrialConfig, simulate};
+use trialpanel::simulate::{SimulatedTrial, TrialSpec, simulate};
 use trialpanel::{Arm, CodeTable, Error, LongColumns, Panel, PersonSpec, Persons, Week};
 
-fn in_pool(threads: usize, config: &TrialConfig) -> SimulatedTrial {
+fn in_pool(threads: usize, config: &TrialSpec) -> SimulatedTrial {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -16,9 +16,9 @@ fn in_pool(threads: usize, config: &TrialConfig) -> SimulatedTrial {
 
 #[test]
 fn same_seed_same_data_for_any_thread_count() {
-    let config = TrialConfig {
+    let config = TrialSpec {
         persons: 400,
-        ..TrialConfig::default()
+        ..TrialSpec::default()
     };
     let one = in_pool(1, &config);
     let two = in_pool(2, &config);
@@ -27,7 +27,7 @@ fn same_seed_same_data_for_any_thread_count() {
         assert!(one.persons.equals_missing(&other.persons));
         assert!(one.register.equals_missing(&other.register));
     }
-    let other_seed = simulate(&TrialConfig { seed: 1, ..config }).unwrap();
+    let other_seed = simulate(&TrialSpec { seed: 1, ..config }).unwrap();
     assert!(!one.register.equals_missing(&other_seed.register));
 }
 
@@ -35,7 +35,7 @@ fn same_seed_same_data_for_any_thread_count() {
 fn the_documented_command_regenerates_the_bundled_sample() {
     let bundled = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data-samples/jobfirst");
     let fresh = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sample");
-    let trial = simulate(&TrialConfig::default()).unwrap();
+    let trial = simulate(&TrialSpec::default()).unwrap();
     trial.write(&fresh, false).unwrap();
     for file in ["persons.csv", "codes.csv", "register_wide.csv"] {
         let a = std::fs::read(bundled.join(file)).unwrap();
@@ -43,14 +43,14 @@ fn the_documented_command_regenerates_the_bundled_sample() {
         assert!(a == b, "{file} differs from a fresh simulation");
     }
     assert_eq!(
-        TrialConfig::default().first_referral,
+        TrialSpec::default().first_referral,
         Week::parse("2016-W10").unwrap()
     );
 }
 
 #[test]
 fn defaults_land_near_the_jobfirst_magnitudes() {
-    let trial = simulate(&TrialConfig::default()).unwrap();
+    let trial = simulate(&TrialSpec::default()).unwrap();
     let persons = Persons::from_frame(
         trial.persons.clone(),
         "persons",
@@ -106,9 +106,9 @@ fn defaults_land_near_the_jobfirst_magnitudes() {
     assert!(share(20, &|cat, _| cat == placement)[c] < 0.12);
 
     // With no effect the arms follow the same process.
-    let null = simulate(&TrialConfig {
+    let null = simulate(&TrialSpec {
         effect: 0.0,
-        ..TrialConfig::default()
+        ..TrialSpec::default()
     })
     .unwrap();
     assert_eq!(null.persons.height(), 3000);
@@ -117,25 +117,25 @@ fn defaults_land_near_the_jobfirst_magnitudes() {
 #[test]
 fn invalid_settings_are_typed_errors() {
     for config in [
-        TrialConfig {
+        TrialSpec {
             persons: 1,
-            ..TrialConfig::default()
+            ..TrialSpec::default()
         },
-        TrialConfig {
+        TrialSpec {
             treatment_share: 1.0,
-            ..TrialConfig::default()
+            ..TrialSpec::default()
         },
-        TrialConfig {
+        TrialSpec {
             blocks: 0,
-            ..TrialConfig::default()
+            ..TrialSpec::default()
         },
-        TrialConfig {
+        TrialSpec {
             effect: f64::NAN,
-            ..TrialConfig::default()
+            ..TrialSpec::default()
         },
-        TrialConfig {
+        TrialSpec {
             referral_span: 60,
-            ..TrialConfig::default()
+            ..TrialSpec::default()
         },
     ] {
         assert!(matches!(
@@ -147,9 +147,9 @@ fn invalid_settings_are_typed_errors() {
 
 #[test]
 fn register_written_in_chunks_equals_the_simulated_one() {
-    let config = TrialConfig {
+    let config = TrialSpec {
         persons: 300,
-        ..TrialConfig::default()
+        ..TrialSpec::default()
     };
     let dir = std::env::temp_dir().join(format!("trialpanel-chunks-{}", std::process::id()));
     trialpanel::simulate::write_register(&config, &dir, 70).unwrap();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use polars::prelude::*;
-use trialpanel::simulate::{self, TrialConfig};
+use trialpanel::simulate::{self, TrialSpec};
 use trialpanel::{CodeTable, Error, LongColumns, Panel, PanelBuilder, Persons, WideColumns};
 
 /// A simulated trial written once: persons.csv, codes.csv,
@@ -15,10 +15,10 @@ fn trial() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("streaming-trial");
-        let config = TrialConfig {
+        let config = TrialSpec {
             persons: 150,
             seed: 11,
-            ..TrialConfig::default()
+            ..TrialSpec::default()
         };
         let sim = simulate::simulate(&config).unwrap();
         sim.write(&dir, true).unwrap();

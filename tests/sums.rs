@@ -2,7 +2,7 @@
 //! simulator's direct panel equal to the one built from its register, and
 //! chunks of persons merging into the whole bit for bit.
 
-use trialpanel::simulate::{self, SimulatedTrial, TrialConfig, simulate, simulate_panel};
+use trialpanel::simulate::{self, SimulatedTrial, TrialSpec, simulate, simulate_panel};
 use trialpanel::sums::WeeklySums;
 use trialpanel::{
     Arm, CodeTable, Design, Error, LongColumns, Outcome, Panel, Persons, SpellRule, Variance,
@@ -13,10 +13,10 @@ use trialpanel::{
 /// referral, so that persons referred early are not observed at event week
 /// -15 (the spell rule starting there must leave them out).
 fn trial(persons: usize) -> SimulatedTrial {
-    simulate(&TrialConfig {
+    simulate(&TrialSpec {
         persons,
         history: 10,
-        ..TrialConfig::default()
+        ..TrialSpec::default()
     })
     .unwrap()
 }
@@ -105,9 +105,9 @@ fn sums_give_the_effects_of_evaluated_values() {
 
 #[test]
 fn the_direct_simulated_panel_equals_the_one_from_the_register() {
-    let config = TrialConfig {
+    let config = TrialSpec {
         persons: 700,
-        ..TrialConfig::default()
+        ..TrialSpec::default()
     };
     let trial = simulate(&config).unwrap();
     let from_register = panel_of(&trial, trial.persons.clone());
@@ -164,9 +164,9 @@ fn chunks_of_persons_merge_into_the_whole_bit_for_bit() {
 #[test]
 fn sums_are_identical_whatever_the_number_of_threads() {
     let panel = simulate_panel(
-        &TrialConfig {
+        &TrialSpec {
             persons: 5000,
-            ..TrialConfig::default()
+            ..TrialSpec::default()
         },
         -20..=44,
     )

@@ -5,7 +5,7 @@
 use std::ops::RangeInclusive;
 
 use trialpanel::balance::{BalanceSpec, HistoryCovariate};
-use trialpanel::simulate::TrialConfig;
+use trialpanel::simulate::TrialSpec;
 use trialpanel::{Outcome, SpellRule};
 
 /// Event weeks of the panel: 26 weeks of history and 78 of follow-up,
@@ -24,14 +24,14 @@ pub const ROW_GROUP_PERSONS: usize = 8_192;
 /// `persons` persons in 98 municipalities, referred over 26 weeks; the
 /// register runs from 26 weeks before the first referral to 90 weeks
 /// after it, so persons referred late are censored from event week 64.
-pub fn config(persons: usize) -> TrialConfig {
-    TrialConfig {
+pub fn config(persons: usize) -> TrialSpec {
+    TrialSpec {
         persons,
         blocks: 98,
         referral_span: 26,
         follow_up: 90,
         history: 26,
-        ..TrialConfig::default()
+        ..TrialSpec::default()
     }
 }
 

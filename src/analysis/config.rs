@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::balance::{BalanceSpec, HistoryCovariate};
 use crate::descriptives::DEFAULT_HOURS_BUCKETS;
-use crate::effects::{BandOptions, Design, RandomisationOptions};
+use crate::effects::{BandSpec, Design, RandomisationSpec};
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
 use crate::persons::PersonSpec;
@@ -59,7 +59,7 @@ pub struct AnalysisConfig {
     #[serde(default = "default_output")]
     pub output: PathBuf,
     /// `[inputs]`: the files and how to read them.
-    pub inputs: Inputs,
+    pub inputs: InputsConfig,
     /// `[persons]`: person-table columns and arm labels ([`PersonSpec`]).
     #[serde(default)]
     pub persons: PersonSpec,
@@ -73,25 +73,25 @@ pub struct AnalysisConfig {
     pub wide: Option<WideColumns>,
     /// `[weeks]`: the event weeks estimated and shown.
     #[serde(default)]
-    pub weeks: WeeksSpec,
+    pub weeks: WeeksConfig,
     /// `[design]`: blocked or not, level, variance ([`Design`]).
     #[serde(default)]
     pub design: Design,
-    /// `[band]`: simultaneous-band draws and seed ([`BandOptions`]).
+    /// `[band]`: simultaneous-band draws and seed ([`BandSpec`]).
     #[serde(default)]
-    pub band: BandOptions,
+    pub band: BandSpec,
     /// `[randomisation]`: randomisation-test draws and seed
-    /// ([`RandomisationOptions`]).
+    /// ([`RandomisationSpec`]).
     #[serde(default)]
-    pub randomisation: RandomisationOptions,
+    pub randomisation: RandomisationSpec,
     /// `[[outcomes]]`: one table per outcome, in report order.
-    pub outcomes: Vec<OutcomeSpec>,
+    pub outcomes: Vec<OutcomeConfig>,
     /// `[balance]`: covariates of the balance table.
     #[serde(default)]
     pub balance: BalanceConfig,
     /// `[report]`: descriptives and figures.
     #[serde(default)]
-    pub report: ReportSpec,
+    pub report: ReportConfig,
 }
 
 fn default_title() -> String {
@@ -106,7 +106,7 @@ fn default_output() -> PathBuf {
 /// and how to align the register.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Inputs {
+pub struct InputsConfig {
     /// Person table (CSV or Parquet).
     pub persons: PathBuf,
     /// Code table (CSV or Parquet; columns `code, category`).
@@ -157,7 +157,7 @@ pub enum RegisterForm {
 /// `[weeks]`: which event weeks are estimated and which the report shows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct WeeksSpec {
+pub struct WeeksConfig {
     /// First event week estimated. Default 0 (the referral week).
     pub first: i32,
     /// Last event week estimated. Default: the longest follow-up.
@@ -176,7 +176,7 @@ pub struct WeeksSpec {
 /// One `[[outcomes]]` entry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct OutcomeSpec {
+pub struct OutcomeConfig {
     /// What is measured.
     pub kind: OutcomeKind,
     /// Name in tables and file names. Default: the kind (`cumulative_` +
@@ -258,10 +258,10 @@ pub enum Unit {
     Weeks,
 }
 
-impl OutcomeSpec {
+impl OutcomeConfig {
     /// An outcome of this kind with default settings.
-    pub fn new(kind: OutcomeKind) -> OutcomeSpec {
-        OutcomeSpec {
+    pub fn new(kind: OutcomeKind) -> OutcomeConfig {
+        OutcomeConfig {
             kind,
             name: None,
             categories: None,
@@ -343,12 +343,12 @@ pub struct BalanceConfig {
     /// `[[balance.history]]`: covariates summed from the register before
     /// referral. Default: weeks on benefit, weeks employed and hours in the
     /// 52 weeks before referral; `history = []` for none.
-    pub history: Vec<HistorySpec>,
+    pub history: Vec<HistoryConfig>,
 }
 
 impl Default for BalanceConfig {
     fn default() -> BalanceConfig {
-        let history = |outcome: &str| HistorySpec {
+        let history = |outcome: &str| HistoryConfig {
             outcome: outcome.into(),
             weeks: 52,
             name: None,
@@ -368,7 +368,7 @@ impl Default for BalanceConfig {
 /// before referral (event weeks −weeks..=−1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HistorySpec {
+pub struct HistoryConfig {
     /// A built-in outcome kind without parameters (`any_benefit`,
     /// `employed`, `hours`, `work_placement`, `wage_subsidy`,
     /// `self_supporting`) or the name of an `[[outcomes]]` entry that is
@@ -385,7 +385,7 @@ pub struct HistorySpec {
 /// `[report]`: descriptives and figures.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct ReportSpec {
+pub struct ReportConfig {
     /// Week of the hours descriptives (hours among those working, the
     /// distribution of positive hours); shown when an outcome is `hours` or
     /// `employed`. Default: the last snapshot week.
@@ -400,9 +400,9 @@ pub struct ReportSpec {
     pub figures: bool,
 }
 
-impl Default for ReportSpec {
-    fn default() -> ReportSpec {
-        ReportSpec {
+impl Default for ReportConfig {
+    fn default() -> ReportConfig {
+        ReportConfig {
             hours_week: None,
             hours_buckets: DEFAULT_HOURS_BUCKETS.to_vec(),
             min_cell: 5,
@@ -647,7 +647,7 @@ impl AnalysisConfig {
     }
 
     /// The outcome a history entry sums, or why it cannot.
-    fn history_outcome(&self, h: &HistorySpec) -> std::result::Result<Outcome, String> {
+    fn history_outcome(&self, h: &HistoryConfig) -> std::result::Result<Outcome, String> {
         if let Some(o) = self.outcomes.iter().find(|o| o.display_name() == h.outcome) {
             if o.cumulative || o.kind == OutcomeKind::Spell {
                 return Err(format!(
@@ -672,7 +672,7 @@ impl AnalysisConfig {
                 "`{}` needs parameters: define it in [[outcomes]] and use its name",
                 h.outcome
             )),
-            _ => Ok(OutcomeSpec::new(kind).outcome()),
+            _ => Ok(OutcomeConfig::new(kind).outcome()),
         }
     }
 
@@ -701,7 +701,7 @@ impl AnalysisConfig {
     }
 }
 
-impl HistorySpec {
+impl HistoryConfig {
     /// The covariate's column name in the balance table.
     pub fn column_name(&self) -> String {
         if let Some(name) = &self.name {

@@ -40,8 +40,8 @@ pub use crate::results::{
     SpellResults, TrialSummary,
 };
 pub use config::{
-    AnalysisConfig, BalanceConfig, HistorySpec, Inputs, OutcomeKind, OutcomeSpec, RegisterForm,
-    ReportSpec, Unit, WeeksSpec,
+    AnalysisConfig, BalanceConfig, HistoryConfig, InputsConfig, OutcomeConfig, OutcomeKind,
+    RegisterForm, ReportConfig, Unit, WeeksConfig,
 };
 
 use crate::balance::{self, BalanceSpec};
@@ -543,7 +543,7 @@ impl Analysis {
     fn person_level(
         &self,
         panel: &Panel,
-        spec: &OutcomeSpec,
+        spec: &OutcomeConfig,
         weeks: RangeInclusive<i32>,
     ) -> Result<PersonLevel> {
         let c = &self.config;
@@ -657,7 +657,7 @@ struct PersonLevel {
 }
 
 /// The results of one outcome from its weekly effects.
-fn outcome_results(spec: &OutcomeSpec, estimated: PersonLevel, through: i32) -> OutcomeResults {
+fn outcome_results(spec: &OutcomeConfig, estimated: PersonLevel, through: i32) -> OutcomeResults {
     let PersonLevel {
         weekly,
         randomisation,
