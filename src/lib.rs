@@ -154,6 +154,7 @@ struct ReadmeDoctests;
 pub mod analysis;
 pub mod balance;
 pub mod codes;
+mod config;
 pub mod descriptives;
 pub mod effects;
 mod error;

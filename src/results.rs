@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
-use crate::analysis::config::{AnalysisConfig, OutcomeConfig, Unit};
 use crate::balance::Balance;
+use crate::config::{AnalysisConfig, OutcomeConfig, Unit};
 use crate::descriptives::HoursDistribution;
 use crate::effects::{GroupEffects, RandomisationTest, WeeklyEffects};
 use crate::error::Result;

@@ -30,18 +30,16 @@
 //! # Ok::<(), trialpanel::Error>(())
 //! ```
 
-pub(crate) mod config;
-
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
+pub use crate::config::{
+    AnalysisConfig, BalanceConfig, HistoryConfig, InputsConfig, OutcomeConfig, OutcomeKind,
+    RegisterForm, ReportConfig, Unit, WeeksConfig,
+};
 pub use crate::results::{
     ArmCounts, BlockCount, FollowUp, HoursResults, OutcomeResults, Results, SignificantFrom,
     SpellResults, TrialSummary,
-};
-pub use config::{
-    AnalysisConfig, BalanceConfig, HistoryConfig, InputsConfig, OutcomeConfig, OutcomeKind,
-    RegisterForm, ReportConfig, Unit, WeeksConfig,
 };
 
 use crate::balance::{self, BalanceSpec};

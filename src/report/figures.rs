@@ -18,7 +18,7 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::analysis::config::Unit;
+use crate::config::Unit;
 use crate::error::{Error, Result};
 use crate::persons::Arm;
 use crate::results::{HoursResults, OutcomeResults, Results, SpellResults};

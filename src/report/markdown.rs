@@ -11,8 +11,8 @@
 use std::fmt::Write as _;
 
 use super::trim;
-use crate::analysis::config::Unit;
 use crate::balance::Balance;
+use crate::config::Unit;
 use crate::persons::Arm;
 use crate::results::{HoursResults, OutcomeResults, Results, SpellResults};
 use crate::stats::{ChiSquare, Variance};

@@ -1,9 +1,6 @@
-//! The analysis file: what to read, how the trial was designed, what to
-//! estimate and where to write it.
-//!
-//! Every table and key is described on [`AnalysisConfig`]; the bundled
-//! `data-samples/jobfirst/analysis.toml` uses most of them. Unknown keys are
-//! errors (a misspelt key would otherwise silently fall back to a default).
+//! The analysis file's settings types, one per TOML table, below the
+//! results and the pipeline that use them (re-exported from
+//! [`crate::analysis`]).
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -20,7 +17,13 @@ use crate::register::{LongColumns, WideColumns};
 use crate::spell::SpellRule;
 use crate::weeks::Week;
 
-/// A whole analysis, as written in an analysis file (TOML).
+/// A whole analysis, as written in an analysis file (TOML): what to read,
+/// how the trial was designed, what to estimate and where to write it.
+///
+/// Every table and key is described on this type and the types of its
+/// fields; the bundled `data-samples/jobfirst/analysis.toml` uses most of
+/// them. Unknown keys are errors (a misspelt key would otherwise silently
+/// fall back to a default).
 ///
 /// ```toml
 /// title = "JobFirst (synthetic sample)"
