@@ -83,58 +83,98 @@ impl Design {
     }
 }
 
-/// Which persons are compared with which: every person gets a cell (0, or
-/// the block, or subgroup × block) and `slot = 2·cell + arm`.
+/// Which persons are compared with which, and the units of inference.
+///
+/// Every person belongs to a cell (0, or the block, or subgroup × block)
+/// and to a unit: without clusters the unit is `2·cell + arm`; with
+/// clusters it is the cluster (within the subgroup), whose arm and cell are
+/// the same for all its persons.
 struct Cells {
-    slot: Vec<u32>,
+    /// Each panel person's unit.
+    unit: Vec<u32>,
+    /// Each unit's (cell, arm).
+    of_unit: Vec<(u32, Arm)>,
     n_cells: usize,
+    clustered: bool,
 }
+
+/// The (treatment, control) moments of one cell, per unit: one entry per
+/// arm without clusters, one per cluster with them.
+pub(crate) type CellArms = (Vec<Moments>, Vec<Moments>);
 
 impl Cells {
     /// Cells for `design`, optionally split first by `labels` (one label per
     /// panel person, `n_labels` of them).
     fn new(panel: &Panel, design: &Design, labels: Option<(&[u32], usize)>) -> Cells {
-        let blocks = &panel.persons().blocks().index;
+        let persons = panel.persons();
+        let blocks = &persons.blocks().index;
         let n_blocks = if design.blocked {
-            panel.persons().blocks().labels.len()
+            persons.blocks().labels.len()
         } else {
             1
         };
-        let slot = (0..panel.n_persons())
-            .map(|p| {
-                let block = if design.blocked {
-                    blocks[p] as usize
-                } else {
-                    0
-                };
-                let label = labels.map_or(0, |(l, _)| l[p] as usize);
-                let cell = label * n_blocks + block;
-                (2 * cell + panel.persons().arms()[p] as usize) as u32
-            })
-            .collect();
-        Cells {
-            slot,
-            n_cells: labels.map_or(1, |(_, n)| n) * n_blocks,
+        let n_labels = labels.map_or(1, |(_, n)| n);
+        let cell = |p: usize| {
+            let block = if design.blocked { blocks[p] } else { 0 };
+            labels.map_or(0, |(l, _)| l[p]) * n_blocks as u32 + block
+        };
+        let n_cells = n_labels * n_blocks;
+        let arms = persons.arms();
+        match persons.clusters() {
+            None => Cells {
+                unit: (0..panel.n_persons())
+                    .map(|p| 2 * cell(p) + arms[p] as u32)
+                    .collect(),
+                of_unit: (0..n_cells as u32)
+                    .flat_map(|c| [(c, Arm::Treatment), (c, Arm::Control)])
+                    .collect(),
+                n_cells,
+                clustered: false,
+            },
+            Some(clusters) => {
+                let n_clusters = clusters.labels.len() as u32;
+                let mut of_unit = vec![(0, Arm::Control); n_labels * n_clusters as usize];
+                let unit = (0..panel.n_persons())
+                    .map(|p| {
+                        let u = labels.map_or(0, |(l, _)| l[p]) * n_clusters + clusters.index[p];
+                        of_unit[u as usize] = (cell(p), arms[p]);
+                        u
+                    })
+                    .collect();
+                Cells {
+                    unit,
+                    of_unit,
+                    n_cells,
+                    clustered: true,
+                }
+            }
         }
+    }
+
+    /// Each cell's arms from the units' moments (units in index order).
+    fn arms(&self, units: &[Moments], of_unit: &[(u32, Arm)]) -> Vec<CellArms> {
+        let mut cells: Vec<CellArms> = vec![(Vec::new(), Vec::new()); self.n_cells];
+        for (m, &(c, arm)) in units.iter().zip(of_unit) {
+            let (t, k) = &mut cells[c as usize];
+            match arm {
+                Arm::Treatment => t.push(*m),
+                Arm::Control => k.push(*m),
+            }
+        }
+        cells
     }
 }
 
-/// (treatment, control) moments of the non-missing values at event week `k`
-/// per cell, over the persons observed at k. Two passes in panel order.
-fn cell_moments(
-    panel: &Panel,
-    row: &[f64],
-    k: i32,
-    slot: &[u32],
-    n_cells: usize,
-) -> Vec<(Moments, Moments)> {
-    let mut n = vec![0usize; 2 * n_cells];
-    let mut sum = vec![0.0f64; 2 * n_cells];
+/// Moments of the non-missing values at event week `k` per unit, over the
+/// persons observed at k. Two passes in panel order.
+fn unit_moments(panel: &Panel, row: &[f64], k: i32, unit: &[u32], n_units: usize) -> Vec<Moments> {
+    let mut n = vec![0usize; n_units];
+    let mut sum = vec![0.0f64; n_units];
     for (_, range) in panel.observed(k) {
         for p in range {
             let y = row[p];
             if !y.is_nan() {
-                let s = slot[p] as usize;
+                let s = unit[p] as usize;
                 n[s] += 1;
                 sum[s] += y;
             }
@@ -145,53 +185,71 @@ fn cell_moments(
         .zip(&sum)
         .map(|(&n, &s)| if n > 0 { s / n as f64 } else { 0.0 })
         .collect();
-    let mut dev = vec![0.0f64; 2 * n_cells];
-    let mut dev2 = vec![0.0f64; 2 * n_cells];
+    let mut dev = vec![0.0f64; n_units];
+    let mut dev2 = vec![0.0f64; n_units];
     for (_, range) in panel.observed(k) {
         for p in range {
             let y = row[p];
             if !y.is_nan() {
-                let s = slot[p] as usize;
+                let s = unit[p] as usize;
                 let d = y - mean[s];
                 dev[s] += d;
                 dev2[s] += d * d;
             }
         }
     }
-    let moments = |s: usize| {
-        if n[s] == 0 {
-            return Moments::default();
-        }
-        let nn = n[s] as f64;
-        Moments {
-            n: n[s],
-            mean: mean[s] + dev[s] / nn,
-            m2: (dev2[s] - dev[s] * dev[s] / nn).max(0.0),
-        }
-    };
-    (0..n_cells)
-        .map(|c| {
-            (
-                moments(2 * c + Arm::Treatment as usize),
-                moments(2 * c + Arm::Control as usize),
-            )
+    (0..n_units)
+        .map(|s| {
+            if n[s] == 0 {
+                return Moments::default();
+            }
+            let nn = n[s] as f64;
+            Moments {
+                n: n[s],
+                mean: mean[s] + dev[s] / nn,
+                m2: (dev2[s] - dev[s] * dev[s] / nn).max(0.0),
+            }
         })
         .collect()
 }
 
-/// The estimate from per-cell moments: the difference in means when the
-/// design is not blocked (one cell), the blocked estimator otherwise.
-fn estimate(cells: &[(Moments, Moments)], design: &Design) -> (Estimate, Option<(usize, usize)>) {
-    if design.blocked {
-        let b = stats::blocked_difference_in_means(cells, design.level, design.variance);
-        (b.estimate, Some((b.blocks_used, b.blocks_dropped)))
-    } else {
-        let (t, c) = cells.first().copied().unwrap_or_default();
-        (
-            stats::difference_in_means(&t, &c, design.level, design.variance),
-            None,
-        )
-    }
+/// The estimate from each cell's arms: the difference in means when the
+/// design is not blocked (one cell), the blocked estimator otherwise; with
+/// clusters, their CR2 forms (methods §9).
+pub(crate) fn estimate(
+    cells: &[CellArms],
+    design: &Design,
+    clustered: bool,
+) -> (Estimate, Option<(usize, usize)>) {
+    let merged = |(t, c): &CellArms| (stats::merged(t), stats::merged(c));
+    let b = match (design.blocked, clustered) {
+        (false, false) => {
+            let (t, c) = cells.first().map(merged).unwrap_or_default();
+            return (
+                stats::difference_in_means(&t, &c, design.level, design.variance),
+                None,
+            );
+        }
+        (false, true) => {
+            let (t, c) = cells.first().cloned().unwrap_or_default();
+            return (
+                stats::clustered_difference_in_means(&t, &c, design.level),
+                None,
+            );
+        }
+        (true, false) => {
+            let blocks: Vec<(Moments, Moments)> = cells.iter().map(merged).collect();
+            stats::blocked_difference_in_means(&blocks, design.level, design.variance)
+        }
+        (true, true) => stats::blocked_clustered_difference_in_means(cells, design.level),
+    };
+    (b.estimate, Some((b.blocks_used, b.blocks_dropped)))
+}
+
+/// Each cell's arms at event week `k` for the units of `cells`.
+fn cell_arms(panel: &Panel, row: &[f64], k: i32, cells: &Cells) -> Vec<CellArms> {
+    let units = unit_moments(panel, row, k, &cells.unit, cells.of_unit.len());
+    cells.arms(&units, &cells.of_unit)
 }
 
 /// One row of [`WeeklyEffects`].
@@ -214,6 +272,51 @@ pub struct WeekEffect {
     pub band_low: Option<f64>,
     /// Upper end of the simultaneous band, once one is attached.
     pub band_high: Option<f64>,
+    /// Lin estimator: regressors dropped at k as constant or collinear.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<String>,
+    /// Why the estimate is missing, when the estimator says so (Lin: too
+    /// few persons or clusters for its parameters).
+    pub note: Option<String>,
+}
+
+impl WeekEffect {
+    /// A row with `estimate` at week `k` and nothing else.
+    pub(crate) fn new(k: i32, estimate: Estimate) -> WeekEffect {
+        WeekEffect {
+            week: k,
+            estimate,
+            blocks_used: None,
+            blocks_dropped: None,
+            p_holm: None,
+            p_bh: None,
+            band_low: None,
+            band_high: None,
+            dropped: Vec::new(),
+            note: None,
+        }
+    }
+}
+
+/// Which estimator a table of weekly effects comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Estimator {
+    /// The difference in means (blocked, clustered: methods §4, §9).
+    #[default]
+    Difference,
+    /// The Lin covariate-adjusted estimate ([`lin_effects`](crate::lin_effects)).
+    Lin,
+}
+
+impl Estimator {
+    /// `difference` or `lin`, as in `effects.csv`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Estimator::Difference => "difference",
+            Estimator::Lin => "lin",
+        }
+    }
 }
 
 /// Weekly effects of one outcome: one [`WeekEffect`] per event week.
@@ -221,8 +324,13 @@ pub struct WeekEffect {
 pub struct WeeklyEffects {
     /// Outcome name.
     pub outcome: String,
+    /// The estimator.
+    pub estimator: Estimator,
     /// The design used.
     pub design: Design,
+    /// `true` when the person table has clusters: every standard error is
+    /// cluster-robust (CR2) and randomisation re-draws whole clusters.
+    pub clustered: bool,
     /// One row per event week, ascending.
     pub rows: Vec<WeekEffect>,
     /// The simultaneous band, once attached with [`WeeklyEffects::with_band`].
@@ -296,23 +404,30 @@ impl WeeklyEffects {
 }
 
 impl Table for WeeklyEffects {
-    /// The tidy table: `outcome, week`, the estimate columns, then
-    /// `blocks_used, blocks_dropped, p_holm, p_bh, band_low, band_high`.
+    /// The tidy table: `outcome, estimator, week`, the estimate columns,
+    /// then `blocks_used, blocks_dropped, p_holm, p_bh, band_low,
+    /// band_high, dropped, note` (`dropped`: the regressors dropped at that
+    /// week, separated by `; `).
     fn to_frame(&self) -> Result<DataFrame> {
         effects_frame(std::slice::from_ref(self))
     }
 }
 
 /// Several outcomes' weekly effects stacked into one tidy table (the
-/// `effects.csv` layout).
+/// `effects.csv` layout), in the order given: one row per outcome ×
+/// estimator × week.
 pub fn effects_frame<'a>(all: impl IntoIterator<Item = &'a WeeklyEffects>) -> Result<DataFrame> {
-    let rows: Vec<(&str, &WeekEffect)> = all
+    let rows: Vec<(&WeeklyEffects, &WeekEffect)> = all
         .into_iter()
-        .flat_map(|e| e.rows.iter().map(move |r| (e.outcome.as_str(), r)))
+        .flat_map(|e| e.rows.iter().map(move |r| (e, r)))
         .collect();
     let estimates: Vec<&Estimate> = rows.iter().map(|(_, r)| &r.estimate).collect();
     let mut columns: Vec<Column> = vec![
-        table::strings("outcome", rows.iter().map(|(o, _)| o.to_string())),
+        table::strings("outcome", rows.iter().map(|(e, _)| e.outcome.clone())),
+        table::strings(
+            "estimator",
+            rows.iter().map(|(e, _)| e.estimator.as_str().to_string()),
+        ),
         table::weeks(rows.iter().map(|(_, r)| r.week)),
     ];
     columns.extend(table::estimate_columns(&estimates));
@@ -323,6 +438,12 @@ pub fn effects_frame<'a>(all: impl IntoIterator<Item = &'a WeeklyEffects>) -> Re
         table::floats("p_bh", rows.iter().map(|(_, r)| r.p_bh)),
         table::floats("band_low", rows.iter().map(|(_, r)| r.band_low)),
         table::floats("band_high", rows.iter().map(|(_, r)| r.band_high)),
+        table::optional_strings(
+            "dropped",
+            rows.iter()
+                .map(|(_, r)| (!r.dropped.is_empty()).then(|| r.dropped.join("; "))),
+        ),
+        table::optional_strings("note", rows.iter().map(|(_, r)| r.note.clone())),
     ]);
     table::frame("effects", columns)
 }
@@ -344,51 +465,66 @@ pub fn weekly_effects(values: &OutcomeValues<'_>, design: &Design) -> Result<Wee
     let panel = values.panel();
     let cells = Cells::new(panel, design, None);
     let weeks: Vec<i32> = values.weeks().collect();
-    Ok(weekly_table(values.name(), design, &weeks, |k| {
-        let row = values.week(k).unwrap_or(&[]);
-        cell_moments(panel, row, k, &cells.slot, cells.n_cells)
-    }))
+    Ok(weekly_table(
+        values.name(),
+        design,
+        cells.clustered,
+        &weeks,
+        |k| cell_arms(panel, values.week(k).unwrap_or(&[]), k, &cells),
+    ))
 }
 
-/// The weekly table from each week's per-cell (treatment, control) moments
-/// (one cell, or one per block for a blocked design), in parallel over
+/// The weekly table from each week's per-cell arms (one cell, or one per
+/// block for a blocked design; per cluster with clusters), in parallel over
 /// weeks, with the Holm and Benjamini–Hochberg adjustments across weeks.
 pub(crate) fn weekly_table(
     outcome: &str,
     design: &Design,
+    clustered: bool,
     weeks: &[i32],
-    cells_at: impl Fn(i32) -> Vec<(Moments, Moments)> + Sync,
+    cells_at: impl Fn(i32) -> Vec<CellArms> + Sync,
 ) -> WeeklyEffects {
-    let mut rows: Vec<WeekEffect> = weeks
+    let rows: Vec<WeekEffect> = weeks
         .par_iter()
         .map(|&k| {
-            let (estimate, blocks) = estimate(&cells_at(k), design);
+            let (estimate, blocks) = estimate(&cells_at(k), design, clustered);
             WeekEffect {
-                week: k,
-                estimate,
                 blocks_used: blocks.map(|b| b.0),
                 blocks_dropped: blocks.map(|b| b.1),
-                p_holm: None,
-                p_bh: None,
-                band_low: None,
-                band_high: None,
+                ..WeekEffect::new(k, estimate)
             }
         })
         .collect();
-    let p: Vec<Option<f64>> = rows.iter().map(|r| r.estimate.p_value).collect();
-    for ((r, h), b) in rows
-        .iter_mut()
-        .zip(stats::holm(&p))
-        .zip(stats::benjamini_hochberg(&p))
-    {
-        r.p_holm = h;
-        r.p_bh = b;
-    }
-    WeeklyEffects {
-        outcome: outcome.to_string(),
-        design: *design,
-        rows,
-        band: None,
+    WeeklyEffects::from_rows(outcome, *design, Estimator::Difference, clustered, rows)
+}
+
+impl WeeklyEffects {
+    /// The table of `rows` (ascending weeks), with the Holm and
+    /// Benjamini–Hochberg adjustments across them.
+    pub(crate) fn from_rows(
+        outcome: &str,
+        design: Design,
+        estimator: Estimator,
+        clustered: bool,
+        mut rows: Vec<WeekEffect>,
+    ) -> WeeklyEffects {
+        let p: Vec<Option<f64>> = rows.iter().map(|r| r.estimate.p_value).collect();
+        for ((r, h), b) in rows
+            .iter_mut()
+            .zip(stats::holm(&p))
+            .zip(stats::benjamini_hochberg(&p))
+        {
+            r.p_holm = h;
+            r.p_bh = b;
+        }
+        WeeklyEffects {
+            outcome: outcome.to_string(),
+            estimator,
+            design,
+            clustered,
+            rows,
+            band: None,
+        }
     }
 }
 
@@ -471,8 +607,9 @@ pub fn simultaneous_band(
 /// person-level contributions: V_kl = Σᵢ ψᵢₖψᵢₗ over persons with a value in
 /// both weeks, ψᵢₖ = Tᵢ(Yᵢₖ−ȳ₁ₖ)/n₁ₖ − (1−Tᵢ)(Yᵢₖ−ȳ₀ₖ)/n₀ₖ (methods §4); for a
 /// blocked design ψᵢₖ uses the means and counts of i's block and is weighted
-/// by N_b/N, with persons of dropped blocks contributing 0. Weeks outside
-/// `values` give zero rows.
+/// by N_b/N, with persons of dropped blocks contributing 0. With clusters,
+/// ψ is summed within each cluster first, V_kl = Σ_g ψ_gk ψ_gl (methods §9).
+/// Weeks outside `values` give zero rows.
 pub fn weekly_covariance(
     values: &OutcomeValues<'_>,
     design: &Design,
@@ -482,28 +619,54 @@ pub fn weekly_covariance(
     psi.dot(&psi.t())
 }
 
-/// Ψ: weeks × persons matrix of ψᵢₖ (0 where person i is not used at k).
+/// Ψ: weeks × units matrix of ψ summed over each unit's persons: persons
+/// without clusters, clusters with them (0 where a unit is not used at k).
 fn contributions(values: &OutcomeValues<'_>, design: &Design, weeks: &[i32]) -> Array2<f64> {
     let panel = values.panel();
     let cells = Cells::new(panel, design, None);
-    let mut psi = Array2::<f64>::zeros((weeks.len(), panel.n_persons()));
+    let cluster_of = panel
+        .persons()
+        .clusters()
+        .map(|c| (&c.index, c.labels.len()));
+    let columns = cluster_of.map_or(panel.n_persons(), |(_, n)| n);
+    let mut psi = Array2::<f64>::zeros((weeks.len(), columns));
     psi.axis_iter_mut(Axis(0))
         .into_par_iter()
         .zip(weeks.par_iter())
         .for_each(|(mut out, &k)| {
             let row = values.week(k).unwrap_or(&[]);
-            let m = cell_moments(panel, row, k, &cells.slot, cells.n_cells);
-            let used = |(t, c): &(Moments, Moments)| {
-                if design.blocked {
-                    t.n >= 2 && c.n >= 2
+            let m: Vec<(Moments, Moments)> = cell_arms(panel, row, k, &cells)
+                .iter()
+                .map(|(t, c)| (stats::merged(t), stats::merged(c)))
+                .collect();
+            let units = unit_moments(panel, row, k, &cells.unit, cells.of_unit.len());
+            let arm_units = |cell: usize, arm: Arm| {
+                units
+                    .iter()
+                    .zip(&cells.of_unit)
+                    .filter(|(u, o)| u.n > 0 && o.0 as usize == cell && o.1 == arm)
+                    .count()
+            };
+            let least = if design.blocked { 2 } else { 1 };
+            let used = |cell: usize, (t, c): &(Moments, Moments)| {
+                if cells.clustered {
+                    arm_units(cell, Arm::Treatment) >= least.max(2)
+                        && arm_units(cell, Arm::Control) >= least.max(2)
                 } else {
-                    t.n >= 1 && c.n >= 1
+                    t.n >= least && c.n >= least
                 }
             };
-            let n_used: usize = m.iter().filter(|x| used(x)).map(|(t, c)| t.n + c.n).sum();
+            let used: Vec<bool> = m.iter().enumerate().map(|(i, x)| used(i, x)).collect();
+            let n_used: usize = m
+                .iter()
+                .zip(&used)
+                .filter(|(_, u)| **u)
+                .map(|((t, c), _)| t.n + c.n)
+                .sum();
             let weight: Vec<f64> = m
                 .iter()
-                .map(|x| match (used(x), design.blocked) {
+                .zip(&used)
+                .map(|(x, &u)| match (u, design.blocked) {
                     (false, _) => 0.0,
                     (true, true) => (x.0.n + x.1.n) as f64 / n_used as f64,
                     (true, false) => 1.0,
@@ -512,16 +675,20 @@ fn contributions(values: &OutcomeValues<'_>, design: &Design, weeks: &[i32]) -> 
             for (_, range) in panel.observed(k) {
                 for p in range {
                     let y = row[p];
-                    let s = cells.slot[p] as usize;
-                    let (t, c) = &m[s / 2];
-                    if y.is_nan() || weight[s / 2] == 0.0 {
+                    let (cell, arm) = cells.of_unit[cells.unit[p] as usize];
+                    let (cell, w) = (cell as usize, weight[cell as usize]);
+                    if y.is_nan() || w == 0.0 {
                         continue;
                     }
-                    out[p] = if s % 2 == Arm::Treatment as usize {
-                        weight[s / 2] * (y - t.mean) / t.n as f64
-                    } else {
-                        -weight[s / 2] * (y - c.mean) / c.n as f64
+                    let (t, c) = &m[cell];
+                    let value = match arm {
+                        Arm::Treatment => w * (y - t.mean) / t.n as f64,
+                        Arm::Control => -w * (y - c.mean) / c.n as f64,
                     };
+                    match cluster_of {
+                        Some((index, _)) => out[index[p] as usize] += value,
+                        None => out[p] = value,
+                    }
                 }
             }
         });
@@ -668,8 +835,10 @@ pub(crate) fn check_draws(name: &str, draws: usize, max: usize) -> Result<()> {
 
 /// Randomisation inference: re-draw the assignment `draws` times (a random
 /// permutation of the arm labels, within blocks when the design is blocked,
-/// so every re-draw has the observed arm sizes), recompute the weekly t
-/// statistics, and report per-week p-values and the p-value of max_k|t_k|.
+/// so every re-draw has the observed arm sizes; of whole clusters' arm
+/// labels when the person table has clusters, methods §9), recompute the
+/// weekly t statistics, and report per-week p-values and the p-value of
+/// max_k|t_k|.
 /// Seeded and parallel over draws; the same seed gives the same p-values
 /// whatever the number of threads.
 pub fn randomisation_test(
@@ -686,30 +855,87 @@ pub fn randomisation_test(
     let panel = values.panel();
     let cells = Cells::new(panel, design, None);
     let weeks: Vec<i32> = values.weeks().collect();
-    let observed = t_statistics(values, design, &cells.slot, cells.n_cells, &weeks);
     let max_abs = |t: &[Option<f64>]| t.iter().flatten().map(|t| t.abs()).reduce(f64::max);
-    let observed_max = max_abs(&observed);
-
-    // Members of each cell, to shuffle their arm labels.
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); cells.n_cells];
-    for (p, &s) in cells.slot.iter().enumerate() {
-        members[s as usize / 2].push(p);
-    }
-    let drawn: Vec<Vec<Option<f64>>> = (0..options.draws)
-        .into_par_iter()
-        .map(|d| {
-            let mut rng = Rng::new(options.seed, d as u64);
-            let mut slot = cells.slot.clone();
-            for m in &members {
-                let mut arms: Vec<u32> = m.iter().map(|&p| cells.slot[p] % 2).collect();
-                rng.shuffle(&mut arms);
-                for (&p, a) in m.iter().zip(arms) {
-                    slot[p] = cells.slot[p] - cells.slot[p] % 2 + a;
-                }
+    let drawn: Vec<Vec<Option<f64>>>;
+    let observed: Vec<Option<f64>>;
+    if cells.clustered {
+        // Whole clusters are re-drawn: their moments at each week stay, only
+        // their arms change.
+        let units: Vec<Vec<Moments>> = weeks
+            .par_iter()
+            .map(|&k| {
+                let row = values.week(k).unwrap_or(&[]);
+                unit_moments(panel, row, k, &cells.unit, cells.of_unit.len())
+            })
+            .collect();
+        let t_of = |of_unit: &[(u32, Arm)]| -> Vec<Option<f64>> {
+            units
+                .iter()
+                .map(|u| estimate(&cells.arms(u, of_unit), design, true).0.t)
+                .collect()
+        };
+        observed = t_of(&cells.of_unit);
+        // Clusters with persons, per cell (clusters without persons in the
+        // panel have no arm).
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); cells.n_cells];
+        let mut seen = vec![false; cells.of_unit.len()];
+        for &u in &cells.unit {
+            seen[u as usize] = true;
+        }
+        for (u, &(c, _)) in cells.of_unit.iter().enumerate() {
+            if seen[u] {
+                members[c as usize].push(u);
             }
-            t_statistics(values, design, &slot, cells.n_cells, &weeks)
-        })
-        .collect();
+        }
+        drawn = (0..options.draws)
+            .into_par_iter()
+            .map(|d| {
+                let mut rng = Rng::new(options.seed, d as u64);
+                let mut of_unit = cells.of_unit.clone();
+                for m in &members {
+                    let mut arms: Vec<Arm> = m.iter().map(|&u| cells.of_unit[u].1).collect();
+                    rng.shuffle(&mut arms);
+                    for (&u, a) in m.iter().zip(arms) {
+                        of_unit[u].1 = a;
+                    }
+                }
+                t_of(&of_unit)
+            })
+            .collect();
+    } else {
+        let t_of = |unit: &[u32]| -> Vec<Option<f64>> {
+            weeks
+                .iter()
+                .map(|&k| {
+                    let row = values.week(k).unwrap_or(&[]);
+                    let m = unit_moments(panel, row, k, unit, cells.of_unit.len());
+                    estimate(&cells.arms(&m, &cells.of_unit), design, false).0.t
+                })
+                .collect()
+        };
+        observed = t_of(&cells.unit);
+        // Members of each cell, to shuffle their arm labels.
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); cells.n_cells];
+        for (p, &s) in cells.unit.iter().enumerate() {
+            members[s as usize / 2].push(p);
+        }
+        drawn = (0..options.draws)
+            .into_par_iter()
+            .map(|d| {
+                let mut rng = Rng::new(options.seed, d as u64);
+                let mut unit = cells.unit.clone();
+                for m in &members {
+                    let mut arms: Vec<u32> = m.iter().map(|&p| cells.unit[p] % 2).collect();
+                    rng.shuffle(&mut arms);
+                    for (&p, a) in m.iter().zip(arms) {
+                        unit[p] = cells.unit[p] - cells.unit[p] % 2 + a;
+                    }
+                }
+                t_of(&unit)
+            })
+            .collect();
+    }
+    let observed_max = max_abs(&observed);
 
     let as_extreme = |star: f64, obs: f64| star.abs() >= obs.abs() * (1.0 - TIE_TOLERANCE);
     let p_of = |obs: Option<f64>, stars: &mut dyn Iterator<Item = Option<f64>>| {
@@ -735,26 +961,6 @@ pub fn randomisation_test(
         max_abs_t: observed_max,
         p_max_t,
     })
-}
-
-/// t = τ/se per week for the assignment given by `slot`.
-fn t_statistics(
-    values: &OutcomeValues<'_>,
-    design: &Design,
-    slot: &[u32],
-    n_cells: usize,
-    weeks: &[i32],
-) -> Vec<Option<f64>> {
-    let panel = values.panel();
-    weeks
-        .iter()
-        .map(|&k| {
-            let row = values.week(k).unwrap_or(&[]);
-            estimate(&cell_moments(panel, row, k, slot, n_cells), design)
-                .0
-                .t
-        })
-        .collect()
 }
 
 /// One row of a subgroup or site table.
@@ -877,12 +1083,11 @@ fn group_rows(values: &OutcomeValues<'_>, design: &Design, labels: &Labels) -> V
     let by_week: Vec<Vec<GroupEffect>> = weeks
         .par_iter()
         .map(|&k| {
-            let row = values.week(k).unwrap_or(&[]);
-            let m = cell_moments(panel, row, k, &cells.slot, cells.n_cells);
+            let m = cell_arms(panel, values.week(k).unwrap_or(&[]), k, &cells);
             m.chunks(per_label.max(1))
                 .zip(&labels.names)
-                .map(|(cells, name)| {
-                    let (estimate, blocks) = estimate(cells, design);
+                .map(|(arms, name)| {
+                    let (estimate, blocks) = estimate(arms, design, cells.clustered);
                     GroupEffect {
                         group: name.clone(),
                         week: k,

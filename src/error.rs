@@ -238,6 +238,33 @@ pub enum Error {
         code: String,
     },
 
+    /// A cluster whose persons are in both arms, or in two blocks: clusters
+    /// are the units of randomisation, so each lies in one arm and one block.
+    #[error(
+        "{file}: row {row}, column `{column}`: cluster `{}` has persons in {what} \
+         ({first} from row {first_row}, {second} in row {row}); a cluster is randomised as a whole",
+        excerpt(.cluster, VALUE_CHARS)
+    )]
+    ClusterSpans {
+        /// The file (or an in-memory frame's label).
+        file: PathBuf,
+        /// The first data row (1 for the first row after the header) whose
+        /// arm or block differs from the cluster's first row.
+        row: usize,
+        /// The cluster column's name.
+        column: String,
+        /// The cluster label.
+        cluster: String,
+        /// `both arms` or `two blocks`.
+        what: &'static str,
+        /// Arm or block of the cluster's first row, e.g. `` arm `T` ``.
+        first: String,
+        /// Data row of the cluster's first person.
+        first_row: usize,
+        /// Arm or block of row `row`.
+        second: String,
+    },
+
     /// One arm has no persons.
     #[error("{file}: no persons in the {arm} arm (label `{label}`)")]
     EmptyArm {

@@ -151,6 +151,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+pub mod adjust;
 pub mod analysis;
 pub mod balance;
 pub mod codes;
@@ -174,8 +175,9 @@ pub mod sums;
 pub mod table;
 mod weeks;
 
+pub use adjust::{Adjustment, lin_effects};
 pub use codes::{Category, CodeTable};
-pub use effects::{Design, WeeklyEffects, weekly_effects};
+pub use effects::{Design, Estimator, WeeklyEffects, weekly_effects};
 pub use error::{Error, Result};
 pub use outcome::{CustomFn, History, Outcome, OutcomeValues};
 pub use panel::{

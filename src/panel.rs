@@ -18,14 +18,16 @@ pub const MAX_HOURS: f64 = 168.0;
 /// Default number of weeks of history before referral kept in the panel.
 pub const DEFAULT_HISTORY_WEEKS: i32 = 52;
 
-/// Persons of one arm and one block: a contiguous range of panel positions,
-/// sorted by referral week.
+/// Persons of one arm, one block and (in a clustered design) one cluster: a
+/// contiguous range of panel positions, sorted by referral week.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Group {
     /// The arm of every person in the group.
     pub arm: Arm,
     /// Block index into [`Persons::blocks`] labels.
     pub block: u32,
+    /// Cluster index into [`Persons::clusters`] labels; 0 without clusters.
+    pub cluster: u32,
     /// Panel positions of the group's persons.
     pub persons: Range<usize>,
 }
@@ -225,7 +227,7 @@ impl Panel {
         }
     }
 
-    /// Persons in panel order (arm, block, referral week, id).
+    /// Persons in panel order (arm, block, cluster, referral week, id).
     pub fn persons(&self) -> &Persons {
         &self.persons
     }
@@ -731,17 +733,22 @@ impl<'a> PanelBuilder<'a> {
             report.persons_without_data[arm as usize] += usize::from(!d);
         }
         let mut groups: Vec<Group> = Vec::new();
+        let cluster = |p: usize| persons.clusters().map_or(0, |c| c.index[p]);
         for (p, (&arm, &block)) in persons
             .arms()
             .iter()
             .zip(&persons.blocks().index)
             .enumerate()
         {
+            let cluster = cluster(p);
             match groups.last_mut() {
-                Some(g) if g.arm == arm && g.block == block => g.persons.end = p + 1,
+                Some(g) if g.arm == arm && g.block == block && g.cluster == cluster => {
+                    g.persons.end = p + 1
+                }
                 _ => groups.push(Group {
                     arm,
                     block,
+                    cluster,
                     persons: p..p + 1,
                 }),
             }
@@ -837,17 +844,19 @@ const UNSET: u8 = u8::MAX;
 /// [`Grid`]'s mark of a person outside the part being read.
 const NOT_IN_PART: u32 = u32::MAX;
 
-/// Person table rows in panel order: arm, block, referral week, then person
+/// Person table rows in panel order: arm, block, cluster, referral week, then person
 /// id (not table order, so that reordering the person table changes no
 /// result, not even in the last bit).
 pub(crate) fn panel_order(persons: &Persons) -> Vec<usize> {
     let blocks = &persons.blocks().index;
     let (arms, referral, ids) = (persons.arms(), persons.referral_weeks(), persons.ids());
+    let clusters = persons.clusters().map(|c| c.index.as_slice());
+    let cluster = |p: usize| clusters.map_or(0, |c| c[p]);
     let mut order: Vec<usize> = (0..persons.len()).collect();
     // Ids are unique, so the order is total and an unstable sort is exact.
     order.par_sort_unstable_by(|&a, &b| {
-        (arms[a], blocks[a], referral[a])
-            .cmp(&(arms[b], blocks[b], referral[b]))
+        (arms[a], blocks[a], cluster(a), referral[a])
+            .cmp(&(arms[b], blocks[b], cluster(b), referral[b]))
             .then_with(|| ids[a].cmp(&ids[b]))
     });
     order

@@ -414,6 +414,9 @@ impl Persons {
             .as_ref()
             .map(|col| read_groups(&table, col))
             .transpose()?;
+        if let (Some(c), Some(col)) = (&clusters, &spec.cluster) {
+            check_nesting(&table.file, col, c, &arms, &blocks, spec)?;
+        }
 
         let design: Vec<&str> = [Some(&spec.id), Some(&spec.arm), Some(&spec.referral)]
             .into_iter()
@@ -608,6 +611,48 @@ fn read_groups(table: &Table, col: &str) -> Result<Groups> {
         *c = recode[*c as usize];
     }
     Ok(Groups { labels, index })
+}
+
+/// Each cluster lies in one arm and one block (methods §9): the first row
+/// that breaks this is an error naming the cluster and both rows.
+fn check_nesting(
+    file: &Path,
+    column: &str,
+    clusters: &Groups,
+    arms: &[Arm],
+    blocks: &Groups,
+    spec: &PersonSpec,
+) -> Result<()> {
+    let mut first: Vec<Option<usize>> = vec![None; clusters.labels.len()];
+    for (row, &c) in clusters.index.iter().enumerate() {
+        let Some(f) = first[c as usize] else {
+            first[c as usize] = Some(row);
+            continue;
+        };
+        let arm = |r: usize| match arms[r] {
+            Arm::Treatment => format!("arm `{}`", spec.treatment_label),
+            Arm::Control => format!("arm `{}`", spec.control_label),
+        };
+        let block = |r: usize| format!("block `{}`", blocks.labels[blocks.index[r] as usize]);
+        let (what, a, b) = if arms[row] != arms[f] {
+            ("both arms", arm(f), arm(row))
+        } else if blocks.index[row] != blocks.index[f] {
+            ("two blocks", block(f), block(row))
+        } else {
+            continue;
+        };
+        return Err(Error::ClusterSpans {
+            file: file.to_path_buf(),
+            row: row + 1,
+            column: column.to_string(),
+            cluster: clusters.labels[c as usize].clone(),
+            what,
+            first: a,
+            first_row: f + 1,
+            second: b,
+        });
+    }
+    Ok(())
 }
 
 /// Distinct labels numbered as first seen; [`Labels::sorted`] sorts them.

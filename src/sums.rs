@@ -50,7 +50,7 @@ use std::ops::{Range, RangeInclusive};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::effects::{Design, WeeklyEffects, weekly_table};
+use crate::effects::{CellArms, Design, WeeklyEffects, weekly_table};
 use crate::error::{Error, Result};
 use crate::outcome::{Exact, Outcome, Weekly, check_week_zero};
 use crate::panel::Panel;
@@ -109,7 +109,8 @@ impl Sums {
     }
 }
 
-/// Exact per (outcome, event week, block, arm) sums. See the module
+/// Exact per (outcome, event week, cell) sums, a cell being a block's arm,
+/// or a cluster when the person table has clusters. See the module
 /// documentation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WeeklySums {
@@ -118,9 +119,25 @@ pub struct WeeklySums {
     weeks: RangeInclusive<i32>,
     observed: (Week, Week),
     blocks: Vec<String>,
-    /// Index `((outcome · weeks + week) · blocks + block) · 2 + arm`.
+    /// The cells, sorted.
+    cells: Vec<CellKey>,
+    /// Each cell's block index into `blocks`.
+    cell_block: Vec<usize>,
+    /// Index `(outcome · weeks + week) · cells + cell`.
     sums: Vec<Sums>,
 }
+
+/// What a cell of [`WeeklySums`] sums over: one arm of a block, or one
+/// cluster (which lies in one arm of one block).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct CellKey {
+    block: String,
+    cluster: Option<String>,
+    arm: Arm,
+}
+
+/// Tasks scanned at a time: bounds the memory of the per-task sums.
+const TASK_BATCH: usize = 256;
 
 impl WeeklySums {
     /// Sums of `outcomes` at event weeks `weeks` over the persons of
@@ -159,42 +176,64 @@ impl WeeklySums {
             .collect();
 
         let n_weeks = weeks.clone().count();
-        let n_blocks = panel.persons().blocks().labels.len().max(1);
+        let persons = panel.persons();
+        let blocks = persons.blocks().labels.clone();
+        let key = |g: &crate::panel::Group| CellKey {
+            block: blocks[g.block as usize].clone(),
+            cluster: persons
+                .clusters()
+                .map(|c| c.labels[g.cluster as usize].clone()),
+            arm: g.arm,
+        };
+        let mut cells: Vec<CellKey> = match persons.clusters() {
+            None => (0..blocks.len())
+                .flat_map(|b| {
+                    Arm::BOTH.map(|arm| CellKey {
+                        block: blocks[b].clone(),
+                        cluster: None,
+                        arm,
+                    })
+                })
+                .collect(),
+            Some(_) => panel.groups().iter().map(key).collect(),
+        };
+        cells.sort_unstable();
+        cells.dedup();
         let per_task = exact.len() * n_weeks;
         let tasks: Vec<(usize, Range<usize>)> = panel
             .groups()
             .iter()
             .flat_map(|g| {
-                let slot = 2 * g.block as usize + g.arm as usize;
+                let cell = cells.binary_search(&key(g)).unwrap_or(0);
                 g.persons
                     .clone()
                     .step_by(CHUNK)
-                    .map(move |s| (slot, s..(s + CHUNK).min(g.persons.end)))
+                    .map(move |s| (cell, s..(s + CHUNK).min(g.persons.end)))
             })
             .collect();
-        let place = |mut acc: Vec<Sums>, (slot, part): (usize, Vec<Sums>)| {
-            for (i, s) in part.iter().enumerate() {
-                acc[i * 2 * n_blocks + slot].add(s);
-            }
-            acc
-        };
-        let empty = || vec![Sums::default(); per_task * 2 * n_blocks];
-        let sums = tasks
-            .par_iter()
-            .map(|(slot, persons)| (*slot, scan(panel, &exact, &weeks, persons.clone())))
-            .fold(empty, place)
-            .reduce(empty, |mut a, b| {
-                for (x, y) in a.iter_mut().zip(&b) {
-                    x.add(y);
+        let mut sums = vec![Sums::default(); per_task * cells.len()];
+        for batch in tasks.chunks(TASK_BATCH) {
+            let parts: Vec<Vec<Sums>> = batch
+                .par_iter()
+                .map(|(_, persons)| scan(panel, &exact, &weeks, persons.clone()))
+                .collect();
+            for ((cell, _), part) in batch.iter().zip(parts) {
+                for (i, s) in part.iter().enumerate() {
+                    sums[i * cells.len() + cell].add(s);
                 }
-                a
-            });
+            }
+        }
         Ok(WeeklySums {
             outcomes: outcomes.iter().map(|o| o.name().to_string()).collect(),
             units,
             weeks,
             observed: (panel.observed_from(), panel.observed_until()),
-            blocks: panel.persons().blocks().labels.clone(),
+            cell_block: cells
+                .iter()
+                .map(|c| blocks.binary_search(&c.block).unwrap_or(0))
+                .collect(),
+            blocks,
+            cells,
             sums,
         })
     }
@@ -214,61 +253,77 @@ impl WeeklySums {
         &self.blocks
     }
 
-    fn index(&self, outcome: usize, week: usize, block: usize, arm: Arm) -> usize {
-        let n_weeks = self.weeks.clone().count();
-        ((outcome * n_weeks + week) * self.blocks.len().max(1) + block) * 2 + arm as usize
-    }
-
     /// The sums of outcome number `outcome` at event week `k` in block
     /// number `block` (into [`WeeklySums::blocks`]) and arm `arm`.
     pub fn get(&self, outcome: usize, k: i32, block: usize, arm: Arm) -> Option<Sums> {
         let w = usize::try_from(k - self.weeks.start()).ok()?;
-        let ok = outcome < self.outcomes.len()
-            && self.weeks.contains(&k)
-            && block < self.blocks.len().max(1);
-        ok.then(|| self.sums[self.index(outcome, w, block, arm)])
+        let ok =
+            outcome < self.outcomes.len() && self.weeks.contains(&k) && block < self.blocks.len();
+        ok.then(|| {
+            let mut total = Sums::default();
+            for (c, key) in self.cells.iter().enumerate() {
+                if self.cell_block[c] == block && key.arm == arm {
+                    total.add(&self.at(outcome, w, c));
+                }
+            }
+            total
+        })
     }
 
-    /// (treatment, control) moments per block at week index `w`.
-    fn block_moments(&self, outcome: usize, w: usize) -> Vec<(Moments, Moments)> {
+    fn at(&self, outcome: usize, week: usize, cell: usize) -> Sums {
+        let n_weeks = self.weeks.clone().count();
+        self.sums[(outcome * n_weeks + week) * self.cells.len() + cell]
+    }
+
+    /// The arms of each block (`blocked`) or of the whole trial at week
+    /// index `w`: per cluster with clusters, else one moments per arm from
+    /// the exact sums over the cell's blocks.
+    fn cell_arms(&self, outcome: usize, w: usize, blocked: bool) -> Vec<CellArms> {
         let u = self.units[outcome];
-        (0..self.blocks.len().max(1))
-            .map(|b| {
-                let at = |arm| self.sums[self.index(outcome, w, b, arm)].moments(u);
-                (at(Arm::Treatment), at(Arm::Control))
+        let n_cells = if blocked { self.blocks.len() } else { 1 };
+        let cell_of = |c: usize| if blocked { self.cell_block[c] } else { 0 };
+        if self.clustered() {
+            let mut out: Vec<CellArms> = vec![(Vec::new(), Vec::new()); n_cells];
+            for (c, key) in self.cells.iter().enumerate() {
+                let (t, k) = &mut out[cell_of(c)];
+                let arm = if key.arm == Arm::Treatment { t } else { k };
+                arm.push(self.at(outcome, w, c).moments(u));
+            }
+            return out;
+        }
+        let mut totals = vec![[Sums::default(); 2]; n_cells];
+        for (c, key) in self.cells.iter().enumerate() {
+            totals[cell_of(c)][key.arm as usize].add(&self.at(outcome, w, c));
+        }
+        totals
+            .iter()
+            .map(|t| {
+                (
+                    vec![t[Arm::Treatment as usize].moments(u)],
+                    vec![t[Arm::Control as usize].moments(u)],
+                )
             })
             .collect()
     }
 
-    /// (treatment, control) moments over all blocks at week index `w`.
-    fn arm_moments(&self, outcome: usize, w: usize) -> (Moments, Moments) {
-        let total = |arm| {
-            let mut s = Sums::default();
-            for b in 0..self.blocks.len().max(1) {
-                s.add(&self.sums[self.index(outcome, w, b, arm)]);
-            }
-            s.moments(self.units[outcome])
-        };
-        (total(Arm::Treatment), total(Arm::Control))
+    /// Whether the sums are per cluster.
+    fn clustered(&self) -> bool {
+        self.cells.iter().any(|c| c.cluster.is_some())
     }
 
     /// The weekly effects of every outcome (one table each, in the order
     /// given), as [`weekly_effects`](crate::weekly_effects) computes them:
     /// the difference in means, or the blocked estimator for a blocked
-    /// design, with Holm and Benjamini–Hochberg adjustments across weeks.
+    /// design, with clusters their CR2 forms, with Holm and
+    /// Benjamini–Hochberg adjustments across weeks.
     pub fn effects(&self, design: &Design) -> Result<Vec<WeeklyEffects>> {
         design.check()?;
         let weeks: Vec<i32> = self.weeks.clone().collect();
         let first = *self.weeks.start();
         Ok((0..self.outcomes.len())
             .map(|o| {
-                weekly_table(&self.outcomes[o], design, &weeks, |k| {
-                    let w = (k - first) as usize;
-                    if design.blocked {
-                        self.block_moments(o, w)
-                    } else {
-                        vec![self.arm_moments(o, w)]
-                    }
+                weekly_table(&self.outcomes[o], design, self.clustered(), &weeks, |k| {
+                    self.cell_arms(o, (k - first) as usize, design.blocked)
                 })
             })
             .collect())
@@ -303,29 +358,57 @@ impl WeeklySums {
         if self.observed != other.observed {
             return differ("observed weeks (set observed_from and observed_until for every chunk)");
         }
+        if self.clustered() != other.clustered() {
+            return differ("designs (clustered and not)");
+        }
         let mut blocks = self.blocks.clone();
         blocks.extend(other.blocks.iter().cloned());
         blocks.sort_unstable();
         blocks.dedup();
+        let mut cells = self.cells.clone();
+        cells.extend(other.cells.iter().cloned());
+        cells.sort_unstable();
+        cells.dedup();
+        // A cluster lies in one block and arm: in two cells it spans them.
+        if let Some(w) = cells
+            .windows(2)
+            .find(|w| w[0].cluster.is_some() && w[0].cluster == w[1].cluster)
+        {
+            return Err(Error::InvalidSetting {
+                name: "weekly sums".into(),
+                reason: format!(
+                    "cluster `{}` is in block `{}` ({:?}) in one part and block `{}` ({:?}) in \
+                     the other",
+                    w[0].cluster.as_deref().unwrap_or_default(),
+                    w[0].block,
+                    w[0].arm,
+                    w[1].block,
+                    w[1].arm
+                ),
+            });
+        }
         let mut merged = WeeklySums {
             sums: Vec::new(),
+            cell_block: cells
+                .iter()
+                .map(|c| blocks.binary_search(&c.block).unwrap_or(0))
+                .collect(),
             blocks,
+            cells,
             ..self.clone()
         };
-        let n_cells = merged.outcomes.len() * merged.weeks.clone().count();
-        merged.sums = vec![Sums::default(); n_cells * 2 * merged.blocks.len().max(1)];
+        let per_cell = merged.outcomes.len() * merged.weeks.clone().count();
+        let n_cells = merged.cells.len();
+        merged.sums = vec![Sums::default(); per_cell * n_cells];
         for part in [&self, other] {
             let at: Vec<usize> = part
-                .blocks
+                .cells
                 .iter()
-                .map(|l| merged.blocks.partition_point(|m| m < l))
+                .map(|c| merged.cells.binary_search(c).unwrap_or(0))
                 .collect();
-            let part_blocks = part.blocks.len().max(1);
             for (i, s) in part.sums.iter().enumerate() {
-                let (cell, rest) = (i / (2 * part_blocks), i % (2 * part_blocks));
-                let (b, arm) = (rest / 2, rest % 2);
-                let target =
-                    (cell * merged.blocks.len().max(1) + at.get(b).copied().unwrap_or(0)) * 2 + arm;
+                let (row, cell) = (i / part.cells.len(), i % part.cells.len());
+                let target = row * n_cells + at[cell];
                 merged.sums[target] =
                     merged.sums[target]
                         .checked_add(s)

@@ -4,7 +4,8 @@
 //! Every estimator's table carries the same estimate columns, in this order
 //! ([`ESTIMATE_COLUMNS`]): `n_treat, n_control, mean_treat, mean_control,
 //! sd_treat, sd_control, effect, se, df, ci_low, ci_high, p_value,
-//! relative_effect, ratio, ratio_se`. A missing value is a null in the
+//! relative_effect, ratio, ratio_se, clusters_treat, clusters_control`
+//! (the clusters are empty unless the person table has clusters). A missing value is a null in the
 //! DataFrame and an empty cell in CSV; numbers are written at full precision
 //! (shortest representation that reads back to the same `f64`).
 
@@ -31,7 +32,7 @@ pub trait Table {
 }
 
 /// The estimate columns shared by every result table.
-pub const ESTIMATE_COLUMNS: [&str; 15] = [
+pub const ESTIMATE_COLUMNS: [&str; 17] = [
     "n_treat",
     "n_control",
     "mean_treat",
@@ -47,6 +48,8 @@ pub const ESTIMATE_COLUMNS: [&str; 15] = [
     "relative_effect",
     "ratio",
     "ratio_se",
+    "clusters_treat",
+    "clusters_control",
 ];
 
 /// Build a DataFrame from columns of equal length; `label` names the table
@@ -121,6 +124,8 @@ pub(crate) fn estimate_columns(rows: &[&Estimate]) -> Vec<Column> {
         f("relative_effect", |e| e.relative_effect),
         f("ratio", |e| e.ratio),
         f("ratio_se", |e| e.ratio_se),
+        counts("clusters_treat", rows.iter().map(|e| e.clusters_treat)),
+        counts("clusters_control", rows.iter().map(|e| e.clusters_control)),
     ]
 }
 
