@@ -148,7 +148,9 @@ pub struct BalanceRow {
     pub smd: Option<f64>,
     /// Variance ratio s₁²/s₀² (numeric covariates).
     pub var_ratio: Option<f64>,
-    /// The test in this row: `welch`, `chi-square` or `F`.
+    /// The test in this row: `welch`, `chi-square` or `F`; with clusters
+    /// `cr2` (the clustered difference in means, methods §9) for numeric
+    /// covariates and levels, and no chi-square.
     pub test: Option<&'static str>,
     /// Its statistic (t, chi-square or F).
     pub statistic: Option<f64>,
@@ -160,6 +162,10 @@ pub struct BalanceRow {
     pub p_value: Option<f64>,
     /// Chi-square p-value of missing × arm (`None` without missing values).
     pub missing_p_value: Option<f64>,
+    /// Clustered design: clusters with a value in the treatment arm.
+    pub clusters_treat: Option<usize>,
+    /// Clustered design: clusters with a value in the control arm.
+    pub clusters_control: Option<usize>,
 }
 
 impl BalanceRow {
@@ -184,6 +190,8 @@ impl BalanceRow {
             df2: None,
             p_value: None,
             missing_p_value: None,
+            clusters_treat: None,
+            clusters_control: None,
         }
     }
 }
@@ -207,6 +215,10 @@ pub struct JointTest {
     pub dropped: Vec<String>,
     /// Why the test is undefined, when it is.
     pub note: Option<String>,
+    /// Clustered design: clusters among the complete cases. The test is then
+    /// the cluster-robust Wald F (CR1, df₂ = clusters − 1), as Stata's
+    /// `regress …, vce(cluster c)` followed by `test`.
+    pub clusters: Option<usize>,
 }
 
 /// The balance table and the joint test.
@@ -235,6 +247,7 @@ pub fn balance(panel: &Panel, spec: &BalanceSpec) -> Result<Balance> {
     balance_of(
         persons.arms(),
         &persons.blocks().index,
+        persons.clusters().map(|c| c.index.as_slice()),
         spec,
         covariates,
         history,
@@ -242,12 +255,13 @@ pub fn balance(panel: &Panel, spec: &BalanceSpec) -> Result<Balance> {
 }
 
 /// [`balance`] from its inputs, all in one order of the persons: their
-/// arms and block indices, the person-table covariates
-/// ([`person_covariates`]) and the history covariates' values
+/// arms, block and (clustered design) cluster indices, the person-table
+/// covariates ([`person_covariates`]) and the history covariates' values
 /// ([`history_values`], one vector per `spec.history`).
 pub(crate) fn balance_of(
     arms: &[Arm],
     blocks: &[u32],
+    clusters: Option<&[u32]>,
     spec: &BalanceSpec,
     mut covariates: Vec<(String, Values)>,
     history: Vec<Vec<Option<f64>>>,
@@ -264,11 +278,13 @@ pub(crate) fn balance_of(
     let mut rows = Vec::new();
     for (name, values) in &covariates {
         match values {
-            Values::Numeric(v) => rows.push(numeric_row(name, v, arms)),
-            Values::Categorical(levels, v) => rows.extend(categorical_rows(name, levels, v, arms)),
+            Values::Numeric(v) => rows.push(numeric_row(name, v, arms, clusters)),
+            Values::Categorical(levels, v) => {
+                rows.extend(categorical_rows(name, levels, v, arms, clusters))
+            }
         }
     }
-    let joint = joint_test(arms, blocks, covariates);
+    let joint = joint_test(arms, blocks, clusters, covariates);
     Ok(Balance { rows, joint })
 }
 
@@ -353,7 +369,41 @@ fn smd(diff: Option<f64>, v1: Option<f64>, v0: Option<f64>) -> Option<f64> {
     (pooled > 0.0).then(|| diff.map(|d| d / pooled)).flatten()
 }
 
-fn numeric_row(name: &str, values: &[Option<f64>], arms: &[Arm]) -> BalanceRow {
+/// The clustered difference in means of `values` (CR2, methods §9): its p
+/// and the clusters per arm go into `row`, replacing the Welch test.
+fn clustered_test(row: &mut BalanceRow, values: &[Option<f64>], arms: &[Arm], clusters: &[u32]) {
+    let n = clusters.iter().max().map_or(0, |&c| c as usize + 1);
+    let mut per: Vec<Vec<f64>> = vec![Vec::new(); n];
+    let mut arm_of = vec![Arm::Control; n];
+    for ((v, &a), &c) in values.iter().zip(arms).zip(clusters) {
+        arm_of[c as usize] = a;
+        if let Some(x) = v {
+            per[c as usize].push(*x);
+        }
+    }
+    let (mut t, mut k) = (Vec::new(), Vec::new());
+    for (c, x) in per.iter().enumerate() {
+        let m = Moments::of(x);
+        match arm_of[c] {
+            Arm::Treatment => t.push(m),
+            Arm::Control => k.push(m),
+        }
+    }
+    let e = stats::clustered_difference_in_means(&t, &k, 0.95);
+    row.test = Some("cr2");
+    row.statistic = e.t;
+    row.df1 = e.df;
+    row.p_value = e.p_value;
+    row.clusters_treat = e.clusters_treat;
+    row.clusters_control = e.clusters_control;
+}
+
+fn numeric_row(
+    name: &str,
+    values: &[Option<f64>],
+    arms: &[Arm],
+    clusters: Option<&[u32]>,
+) -> BalanceRow {
     let mut row = BalanceRow::new(name, None);
     fill_missing(&mut row, missing_counts(values, arms));
     let arm_values = |arm: Arm| -> Vec<f64> {
@@ -384,6 +434,9 @@ fn numeric_row(name: &str, values: &[Option<f64>], arms: &[Arm]) -> BalanceRow {
     row.statistic = e.t;
     row.df1 = e.df;
     row.p_value = e.p_value;
+    if let Some(c) = clusters {
+        clustered_test(&mut row, values, arms, c);
+    }
     row
 }
 
@@ -392,6 +445,7 @@ fn categorical_rows(
     levels: &[String],
     values: &[Option<u32>],
     arms: &[Arm],
+    clusters: Option<&[u32]>,
 ) -> Vec<BalanceRow> {
     let mut table = vec![vec![0.0f64; levels.len()]; 2];
     for (v, &a) in values.iter().zip(arms) {
@@ -402,11 +456,15 @@ fn categorical_rows(
     let counts = missing_counts(values, arms);
     let mut summary = BalanceRow::new(name, None);
     fill_missing(&mut summary, counts);
-    summary.test = Some("chi-square");
-    if let Some(t) = stats::pearson_chi_square(&table) {
-        summary.statistic = Some(t.statistic);
-        summary.df1 = Some(t.df);
-        summary.p_value = Some(t.p_value);
+    // Pearson's chi-square assumes independent persons: with clusters each
+    // level gets the clustered test instead, and the joint test covers all.
+    if clusters.is_none() {
+        summary.test = Some("chi-square");
+        if let Some(t) = stats::pearson_chi_square(&table) {
+            summary.statistic = Some(t.statistic);
+            summary.df1 = Some(t.df);
+            summary.p_value = Some(t.p_value);
+        }
     }
     let (n0, n1) = (counts[0][0] as f64, counts[1][0] as f64);
     let mut rows = vec![summary];
@@ -426,6 +484,13 @@ fn categorical_rows(
             p1.map(|p| p * (1.0 - p)),
             p0.map(|p| p * (1.0 - p)),
         );
+        if let Some(c) = clusters {
+            let indicator: Vec<Option<f64>> = values
+                .iter()
+                .map(|v| v.map(|v| f64::from(u8::from(v as usize == l))))
+                .collect();
+            clustered_test(&mut row, &indicator, arms, c);
+        }
         rows.push(row);
     }
     rows
@@ -440,7 +505,19 @@ fn categorical_rows(
 /// RSS_f)/q) / (RSS_f/(n − 1 − k)) with q the covariate columns kept and k
 /// all parameters but the intercept (blocks present − 1 + q). The cost is
 /// n·q² rather than n·(blocks + q)².
-fn joint_test(arms: &[Arm], blocks: &[u32], covariates: Vec<(String, Values)>) -> JointTest {
+///
+/// With clusters, the covariance of the slopes is the cluster-robust CR1
+/// sandwich c·M(Σ_g u_g u_gᵀ)M, M = (X̃ᵀX̃)⁻¹, u_g = Σ_{i∈g} x̃ᵢeᵢ,
+/// c = G/(G−1)·(n−1)/(n−k−1), and F = β̂ᵀV⁻¹β̂/q on (q, G − 1) df, as
+/// Stata's `regress …, vce(cluster c)` + `test` (the block dummies count
+/// in k; by Frisch–Waugh–Lovell the slopes' sandwich is that of the
+/// demeaned regression).
+fn joint_test(
+    arms: &[Arm],
+    blocks: &[u32],
+    clusters: Option<&[u32]>,
+    covariates: Vec<(String, Values)>,
+) -> JointTest {
     let n = arms.len();
     let complete: Vec<u32> = (0..n as u32)
         .filter(|&p| {
@@ -494,6 +571,7 @@ fn joint_test(arms: &[Arm], blocks: &[u32], covariates: Vec<(String, Values)>) -
         .iter()
         .map(|&p| f64::from(arms[p as usize] as u8))
         .collect();
+    let mut columns = columns;
     let mut counts = [0usize; 2];
     for &p in &complete {
         counts[arms[p as usize] as usize] += 1;
@@ -507,12 +585,19 @@ fn joint_test(arms: &[Arm], blocks: &[u32], covariates: Vec<(String, Values)>) -
         p_value: None,
         dropped: Vec::new(),
         note: None,
+        clusters: clusters.map(|c| {
+            let mut seen: Vec<u32> = complete.iter().map(|&p| c[p as usize]).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            seen.len()
+        }),
     };
     if counts.contains(&0) {
         out.note = Some("no complete cases in one arm".into());
         return out;
     }
-    let (xtx, xty, yty) = within_cross_products(columns, y, &block_of, n_groups);
+    let mut y = y;
+    let (xtx, xty, yty) = within_cross_products(&mut columns, &mut y, &block_of, n_groups);
     let full = stats::least_squares(&xtx, &xty, yty);
     out.dropped = (0..names.len())
         .filter(|j| !full.kept[*j])
@@ -544,9 +629,66 @@ fn joint_test(arms: &[Arm], blocks: &[u32], covariates: Vec<(String, Values)>) -
         out.note = Some("the covariates predict the assignment exactly".into());
         return out;
     }
+    if let (Some(c), Some(g)) = (clusters, out.clusters) {
+        let of: Vec<u32> = complete.iter().map(|&p| c[p as usize]).collect();
+        return cluster_robust_f(out, &columns, &y, &of, g, &full, kept_total + 1);
+    }
     let f = ((yty - full.rss).max(0.0) / df1 as f64) / (full.rss / df2);
     out.f = Some(f);
     out.p_value = stats::f_sf(f, df1 as f64, df2);
+    out
+}
+
+/// The cluster-robust Wald F of the joint test (see [`joint_test`]) from
+/// the demeaned columns and y, each person's cluster (`g` distinct), the
+/// fit and the parameter count `params` (intercept, blocks, covariates).
+fn cluster_robust_f(
+    mut out: JointTest,
+    columns: &[Vec<f64>],
+    y: &[f64],
+    cluster: &[u32],
+    g: usize,
+    full: &stats::LeastSquares,
+    params: usize,
+) -> JointTest {
+    let kept: Vec<usize> = (0..columns.len()).filter(|&j| full.kept[j]).collect();
+    let q = kept.len();
+    if g <= q {
+        out.note = Some(format!(
+            "{q} covariate columns need more than {g} clusters for a cluster-robust test"
+        ));
+        out.df2 = None;
+        return out;
+    }
+    let n_clusters = cluster.iter().max().map_or(0, |&c| c as usize + 1);
+    let mut u = vec![nalgebra::DVector::<f64>::zeros(q); n_clusters];
+    for i in 0..y.len() {
+        let e = y[i]
+            - (0..columns.len())
+                .map(|j| full.beta[j] * columns[j][i])
+                .sum::<f64>();
+        let ug = &mut u[cluster[i] as usize];
+        for (a, &j) in kept.iter().enumerate() {
+            ug[a] += columns[j][i] * e;
+        }
+    }
+    let mut meat = nalgebra::DMatrix::<f64>::zeros(q, q);
+    for ug in &u {
+        meat.ger(1.0, ug, ug, 1.0);
+    }
+    let n = y.len() as f64;
+    let scale = g as f64 / (g as f64 - 1.0) * (n - 1.0) / (n - params as f64);
+    let v = (&full.inverse * meat * &full.inverse) * scale;
+    let b = nalgebra::DVector::from_iterator(q, kept.iter().map(|&j| full.beta[j]));
+    let Some(chol) = v.cholesky() else {
+        out.note = Some("the cluster-robust covariance of the slopes is singular".into());
+        return out;
+    };
+    let f = b.dot(&chol.solve(&b)) / q as f64;
+    let df2 = g as f64 - 1.0;
+    out.df2 = Some(df2);
+    out.f = Some(f);
+    out.p_value = stats::f_sf(f, q as f64, df2);
     out
 }
 
@@ -555,8 +697,8 @@ fn joint_test(arms: &[Arm], blocks: &[u32], covariates: Vec<(String, Values)>) -
 /// plain centring, the implicit intercept). Two passes (means, then
 /// deviations); the products run in parallel, each in a fixed order.
 fn within_cross_products(
-    mut columns: Vec<Vec<f64>>,
-    mut y: Vec<f64>,
+    columns: &mut [Vec<f64>],
+    y: &mut Vec<f64>,
     group: &[usize],
     n_groups: usize,
 ) -> (Array2<f64>, Vec<f64>, f64) {
@@ -577,8 +719,8 @@ fn within_cross_products(
         }
     };
     columns.par_iter_mut().for_each(demean);
-    demean(&mut y);
-    let (xs, yc) = (columns, y);
+    demean(y);
+    let (xs, yc) = (&*columns, &*y);
     let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
     let p = xs.len();
     let pairs: Vec<(usize, usize)> = (0..p).flat_map(|i| (i..p).map(move |j| (i, j))).collect();
@@ -601,7 +743,11 @@ impl Balance {
         let mut row = BalanceRow::new("joint", None);
         row.n_control = j.n[0];
         row.n_treat = j.n[1];
-        row.test = Some("F");
+        row.test = Some(if j.clusters.is_some() {
+            "F cluster-robust"
+        } else {
+            "F"
+        });
         row.statistic = j.f;
         row.df1 = j.df1;
         row.df2 = j.df2;
@@ -614,8 +760,9 @@ impl Table for Balance {
     /// The tidy table (`balance.csv`): `covariate, level, n_treat,
     /// n_control, missing_treat, missing_control, mean_treat, mean_control,
     /// sd_treat, sd_control, diff, smd, var_ratio, test, statistic, df1,
-    /// df2, p_value, missing_p_value`; the joint test is the last row, with
-    /// covariate `joint`, test `F` and n = complete cases.
+    /// df2, p_value, missing_p_value, clusters_treat, clusters_control`;
+    /// the joint test is the last row, with covariate `joint`, test `F`
+    /// (`F cluster-robust` with clusters) and n = complete cases.
     fn to_frame(&self) -> Result<DataFrame> {
         let joint = self.joint_row();
         let rows: Vec<&BalanceRow> = self.rows.iter().chain(std::iter::once(&joint)).collect();
@@ -647,6 +794,8 @@ impl Table for Balance {
                 f("df2", |r| r.df2),
                 f("p_value", |r| r.p_value),
                 f("missing_p_value", |r| r.missing_p_value),
+                table::counts("clusters_treat", rows.iter().map(|r| r.clusters_treat)),
+                table::counts("clusters_control", rows.iter().map(|r| r.clusters_control)),
             ],
         )
     }

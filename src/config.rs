@@ -15,6 +15,7 @@ use crate::outcome::Outcome;
 use crate::persons::PersonSpec;
 use crate::register::{LongColumns, WideColumns};
 use crate::spell::SpellRule;
+use crate::stats::Variance;
 use crate::weeks::Week;
 
 /// A whole analysis, as written in an analysis file (TOML): what to read,
@@ -77,9 +78,10 @@ pub struct AnalysisConfig {
     /// `[weeks]`: the event weeks estimated and shown.
     #[serde(default)]
     pub weeks: WeeksConfig,
-    /// `[design]`: blocked or not, level, variance ([`Design`]).
+    /// `[design]`: blocked or not, level, variance and covariate
+    /// adjustment.
     #[serde(default)]
-    pub design: Design,
+    pub design: DesignConfig,
     /// `[band]`: simultaneous-band draws and seed ([`BandSpec`]).
     #[serde(default)]
     pub band: BandSpec,
@@ -103,6 +105,49 @@ fn default_title() -> String {
 
 fn default_output() -> PathBuf {
     "output".into()
+}
+
+/// `[design]`: how effects are estimated. The clusters come from the
+/// person table's cluster column (`[persons] cluster`): with one, every
+/// standard error is cluster-robust (methods §9).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DesignConfig {
+    /// Randomised within blocks (`[persons] block`): the blocked estimator,
+    /// re-draws within blocks. Default `false`.
+    pub blocked: bool,
+    /// Confidence level, in (0, 1). Default 0.95.
+    pub level: f64,
+    /// `"welch"` (default) or `"pooled"`.
+    pub variance: Variance,
+    /// Baseline covariates of the Lin-adjusted estimate written beside the
+    /// difference in means: person-table covariates and names of
+    /// `[[balance.history]]` covariates (blocks enter as dummies when
+    /// `blocked`). Default: none, no adjusted estimate.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub adjust: Vec<String>,
+}
+
+impl Default for DesignConfig {
+    fn default() -> DesignConfig {
+        let d = Design::default();
+        DesignConfig {
+            blocked: d.blocked,
+            level: d.level,
+            variance: d.variance,
+            adjust: Vec::new(),
+        }
+    }
+}
+
+impl DesignConfig {
+    /// The estimators' [`Design`].
+    pub fn design(&self) -> Design {
+        Design::default()
+            .blocked(self.blocked)
+            .level(self.level)
+            .variance(self.variance)
+    }
 }
 
 /// `[inputs]`: the three input files (paths relative to the analysis file)

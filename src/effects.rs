@@ -36,8 +36,7 @@ use crate::table::{self, Table};
 
 /// The design of the comparison: how the estimator treats blocks, the
 /// confidence level and the variance estimator.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Design {
     /// Randomised within blocks (the person table's block column): use the
     /// blocked estimator, and re-draw the assignment within blocks.
@@ -126,7 +125,7 @@ impl Cells {
                     .map(|p| 2 * cell(p) + arms[p] as u32)
                     .collect(),
                 of_unit: (0..n_cells as u32)
-                    .flat_map(|c| [(c, Arm::Treatment), (c, Arm::Control)])
+                    .flat_map(|c| Arm::BOTH.map(|arm| (c, arm)))
                     .collect(),
                 n_cells,
                 clustered: false,

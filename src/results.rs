@@ -66,6 +66,9 @@ pub struct TrialSummary {
     pub at_risk: Vec<AtRisk>,
     /// Register rows read and ignored.
     pub load: LoadReport,
+    /// Clusters per arm (persons' distinct cluster labels), when the person
+    /// table has a cluster column: every standard error is then CR2.
+    pub clusters: Option<ArmCounts>,
     /// Parts of the persons the register was read in: 1 when the panel fit
     /// the memory budget, else more (see [`Analysis::run_with_progress`](crate::analysis::Analysis::run_with_progress)).
     pub parts: usize,
@@ -167,6 +170,17 @@ impl TrialSummary {
             follow_up,
             at_risk,
             load,
+            clusters: persons.clusters().map(|c| {
+                let mut seen = vec![None; c.labels.len()];
+                for (&g, &arm) in c.index.iter().zip(arms) {
+                    seen[g as usize] = Some(arm);
+                }
+                let n = |arm| seen.iter().filter(|a| **a == Some(arm)).count();
+                ArmCounts {
+                    treatment: n(Arm::Treatment),
+                    control: n(Arm::Control),
+                }
+            }),
             parts,
         }
     }
@@ -179,6 +193,8 @@ pub struct OutcomeResults {
     pub unit: Unit,
     /// Weekly effects (with the band when asked for).
     pub effects: WeeklyEffects,
+    /// The Lin covariate-adjusted weekly effects, with `[design] adjust`.
+    pub adjusted: Option<WeeklyEffects>,
     /// From which week the effect stays significant at 5%.
     pub significant_from: SignificantFrom,
     /// Randomisation test, when asked for.

@@ -730,6 +730,10 @@ pub(crate) struct LeastSquares {
     pub rss: f64,
     /// Which columns were used (the others are collinear with earlier ones).
     pub kept: Vec<bool>,
+    /// The coefficients (0 for a dropped column).
+    pub beta: Vec<f64>,
+    /// (XᵀX)⁻¹ over the kept columns, in their order.
+    pub inverse: nalgebra::DMatrix<f64>,
 }
 
 /// Ordinary least squares from cross-products XᵀX, Xᵀy and yᵀy (of centred
@@ -743,9 +747,25 @@ pub(crate) fn least_squares(xtx: &Array2<f64>, xty: &[f64], yty: f64) -> LeastSq
             z[j] = (xty[j] - (0..j).map(|k| l[(j, k)] * z[k]).sum::<f64>()) / l[(j, j)];
         }
     }
+    // Lᵀβ = z over the kept columns.
+    let n = xty.len();
+    let mut beta = vec![0.0; n];
+    for j in (0..n).rev().filter(|&j| kept[j]) {
+        let s: f64 = (j + 1..n).map(|i| l[(i, j)] * beta[i]).sum();
+        beta[j] = (z[j] - s) / l[(j, j)];
+    }
+    let index: Vec<usize> = (0..n).filter(|&j| kept[j]).collect();
+    let lk = nalgebra::DMatrix::from_fn(index.len(), index.len(), |i, j| l[(index[i], index[j])]);
+    let inverse = lk
+        .clone()
+        .try_inverse()
+        .map(|li| li.transpose() * li)
+        .unwrap_or_else(|| nalgebra::DMatrix::zeros(index.len(), index.len()));
     LeastSquares {
         rss: (yty - z.iter().map(|v| v * v).sum::<f64>()).max(0.0),
         kept,
+        beta,
+        inverse,
     }
 }
 

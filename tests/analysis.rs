@@ -90,7 +90,8 @@ fn a_minimal_file_takes_documented_defaults() {
     assert_eq!(c.output, PathBuf::from("output"));
     assert_eq!(c.weeks.first, 0);
     assert_eq!(c.weeks.last, None);
-    assert_eq!(c.design, trialpanel::Design::default());
+    assert_eq!(c.design.design(), trialpanel::Design::default());
+    assert!(c.design.adjust.is_empty());
     assert_eq!(c.balance.history.len(), 3);
     assert_eq!(c.report.min_cell, 5);
     assert!(c.report.figures);
@@ -431,14 +432,15 @@ fn every_output_is_written_with_the_documented_columns() {
     };
     assert_eq!(
         header("effects.csv"),
-        "outcome,week,n_treat,n_control,mean_treat,mean_control,sd_treat,sd_control,effect,se,df,\
-         ci_low,ci_high,p_value,relative_effect,ratio,ratio_se,blocks_used,blocks_dropped,p_holm,\
-         p_bh,band_low,band_high"
+        "outcome,estimator,week,n_treat,n_control,mean_treat,mean_control,sd_treat,sd_control,\
+         effect,se,df,ci_low,ci_high,p_value,relative_effect,ratio,ratio_se,clusters_treat,\
+         clusters_control,blocks_used,blocks_dropped,p_holm,p_bh,band_low,band_high,dropped,note"
     );
     assert_eq!(
         header("balance.csv"),
         "covariate,level,n_treat,n_control,missing_treat,missing_control,mean_treat,mean_control,\
-         sd_treat,sd_control,diff,smd,var_ratio,test,statistic,df1,df2,p_value,missing_p_value"
+         sd_treat,sd_control,diff,smd,var_ratio,test,statistic,df1,df2,p_value,missing_p_value,\
+         clusters_treat,clusters_control"
     );
     assert_eq!(
         header("spell_km.csv"),

@@ -231,3 +231,266 @@ fn a_cluster_in_both_arms_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+#[test]
+fn balance_with_clusters_equals_stata_style_cluster_robust_f() {
+    let panel = panel(true);
+    let spec = trialpanel::balance::BalanceSpec {
+        covariates: Some(vec![
+            "age".into(),
+            "female".into(),
+            "education".into(),
+            "late".into(),
+        ]),
+        history: Vec::new(),
+    };
+    let b = trialpanel::balance::balance(&panel, &spec).unwrap();
+    let want = &rows("clusters/balance_joint.csv")[0];
+    let j = &b.joint;
+    assert_eq!(j.n[1] as f64, num(want, "n_treat"));
+    assert_eq!(j.n[0] as f64, num(want, "n_control"));
+    assert_eq!(j.clusters.map(|g| g as f64), Some(num(want, "clusters")));
+    close("joint F", j.f, num(want, "f"));
+    close("joint df1", j.df1, num(want, "df1"));
+    close("joint df2", j.df2, num(want, "df2"));
+    close("joint p", j.p_value, num(want, "p_value"));
+    for want in rows("clusters/balance_rows.csv") {
+        let row = b
+            .rows
+            .iter()
+            .find(|r| r.covariate == want["covariate"] && r.level.is_none())
+            .unwrap();
+        assert_eq!(row.test, Some("cr2"));
+        close("t", row.statistic, num(&want, "statistic"));
+        close("df", row.df1, num(&want, "df"));
+        close("p", row.p_value, num(&want, "p_value"));
+        assert!(row.clusters_treat.is_some());
+    }
+    // No chi-square on a categorical covariate of a clustered design.
+    let education = b
+        .rows
+        .iter()
+        .find(|r| r.covariate == "education" && r.level.is_none())
+        .unwrap();
+    assert_eq!(education.test, None);
+}
+
+/// `trialpanel run` on the fixture's analysis file, into a fresh directory.
+fn run_cli(tag: &str) -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("trialpanel-clusters-{tag}-{}", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trialpanel"))
+        .args(["run", fixture("clusters/analysis.toml").to_str().unwrap()])
+        .args(["--output", dir.to_str().unwrap()])
+        .output()
+        .expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+#[test]
+fn trialpanel_run_writes_the_estimatr_numbers() {
+    let dir = run_cli("run");
+    let written = common::rows_of(&dir.join("effects.csv"));
+    // One row per outcome × estimator × week.
+    assert_eq!(written.len(), 2 * 2 * 25);
+    for (estimator, case) in [("difference", "difference_cr2"), ("lin", "lin_cr2")] {
+        let want = reference(case);
+        for row in written.iter().filter(|r| r["estimator"] == estimator) {
+            let key = (row["outcome"].clone(), num(row, "week") as i32);
+            let w = &want[&key];
+            for col in ["effect", "se", "df", "ci_low", "ci_high", "p_value"] {
+                let what = format!("{case}/{}/week {}: {col}", key.0, key.1);
+                close(&what, common::opt(row, col), num(w, col));
+            }
+            assert!(common::opt(row, "clusters_treat").is_some());
+        }
+    }
+    // The lin rows list the regressors dropped where `late` is constant.
+    let week22 = written
+        .iter()
+        .find(|r| r["estimator"] == "lin" && r["outcome"] == "hours" && r["week"] == "22")
+        .unwrap();
+    assert_eq!(week22["dropped"], "late; z:late");
+
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("CR2 cluster-robust"), "{report}");
+    assert!(
+        report.contains("12 treatment and 12 control clusters"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| Week | n (T / C) | Clusters (T / C) |"),
+        "{report}"
+    );
+    assert!(report.contains("Adjusted |"), "{report}");
+    assert!(
+        report.contains("re-draws of the assignment of whole clusters"),
+        "{report}"
+    );
+    assert!(
+        report.contains("cluster-robust Wald F over 24 clusters"),
+        "{report}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    let hours = &json["outcomes"][0];
+    assert_eq!(hours["effects"]["clustered"], true);
+    assert_eq!(hours["adjusted"]["estimator"], "lin");
+    assert_eq!(json["trial"]["clusters"]["treatment"], 12);
+}
+
+#[test]
+fn randomisation_re_draws_whole_clusters() {
+    // Four clusters of three persons, two treated; the treated clusters
+    // work more. Re-drawing whole clusters there are C(4,2) = 6
+    // assignments, and the observed one and its mirror image give the
+    // largest |t|: the exact p is 2/6. Re-drawing persons would give about
+    // 2/924.
+    let mut persons = String::from("person_id,arm,referral_week,caseworker\n");
+    let mut register = String::from("person_id,week,code,hours\n");
+    for (c, (arm, base)) in [
+        ("treatment", 30.0),
+        ("treatment", 28.0),
+        ("control", 10.0),
+        ("control", 12.0),
+    ]
+    .iter()
+    .enumerate()
+    {
+        for i in 0..3 {
+            let id = format!("p{c}{i}");
+            persons.push_str(&format!("{id},{arm},2024-W01,cw{c}\n"));
+            register.push_str(&format!("{id},2024-W01,111,{}\n", base + i as f64));
+        }
+    }
+    let spec = PersonSpec::default().cluster_column("caseworker");
+    let panel = common::tiny_panel("ri-clusters", &persons, &register, &spec);
+    let values = Outcome::hours().evaluate(&panel, 0..=0).unwrap();
+    let ri = trialpanel::effects::randomisation_test(
+        &values,
+        &Design::default(),
+        &trialpanel::effects::RandomisationSpec {
+            draws: 3000,
+            seed: 7,
+        },
+    )
+    .unwrap();
+    let p = ri.p_values[0].unwrap();
+    assert!((p - 1.0 / 3.0).abs() < 0.03, "p = {p}");
+}
+
+#[test]
+fn the_band_covariance_sums_contributions_within_clusters() {
+    let panel = panel(true);
+    let values = Outcome::hours().evaluate(&panel, 0..=24).unwrap();
+    let weeks = [3, 10, 20];
+    let got = trialpanel::effects::weekly_covariance(&values, &Design::default(), &weeks);
+    // By hand: ψᵢₖ = ±(yᵢₖ − ȳₐₖ)/nₐₖ, summed per cluster, V = Σ_g ψ_g ψ_gᵀ.
+    let persons = panel.persons();
+    let clusters = persons.clusters().unwrap();
+    let arms = persons.arms();
+    let psi: Vec<Vec<f64>> = weeks
+        .iter()
+        .map(|&k| {
+            let y = values.week(k).unwrap();
+            let stats = |arm| {
+                let v: Vec<f64> = (0..y.len())
+                    .filter(|&p| arms[p] == arm && !y[p].is_nan())
+                    .map(|p| y[p])
+                    .collect();
+                (v.iter().sum::<f64>() / v.len() as f64, v.len() as f64)
+            };
+            let (t, c) = (
+                stats(trialpanel::Arm::Treatment),
+                stats(trialpanel::Arm::Control),
+            );
+            let mut per = vec![0.0; clusters.labels.len()];
+            for p in (0..y.len()).filter(|&p| !y[p].is_nan()) {
+                per[clusters.index[p] as usize] += match arms[p] {
+                    trialpanel::Arm::Treatment => (y[p] - t.0) / t.1,
+                    trialpanel::Arm::Control => -(y[p] - c.0) / c.1,
+                };
+            }
+            per
+        })
+        .collect();
+    for a in 0..weeks.len() {
+        for b in 0..weeks.len() {
+            let want: f64 = psi[a].iter().zip(&psi[b]).map(|(x, y)| x * y).sum();
+            close(&format!("V[{a},{b}]"), Some(got[(a, b)]), want);
+        }
+    }
+}
+
+/// A small xorshift generator and Box–Muller normals, for the simulation.
+struct Normals(u64);
+
+impl Normals {
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn normal(&mut self) -> f64 {
+        let (u1, u2) = (1.0 - self.uniform(), self.uniform());
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
+#[test]
+fn clustered_intervals_cover_under_a_strong_cluster_effect() {
+    // Why the cluster column matters: 600 null trials that assign 20
+    // caseworkers (sizes 5 to 40) to the arms, 10 each, with a cluster
+    // effect of sd 1 and person noise of sd 1 (intra-cluster correlation
+    // 0.5). The CR2 interval with Bell–McCaffrey df covers the true effect 0
+    // in 95 ± 2.5% of the trials; the interval that treats persons as
+    // independent (Welch) covers far less.
+    use trialpanel::stats::{self, Moments};
+    let mut rng = Normals(0x9e37_79b9_7f4a_7c15);
+    let trials = 600;
+    let (mut clustered, mut welch) = (0, 0);
+    for _ in 0..trials {
+        let mut order: Vec<usize> = (0..20).collect();
+        for i in (1..order.len()).rev() {
+            let j = (rng.uniform() * (i + 1) as f64) as usize;
+            order.swap(i, j.min(i));
+        }
+        let (mut t, mut c) = (Vec::new(), Vec::new());
+        let (mut all_t, mut all_c) = (Vec::new(), Vec::new());
+        for (rank, &g) in order.iter().enumerate() {
+            let size = 5 + (g * 35) / 19;
+            let effect = rng.normal();
+            let y: Vec<f64> = (0..size).map(|_| effect + rng.normal()).collect();
+            if rank < 10 {
+                all_t.extend(&y);
+                t.push(Moments::of(&y));
+            } else {
+                all_c.extend(&y);
+                c.push(Moments::of(&y));
+            }
+        }
+        let e = stats::clustered_difference_in_means(&t, &c, 0.95);
+        clustered += usize::from(e.ci_low.unwrap() <= 0.0 && 0.0 <= e.ci_high.unwrap());
+        let w = stats::difference_in_means(
+            &Moments::of(&all_t),
+            &Moments::of(&all_c),
+            0.95,
+            trialpanel::Variance::Welch,
+        );
+        welch += usize::from(w.ci_low.unwrap() <= 0.0 && 0.0 <= w.ci_high.unwrap());
+    }
+    let share = |n: usize| n as f64 / trials as f64;
+    assert!(
+        (share(clustered) - 0.95).abs() <= 0.025,
+        "CR2 coverage {}",
+        share(clustered)
+    );
+    assert!(share(welch) < 0.80, "Welch coverage {}", share(welch));
+}

@@ -527,7 +527,7 @@ fn effects_csv_has_the_required_columns_and_full_precision() {
     let text = std::fs::read_to_string(&path).unwrap();
     let header = text.lines().next().unwrap();
     assert!(header.starts_with(
-        "outcome,week,n_treat,n_control,mean_treat,mean_control,sd_treat,sd_control,effect,se,df,ci_low,ci_high,p_value"
+        "outcome,estimator,week,n_treat,n_control,mean_treat,mean_control,sd_treat,sd_control,effect,se,df,ci_low,ci_high,p_value"
     ));
     let parsed = common::rows_of(&path);
     assert_eq!(parsed.len(), 40);

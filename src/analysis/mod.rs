@@ -34,14 +34,15 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 pub use crate::config::{
-    AnalysisConfig, BalanceConfig, HistoryConfig, InputsConfig, OutcomeConfig, OutcomeKind,
-    RegisterForm, ReportConfig, Unit, WeeksConfig,
+    AnalysisConfig, BalanceConfig, DesignConfig, HistoryConfig, InputsConfig, OutcomeConfig,
+    OutcomeKind, RegisterForm, ReportConfig, Unit, WeeksConfig,
 };
 pub use crate::results::{
     ArmCounts, BlockCount, FollowUp, HoursResults, OutcomeResults, Results, SignificantFrom,
     SpellResults, TrialSummary,
 };
 
+use crate::adjust::{self, Adjustment};
 use crate::balance::{self, BalanceSpec};
 use crate::codes::CodeTable;
 use crate::descriptives::HoursAt;
@@ -151,10 +152,15 @@ impl Analysis {
         // Outcomes that need no person-level values (no band, randomisation
         // or sites) come from one scan of exact integer sums; the others are
         // evaluated into a persons × weeks matrix one at a time.
+        // The Lin estimate needs every outcome's values.
         let scanned: Vec<bool> = c
             .outcomes
             .iter()
-            .map(|o| !o.needs_person_values() && o.outcome().has_exact_form())
+            .map(|o| {
+                !o.needs_person_values()
+                    && o.outcome().has_exact_form()
+                    && c.design.adjust.is_empty()
+            })
             .collect();
 
         progress("reading and aligning the register");
@@ -163,13 +169,19 @@ impl Analysis {
             match self.plan(&persons, &codes, &order, load_progress)? {
                 Plan::Whole(panel) => {
                     let tally = self.tally(&panel, &scanned, &balance_spec, &mut progress)?;
+                    let adjustment = self.adjustment(&panel, &balance_spec, &tally.history)?;
                     let mut person_level = Vec::with_capacity(c.outcomes.len());
                     for (spec, &scanned) in c.outcomes.iter().zip(&scanned) {
                         person_level.push(if scanned {
                             None
                         } else {
                             progress(&format!("estimating `{}`", spec.display_name()));
-                            Some(self.person_level(&panel, spec, tally.weeks.clone())?)
+                            Some(self.person_level(
+                                &panel,
+                                spec,
+                                tally.weeks.clone(),
+                                adjustment.as_ref(),
+                            )?)
                         });
                     }
                     (tally, person_level, 1)
@@ -211,6 +223,7 @@ impl Analysis {
             load,
             observed,
         } = tally;
+        let design = c.design.design();
         let last = *weeks.end();
         let snapshot = self.snapshot(last);
         let through = c
@@ -220,7 +233,7 @@ impl Analysis {
             .unwrap_or(last);
 
         let mut from_sums = match sums {
-            Some(sums) => sums.effects(&c.design)?,
+            Some(sums) => sums.effects(&design)?,
             None => Vec::new(),
         }
         .into_iter();
@@ -233,6 +246,7 @@ impl Analysis {
                         name: format!("outcome `{}`", spec.display_name()),
                         reason: "its weekly sums are missing".into(),
                     })?,
+                    adjusted: None,
                     randomisation: None,
                     sites: None,
                 },
@@ -246,14 +260,14 @@ impl Analysis {
         ) {
             (Some(spec), Some(done)) => {
                 progress("Kaplan–Meier time to a completed spell");
-                Some(SpellResults::of(done, spec, c.design.level)?)
+                Some(SpellResults::of(done, spec, design.level)?)
             }
             _ => None,
         };
         let hours = match hours {
             Some(h) => Some(HoursResults {
                 week: h.week(),
-                among_working: h.among_working(c.design.level),
+                among_working: h.among_working(design.level),
                 distribution: h.distribution(&c.report.hours_buckets)?,
             }),
             None => None,
@@ -267,7 +281,17 @@ impl Analysis {
             .into_iter()
             .map(|v| v.into_iter().map(|x| (!x.is_nan()).then_some(x)).collect())
             .collect();
-        let balance = balance::balance_of(&arms, &blocks, &balance_spec, covariates, history)?;
+        let clusters: Option<Vec<u32>> = persons
+            .clusters()
+            .map(|c| order.iter().map(|&i| c.index[i]).collect());
+        let balance = balance::balance_of(
+            &arms,
+            &blocks,
+            clusters.as_deref(),
+            &balance_spec,
+            covariates,
+            history,
+        )?;
 
         let mut warnings = persons.warnings().to_vec();
         warnings.extend(load.warnings(observed.0..=observed.1));
@@ -408,6 +432,7 @@ impl Analysis {
             (true, _, _) => "`band = true`",
             (_, true, _) => "`randomisation = true`",
             (_, _, true) => "`sites = true`",
+            _ if !c.design.adjust.is_empty() => "`[design] adjust` (the Lin estimate)",
             _ => "`cumulative = true` on a spell (no exact integer form)",
         };
         Err(Error::MemoryBudget {
@@ -537,33 +562,82 @@ impl Analysis {
     }
 
     /// The effects of an outcome from its evaluated values, with the band,
-    /// randomisation test and site effects it asks for.
+    /// randomisation test and site effects it asks for, and the Lin
+    /// estimate with an `adjustment`.
     fn person_level(
         &self,
         panel: &Panel,
         spec: &OutcomeConfig,
         weeks: RangeInclusive<i32>,
+        adjustment: Option<&Adjustment>,
     ) -> Result<PersonLevel> {
         let c = &self.config;
+        let design = c.design.design();
         let values = spec.outcome().evaluate(panel, weeks)?;
-        let mut weekly = effects::weekly_effects(&values, &c.design)?;
+        let mut weekly = effects::weekly_effects(&values, &design)?;
         if spec.band {
             let band = effects::simultaneous_band(&values, &weekly, &c.band)?;
             weekly = weekly.with_band(band);
         }
+        let adjusted = adjustment
+            .map(|a| adjust::lin_effects(&values, &design, a))
+            .transpose()?;
         let randomisation = spec
             .randomisation
-            .then(|| effects::randomisation_test(&values, &c.design, &c.randomisation))
+            .then(|| effects::randomisation_test(&values, &design, &c.randomisation))
             .transpose()?;
         let sites = spec
             .sites
-            .then(|| effects::site_effects(&values, &c.design, c.report.min_cell))
+            .then(|| effects::site_effects(&values, &design, c.report.min_cell))
             .transpose()?;
         Ok(PersonLevel {
             weekly,
+            adjusted,
             randomisation,
             sites,
         })
+    }
+
+    /// The covariates of `[design] adjust` over the persons of `panel`:
+    /// person-table covariates, or history covariates (`history`: their
+    /// values in panel order, NaN for missing, in `spec`'s order).
+    fn adjustment(
+        &self,
+        panel: &Panel,
+        spec: &BalanceSpec,
+        history: &[Vec<f64>],
+    ) -> Result<Option<Adjustment>> {
+        let names = &self.config.design.adjust;
+        if names.is_empty() {
+            return Ok(None);
+        }
+        let mut adjustment = Adjustment::new();
+        for name in names {
+            adjustment = match spec.history.iter().position(|h| &h.name == name) {
+                Some(i) => {
+                    let values: Vec<Option<f64>> = history[i]
+                        .iter()
+                        .map(|x| (!x.is_nan()).then_some(*x))
+                        .collect();
+                    adjustment.values(name, &values)?
+                }
+                None if panel.persons().covariates().iter().any(|c| &c.name == name) => {
+                    adjustment.covariate(panel, name)?
+                }
+                None => {
+                    return Err(Error::InvalidSetting {
+                        name: "design.adjust".into(),
+                        reason: format!(
+                            "`{name}` is neither a person-table covariate ({}) nor a \
+                             [[balance.history]] covariate ({})",
+                            list(panel.persons().covariates().iter().map(|c| c.name.as_str())),
+                            list(spec.history.iter().map(|h| h.name.as_str())),
+                        ),
+                    });
+                }
+            };
+        }
+        Ok(Some(adjustment))
     }
 }
 
@@ -647,9 +721,20 @@ impl Tally {
     }
 }
 
+/// `a, b, c`, or `none`.
+fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
 /// An outcome's effects from its person-level values.
 struct PersonLevel {
     weekly: WeeklyEffects,
+    adjusted: Option<WeeklyEffects>,
     randomisation: Option<RandomisationTest>,
     sites: Option<GroupEffects>,
 }
@@ -658,6 +743,7 @@ struct PersonLevel {
 fn outcome_results(spec: &OutcomeConfig, estimated: PersonLevel, through: i32) -> OutcomeResults {
     let PersonLevel {
         weekly,
+        adjusted,
         randomisation,
         sites,
     } = estimated;
@@ -675,6 +761,7 @@ fn outcome_results(spec: &OutcomeConfig, estimated: PersonLevel, through: i32) -
         randomisation,
         sites,
         effects: weekly,
+        adjusted,
     }
 }
 
@@ -734,7 +821,11 @@ impl Results {
             written.push(p.clone());
             p
         };
-        effects::write_effects_csv(self.outcomes.iter().map(|o| &o.effects), out("effects.csv"))?;
+        let tables = self
+            .outcomes
+            .iter()
+            .flat_map(|o| std::iter::once(&o.effects).chain(&o.adjusted));
+        effects::write_effects_csv(tables, out("effects.csv"))?;
         self.balance.write_csv(out("balance.csv"))?;
         if let Some(spell) = &self.spell {
             spell.km.write_csv(out("spell_km.csv"))?;

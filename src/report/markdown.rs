@@ -27,7 +27,7 @@ pub fn render(r: &Results) -> String {
         s,
         "Computed by trialpanel {} from `{}`, `{}` and `{}`. Effects are treatment − control \
          differences in means among the persons followed at each event week{}, with {level} \
-         confidence intervals ({} standard errors). Tables are rounded; `effects.csv`, \
+         confidence intervals ({}). Tables are rounded; `effects.csv`, \
          `balance.csv`, `spell_km.csv` and `results.json` hold every number at full precision.\n",
         r.version,
         c.inputs.persons.display(),
@@ -38,11 +38,50 @@ pub fn render(r: &Results) -> String {
         } else {
             ""
         },
-        match c.design.variance {
-            Variance::Welch => "Welch",
-            Variance::Pooled => "pooled-variance",
+        match (&r.trial.clusters, c.design.variance) {
+            (Some(_), _) =>
+                "CR2 cluster-robust standard errors with Bell–McCaffrey degrees of freedom",
+            (None, Variance::Welch) => "Welch standard errors",
+            (None, Variance::Pooled) => "pooled-variance standard errors",
         },
     );
+    if let Some(k) = &r.trial.clusters {
+        let _ = writeln!(
+            s,
+            "The trial assigned whole clusters (`{}`): {} treatment and {} control clusters. \
+             Every standard error, confidence interval and p-value treats the cluster as the \
+             unit of randomisation, randomisation tests re-draw whole clusters, and the tables \
+             count the clusters behind each estimate.\n",
+            c.persons.cluster.as_deref().unwrap_or("cluster"),
+            k.treatment,
+            k.control
+        );
+    }
+    if !c.design.adjust.is_empty() {
+        let _ = writeln!(
+            s,
+            "Beside each difference in means, the Lin (2013) covariate-adjusted estimate: the \
+             coefficient on treatment in a regression on the centred baseline covariates {}{} \
+             and their interactions with treatment, with {} standard errors. Missing baseline \
+             values are filled with the mean and flagged by an indicator.\n",
+            c.design
+                .adjust
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if c.design.blocked {
+                " and block dummies"
+            } else {
+                ""
+            },
+            if r.trial.clusters.is_some() {
+                "CR2 (Bell–McCaffrey df)"
+            } else {
+                "HC2"
+            },
+        );
+    }
     design(&mut s, r);
     let _ = writeln!(s, "## Balance at referral\n");
     s.push_str(&r.balance.to_markdown());
@@ -170,30 +209,69 @@ fn outcome(s: &mut String, r: &Results, o: &OutcomeResults) {
             super::figures::effects_file(&e.outcome)
         );
     }
+    let level = pct_label(e.design.level);
+    let (clusters_head, clusters_rule) = if e.clustered {
+        (" Clusters (T / C) |", "---:|")
+    } else {
+        ("", "")
+    };
+    let (lin_head, lin_rule) = if o.adjusted.is_some() {
+        (format!(" Adjusted | {level} CI | p |"), "---:|---:|---:|")
+    } else {
+        (String::new(), "")
+    };
     let _ = writeln!(
         s,
-        "| Week | n (T / C) | Treatment | Control | Effect | {} CI | p |\n|---:|---:|---:|---:|---:|---:|---:|",
-        pct_label(e.design.level)
+        "| Week | n (T / C) |{clusters_head} Treatment | Control | Effect | {level} CI | p |{lin_head}\n\
+         |---:|---:|{clusters_rule}---:|---:|---:|---:|---:|{lin_rule}",
     );
+    let ci = |est: &crate::stats::Estimate| match (est.ci_low, est.ci_high) {
+        (Some(lo), Some(hi)) => interval(o.unit, lo, hi),
+        _ => "–".into(),
+    };
+    let mut notes = Vec::new();
     for k in &r.snapshot {
         let Some(w) = e.week(*k) else { continue };
         let est = &w.estimate;
-        let ci = match (est.ci_low, est.ci_high) {
-            (Some(lo), Some(hi)) => interval(o.unit, lo, hi),
-            _ => "–".into(),
+        let clusters = match (e.clustered, est.clusters_treat, est.clusters_control) {
+            (true, Some(t), Some(c)) => format!(" {t} / {c} |"),
+            (true, _, _) => " – |".into(),
+            (false, _, _) => String::new(),
+        };
+        let lin = match o.adjusted.as_ref().and_then(|a| a.week(*k)) {
+            Some(a) => {
+                if let Some(note) = &a.note {
+                    notes.push(format!("week {k}: {note}"));
+                }
+                if !a.dropped.is_empty() {
+                    notes.push(format!("week {k}: dropped {}", a.dropped.join(", ")));
+                }
+                format!(
+                    " {} | {} | {} |",
+                    value(o.unit, a.estimate.effect, true),
+                    ci(&a.estimate),
+                    p_value(a.estimate.p_value)
+                )
+            }
+            None if o.adjusted.is_some() => " – | – | – |".into(),
+            None => String::new(),
         };
         let _ = writeln!(
             s,
-            "| {k} | {} / {} | {} | {} | {} | {ci} | {} |",
+            "| {k} | {} / {} |{clusters} {} | {} | {} | {} | {} |{lin}",
             est.n_treat,
             est.n_control,
             value(o.unit, est.mean_treat, false),
             value(o.unit, est.mean_control, false),
             value(o.unit, est.effect, true),
+            ci(est),
             p_value(est.p_value),
         );
     }
     s.push('\n');
+    if !notes.is_empty() {
+        let _ = writeln!(s, "Adjusted estimate: {}.\n", notes.join("; "));
+    }
     let f = &o.significant_from;
     let from = |k: Option<i32>| k.map_or("never".into(), |k| format!("from week {k}"));
     let _ = write!(
@@ -229,9 +307,14 @@ fn outcome(s: &mut String, r: &Results, o: &OutcomeResults) {
         };
         let _ = writeln!(
             s,
-            "Randomisation test ({} re-draws of the assignment{}): p for the largest |t| over \
+            "Randomisation test ({} re-draws of the assignment{}{}): p for the largest |t| over \
              weeks: {}; at week {}: {}.\n",
             ri.draws,
+            if e.clustered {
+                " of whole clusters"
+            } else {
+                ""
+            },
             if r.config.design.blocked {
                 " within blocks"
             } else {
@@ -495,12 +578,17 @@ impl Balance {
             };
             let line = match (&r.level, r.test) {
                 (Some(level), _) => format!(
-                    "| {} = {level} | {}% | {}% | {} pp | {} | |",
+                    "| {} = {level} | {}% | {}% | {} pp | {} | {} |",
                     r.covariate,
                     num(r.mean_treat.map(|x| 100.0 * x), 1),
                     num(r.mean_control.map(|x| 100.0 * x), 1),
                     num(r.diff.map(|x| 100.0 * x), 1),
                     num(r.smd, 3),
+                    if r.test.is_some() {
+                        p(r.p_value)
+                    } else {
+                        String::new()
+                    },
                 ),
                 (None, Some("chi-square")) => format!(
                     "| {}{note} | n = {} | n = {} | | | {} |",
@@ -508,6 +596,12 @@ impl Balance {
                     r.n_treat,
                     r.n_control,
                     p(r.p_value)
+                ),
+                // A categorical covariate of a clustered design: its levels
+                // carry the tests.
+                (None, None) => format!(
+                    "| {}{note} | n = {} | n = {} | | | |",
+                    r.covariate, r.n_treat, r.n_control
                 ),
                 _ => format!(
                     "| {}{note} | {} ({}) | {} ({}) | {} | {} | {} |",
@@ -527,13 +621,16 @@ impl Balance {
         let j = &self.joint;
         let _ = write!(
             s,
-            "\nJoint test (OLS of treatment on all covariates{}, n = {}): ",
+            "\nJoint test (OLS of treatment on all covariates{}, n = {}{}): ",
             if j.block_effects {
                 ", block fixed effects"
             } else {
                 ""
             },
-            j.n[0] + j.n[1]
+            j.n[0] + j.n[1],
+            j.clusters.map_or(String::new(), |g| format!(
+                "; cluster-robust Wald F over {g} clusters"
+            )),
         );
         match (j.f, j.df1, j.df2) {
             (Some(f), Some(d1), Some(d2)) => {
