@@ -27,6 +27,9 @@ fn load(case: &str) -> Result<Panel, Error> {
     let spec = PersonSpec::default();
     let spec = if case == "bom_crlf_quoted" {
         spec.block_column("municipality")
+    } else if case.starts_with("cluster_") {
+        spec.block_column("municipality")
+            .cluster_column("caseworker")
     } else {
         spec
     };
@@ -301,4 +304,36 @@ fn error_messages_quote_only_an_excerpt() {
     assert!(matches!(e, Error::UnknownArm { row: 2, .. }), "{e:?}");
     assert!(text.len() < 400, "{} bytes", text.len());
     assert!(text.contains("(2000000 bytes in all)"), "{text}");
+}
+
+#[test]
+fn a_cluster_across_arms_or_blocks_names_the_cluster_and_both_rows() {
+    match error("cluster_spans_arms") {
+        Error::ClusterSpans {
+            file,
+            row,
+            column,
+            cluster,
+            what,
+            first_row,
+            ..
+        } => {
+            assert_eq!(file_name(&file), "persons.csv");
+            assert_eq!((row, first_row), (4, 1));
+            assert_eq!(
+                (column.as_str(), cluster.as_str(), what),
+                ("caseworker", "cw1", "both arms")
+            );
+        }
+        e => panic!("{e:?}"),
+    }
+    let e = error("cluster_spans_blocks");
+    assert!(
+        matches!(&e, Error::ClusterSpans { row: 3, first_row: 1, what: "two blocks", cluster, .. } if cluster == "cw1"),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string().contains("block `K1`") && e.to_string().contains("block `K2`"),
+        "{e}"
+    );
 }

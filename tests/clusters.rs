@@ -494,3 +494,45 @@ fn clustered_intervals_cover_under_a_strong_cluster_effect() {
     );
     assert!(share(welch) < 0.80, "Welch coverage {}", share(welch));
 }
+
+#[test]
+fn a_clustered_analysis_read_in_parts_equals_the_whole() {
+    use trialpanel::analysis::Analysis;
+    let base = Analysis::from_file(fixture("clusters/analysis.toml")).unwrap();
+    let mut c = base.config().clone();
+    c.design.adjust.clear();
+    for o in &mut c.outcomes {
+        o.randomisation = false;
+    }
+    for blocked in [false, true] {
+        c.design.blocked = blocked;
+        c.inputs.memory_budget_gb = None;
+        let whole = Analysis::new(c.clone(), fixture("clusters"))
+            .unwrap()
+            .run()
+            .unwrap();
+        // 133 persons × 25 event weeks × 3 bytes: a tenth of it per part.
+        c.inputs.memory_budget_gb = Some(5.0 * 133.0 * 25.0 * 3.0 / 10.0 / 1e9);
+        let parts = Analysis::new(c.clone(), fixture("clusters"))
+            .unwrap()
+            .run()
+            .unwrap();
+        assert!(parts.trial.parts > 5, "{}", parts.trial.parts);
+        for (w, p) in whole.outcomes.iter().zip(&parts.outcomes) {
+            assert!(w.effects.clustered);
+            assert_eq!(w.effects.rows, p.effects.rows);
+        }
+        assert_eq!(whole.balance, parts.balance);
+    }
+    // The Lin estimate needs every person's values: refused before reading.
+    let mut c = base.config().clone();
+    c.inputs.memory_budget_gb = Some(1e-6);
+    let e = Analysis::new(c, fixture("clusters"))
+        .unwrap()
+        .run()
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::MemoryBudget { .. }) && e.to_string().contains("adjust"),
+        "{e}"
+    );
+}

@@ -2,9 +2,9 @@
 //! text as `<text>` elements, so no system fonts are needed).
 //!
 //! * `effects_<outcome>.svg`: weekly means by arm (left) beside the effect
-//!   with its pointwise confidence band (shaded) and, when computed, the
-//!   simultaneous band (dashed), with the persons followed per arm under
-//!   the week axis;
+//!   with its pointwise confidence band (shaded), when computed the
+//!   simultaneous band (dashed grey) and the covariate-adjusted effect
+//!   (dashed green), with the persons followed per arm under the week axis;
 //! * `spell_km.svg`: Kaplan–Meier cumulative incidence of a completed spell
 //!   per arm with pointwise confidence bands and the persons at risk;
 //! * `hours_distribution.svg`: the distribution of positive hours at the
@@ -90,6 +90,18 @@ fn draw_effects(o: &OutcomeResults, svg: &mut String) -> DrawResult {
     let effect = get(&|r| r.estimate.effect);
     let (lo, hi) = (get(&|r| r.estimate.ci_low), get(&|r| r.estimate.ci_high));
     let (band_lo, band_hi) = (get(&|r| r.band_low), get(&|r| r.band_high));
+    // The Lin estimate, on the same weeks, when there is one.
+    let adjusted: Vec<Option<f64>> = match &o.adjusted {
+        Some(a) => rows
+            .iter()
+            .map(|r| {
+                a.week(r.week)
+                    .and_then(|w| w.estimate.effect)
+                    .map(|x| scale * x)
+            })
+            .collect(),
+        None => Vec::new(),
+    };
 
     let root = SVGBackend::with_string(svg, (WIDTH, 545)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -139,6 +151,7 @@ fn draw_effects(o: &OutcomeResults, svg: &mut String) -> DrawResult {
             .chain(&hi)
             .chain(&band_lo)
             .chain(&band_hi)
+            .chain(&adjusted)
             .flatten()
             .copied()
             .chain([0.0]),
@@ -186,6 +199,17 @@ fn draw_effects(o: &OutcomeResults, svg: &mut String) -> DrawResult {
             series.label("effect").legend(|(x, y)| {
                 PathElement::new(vec![(x, y), (x + 24, y)], BLACK.stroke_width(2))
             });
+        }
+    }
+    let lin = RGBColor(0, 110, 90);
+    for (i, segment) in segments(&weeks, &adjusted).into_iter().enumerate() {
+        let series = fx.draw_series(DashedLineSeries::new(segment, 8, 3, lin.stroke_width(2)))?;
+        if i == 0 {
+            series
+                .label("covariate-adjusted (Lin)")
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 24, y)], lin.stroke_width(2))
+                });
         }
     }
     legend(&mut fx, SeriesLabelPosition::UpperLeft)?;
