@@ -571,7 +571,6 @@ fn joint_test(
         .iter()
         .map(|&p| f64::from(arms[p as usize] as u8))
         .collect();
-    let mut columns = columns;
     let mut counts = [0usize; 2];
     for &p in &complete {
         counts[arms[p as usize] as usize] += 1;
@@ -733,8 +732,8 @@ fn within_cross_products(
         xtx[(i, j)] = v;
         xtx[(j, i)] = v;
     }
-    let xty = xs.par_iter().map(|x| dot(x, &yc)).collect();
-    (xtx, xty, dot(&yc, &yc))
+    let xty = xs.par_iter().map(|x| dot(x, yc)).collect();
+    (xtx, xty, dot(yc, yc))
 }
 
 impl Balance {

@@ -14,6 +14,14 @@
 //! * [`subgroup_effects`] and [`site_effects`]: the same estimates within
 //!   subgroups or sites, with small-cell suppression and a heterogeneity test.
 //!
+//! **Clusters.** When the person table has a cluster column
+//! ([`PersonSpec::cluster_column`](crate::PersonSpec::cluster_column)),
+//! every one of them treats the cluster as the unit of randomisation
+//! (methods §9): CR2 standard errors with Bell–McCaffrey df (blocked:
+//! df = J − 2B), re-draws of whole clusters, ψ summed within clusters; each
+//! row counts its clusters. The covariate-adjusted estimate beside these is
+//! [`lin_effects`](crate::lin_effects).
+//!
 //! Everything runs in parallel (over weeks, band draws or randomisation
 //! draws) and gives bit-identical results whatever the number of threads:
 //! each week's sums run in one thread in a fixed order, and each batch of
@@ -35,7 +43,9 @@ use crate::stats::{self, ChiSquare, Estimate, Moments, Variance};
 use crate::table::{self, Table};
 
 /// The design of the comparison: how the estimator treats blocks, the
-/// confidence level and the variance estimator.
+/// confidence level and the variance estimator. Clusters are not a setting
+/// here: they come with the persons (a cluster column), so that a clustered
+/// trial cannot be analysed as if persons were randomised.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Design {
     /// Randomised within blocks (the person table's block column): use the

@@ -241,9 +241,10 @@ pub enum Error {
     /// A cluster whose persons are in both arms, or in two blocks: clusters
     /// are the units of randomisation, so each lies in one arm and one block.
     #[error(
-        "{file}: row {row}, column `{column}`: cluster `{}` has persons in {what} \
-         ({first} from row {first_row}, {second} in row {row}); a cluster is randomised as a whole",
-        excerpt(.cluster, VALUE_CHARS)
+        "{file}: row {row}, column `{column}`: cluster `{}` has persons in {} ({seen}); \
+         a cluster is randomised as a whole",
+        excerpt(.cluster, VALUE_CHARS),
+        if *.across_arms { "both arms" } else { "two blocks" }
     )]
     ClusterSpans {
         /// The file (or an in-memory frame's label).
@@ -255,14 +256,12 @@ pub enum Error {
         column: String,
         /// The cluster label.
         cluster: String,
-        /// `both arms` or `two blocks`.
-        what: &'static str,
-        /// Arm or block of the cluster's first row, e.g. `` arm `T` ``.
-        first: String,
-        /// Data row of the cluster's first person.
-        first_row: usize,
-        /// Arm or block of row `row`.
-        second: String,
+        /// `true`: the cluster has persons in both arms; `false`: in two
+        /// blocks.
+        across_arms: bool,
+        /// Both rows' arms or blocks, the first being the cluster's first
+        /// row, e.g. `` arm `T` in row 1, arm `C` in row 4 ``.
+        seen: String,
     },
 
     /// One arm has no persons.

@@ -81,9 +81,11 @@
 //!    [`OutcomeValues`]: a weeks × persons matrix with missing values where a
 //!    person is not followed.
 //! 4. **Effects.** [`weekly_effects`] compares the arms week by week under a
-//!    [`Design`] (blocked or not, level, Welch or pooled variance); then
+//!    [`Design`] (blocked or not, level, Welch or pooled variance; CR2 when
+//!    the person table has clusters); then
 //!    [`effects::simultaneous_band`], [`effects::randomisation_test`],
-//!    [`effects::subgroup_effects`] and [`effects::site_effects`]. Every
+//!    [`effects::subgroup_effects`] and [`effects::site_effects`];
+//!    [`lin_effects`] adjusts for baseline covariates. Every
 //!    table has the same [`Estimate`] columns ([`table::ESTIMATE_COLUMNS`]).
 //! 5. **Balance.** [`balance::balance`] tests every baseline and
 //!    register-history covariate and the joint F-test.
@@ -99,10 +101,10 @@
 //! | inputs | [`Persons`], [`PersonSpec`], [`Arm`], [`CodeTable`], [`Category`], [`LongColumns`], [`WideColumns`] |
 //! | panel | [`Panel`], [`PanelBuilder`], [`AtRisk`], [`LoadReport`], [`LoadProgress`] |
 //! | outcomes | [`Outcome`], [`OutcomeValues`], [`SpellRule`] |
-//! | estimators | [`weekly_effects`], [`Design`], [`WeeklyEffects`]; [`effects::simultaneous_band`], [`effects::randomisation_test`], [`effects::subgroup_effects`], [`effects::site_effects`]; [`sums::WeeklySums`]; [`spell::completions`], [`spell::time_to_spell`]; [`balance::balance`]; [`descriptives::HoursAt`] |
+//! | estimators | [`weekly_effects`], [`Design`], [`WeeklyEffects`], [`Estimator`]; [`lin_effects`], [`Adjustment`]; [`effects::simultaneous_band`], [`effects::randomisation_test`], [`effects::subgroup_effects`], [`effects::site_effects`]; [`sums::WeeklySums`]; [`spell::completions`], [`spell::time_to_spell`]; [`balance::balance`]; [`descriptives::HoursAt`] |
 //! | results | [`Estimate`] (the columns of every table), [`Variance`], [`Table`] (`to_frame`, `write_csv`), [`analysis::Results`] |
 //! | pipeline | [`analysis::Analysis`], [`analysis::AnalysisConfig`] |
-//! | plain statistics | [`stats::difference_in_means`], [`stats::blocked_difference_in_means`], [`stats::holm`], [`stats::benjamini_hochberg`], [`stats::pearson_chi_square`], [`stats::cochran_q`], [`stats::kaplan_meier`], [`stats::log_rank`] |
+//! | plain statistics | [`stats::difference_in_means`], [`stats::blocked_difference_in_means`], [`stats::clustered_difference_in_means`], [`stats::blocked_clustered_difference_in_means`], [`stats::holm`], [`stats::benjamini_hochberg`], [`stats::pearson_chi_square`], [`stats::cochran_q`], [`stats::kaplan_meier`], [`stats::log_rank`] |
 //! | errors | [`Error`], [`Result`] |
 //!
 //! ## Naming
@@ -112,6 +114,7 @@
 //! [`effects::RandomisationSpec`], [`simulate::TrialSpec`]); the analysis
 //! file's tables end in `Config` ([`analysis::AnalysisConfig`] and one type
 //! per table: [`analysis::InputsConfig`], [`analysis::WeeksConfig`],
+//! [`analysis::DesignConfig`],
 //! [`analysis::OutcomeConfig`], [`analysis::BalanceConfig`],
 //! [`analysis::HistoryConfig`], [`analysis::ReportConfig`]). Three domain
 //! nouns keep their names: [`Design`] (the randomisation design, as in

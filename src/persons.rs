@@ -634,10 +634,10 @@ fn check_nesting(
             Arm::Control => format!("arm `{}`", spec.control_label),
         };
         let block = |r: usize| format!("block `{}`", blocks.labels[blocks.index[r] as usize]);
-        let (what, a, b) = if arms[row] != arms[f] {
-            ("both arms", arm(f), arm(row))
+        let (across_arms, a, b) = if arms[row] != arms[f] {
+            (true, arm(f), arm(row))
         } else if blocks.index[row] != blocks.index[f] {
-            ("two blocks", block(f), block(row))
+            (false, block(f), block(row))
         } else {
             continue;
         };
@@ -646,10 +646,8 @@ fn check_nesting(
             row: row + 1,
             column: column.to_string(),
             cluster: clusters.labels[c as usize].clone(),
-            what,
-            first: a,
-            first_row: f + 1,
-            second: b,
+            across_arms,
+            seen: format!("{a} in row {}, {b} in row {}", f + 1, row + 1),
         });
     }
     Ok(())

@@ -314,22 +314,23 @@ fn a_cluster_across_arms_or_blocks_names_the_cluster_and_both_rows() {
             row,
             column,
             cluster,
-            what,
-            first_row,
+            across_arms,
+            seen,
             ..
         } => {
             assert_eq!(file_name(&file), "persons.csv");
-            assert_eq!((row, first_row), (4, 1));
+            assert_eq!(row, 4);
+            assert_eq!(seen, "arm `treatment` in row 1, arm `control` in row 4");
             assert_eq!(
-                (column.as_str(), cluster.as_str(), what),
-                ("caseworker", "cw1", "both arms")
+                (column.as_str(), cluster.as_str(), across_arms),
+                ("caseworker", "cw1", true)
             );
         }
         e => panic!("{e:?}"),
     }
     let e = error("cluster_spans_blocks");
     assert!(
-        matches!(&e, Error::ClusterSpans { row: 3, first_row: 1, what: "two blocks", cluster, .. } if cluster == "cw1"),
+        matches!(&e, Error::ClusterSpans { row: 3, across_arms: false, cluster, .. } if cluster == "cw1"),
         "{e:?}"
     );
     assert!(
