@@ -536,3 +536,73 @@ fn a_clustered_analysis_read_in_parts_equals_the_whole() {
         "{e}"
     );
 }
+
+#[test]
+fn site_and_subgroup_effects_are_clustered_too() {
+    let panel = panel(true);
+    let values = Outcome::hours().evaluate(&panel, 0..=24).unwrap();
+    let sites = trialpanel::effects::site_effects(&values, &Design::default(), 1).unwrap();
+    let female =
+        trialpanel::effects::subgroup_effects(&values, &Design::default(), "female", 1).unwrap();
+    let want = rows("clusters/groups.csv");
+    assert_eq!(want.len(), 2 * (3 + 2));
+    for w in &want {
+        let table = if w["by"] == "site" { &sites } else { &female };
+        let week = num(w, "week") as i32;
+        let row = table
+            .rows
+            .iter()
+            .find(|r| r.week == week && r.group == w["group"])
+            .unwrap_or_else(|| panic!("{} {} week {week}", w["by"], w["group"]));
+        let e = &row.estimate;
+        let what = |c: &str| format!("{} {} week {week}: {c}", w["by"], w["group"]);
+        assert_eq!(e.n_treat as f64, num(w, "n_treat"));
+        assert_eq!(e.clusters_treat.map(|c| c as f64), Some(num(w, "clusters_treat")));
+        assert_eq!(e.clusters_control.map(|c| c as f64), Some(num(w, "clusters_control")));
+        for col in ["effect", "se", "df", "ci_low", "ci_high", "p_value"] {
+            let got = match col {
+                "effect" => e.effect,
+                "se" => e.se,
+                "df" => e.df,
+                "ci_low" => e.ci_low,
+                "ci_high" => e.ci_high,
+                _ => e.p_value,
+            };
+            close(&what(col), got, num(w, col));
+        }
+    }
+}
+
+#[test]
+fn adjust_takes_history_covariates_and_names_unknown_ones() {
+    use trialpanel::analysis::Analysis;
+    let base = Analysis::from_file(fixture("clusters/analysis.toml")).unwrap();
+    let mut c = base.config().clone();
+    c.balance.history = vec![trialpanel::analysis::HistoryConfig {
+        outcome: "hours".into(),
+        weeks: 4,
+        name: Some("hours_before".into()),
+    }];
+    c.design.adjust = vec!["age".into(), "hours_before".into()];
+    c.outcomes.truncate(1);
+    let results = Analysis::new(c.clone(), fixture("clusters")).unwrap().run().unwrap();
+    let lin = results.outcomes[0].adjusted.as_ref().unwrap();
+    // The same estimate from the library, with the history totals as values.
+    let panel = panel(true);
+    let before = Outcome::hours().totals(&panel, -4..=-1).unwrap();
+    let adjustment = Adjustment::new()
+        .covariate(&panel, "age")
+        .unwrap()
+        .values("hours_before", &before)
+        .unwrap();
+    assert!(adjustment.regressors().contains(&"hours_before (missing)"));
+    let values = Outcome::hours().evaluate(&panel, 0..=24).unwrap();
+    let direct = lin_effects(&values, &Design::default(), &adjustment).unwrap();
+    assert_eq!(lin.rows, direct.rows);
+
+    c.design.adjust = vec!["shoe_size".into()];
+    let e = Analysis::new(c, fixture("clusters")).unwrap().run().unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("design.adjust") && text.contains("shoe_size"), "{text}");
+    assert!(text.contains("hours_before") && text.contains("education"), "{text}");
+}
