@@ -134,25 +134,6 @@ impl Adjustment {
     pub fn regressors(&self) -> Vec<&str> {
         self.columns.iter().map(|c| c.name.as_str()).collect()
     }
-
-    /// The regressors plus, for a blocked design, the block dummies.
-    fn with_blocks(&self, panel: &Panel, design: &Design) -> Vec<Column> {
-        let mut columns = self.columns.clone();
-        if design.blocked {
-            let blocks = panel.persons().blocks();
-            for (b, label) in blocks.labels.iter().enumerate().skip(1) {
-                columns.push(Column {
-                    name: format!("block={label}"),
-                    values: blocks
-                        .index
-                        .iter()
-                        .map(|&i| f64::from(u8::from(i as usize == b)))
-                        .collect(),
-                });
-            }
-        }
-        columns
-    }
 }
 
 /// 1 where `values` is missing.
@@ -169,6 +150,12 @@ fn missing_indicator<T>(name: &str, values: &[Option<T>]) -> Column {
 /// The Lin-adjusted weekly effects of `values` (see the [module](self)
 /// docs), in parallel over weeks, with Holm and Benjamini–Hochberg
 /// adjustments across weeks. The persons must be those of `values`' panel.
+///
+/// The cost per week is one pass over the persons for the cross-products
+/// of [1, x] (K covariate columns: n·K² operations) and one for the HC2
+/// leverages; block dummies cost nothing per person (a person's block is
+/// one of the constant columns of its cell), and with clusters each
+/// cluster takes (2 + 2(K + B))²·K operations.
 pub fn lin_effects(
     values: &OutcomeValues<'_>,
     design: &Design,
@@ -176,7 +163,7 @@ pub fn lin_effects(
 ) -> Result<WeeklyEffects> {
     design.check()?;
     let panel = values.panel();
-    let columns = adjustment.with_blocks(panel, design);
+    let columns = &adjustment.columns;
     if let Some(c) = columns.iter().find(|c| c.values.len() != panel.n_persons()) {
         return Err(Error::InvalidSetting {
             name: "adjust".into(),
@@ -188,12 +175,13 @@ pub fn lin_effects(
             ),
         });
     }
+    let model = Model::new(panel, design, columns);
     let weeks: Vec<i32> = values.weeks().collect();
     let rows: Vec<WeekEffect> = weeks
         .par_iter()
         .map(|&k| {
             let row = values.week(k).unwrap_or(&[]);
-            let fit = lin_week(panel, row, k, &columns, design.level);
+            let fit = model.fit(row, k, design.level);
             WeekEffect {
                 dropped: fit.dropped,
                 note: fit.note,
@@ -223,303 +211,500 @@ struct LinFit {
 /// ones (and an eigenvalue of a cluster's cross-product as zero).
 const COLLINEAR: f64 = 1e-10;
 
-/// A person's row in the arm basis v = [1, x − x̄]: the full regressors are
-/// [1, z, x − x̄, z·(x − x̄)] = T_a·v.
-fn arm_basis(columns: &[Column], p: usize, means: &[f64], v: &mut [f64]) {
-    v[0] = 1.0;
-    for (j, c) in columns.iter().enumerate() {
-        v[j + 1] = c.values[p] - means[j];
+/// The Lin regression of one outcome's weeks.
+///
+/// The full regressors, in R's order, are [1, z, x − x̄, d − d̄, z·(x − x̄),
+/// z·(d − d̄)]: K covariate columns x and, for a blocked design, B − 1 block
+/// dummies d. Every person of a cell (arm a, block b) has the same z and
+/// d, so the full row is L_ab·u for the short row u = [1, x − c] (c the
+/// covariates' means over all persons, for accuracy) and a cell matrix
+/// L_ab that also carries the week's means. Cross-products are summed per
+/// unit (a cluster, or a cell) over short rows, and mapped to the full
+/// basis once per unit.
+struct Model<'a> {
+    panel: &'a Panel,
+    columns: &'a [Column],
+    /// c: each covariate's mean over all persons.
+    shift: Vec<f64>,
+    /// Block of each panel person (0 unblocked), and the block labels.
+    block: Vec<u32>,
+    blocks: Vec<String>,
+}
+
+impl<'a> Model<'a> {
+    fn new(panel: &'a Panel, design: &Design, columns: &'a [Column]) -> Model<'a> {
+        let n = panel.n_persons().max(1) as f64;
+        let groups = panel.persons().blocks();
+        let (block, blocks) = if design.blocked {
+            (groups.index.clone(), groups.labels.clone())
+        } else {
+            (vec![0; panel.n_persons()], vec!["all".into()])
+        };
+        Model {
+            panel,
+            columns,
+            shift: columns
+                .iter()
+                .map(|c| c.values.iter().sum::<f64>() / n)
+                .collect(),
+            block,
+            blocks,
+        }
+    }
+
+    /// K, covariate columns.
+    fn k(&self) -> usize {
+        self.columns.len()
+    }
+
+    /// Block dummies, B − 1.
+    fn dummies(&self) -> usize {
+        self.blocks.len() - 1
+    }
+
+    /// Regressors of the full model.
+    fn p(&self) -> usize {
+        2 + 2 * (self.k() + self.dummies())
+    }
+
+    fn name(&self, f: usize) -> String {
+        let all = self.k() + self.dummies();
+        let x = |j: usize| {
+            if j < self.k() {
+                self.columns[j].name.clone()
+            } else {
+                format!("block={}", self.blocks[j - self.k() + 1])
+            }
+        };
+        match f {
+            0 => "(intercept)".into(),
+            1 => "z".into(),
+            f if f < 2 + all => x(f - 2),
+            f => format!("z:{}", x(f - 2 - all)),
+        }
+    }
+
+    /// The short row u = [1, x − c] of person `p`.
+    fn short_row(&self, p: usize, u: &mut [f64]) {
+        u[0] = 1.0;
+        for (j, c) in self.columns.iter().enumerate() {
+            u[j + 1] = c.values[p] - self.shift[j];
+        }
+    }
+
+    /// L_ab restricted to the rows `kept`: full row = L·u, for the week's
+    /// covariate means `means` (of x − c) and block shares `shares`.
+    fn cell_map(
+        &self,
+        arm: Arm,
+        b: usize,
+        means: &[f64],
+        shares: &[f64],
+        kept: &[usize],
+    ) -> DMatrix<f64> {
+        let a = f64::from(u8::from(arm == Arm::Treatment));
+        let (k, all) = (self.k(), self.k() + self.dummies());
+        let full = |f: usize, c: usize| -> f64 {
+            // Column c of u: 0 the intercept, 1 + j covariate j.
+            let (x, scale) = match f {
+                0 => return f64::from(u8::from(c == 0)),
+                1 => return a * f64::from(u8::from(c == 0)),
+                f if f < 2 + all => (f - 2, 1.0),
+                f => (f - 2 - all, a),
+            };
+            scale
+                * if x < k {
+                    if c == 0 {
+                        -means[x]
+                    } else {
+                        f64::from(u8::from(c == x + 1))
+                    }
+                } else if c == 0 {
+                    let d = x - k + 1;
+                    f64::from(u8::from(b == d)) - shares[d]
+                } else {
+                    0.0
+                }
+        };
+        DMatrix::from_fn(kept.len(), k + 1, |r, c| full(kept[r], c))
+    }
+
+    fn fit(&self, row: &[f64], k: i32, level: f64) -> LinFit {
+        let panel = self.panel;
+        let persons = panel.persons();
+        let arms = persons.arms();
+        let clusters = persons.clusters();
+        let dim = self.k() + 1;
+        // Pass 1: the persons used, their arms' moments, the covariate
+        // means and the block shares over them.
+        let mut used: Vec<usize> = Vec::new();
+        for (_, range) in panel.observed(k) {
+            used.extend(range.filter(|&p| row.get(p).is_some_and(|y| !y.is_nan())));
+        }
+        let by_arm = |arm: Arm| {
+            let v: Vec<f64> = used
+                .iter()
+                .filter(|&&p| arms[p] == arm)
+                .map(|&p| row[p])
+                .collect();
+            Moments::of(&v)
+        };
+        let (treat, control) = (by_arm(Arm::Treatment), by_arm(Arm::Control));
+        let mut estimate = Estimate {
+            n_treat: treat.n,
+            n_control: control.n,
+            mean_treat: treat.mean(),
+            mean_control: control.mean(),
+            sd_treat: treat.sd(),
+            sd_control: control.sd(),
+            ..Estimate::default()
+        };
+        let missing = |estimate: Estimate, dropped: Vec<String>, note: String| LinFit {
+            estimate,
+            dropped,
+            note: Some(note),
+        };
+        if treat.n == 0 || control.n == 0 {
+            return missing(estimate, Vec::new(), "an arm has no persons".into());
+        }
+        let n = used.len() as f64;
+        let mut u = vec![0.0; dim];
+        let mut means = vec![0.0; self.k()];
+        let mut range = vec![(f64::INFINITY, f64::NEG_INFINITY); self.k()];
+        let mut shares = vec![0.0; self.blocks.len()];
+        for &p in &used {
+            self.short_row(p, &mut u);
+            for ((m, r), &x) in means.iter_mut().zip(&mut range).zip(&u[1..]) {
+                *m += x;
+                *r = (r.0.min(x), r.1.max(x));
+            }
+            shares[self.block[p] as usize] += 1.0;
+        }
+        // A covariate constant at this week centres to exactly 0 (and is
+        // dropped), not to rounding noise.
+        for (m, r) in means.iter_mut().zip(&range) {
+            *m = if r.0 == r.1 { r.0 } else { *m / n };
+        }
+        for s in &mut shares {
+            *s /= n;
+        }
+
+        // Pass 2: short cross-products per unit (cluster, or cell).
+        let n_blocks = self.blocks.len();
+        let unit_of = |p: usize| -> usize {
+            match clusters {
+                Some(c) => c.index[p] as usize,
+                None => self.block[p] as usize * 2 + arms[p] as usize,
+            }
+        };
+        let n_units = clusters.map_or(2 * n_blocks, |c| c.labels.len());
+        let mut units = vec![Unit::new(dim); n_units];
+        for &p in &used {
+            self.short_row(p, &mut u);
+            let unit = &mut units[unit_of(p)];
+            unit.cell = Some((arms[p], self.block[p] as usize));
+            unit.n += 1;
+            for i in 0..dim {
+                unit.xty[i] += u[i] * row[p];
+                for j in 0..=i {
+                    unit.gram[(i, j)] += u[i] * u[j];
+                }
+            }
+        }
+        let units: Vec<Unit> = units
+            .into_iter()
+            .filter(|u| u.cell.is_some())
+            .map(|mut u| {
+                u.gram.fill_upper_triangle_with_lower_triangle();
+                u
+            })
+            .collect();
+
+        // The full cross-products; collinear columns dropped in order.
+        let p_full = self.p();
+        let all: Vec<usize> = (0..p_full).collect();
+        let mut maps: Vec<Option<DMatrix<f64>>> = vec![None; 2 * n_blocks];
+        let map = |arm: Arm, b: usize, kept: &[usize]| -> DMatrix<f64> {
+            self.cell_map(arm, b, &means, &shares, kept)
+        };
+        let mut xtx = DMatrix::<f64>::zeros(p_full, p_full);
+        for unit in &units {
+            let (arm, b) = unit.cell.unwrap_or((Arm::Control, 0));
+            let l = maps[2 * b + arm as usize].get_or_insert_with(|| map(arm, b, &all));
+            xtx += &*l * &unit.gram * l.transpose();
+        }
+        // The sizes the centred cross-products came from: a covariate's
+        // Σ(x − c)² + n·(x̄ − c)², n for the intercept, z and dummies.
+        let all_x = self.k() + self.dummies();
+        let scale: Vec<f64> = (0..p_full)
+            .map(|f| {
+                let x = match f {
+                    0 | 1 => return xtx[(f, f)],
+                    f if f < 2 + all_x => f - 2,
+                    f => f - 2 - all_x,
+                };
+                if x < self.k() {
+                    let sq: f64 = units.iter().map(|u| u.gram[(x + 1, x + 1)]).sum();
+                    sq + n * means[x] * means[x]
+                } else {
+                    n
+                }
+            })
+            .collect();
+        let kept = independent_columns(&xtx, &scale);
+        let dropped: Vec<String> = (0..p_full)
+            .filter(|f| !kept.contains(f))
+            .map(|f| self.name(f))
+            .collect();
+        let Some(z) = kept.iter().position(|&f| f == 1) else {
+            return missing(
+                estimate,
+                dropped,
+                "the treatment indicator is collinear".into(),
+            );
+        };
+        // Parameters per arm: its cells and its kept covariate slopes.
+        for (arm, m) in [(Arm::Treatment, &treat), (Arm::Control, &control)] {
+            let all_x = self.k() + self.dummies();
+            let slope = |j: usize| {
+                kept.contains(&(2 + j))
+                    || (arm == Arm::Treatment && kept.contains(&(2 + all_x + j)))
+            };
+            let cells = (0..n_blocks)
+                .filter(|&b| units.iter().any(|u| u.cell == Some((arm, b))))
+                .count();
+            let params = cells + (0..self.k()).filter(|&j| slope(j)).count();
+            if m.n <= params {
+                let arm = if arm == Arm::Treatment {
+                    "treatment"
+                } else {
+                    "control"
+                };
+                return missing(
+                    estimate,
+                    dropped,
+                    format!("the {arm} arm has {} persons for {params} parameters", m.n),
+                );
+            }
+        }
+        if clusters.is_some() {
+            let count = |arm| {
+                units
+                    .iter()
+                    .filter(|u| u.cell.is_some_and(|c| c.0 == arm))
+                    .count()
+            };
+            estimate.clusters_treat = Some(count(Arm::Treatment));
+            estimate.clusters_control = Some(count(Arm::Control));
+            if count(Arm::Treatment) < 2 || count(Arm::Control) < 2 {
+                return missing(
+                    estimate,
+                    dropped,
+                    "an arm has fewer than two clusters".into(),
+                );
+            }
+        }
+        let mut maps: Vec<Option<DMatrix<f64>>> = vec![None; 2 * n_blocks];
+        let mut map_of = |arm: Arm, b: usize| -> DMatrix<f64> {
+            maps[2 * b + arm as usize]
+                .get_or_insert_with(|| self.cell_map(arm, b, &means, &shares, &kept))
+                .clone()
+        };
+        let mut xtx = DMatrix::<f64>::zeros(kept.len(), kept.len());
+        let mut xy = DVector::<f64>::zeros(kept.len());
+        let mut factors: Vec<(DMatrix<f64>, DVector<f64>)> = Vec::new();
+        let unit_maps: Vec<DMatrix<f64>> = units
+            .iter()
+            .map(|unit| {
+                let (arm, b) = unit.cell.unwrap_or((Arm::Control, 0));
+                map_of(arm, b)
+            })
+            .collect();
+        for (unit, l) in units.iter().zip(&unit_maps) {
+            xtx += l * &unit.gram * l.transpose();
+            xy += l * &unit.xty;
+        }
+        let Some(inverse) = xtx.cholesky().map(|c| c.inverse()) else {
+            return missing(estimate, dropped, "the regressors are collinear".into());
+        };
+        let beta = &inverse * &xy;
+        estimate.effect = Some(beta[z]);
+        let m = inverse.column(z).into_owned();
+
+        let (var, df) = match clusters {
+            None => {
+                // Pass 3 (HC2): per person, through the cell's short
+                // forms: h = uᵀ(LᵀML)u, e = y − uᵀLᵀβ, ω = uᵀLᵀm.
+                let cells: Vec<Option<(DMatrix<f64>, DVector<f64>, DVector<f64>)>> = (0..2
+                    * n_blocks)
+                    .map(|c| {
+                        let (b, arm) = (
+                            c / 2,
+                            if c % 2 == 1 {
+                                Arm::Treatment
+                            } else {
+                                Arm::Control
+                            },
+                        );
+                        units.iter().any(|u| u.cell == Some((arm, b))).then(|| {
+                            let l = map_of(arm, b);
+                            (
+                                l.transpose() * &inverse * &l,
+                                l.transpose() * &beta,
+                                l.transpose() * &m,
+                            )
+                        })
+                    })
+                    .collect();
+                let mut var = 0.0;
+                let mut v = DVector::<f64>::zeros(dim);
+                for &p in &used {
+                    self.short_row(p, v.as_mut_slice());
+                    let Some((a, b, w)) = &cells[self.block[p] as usize * 2 + arms[p] as usize]
+                    else {
+                        continue;
+                    };
+                    let h = v.dot(&(a * &v));
+                    if h >= 1.0 - COLLINEAR {
+                        return missing(
+                            estimate,
+                            dropped,
+                            format!("a person has leverage 1 at week {k}"),
+                        );
+                    }
+                    let e = row[p] - b.dot(&v);
+                    let omega = w.dot(&v);
+                    var += omega * omega * e * e / (1.0 - h);
+                }
+                (var, n - kept.len() as f64)
+            }
+            Some(_) => {
+                for (unit, l) in units.iter().zip(&unit_maps) {
+                    let Some(f) = thin_factor(&unit.gram) else {
+                        continue;
+                    };
+                    // b_g = X_gᵀe_g = L(s_g − G_g Lᵀβ).
+                    let local_beta = l.transpose() * &beta;
+                    let b = l * (&unit.xty - &unit.gram * local_beta);
+                    factors.push((l * f, b));
+                }
+                match cr2(&factors, &inverse, &m) {
+                    Some(vd) => vd,
+                    None => {
+                        return missing(
+                            estimate,
+                            dropped,
+                            "the Bell–McCaffrey df is undefined".into(),
+                        );
+                    }
+                }
+            }
+        };
+        estimate.se = Some(var.max(0.0).sqrt());
+        estimate.df = Some(df);
+        stats::infer(&mut estimate, level);
+        LinFit {
+            estimate,
+            dropped,
+            note: None,
+        }
     }
 }
 
-/// T_a: the full regressors from the arm basis, restricted to `kept`.
-fn full_from_arm(k: usize, arm: Arm, kept: &[usize]) -> DMatrix<f64> {
-    let a = f64::from(u8::from(arm == Arm::Treatment));
-    DMatrix::from_fn(kept.len(), k + 1, |r, c| {
-        let full = kept[r];
-        match full {
-            0 => f64::from(u8::from(c == 0)),
-            1 => a * f64::from(u8::from(c == 0)),
-            f if f < 2 + k => f64::from(u8::from(c == f - 1)),
-            f => a * f64::from(u8::from(c == f - 1 - k)),
+/// Cross-products of one unit's short rows.
+#[derive(Clone)]
+struct Unit {
+    /// (arm, block) of its persons; `None` without persons at the week.
+    cell: Option<(Arm, usize)>,
+    n: usize,
+    gram: DMatrix<f64>,
+    xty: DVector<f64>,
+}
+
+impl Unit {
+    fn new(dim: usize) -> Unit {
+        Unit {
+            cell: None,
+            n: 0,
+            gram: DMatrix::zeros(dim, dim),
+            xty: DVector::zeros(dim),
         }
+    }
+}
+
+/// R with RᵀR... a thin factor F (dim × r, full column rank) with
+/// F·Fᵀ = `gram`, from its eigenvalues above [`COLLINEAR`] times the
+/// largest; `None` for a zero matrix.
+fn thin_factor(gram: &DMatrix<f64>) -> Option<DMatrix<f64>> {
+    let eig = SymmetricEigen::new(gram.clone());
+    let top = eig.eigenvalues.iter().copied().fold(0.0, f64::max);
+    let positive: Vec<usize> = (0..gram.nrows())
+        .filter(|&i| top > 0.0 && eig.eigenvalues[i] > COLLINEAR * top)
+        .collect();
+    (!positive.is_empty()).then(|| {
+        DMatrix::from_fn(gram.nrows(), positive.len(), |i, j| {
+            eig.eigenvectors[(i, positive[j])] * eig.eigenvalues[positive[j]].sqrt()
+        })
     })
 }
 
-fn lin_week(panel: &Panel, row: &[f64], k: i32, columns: &[Column], level: f64) -> LinFit {
-    let n_cov = columns.len();
-    let persons = panel.persons();
-    let clusters = persons.clusters();
-    // Pass 1: the persons used and the covariate means over them.
-    let mut used: Vec<usize> = Vec::new();
-    for (_, range) in panel.observed(k) {
-        used.extend(range.filter(|&p| row.get(p).is_some_and(|y| !y.is_nan())));
-    }
-    let by_arm = |arm: Arm| {
-        Moments::of(
-            &used
-                .iter()
-                .filter(|&&p| persons.arms()[p] == arm)
-                .map(|&p| row[p])
-                .collect::<Vec<_>>(),
-        )
-    };
-    let (treat, control) = (by_arm(Arm::Treatment), by_arm(Arm::Control));
-    let mut estimate = Estimate {
-        n_treat: treat.n,
-        n_control: control.n,
-        mean_treat: treat.mean(),
-        mean_control: control.mean(),
-        sd_treat: treat.sd(),
-        sd_control: control.sd(),
-        ..Estimate::default()
-    };
-    let missing = |estimate: Estimate, note: String| LinFit {
-        estimate,
-        dropped: Vec::new(),
-        note: Some(note),
-    };
-    if treat.n == 0 || control.n == 0 {
-        return missing(estimate, "an arm has no persons".into());
-    }
-    let means: Vec<f64> = columns
-        .iter()
-        .map(|c| used.iter().map(|&p| c.values[p]).sum::<f64>() / used.len() as f64)
-        .collect();
-
-    // Pass 2: cross-products per unit (cluster, or arm) in the arm basis.
-    let unit_of = |p: usize| -> usize {
-        match clusters {
-            Some(c) => c.index[p] as usize,
-            None => persons.arms()[p] as usize,
-        }
-    };
-    let n_units = clusters.map_or(2, |c| c.labels.len());
-    let dim = n_cov + 1;
-    let mut gram = vec![DMatrix::<f64>::zeros(dim, dim); n_units];
-    let mut xty = vec![DVector::<f64>::zeros(dim); n_units];
-    let mut unit_arm = vec![None; n_units];
-    let mut v = vec![0.0; dim];
-    for &p in &used {
-        arm_basis(columns, p, &means, &mut v);
-        let u = unit_of(p);
-        unit_arm[u] = Some(persons.arms()[p]);
-        let (g, b) = (&mut gram[u], &mut xty[u]);
-        for i in 0..dim {
-            b[i] += v[i] * row[p];
-            for j in 0..=i {
-                g[(i, j)] += v[i] * v[j];
-            }
-        }
-    }
-    for g in &mut gram {
-        g.fill_upper_triangle_with_lower_triangle();
-    }
-
-    // The full cross-product, its collinear columns dropped in order.
-    let p_full = 2 + 2 * n_cov;
-    let all: Vec<usize> = (0..p_full).collect();
-    let units: Vec<(usize, Arm)> = (0..n_units)
-        .filter_map(|u| unit_arm[u].map(|a| (u, a)))
-        .collect();
-    let full_of = |kept: &[usize], u: usize, a: Arm| -> (DMatrix<f64>, DVector<f64>) {
-        let t = full_from_arm(n_cov, a, kept);
-        (&t * &gram[u] * t.transpose(), &t * &xty[u])
-    };
-    let mut xtx = DMatrix::<f64>::zeros(p_full, p_full);
-    for &(u, a) in &units {
-        xtx += full_of(&all, u, a).0;
-    }
-    let kept = independent_columns(&xtx);
-    let name = |f: usize| match f {
-        0 => "(intercept)".to_string(),
-        1 => "z".to_string(),
-        f if f < 2 + n_cov => columns[f - 2].name.clone(),
-        f => format!("z:{}", columns[f - 2 - n_cov].name),
-    };
-    let dropped: Vec<String> = (0..p_full)
-        .filter(|f| !kept.contains(f))
-        .map(name)
-        .collect();
-    let Some(z) = kept.iter().position(|&f| f == 1) else {
-        return missing(estimate, "the treatment indicator is collinear".into());
-    };
-    // Parameters per arm: its intercept and its kept slopes (the control
-    // arm's x − x̄, the treatment arm's x − x̄ or z·(x − x̄)).
-    for (arm, m) in [(Arm::Treatment, &treat), (Arm::Control, &control)] {
-        let slope = |j: usize| {
-            kept.contains(&(2 + j)) || (arm == Arm::Treatment && kept.contains(&(2 + n_cov + j)))
-        };
-        let params = 1 + (0..n_cov).filter(|&j| slope(j)).count();
-        if m.n <= params {
-            let arm = if arm == Arm::Treatment {
-                "treatment"
-            } else {
-                "control"
-            };
-            return LinFit {
-                dropped,
-                ..missing(
-                    estimate,
-                    format!("the {arm} arm has {} persons for {params} parameters", m.n),
-                )
-            };
-        }
-    }
-    let count = |arm| units.iter().filter(|(_, a)| *a == arm).count();
-    if clusters.is_some() {
-        estimate.clusters_treat = Some(count(Arm::Treatment));
-        estimate.clusters_control = Some(count(Arm::Control));
-        if count(Arm::Treatment) < 2 || count(Arm::Control) < 2 {
-            return LinFit {
-                dropped,
-                ..missing(estimate, "an arm has fewer than two clusters".into())
-            };
-        }
-    }
-    let mut xtx = DMatrix::<f64>::zeros(kept.len(), kept.len());
-    let mut xy = DVector::<f64>::zeros(kept.len());
-    let mut per_unit: Vec<(DMatrix<f64>, DVector<f64>)> = Vec::with_capacity(units.len());
-    for &(u, a) in &units {
-        let (c, d) = full_of(&kept, u, a);
-        xtx += &c;
-        xy += &d;
-        per_unit.push((c, d));
-    }
-    let Some(inverse) = xtx.clone().cholesky().map(|c| c.inverse()) else {
-        return LinFit {
-            dropped,
-            ..missing(estimate, "the regressors are collinear".into())
-        };
-    };
-    let beta = &inverse * &xy;
-    estimate.effect = Some(beta[z]);
-    let rank = kept.len() as f64;
-
-    let (var, df) = match clusters {
-        None => {
-            // Pass 3 (HC2): leverages and residuals per person.
-            let mut meat = DMatrix::<f64>::zeros(kept.len(), kept.len());
-            let t = [Arm::Control, Arm::Treatment].map(|a| full_from_arm(n_cov, a, &kept));
-            let arm_inverse = t.clone().map(|t| t.transpose() * &inverse * &t);
-            let arm_beta = t.clone().map(|t| t.transpose() * &beta);
-            let mut arm_meat = [
-                DMatrix::<f64>::zeros(dim, dim),
-                DMatrix::<f64>::zeros(dim, dim),
-            ];
-            let mut v = DVector::<f64>::zeros(dim);
-            for &p in &used {
-                arm_basis(columns, p, &means, v.as_mut_slice());
-                let a = persons.arms()[p] as usize;
-                let h = (v.transpose() * &arm_inverse[a] * &v)[0];
-                if h >= 1.0 - COLLINEAR {
-                    return LinFit {
-                        dropped,
-                        ..missing(estimate, format!("a person has leverage 1 at week {k}"))
-                    };
-                }
-                let e = row[p] - arm_beta[a].dot(&v);
-                let w = e * e / (1.0 - h);
-                arm_meat[a].ger(w, &v, &v, 1.0);
-            }
-            for a in 0..2 {
-                meat += &t[a] * &arm_meat[a] * t[a].transpose();
-            }
-            let v = &inverse * meat * &inverse;
-            (v[(z, z)], used.len() as f64 - rank)
-        }
-        Some(_) => match cr2(&per_unit, &inverse, &beta, z) {
-            Some(vd) => vd,
-            None => {
-                return LinFit {
-                    dropped,
-                    ..missing(estimate, "the Bell–McCaffrey df is undefined".into())
-                };
-            }
-        },
-    };
-    estimate.se = Some(var.max(0.0).sqrt());
-    estimate.df = Some(df);
-    stats::infer(&mut estimate, level);
-    LinFit {
-        estimate,
-        dropped,
-        note: None,
-    }
-}
-
 /// The columns of the symmetric `xtx` that are not (numerically) linear
-/// combinations of earlier columns, in order: a pivoted Cholesky without
-/// pivoting, dropping a column whose pivot is at most [`COLLINEAR`] times
-/// its diagonal (or that is zero).
-fn independent_columns(xtx: &DMatrix<f64>) -> Vec<usize> {
+/// combinations of earlier columns, in order: a Cholesky without pivoting
+/// that drops a column whose pivot is at most [`COLLINEAR`] times its
+/// `scale` (or that is zero).
+fn independent_columns(xtx: &DMatrix<f64>, scale: &[f64]) -> Vec<usize> {
     let n = xtx.nrows();
     let a = ndarray::Array2::from_shape_fn((n, n), |(i, j)| xtx[(i, j)]);
-    let (_, kept) = stats::cholesky(&a, COLLINEAR);
+    let (_, kept) = stats::cholesky_scaled(&a, COLLINEAR, scale);
     (0..n).filter(|&j| kept[j]).collect()
 }
 
-/// CR2 variance of coefficient `z` and its Bell–McCaffrey df from the
-/// clusters' cross-products (C_g = X_gᵀX_g, d_g = X_gᵀy_g) in the kept
-/// basis, with M = (XᵀX)⁻¹ and the coefficients β (methods §9).
+/// CR2 variance of the contrast m = M·e_z and its Bell–McCaffrey df, from
+/// each cluster's thin factor F_g (X_gᵀX_g = F_gF_gᵀ, full column rank) and
+/// b_g = X_gᵀe_g in the kept basis, with M = (XᵀX)⁻¹ (methods §9).
 ///
-/// With C_g = V D Vᵀ (positive eigenvalues) and S = D^½ Vᵀ M V D^½ = P Λ Pᵀ,
-/// the cluster's hat block H_gg has the eigenvalues Λ, so
-/// X_gᵀ A_g e = b + V D^½ P φ(Λ) Pᵀ D^-½ Vᵀ b with b = d_g − C_g β,
-/// A_g = (I − H_gg)^-½ and φ(λ) = (1 − λ)^-½ − 1 (−1 for λ = 1, the
-/// pseudo-inverse). The df is (tr G)²/‖G‖²_F for G = D − WᵀMW, the
-/// Bell–McCaffrey matrix with d_g = ‖A_g X_g m‖², w_g = X_gᵀ A_g X_g m and
-/// m = M e_z. `None` when the df is undefined (‖G‖_F = 0).
+/// With S = F_gᵀMF_g = PΛPᵀ (the nonzero eigenvalues of the hat block
+/// H_gg), A_g = (I − H_gg)^-½ gives
+/// mᵀX_gᵀA_g e = mᵀ(b + F P φ(Λ) Pᵀ (FᵀF)⁻¹Fᵀ b), φ(λ) = (1 − λ)^-½ − 1
+/// (−1 for λ = 1, the pseudo-inverse). The df is (tr G)²/‖G‖²_F for
+/// G = D − WᵀMW, with d_g = ‖A_gX_g m‖² = fᵀf + fᵀPψPᵀf, ψ = (1 + φ)² − 1,
+/// w_g = X_gᵀA_gX_g m = F(f + PφPᵀf) and f = Fᵀm. `None` when the df is
+/// undefined (‖G‖_F = 0).
 fn cr2(
     units: &[(DMatrix<f64>, DVector<f64>)],
     inverse: &DMatrix<f64>,
-    beta: &DVector<f64>,
-    z: usize,
+    m: &DVector<f64>,
 ) -> Option<(f64, f64)> {
     let dim = inverse.nrows();
-    let m = inverse.column(z).into_owned();
-    let mut meat = DMatrix::<f64>::zeros(dim, dim);
+    let mut var = 0.0;
     let mut diag = Vec::with_capacity(units.len());
     let mut w = Vec::with_capacity(units.len());
-    for (c, d) in units {
-        let b = d - c * beta;
-        let eig = SymmetricEigen::new(c.clone());
-        let top = eig.eigenvalues.iter().copied().fold(0.0, f64::max);
-        let positive: Vec<usize> = (0..dim)
-            .filter(|&i| eig.eigenvalues[i] > COLLINEAR * top && top > 0.0)
-            .collect();
-        let r = positive.len();
-        // V D^½ (dim × r) and D^-½ Vᵀ (r × dim).
-        let v_half = DMatrix::from_fn(dim, r, |i, j| {
-            eig.eigenvectors[(i, positive[j])] * eig.eigenvalues[positive[j]].sqrt()
-        });
-        let v_inv_half = DMatrix::from_fn(r, dim, |i, j| {
-            eig.eigenvectors[(j, positive[i])] / eig.eigenvalues[positive[i]].sqrt()
-        });
-        let s = v_half.transpose() * inverse * &v_half;
-        let se = SymmetricEigen::new(s);
-        let phi = |lambda: f64| {
-            if lambda >= 1.0 - COLLINEAR {
-                -1.0
-            } else {
-                1.0 / (1.0 - lambda).sqrt() - 1.0
-            }
+    let phi = |lambda: f64| {
+        if lambda >= 1.0 - COLLINEAR {
+            -1.0
+        } else {
+            1.0 / (1.0 - lambda).sqrt() - 1.0
+        }
+    };
+    for (f, b) in units {
+        let s = f.transpose() * inverse * f;
+        let eig = SymmetricEigen::new(s);
+        let p = &eig.eigenvectors;
+        let ph = DMatrix::from_diagonal(&eig.eigenvalues.map(phi));
+        let ps = DMatrix::from_diagonal(&eig.eigenvalues.map(|l| (1.0 + phi(l)).powi(2) - 1.0));
+        let ftf = f.transpose() * f;
+        let Some(ftf_inv) = ftf.cholesky().map(|c| c.inverse()) else {
+            continue;
         };
-        let p = &se.eigenvectors;
-        let f = DMatrix::from_diagonal(&se.eigenvalues.map(phi));
-        let f2 = DMatrix::from_diagonal(&se.eigenvalues.map(|l| (1.0 + phi(l)).powi(2) - 1.0));
-        let left = &v_half * p;
-        let t = &b + &left * &f * p.transpose() * &v_inv_half * &b;
-        meat.ger(1.0, &t, &t, 1.0);
-        // Bell–McCaffrey pieces.
-        let half_m = left.transpose() * &m;
-        let d_g = m.dot(&(c * &m)) + half_m.dot(&(&f2 * &half_m));
-        let w_g = c * &m + &left * &f * &half_m;
-        diag.push(d_g);
-        w.push(w_g);
+        let t = b + f * (p * &ph * p.transpose() * ftf_inv * f.transpose() * b);
+        let contrast = m.dot(&t);
+        var += contrast * contrast;
+        let fm = f.transpose() * m;
+        let pf = p.transpose() * &fm;
+        diag.push(fm.dot(&fm) + pf.dot(&(&ps * &pf)));
+        w.push(f * (&fm + p * (&ph * &pf)));
     }
-    let v = inverse * meat * inverse;
-    // G = D − WᵀMW: tr G and ‖G‖²_F = Σ d² − 2 Σ d_g w_gᵀMw_g + tr((MQ)²).
+    // tr G and ‖G‖²_F = Σ d² − 2 Σ d_g w_gᵀMw_g + tr((MQ)²), Q = Σ w_g w_gᵀ.
     let mut trace = 0.0;
     let mut cross = 0.0;
     let mut q = DMatrix::<f64>::zeros(dim, dim);
@@ -531,5 +716,5 @@ fn cr2(
     }
     let mq = inverse * q;
     let frobenius = cross + (&mq * &mq).trace();
-    (frobenius > 0.0).then(|| (v[(z, z)], trace * trace / frobenius))
+    (frobenius > 0.0).then(|| (var, trace * trace / frobenius))
 }

@@ -704,12 +704,25 @@ pub(crate) fn f_sf(f: f64, df1: f64, df2: f64) -> Option<f64> {
 /// (a column that earlier columns explain, or a zero column) is dropped:
 /// its column of L is 0 and `kept[j]` is `false`.
 pub(crate) fn cholesky(a: &Array2<f64>, tol: f64) -> (Array2<f64>, Vec<bool>) {
+    let diagonal: Vec<f64> = a.diag().to_vec();
+    cholesky_scaled(a, tol, &diagonal)
+}
+
+/// [`cholesky`], dropping column j when its pivot is at most `tol ·
+/// scale[j]`: for cross-products formed by cancellation (centred after
+/// summing), whose diagonal can itself be rounding noise, `scale` is the
+/// size of the sums it came from.
+pub(crate) fn cholesky_scaled(
+    a: &Array2<f64>,
+    tol: f64,
+    scale: &[f64],
+) -> (Array2<f64>, Vec<bool>) {
     let n = a.nrows();
     let mut l = Array2::<f64>::zeros((n, n));
     let mut kept = vec![false; n];
     for j in 0..n {
         let d = a[(j, j)] - (0..j).map(|k| l[(j, k)] * l[(j, k)]).sum::<f64>();
-        if !(d > tol * a[(j, j)] && d > 0.0) {
+        if !(d > tol * scale[j] && d > 0.0) {
             continue;
         }
         kept[j] = true;

@@ -557,8 +557,14 @@ fn site_and_subgroup_effects_are_clustered_too() {
         let e = &row.estimate;
         let what = |c: &str| format!("{} {} week {week}: {c}", w["by"], w["group"]);
         assert_eq!(e.n_treat as f64, num(w, "n_treat"));
-        assert_eq!(e.clusters_treat.map(|c| c as f64), Some(num(w, "clusters_treat")));
-        assert_eq!(e.clusters_control.map(|c| c as f64), Some(num(w, "clusters_control")));
+        assert_eq!(
+            e.clusters_treat.map(|c| c as f64),
+            Some(num(w, "clusters_treat"))
+        );
+        assert_eq!(
+            e.clusters_control.map(|c| c as f64),
+            Some(num(w, "clusters_control"))
+        );
         for col in ["effect", "se", "df", "ci_low", "ci_high", "p_value"] {
             let got = match col {
                 "effect" => e.effect,
@@ -585,7 +591,10 @@ fn adjust_takes_history_covariates_and_names_unknown_ones() {
     }];
     c.design.adjust = vec!["age".into(), "hours_before".into()];
     c.outcomes.truncate(1);
-    let results = Analysis::new(c.clone(), fixture("clusters")).unwrap().run().unwrap();
+    let results = Analysis::new(c.clone(), fixture("clusters"))
+        .unwrap()
+        .run()
+        .unwrap();
     let lin = results.outcomes[0].adjusted.as_ref().unwrap();
     // The same estimate from the library, with the history totals as values.
     let panel = panel(true);
@@ -601,8 +610,17 @@ fn adjust_takes_history_covariates_and_names_unknown_ones() {
     assert_eq!(lin.rows, direct.rows);
 
     c.design.adjust = vec!["shoe_size".into()];
-    let e = Analysis::new(c, fixture("clusters")).unwrap().run().unwrap_err();
+    let e = Analysis::new(c, fixture("clusters"))
+        .unwrap()
+        .run()
+        .unwrap_err();
     let text = e.to_string();
-    assert!(text.contains("design.adjust") && text.contains("shoe_size"), "{text}");
-    assert!(text.contains("hours_before") && text.contains("education"), "{text}");
+    assert!(
+        text.contains("design.adjust") && text.contains("shoe_size"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hours_before") && text.contains("education"),
+        "{text}"
+    );
 }
