@@ -41,6 +41,7 @@
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rayon::prelude::*;
 
+use crate::balance::MAX_LEVELS;
 use crate::effects::{Design, Estimator, WeekEffect, WeeklyEffects};
 use crate::error::{Error, Result};
 use crate::outcome::OutcomeValues;
@@ -78,6 +79,16 @@ impl Adjustment {
         let cov = panel.persons().covariate(name, "adjust")?;
         match &cov.values {
             CovariateValues::Numeric(v) => return self.values(name, v),
+            CovariateValues::Categorical { levels, .. } if levels.len() > MAX_LEVELS => {
+                return Err(Error::InvalidSetting {
+                    name: "adjust".into(),
+                    reason: format!(
+                        "`{name}` has {} levels: free text or an id rather than a category \
+                         (each level is a regressor; at most {MAX_LEVELS})",
+                        levels.len()
+                    ),
+                });
+            }
             CovariateValues::Categorical { levels, values } => {
                 for (l, level) in levels.iter().enumerate().skip(1) {
                     self.columns.push(Column {
@@ -350,15 +361,7 @@ impl<'a> Model<'a> {
             Moments::of(&v)
         };
         let (treat, control) = (by_arm(Arm::Treatment), by_arm(Arm::Control));
-        let mut estimate = Estimate {
-            n_treat: treat.n,
-            n_control: control.n,
-            mean_treat: treat.mean(),
-            mean_control: control.mean(),
-            sd_treat: treat.sd(),
-            sd_control: control.sd(),
-            ..Estimate::default()
-        };
+        let mut estimate = stats::describe(&treat, &control);
         let missing = |estimate: Estimate, dropped: Vec<String>, note: String| LinFit {
             estimate,
             dropped,
@@ -399,18 +402,43 @@ impl<'a> Model<'a> {
         };
         let n_units = clusters.map_or(2 * n_blocks, |c| c.labels.len());
         let mut units = vec![Unit::new(dim); n_units];
-        for &p in &used {
-            self.short_row(p, &mut u);
-            let unit = &mut units[unit_of(p)];
-            unit.cell = Some((arms[p], self.block[p] as usize));
-            unit.n += 1;
+        // A unit's persons are consecutive in panel order: sum each run in
+        // a flat lower triangle, then add it to its unit.
+        let mut tri = vec![0.0; dim * (dim + 1) / 2];
+        let mut ty = vec![0.0; dim];
+        let mut current: Option<usize> = None;
+        let flush = |units: &mut [Unit], at: Option<usize>, tri: &mut [f64], ty: &mut [f64]| {
+            let Some(at) = at else { return };
+            let unit = &mut units[at];
+            let mut t = 0;
             for i in 0..dim {
-                unit.xty[i] += u[i] * row[p];
+                unit.xty[i] += std::mem::take(&mut ty[i]);
                 for j in 0..=i {
-                    unit.gram[(i, j)] += u[i] * u[j];
+                    unit.gram[(i, j)] += std::mem::take(&mut tri[t]);
+                    t += 1;
+                }
+            }
+        };
+        for &p in &used {
+            let at = unit_of(p);
+            if current != Some(at) {
+                flush(&mut units, current, &mut tri, &mut ty);
+                current = Some(at);
+                units[at].cell = Some((arms[p], self.block[p] as usize));
+            }
+            self.short_row(p, &mut u);
+            let y = row[p];
+            let mut t = 0;
+            for i in 0..dim {
+                let ui = u[i];
+                ty[i] += ui * y;
+                for &uj in &u[..=i] {
+                    tri[t] += ui * uj;
+                    t += 1;
                 }
             }
         }
+        flush(&mut units, current, &mut tri, &mut ty);
         let units: Vec<Unit> = units
             .into_iter()
             .filter(|u| u.cell.is_some())
@@ -564,7 +592,10 @@ impl<'a> Model<'a> {
                     else {
                         continue;
                     };
-                    let h = v.dot(&(a * &v));
+                    // vᵀAv without a temporary (once per person and week).
+                    let h: f64 = (0..dim)
+                        .map(|i| v[i] * (0..dim).map(|j| a[(i, j)] * v[j]).sum::<f64>())
+                        .sum();
                     if h >= 1.0 - COLLINEAR {
                         return missing(
                             estimate,
@@ -616,7 +647,6 @@ impl<'a> Model<'a> {
 struct Unit {
     /// (arm, block) of its persons; `None` without persons at the week.
     cell: Option<(Arm, usize)>,
-    n: usize,
     gram: DMatrix<f64>,
     xty: DVector<f64>,
 }
@@ -625,14 +655,13 @@ impl Unit {
     fn new(dim: usize) -> Unit {
         Unit {
             cell: None,
-            n: 0,
             gram: DMatrix::zeros(dim, dim),
             xty: DVector::zeros(dim),
         }
     }
 }
 
-/// R with RᵀR... a thin factor F (dim × r, full column rank) with
+/// A thin factor F (dim × r, full column rank) with
 /// F·Fᵀ = `gram`, from its eigenvalues above [`COLLINEAR`] times the
 /// largest; `None` for a zero matrix.
 fn thin_factor(gram: &DMatrix<f64>) -> Option<DMatrix<f64>> {

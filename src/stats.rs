@@ -196,7 +196,7 @@ fn ratio(e: &mut Estimate, treat: &Moments, control: &Moments) {
 }
 
 /// The descriptive part of an estimate: n, means and sds per arm.
-fn describe(treat: &Moments, control: &Moments) -> Estimate {
+pub(crate) fn describe(treat: &Moments, control: &Moments) -> Estimate {
     Estimate {
         n_treat: treat.n,
         n_control: control.n,

@@ -228,10 +228,7 @@ impl WeeklySums {
             units,
             weeks,
             observed: (panel.observed_from(), panel.observed_until()),
-            cell_block: cells
-                .iter()
-                .map(|c| blocks.binary_search(&c.block).unwrap_or(0))
-                .collect(),
+            cell_block: cell_blocks(&cells, &blocks),
             blocks,
             cells,
             sums,
@@ -389,10 +386,7 @@ impl WeeklySums {
         }
         let mut merged = WeeklySums {
             sums: Vec::new(),
-            cell_block: cells
-                .iter()
-                .map(|c| blocks.binary_search(&c.block).unwrap_or(0))
-                .collect(),
+            cell_block: cell_blocks(&cells, &blocks),
             blocks,
             cells,
             ..self.clone()
@@ -420,6 +414,14 @@ impl WeeklySums {
         }
         Ok(merged)
     }
+}
+
+/// Each cell's block index into the sorted `blocks`.
+fn cell_blocks(cells: &[CellKey], blocks: &[String]) -> Vec<usize> {
+    cells
+        .iter()
+        .map(|c| blocks.binary_search(&c.block).unwrap_or(0))
+        .collect()
 }
 
 /// One chunk of persons (panel positions within one group): the sums per
