@@ -1,15 +1,19 @@
 //! Benchmarks of panel construction, the at-risk scan, the weekly effects
-//! and the spell engine.
+//! (plain, clustered and covariate-adjusted) and the spell engine.
 //!
 //! `cargo bench --bench panel` measures a simulated trial of 20,000 persons
 //! × 97 register weeks; register-scale benchmarks (100k–5M persons) are in
 //! `benches/register.rs`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use polars::prelude::{IntoColumn, NamedFrom, Series};
 use trialpanel::effects::{self, BandSpec};
 use trialpanel::simulate::{TrialSpec, simulate};
 use trialpanel::spell;
-use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule};
+use trialpanel::{
+    Adjustment, CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule,
+    lin_effects,
+};
 
 fn bench_panel(c: &mut Criterion) {
     let trial = simulate(&TrialSpec {
@@ -60,6 +64,61 @@ fn bench_panel(c: &mut Criterion) {
     );
     c.bench_function("spell completions, 20k persons", |b| {
         b.iter(|| spell::completions(&panel, &SpellRule::default()).expect("spells"))
+    });
+
+    let adjustment = ["age", "female", "education", "children"]
+        .iter()
+        .try_fold(Adjustment::new(), |a, name| a.covariate(&panel, name))
+        .expect("covariates");
+    c.bench_function(
+        "Lin (HC2) of hours, 4 covariates, weeks 0..=44, 20k persons",
+        |b| b.iter(|| lin_effects(&hours, &Design::default(), &adjustment).expect("lin")),
+    );
+
+    // The same trial as if four caseworkers per municipality and arm had
+    // been randomised: a cluster column nested in arms and blocks.
+    let mut clustered = trial.persons.clone();
+    let text = |name: &str| -> Vec<String> {
+        let column = clustered.column(name).expect("column");
+        (0..column.len())
+            .map(|i| column.get(i).expect("cell").to_string())
+            .collect()
+    };
+    let caseworker: Vec<String> = text("municipality")
+        .iter()
+        .zip(text("arm"))
+        .enumerate()
+        .map(|(i, (m, a))| format!("{m}-{a}-{}", i % 4))
+        .collect();
+    clustered
+        .with_column(Series::new("caseworker".into(), caseworker).into_column())
+        .expect("cluster column");
+    let persons = Persons::from_frame(
+        clustered,
+        "persons",
+        &PersonSpec::default()
+            .block_column("municipality")
+            .cluster_column("caseworker"),
+    )
+    .expect("persons");
+    let panel = Panel::builder(&persons, &codes)
+        .long_frame(trial.register.clone(), "register", &LongColumns::default())
+        .expect("panel");
+    let hours = Outcome::hours().evaluate(&panel, 0..=44).expect("values");
+    c.bench_function(
+        "clustered (CR2) weekly effects of hours, 20k persons",
+        |b| {
+            b.iter(|| {
+                effects::weekly_effects(&hours, &Design::default().blocked(true)).expect("cr2")
+            })
+        },
+    );
+    let adjustment = ["age", "female", "education", "children"]
+        .iter()
+        .try_fold(Adjustment::new(), |a, name| a.covariate(&panel, name))
+        .expect("covariates");
+    c.bench_function("Lin (CR2) of hours, 4 covariates, 20k persons", |b| {
+        b.iter(|| lin_effects(&hours, &Design::default(), &adjustment).expect("lin"))
     });
 }
 
