@@ -411,8 +411,8 @@ impl<'a> Model<'a> {
             let Some(at) = at else { return };
             let unit = &mut units[at];
             let mut t = 0;
-            for i in 0..dim {
-                unit.xty[i] += std::mem::take(&mut ty[i]);
+            for (i, y) in ty.iter_mut().enumerate() {
+                unit.xty[i] += std::mem::take(y);
                 for j in 0..=i {
                     unit.gram[(i, j)] += std::mem::take(&mut tri[t]);
                     t += 1;
@@ -563,24 +563,20 @@ impl<'a> Model<'a> {
             None => {
                 // Pass 3 (HC2): per person, through the cell's short
                 // forms: h = uᵀ(LᵀML)u, e = y − uᵀLᵀβ, ω = uᵀLᵀm.
-                let cells: Vec<Option<(DMatrix<f64>, DVector<f64>, DVector<f64>)>> = (0..2
-                    * n_blocks)
+                let cells: Vec<Option<ShortForms>> = (0..2 * n_blocks)
                     .map(|c| {
-                        let (b, arm) = (
-                            c / 2,
-                            if c % 2 == 1 {
-                                Arm::Treatment
-                            } else {
-                                Arm::Control
-                            },
-                        );
-                        units.iter().any(|u| u.cell == Some((arm, b))).then(|| {
-                            let l = map_of(arm, b);
-                            (
-                                l.transpose() * &inverse * &l,
-                                l.transpose() * &beta,
-                                l.transpose() * &m,
-                            )
+                        let arm = if c % 2 == 1 {
+                            Arm::Treatment
+                        } else {
+                            Arm::Control
+                        };
+                        units.iter().any(|u| u.cell == Some((arm, c / 2))).then(|| {
+                            let l = map_of(arm, c / 2);
+                            ShortForms {
+                                leverage: l.transpose() * &inverse * &l,
+                                beta: l.transpose() * &beta,
+                                weight: l.transpose() * &m,
+                            }
                         })
                     })
                     .collect();
@@ -588,7 +584,11 @@ impl<'a> Model<'a> {
                 let mut v = DVector::<f64>::zeros(dim);
                 for &p in &used {
                     self.short_row(p, v.as_mut_slice());
-                    let Some((a, b, w)) = &cells[self.block[p] as usize * 2 + arms[p] as usize]
+                    let Some(ShortForms {
+                        leverage: a,
+                        beta: b,
+                        weight: w,
+                    }) = &cells[self.block[p] as usize * 2 + arms[p] as usize]
                     else {
                         continue;
                     };
@@ -640,6 +640,14 @@ impl<'a> Model<'a> {
             note: None,
         }
     }
+}
+
+/// A cell's HC2 pieces on short rows u: the leverage matrix LᵀML, the
+/// short coefficients Lᵀβ and the weights Lᵀm of the contrast.
+struct ShortForms {
+    leverage: DMatrix<f64>,
+    beta: DVector<f64>,
+    weight: DVector<f64>,
 }
 
 /// Cross-products of one unit's short rows.
