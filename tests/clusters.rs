@@ -336,6 +336,11 @@ fn trialpanel_run_writes_the_estimatr_numbers() {
         report.contains("cluster-robust Wald F over 24 clusters"),
         "{report}"
     );
+    // What still assumes independent persons says so.
+    assert!(
+        report.contains("the tests of the hours descriptives treat persons as independent"),
+        "{report}"
+    );
 
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();

@@ -295,6 +295,25 @@ impl Analysis {
 
         let mut warnings = persons.warnings().to_vec();
         warnings.extend(load.warnings(observed.0..=observed.1));
+        if let Some(column) = &c.persons.cluster {
+            let assumed: Vec<&str> = [
+                (
+                    spell.is_some(),
+                    "the Kaplan–Meier intervals and the log-rank test",
+                ),
+                (hours.is_some(), "the tests of the hours descriptives"),
+            ]
+            .into_iter()
+            .filter_map(|(present, what)| present.then_some(what))
+            .collect();
+            if !assumed.is_empty() {
+                warnings.push(format!(
+                    "{} treat persons as independent, so with clusters (`{column}`) they are too \
+                     narrow; the weekly effects (CR2) are the ones to judge",
+                    assumed.join(" and ")
+                ));
+            }
+        }
         Ok(Results {
             title: c.title.clone(),
             version: env!("CARGO_PKG_VERSION"),
