@@ -104,6 +104,7 @@
 //! | estimators | [`weekly_effects`], [`Design`], [`WeeklyEffects`], [`Estimator`]; [`lin_effects`], [`Adjustment`]; [`effects::simultaneous_band`], [`effects::randomisation_test`], [`effects::subgroup_effects`], [`effects::site_effects`]; [`sums::WeeklySums`]; [`spell::completions`], [`spell::time_to_spell`]; [`balance::balance`]; [`descriptives::HoursAt`] |
 //! | results | [`Estimate`] (the columns of every table), [`Variance`], [`Table`] (`to_frame`, `write_csv`), [`analysis::Results`] |
 //! | pipeline | [`analysis::Analysis`], [`analysis::AnalysisConfig`] |
+//! | planning | [`plan::minimum_detectable_effects`], [`plan::PlanSpec`], [`plan::history_sd`]; [`stats::mde`] |
 //! | plain statistics | [`stats::difference_in_means`], [`stats::blocked_difference_in_means`], [`stats::clustered_difference_in_means`], [`stats::blocked_clustered_difference_in_means`], [`stats::holm`], [`stats::benjamini_hochberg`], [`stats::pearson_chi_square`], [`stats::cochran_q`], [`stats::kaplan_meier`], [`stats::log_rank`] |
 //! | errors | [`Error`], [`Result`] |
 //!
@@ -111,7 +112,7 @@
 //!
 //! Settings of a library computation end in `Spec` ([`PersonSpec`],
 //! [`balance::BalanceSpec`], [`effects::BandSpec`],
-//! [`effects::RandomisationSpec`], [`simulate::TrialSpec`]); the analysis
+//! [`effects::RandomisationSpec`], [`simulate::TrialSpec`], [`plan::PlanSpec`]); the analysis
 //! file's tables end in `Config` ([`analysis::AnalysisConfig`] and one type
 //! per table: [`analysis::InputsConfig`], [`analysis::WeeksConfig`],
 //! [`analysis::DesignConfig`],
@@ -167,6 +168,7 @@ mod or_false;
 mod outcome;
 mod panel;
 mod persons;
+pub mod plan;
 mod register;
 pub mod report;
 mod results;

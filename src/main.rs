@@ -16,6 +16,8 @@ use std::time::Instant;
 
 use trialpanel::analysis::Analysis;
 
+mod plan_command;
+
 // Batches allocate and free large buffers; the system allocator returns
 // them to the kernel, which zeroes fresh pages for the next batch.
 #[global_allocator]
@@ -29,6 +31,7 @@ randomised employment trials, from one analysis file.
 USAGE:
     trialpanel run <ANALYSIS.toml> [OPTIONS]
     trialpanel check <ANALYSIS.toml>
+    trialpanel plan [PLAN OPTIONS]
     trialpanel --help | --version
 
 COMMANDS:
@@ -44,6 +47,24 @@ COMMANDS:
               figures/*.svg   effects per outcome, Kaplan-Meier, hours
     check   Read and check the analysis file only (keys, types, outcome
             definitions, weeks); reads no data.
+    plan    Print the minimum detectable effect (80% power) per event week
+            of a planned trial, before its data exist.
+
+OPTIONS (plan):
+    --persons <T,C>          Persons to randomise to treatment and control.
+    --referrals <W1..W2>     Referrals spread evenly over these ISO weeks.
+    --extract <WEEK>         The week of the data extract (last week followed).
+    --sd <X>                 The outcome's standard deviation (a share p:
+                             sqrt(p(1-p))).
+    --analysis <FILE>        Or: estimate the sd from the register history of
+      --outcome <NAME>       the persons of an analysis file (outcome NAME
+      [--history <WEEKS>]    over the WEEKS weeks before referral, default
+                             52); --persons, --referrals and --extract then
+                             default to that trial's.
+    --weeks <A..B>           Event weeks (default 0..52).
+    --level <X>              Confidence level (default 0.95).
+    --power <X>              Power (default 0.8).
+    --csv <FILE>             Also write the table as CSV.
 
 OPTIONS (run):
     -o, --output <DIR>    Write to DIR instead of the file's `output` setting
@@ -134,6 +155,21 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
 }
 
 fn main() -> ExitCode {
+    if std::env::args().nth(1).as_deref() == Some("plan") {
+        return match plan_command::parse(std::env::args().skip(2)) {
+            Ok(args) => match plan_command::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("trialpanel: error: {e}");
+                    ExitCode::from(1)
+                }
+            },
+            Err(message) => {
+                eprintln!("trialpanel: {message}\nRun `trialpanel --help` for usage.");
+                ExitCode::from(2)
+            }
+        };
+    }
     let args = match parse(std::env::args().skip(1)) {
         Ok(Parsed::Go(args)) => args,
         Ok(Parsed::Print(text)) => {

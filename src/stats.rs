@@ -136,6 +136,10 @@ pub struct Estimate {
     /// |r|·√(s₁²/(n₁ȳ₁²) + s₀²/(n₀ȳ₀²)) when ȳ₁ ≠ 0 and stays defined when
     /// ȳ₁ = 0.
     pub ratio_se: Option<f64>,
+    /// Minimum detectable effect at 80% power and the estimate's level:
+    /// (t(1−α/2, df) + t(0.80, df))·se (Bloom 1995): the smallest true
+    /// effect this comparison would have found with probability 0.8.
+    pub mde: Option<f64>,
     /// Clustered design: clusters with a value in the treatment arm.
     pub clusters_treat: Option<usize>,
     /// Clustered design: clusters with a value in the control arm.
@@ -176,6 +180,22 @@ pub(crate) fn infer(e: &mut Estimate, level: f64) {
         e.ci_low = Some(effect - q * se);
         e.ci_high = Some(effect + q * se);
     }
+    e.mde = mde(se, df, level, MDE_POWER);
+}
+
+/// Power at which [`Estimate::mde`] is given.
+pub const MDE_POWER: f64 = 0.8;
+
+/// Minimum detectable effect (t(1−α/2, df) + t(power, df))·se of a
+/// two-sided test at `level` (Bloom 1995); `None` when se or df is not
+/// positive.
+pub fn mde(se: f64, df: f64, level: f64, power: f64) -> Option<f64> {
+    if !(se > 0.0 && se.is_finite() && df > 0.0) {
+        return None;
+    }
+    let a = t_quantile(1.0 - (1.0 - level) / 2.0, df)?;
+    let b = t_quantile(power, df)?;
+    Some((a + b) * se)
 }
 
 /// Relative effect, ratio and its delta-method se from the arm moments.

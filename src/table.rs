@@ -3,7 +3,7 @@
 //!
 //! Every estimator's table carries the same estimate columns, in this order
 //! ([`ESTIMATE_COLUMNS`]): `n_treat, n_control, mean_treat, mean_control,
-//! sd_treat, sd_control, effect, se, df, ci_low, ci_high, p_value,
+//! sd_treat, sd_control, effect, se, df, ci_low, ci_high, p_value, mde,
 //! relative_effect, ratio, ratio_se, clusters_treat, clusters_control`
 //! (the clusters are empty unless the person table has clusters). A missing value is a null in the
 //! DataFrame and an empty cell in CSV; numbers are written at full precision
@@ -32,7 +32,7 @@ pub trait Table {
 }
 
 /// The estimate columns shared by every result table.
-pub const ESTIMATE_COLUMNS: [&str; 17] = [
+pub const ESTIMATE_COLUMNS: [&str; 18] = [
     "n_treat",
     "n_control",
     "mean_treat",
@@ -45,6 +45,7 @@ pub const ESTIMATE_COLUMNS: [&str; 17] = [
     "ci_low",
     "ci_high",
     "p_value",
+    "mde",
     "relative_effect",
     "ratio",
     "ratio_se",
@@ -121,6 +122,7 @@ pub(crate) fn estimate_columns(rows: &[&Estimate]) -> Vec<Column> {
         f("ci_low", |e| e.ci_low),
         f("ci_high", |e| e.ci_high),
         f("p_value", |e| e.p_value),
+        f("mde", |e| e.mde),
         f("relative_effect", |e| e.relative_effect),
         f("ratio", |e| e.ratio),
         f("ratio_se", |e| e.ratio_se),

@@ -433,7 +433,7 @@ fn every_output_is_written_with_the_documented_columns() {
     assert_eq!(
         header("effects.csv"),
         "outcome,estimator,week,n_treat,n_control,mean_treat,mean_control,sd_treat,sd_control,\
-         effect,se,df,ci_low,ci_high,p_value,relative_effect,ratio,ratio_se,clusters_treat,\
+         effect,se,df,ci_low,ci_high,p_value,mde,relative_effect,ratio,ratio_se,clusters_treat,\
          clusters_control,blocks_used,blocks_dropped,p_holm,p_bh,band_low,band_high,dropped,note"
     );
     assert_eq!(

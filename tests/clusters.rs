@@ -90,6 +90,7 @@ fn check(case: &str, outcome: &str, effects: &WeeklyEffects) {
             ("ci_low", e.ci_low),
             ("ci_high", e.ci_high),
             ("p_value", e.p_value),
+            ("mde", e.mde),
         ] {
             close(&what(col), got, num(w, col));
         }

@@ -114,6 +114,19 @@ impl Analysis {
         self
     }
 
+    /// The panel of every person, read as [`Analysis::run`] reads it when
+    /// it fits the memory budget (for planning: [`crate::plan::history_sd`]).
+    pub fn panel(&self) -> Result<Panel> {
+        let c = &self.config;
+        let persons = Persons::read(self.base.join(&c.inputs.persons), &c.persons)?;
+        let mut codes = CodeTable::read(self.base.join(&c.inputs.codes))?;
+        if let Some(fallback) = &c.inputs.fallback_category {
+            codes = codes.with_fallback(fallback)?;
+        }
+        let order = panel_order(&persons);
+        self.build_panel(&persons, &codes, &order, None, None)
+    }
+
     /// Run the analysis.
     pub fn run(&self) -> Result<Results> {
         self.run_with_progress(|_| {}, None)

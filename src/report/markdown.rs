@@ -222,8 +222,8 @@ fn outcome(s: &mut String, r: &Results, o: &OutcomeResults) {
     };
     let _ = writeln!(
         s,
-        "| Week | n (T / C) |{clusters_head} Treatment | Control | Effect | {level} CI | p |{lin_head}\n\
-         |---:|---:|{clusters_rule}---:|---:|---:|---:|---:|{lin_rule}",
+        "| Week | n (T / C) |{clusters_head} Treatment | Control | Effect | {level} CI | p | MDE |{lin_head}\n\
+         |---:|---:|{clusters_rule}---:|---:|---:|---:|---:|---:|{lin_rule}",
     );
     let ci = |est: &crate::stats::Estimate| match (est.ci_low, est.ci_high) {
         (Some(lo), Some(hi)) => interval(o.unit, lo, hi),
@@ -258,7 +258,7 @@ fn outcome(s: &mut String, r: &Results, o: &OutcomeResults) {
         };
         let _ = writeln!(
             s,
-            "| {k} | {} / {} |{clusters} {} | {} | {} | {} | {} |{lin}",
+            "| {k} | {} / {} |{clusters} {} | {} | {} | {} | {} | {} |{lin}",
             est.n_treat,
             est.n_control,
             value(o.unit, est.mean_treat, false),
@@ -266,9 +266,15 @@ fn outcome(s: &mut String, r: &Results, o: &OutcomeResults) {
             value(o.unit, est.effect, true),
             ci(est),
             p_value(est.p_value),
+            value(o.unit, est.mde, true),
         );
     }
     s.push('\n');
+    let _ = writeln!(
+        s,
+        "MDE: the minimum detectable effect at 80% power and the {level} level, \
+         (t(1−α/2, df) + t(0.80, df))·se: a smaller true effect would likely have gone unseen.\n"
+    );
     if !notes.is_empty() {
         let _ = writeln!(s, "Adjusted estimate: {}.\n", notes.join("; "));
     }
