@@ -97,6 +97,32 @@ pub struct AnalysisConfig {
     /// `[report]`: descriptives and figures.
     #[serde(default)]
     pub report: ReportConfig,
+    /// `[[families]]`: named families of (outcome, week) hypotheses with
+    /// family-wise error control. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub families: Vec<FamilyConfig>,
+}
+
+/// One `[[families]]` entry: hypotheses a report reads together, tested
+/// with Westfall–Young step-down p-values from the `[randomisation]`
+/// re-draws (the same re-draws for every outcome) and Holm within the
+/// family.
+///
+/// ```toml
+/// [[families]]
+/// name = "primary"
+/// outcomes = ["employed", "spell"]
+/// weeks = [13, 26, 35]
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyConfig {
+    /// Family name, as written in `effects.csv`'s `family` column.
+    pub name: String,
+    /// Outcome names (as in `effects.csv`).
+    pub outcomes: Vec<String>,
+    /// Event weeks; every outcome contributes each of them.
+    pub weeks: Vec<i32>,
 }
 
 fn default_title() -> String {
@@ -375,6 +401,13 @@ impl OutcomeConfig {
         self.band || self.randomisation || self.sites
     }
 
+    /// Whether a `[[families]]` entry names this outcome (its hypotheses
+    /// are re-drawn, which needs its person-level values).
+    pub(crate) fn in_family(&self, families: &[FamilyConfig]) -> bool {
+        let name = self.display_name();
+        families.iter().any(|f| f.outcomes.contains(&name))
+    }
+
     /// The spell rule (`rule`, or the default).
     pub fn spell_rule(&self) -> SpellRule {
         self.rule.clone().unwrap_or_default()
@@ -544,7 +577,62 @@ impl AnalysisConfig {
         }
         self.check_weeks(&bad)?;
         self.check_outcomes(&bad)?;
+        self.check_families(&bad)?;
         self.check_history(&bad)
+    }
+
+    /// Families have distinct names, known outcomes, weeks inside the
+    /// estimated ones, and no (outcome, week) in two families.
+    fn check_families(&self, bad: &impl Fn(String, String) -> Error) -> Result<()> {
+        let known: Vec<String> = self.outcomes.iter().map(|o| o.display_name()).collect();
+        let mut names = HashSet::new();
+        let mut taken: HashSet<(String, i32)> = HashSet::new();
+        for (i, f) in self.families.iter().enumerate() {
+            let key = |field: &str| format!("families[{i}].{field}");
+            if f.name.trim().is_empty() || !names.insert(f.name.clone()) {
+                return Err(bad(
+                    key("name"),
+                    format!("`{}` is empty or used twice", f.name),
+                ));
+            }
+            if f.outcomes.is_empty() || f.weeks.is_empty() {
+                return Err(bad(
+                    key("outcomes"),
+                    "a family needs outcomes and weeks".into(),
+                ));
+            }
+            let size = f.outcomes.len() * f.weeks.len();
+            if size > crate::families::MAX_MEMBERS {
+                return Err(bad(
+                    key("weeks"),
+                    format!(
+                        "{size} hypotheses; a family holds at most {}",
+                        crate::families::MAX_MEMBERS
+                    ),
+                ));
+            }
+            for o in &f.outcomes {
+                if !known.contains(o) {
+                    return Err(bad(
+                        key("outcomes"),
+                        format!("`{o}` is not an outcome (outcomes: {})", known.join(", ")),
+                    ));
+                }
+                for &k in &f.weeks {
+                    let inside = k >= self.weeks.first && self.weeks.last.is_none_or(|l| k <= l);
+                    if !inside {
+                        return Err(bad(key("weeks"), format!("week {k} is not estimated")));
+                    }
+                    if !taken.insert((o.clone(), k)) {
+                        return Err(bad(
+                            key("outcomes"),
+                            format!("`{o}` at week {k} is already in a family"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check_weeks(&self, bad: &impl Fn(String, String) -> Error) -> Result<()> {

@@ -281,6 +281,10 @@ pub struct WeekEffect {
     pub band_low: Option<f64>,
     /// Upper end of the simultaneous band, once one is attached.
     pub band_high: Option<f64>,
+    /// The `[[families]]` entry this (outcome, week) belongs to, if any.
+    pub family: Option<String>,
+    /// Its Westfall–Young family-wise adjusted p-value.
+    pub p_fwer: Option<f64>,
     /// Lin estimator: regressors dropped at k as constant or collinear.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dropped: Vec<String>,
@@ -301,6 +305,8 @@ impl WeekEffect {
             p_bh: None,
             band_low: None,
             band_high: None,
+            family: None,
+            p_fwer: None,
             dropped: Vec::new(),
             note: None,
         }
@@ -414,9 +420,9 @@ impl WeeklyEffects {
 
 impl Table for WeeklyEffects {
     /// The tidy table: `outcome, estimator, week`, the estimate columns,
-    /// then `blocks_used, blocks_dropped, p_holm, p_bh, band_low,
-    /// band_high, dropped, note` (`dropped`: the regressors dropped at that
-    /// week, separated by `; `).
+    /// then `blocks_used, blocks_dropped, p_holm, p_bh, family, p_fwer,
+    /// band_low, band_high, dropped, note` (`dropped`: the regressors
+    /// dropped at that week, separated by `; `).
     fn to_frame(&self) -> Result<DataFrame> {
         effects_frame(std::slice::from_ref(self))
     }
@@ -445,6 +451,8 @@ pub fn effects_frame<'a>(all: impl IntoIterator<Item = &'a WeeklyEffects>) -> Re
         table::counts("blocks_dropped", rows.iter().map(|(_, r)| r.blocks_dropped)),
         table::floats("p_holm", rows.iter().map(|(_, r)| r.p_holm)),
         table::floats("p_bh", rows.iter().map(|(_, r)| r.p_bh)),
+        table::optional_strings("family", rows.iter().map(|(_, r)| r.family.clone())),
+        table::floats("p_fwer", rows.iter().map(|(_, r)| r.p_fwer)),
         table::floats("band_low", rows.iter().map(|(_, r)| r.band_low)),
         table::floats("band_high", rows.iter().map(|(_, r)| r.band_high)),
         table::optional_strings(
@@ -783,8 +791,12 @@ impl Default for RandomisationSpec {
 pub struct RandomisationTest {
     /// Outcome name.
     pub outcome: String,
-    /// Re-draws used.
+    /// Re-draws used: the draws asked for, or every assignment (`exact`).
     pub draws: usize,
+    /// `true` when there were no more possible assignments than draws asked
+    /// for, so every one was enumerated: the p-values are exact,
+    /// #{|t*| ≥ |t|}/N over the N assignments (the observed one among them).
+    pub exact: bool,
     /// Seed.
     pub seed: u64,
     /// Event weeks.
@@ -815,10 +827,6 @@ impl Table for RandomisationTest {
         )
     }
 }
-
-/// Relative tolerance for "as extreme as observed", so that re-draws that
-/// tie with the observed statistic count as ties despite rounding.
-const TIE_TOLERANCE: f64 = 1e-9;
 
 /// Most draws of the simultaneous band: its cost is the draws times the
 /// weeks squared, whatever the number of persons (10⁷ draws of 78 weeks
@@ -855,6 +863,170 @@ pub fn randomisation_test(
     design: &Design,
     options: &RandomisationSpec,
 ) -> Result<RandomisationTest> {
+    let weeks: Vec<i32> = values.weeks().collect();
+    let r = redraw(values, design, options, &weeks)?;
+    let max_abs = |t: &[Option<f64>]| t.iter().flatten().map(|t| t.abs()).reduce(f64::max);
+    let observed_max = max_abs(&r.observed);
+    let p_values = (0..weeks.len())
+        .map(|i| r.p_value(r.observed[i], r.drawn.iter().map(|t| t[i])))
+        .collect();
+    let p_max_t = r.p_value(observed_max, r.drawn.iter().map(|t| max_abs(t)));
+    Ok(RandomisationTest {
+        outcome: values.name().to_string(),
+        draws: r.drawn.len(),
+        exact: r.exact,
+        seed: options.seed,
+        weeks,
+        t: r.observed,
+        p_values,
+        max_abs_t: observed_max,
+        p_max_t,
+    })
+}
+
+/// The observed and re-drawn t statistics of an outcome at some weeks.
+pub(crate) struct Redrawn {
+    /// Observed t per week.
+    pub observed: Vec<Option<f64>>,
+    /// t per re-draw and week.
+    pub drawn: Vec<Vec<Option<f64>>>,
+    /// Every assignment was enumerated (the observed one among them).
+    pub exact: bool,
+}
+
+impl Redrawn {
+    /// The randomisation p-value of `observed` among `stars`: (1 + #{|t*| ≥
+    /// |t|})/(1 + R) over the R re-draws with a defined t*, or #{|t*| ≥
+    /// |t|}/N over all N assignments when they were enumerated.
+    pub fn p_value(
+        &self,
+        observed: Option<f64>,
+        stars: impl Iterator<Item = Option<f64>>,
+    ) -> Option<f64> {
+        let obs = observed?;
+        let (mut hits, mut n) = (0usize, 0usize);
+        for s in stars.flatten() {
+            n += 1;
+            hits += usize::from(stats::as_extreme(s, obs));
+        }
+        Some(if self.exact {
+            hits as f64 / n.max(1) as f64
+        } else {
+            (1 + hits) as f64 / (1 + n) as f64
+        })
+    }
+}
+
+/// Who is re-drawn: the members of each cell (persons, or clusters) and
+/// their observed arms; each re-draw permutes the arms within each cell.
+struct Assignments {
+    members: Vec<Vec<usize>>,
+    arms: Vec<Vec<Arm>>,
+    /// Every assignment in order, when there are at most as many as the
+    /// draws asked for: the count per cell and in all.
+    exact: Option<(Vec<u128>, usize)>,
+}
+
+impl Assignments {
+    fn new(members: Vec<Vec<usize>>, arms: Vec<Vec<Arm>>, draws: usize) -> Assignments {
+        let per_cell: Option<Vec<u128>> = arms
+            .iter()
+            .map(|a| {
+                let k = a.iter().filter(|&&x| x == Arm::Treatment).count();
+                binomial(a.len(), k)
+            })
+            .collect();
+        let exact = per_cell.and_then(|c| {
+            let total = c
+                .iter()
+                .try_fold(1u128, |acc, &x| acc.checked_mul(x))
+                .filter(|&t| t <= draws as u128)?;
+            Some((c, total as usize))
+        });
+        Assignments {
+            members,
+            arms,
+            exact,
+        }
+    }
+
+    /// Number of re-draws: every assignment, or `draws`.
+    fn count(&self, draws: usize) -> usize {
+        self.exact.as_ref().map_or(draws, |e| e.1)
+    }
+
+    /// The arms of draw `d`, per cell and member: the `d`-th assignment in
+    /// the order of the cells' combinations (exact), or a seeded shuffle.
+    fn draw(&self, d: usize, seed: u64) -> Vec<Vec<Arm>> {
+        match &self.exact {
+            Some((per_cell, _)) => {
+                let mut rank = d as u128;
+                self.arms
+                    .iter()
+                    .zip(per_cell)
+                    .map(|(arms, &count)| {
+                        let (here, rest) = (rank % count, rank / count);
+                        rank = rest;
+                        let k = arms.iter().filter(|&&x| x == Arm::Treatment).count();
+                        combination(arms.len(), k, here)
+                    })
+                    .collect()
+            }
+            None => {
+                let mut rng = Rng::new(seed, d as u64);
+                self.arms
+                    .iter()
+                    .map(|a| {
+                        let mut a = a.clone();
+                        rng.shuffle(&mut a);
+                        a
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// C(n, k), or `None` beyond u128.
+fn binomial(n: usize, k: usize) -> Option<u128> {
+    let k = k.min(n - k);
+    (0..k).try_fold(1u128, |acc, i| {
+        Some(acc.checked_mul((n - i) as u128)? / (i as u128 + 1))
+    })
+}
+
+/// The `rank`-th (lexicographic) choice of `k` treated among `n`, as arms.
+fn combination(n: usize, mut k: usize, mut rank: u128) -> Vec<Arm> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        // Choices that treat member i: C(n − i − 1, k − 1).
+        let with = if k == 0 {
+            0
+        } else {
+            binomial(n - i - 1, k - 1).unwrap_or(u128::MAX)
+        };
+        if k > 0 && rank < with {
+            out.push(Arm::Treatment);
+            k -= 1;
+        } else {
+            rank -= with;
+            out.push(Arm::Control);
+        }
+    }
+    out
+}
+
+/// The observed and re-drawn t of `values` at `weeks`: `options.draws`
+/// seeded permutations of the arms within cells (persons, or whole
+/// clusters), or every assignment when there are no more than that. The
+/// d-th re-draw is the same assignment for every outcome of one panel and
+/// design, so statistics of several outcomes can be combined per draw.
+pub(crate) fn redraw(
+    values: &OutcomeValues<'_>,
+    design: &Design,
+    options: &RandomisationSpec,
+    weeks: &[i32],
+) -> Result<Redrawn> {
     design.check()?;
     check_draws(
         "randomisation draws",
@@ -863,11 +1035,40 @@ pub fn randomisation_test(
     )?;
     let panel = values.panel();
     let cells = Cells::new(panel, design, None);
-    let weeks: Vec<i32> = values.weeks().collect();
-    let max_abs = |t: &[Option<f64>]| t.iter().flatten().map(|t| t.abs()).reduce(f64::max);
-    let drawn: Vec<Vec<Option<f64>>>;
-    let observed: Vec<Option<f64>>;
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); cells.n_cells];
     if cells.clustered {
+        // Clusters with persons in the panel, per cell.
+        let mut seen = vec![false; cells.of_unit.len()];
+        for &u in &cells.unit {
+            seen[u as usize] = true;
+        }
+        for (u, &(c, _)) in cells.of_unit.iter().enumerate() {
+            if seen[u] {
+                members[c as usize].push(u);
+            }
+        }
+    } else {
+        for (p, &s) in cells.unit.iter().enumerate() {
+            members[s as usize / 2].push(p);
+        }
+    }
+    let arms: Vec<Vec<Arm>> = members
+        .iter()
+        .map(|m| {
+            m.iter()
+                .map(|&i| {
+                    if cells.clustered {
+                        cells.of_unit[i].1
+                    } else {
+                        cells.of_unit[cells.unit[i] as usize].1
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let assignments = Assignments::new(members, arms, options.draws);
+    let n_draws = assignments.count(options.draws);
+    let (observed, drawn) = if cells.clustered {
         // Whole clusters are re-drawn: their moments at each week stay, only
         // their arms change.
         let units: Vec<Vec<Moments>> = weeks
@@ -883,27 +1084,15 @@ pub fn randomisation_test(
                 .map(|u| estimate(&cells.arms(u, of_unit), design, true).0.t)
                 .collect()
         };
-        observed = t_of(&cells.of_unit);
-        // Clusters with persons, per cell (clusters without persons in the
-        // panel have no arm).
-        let mut members: Vec<Vec<usize>> = vec![Vec::new(); cells.n_cells];
-        let mut seen = vec![false; cells.of_unit.len()];
-        for &u in &cells.unit {
-            seen[u as usize] = true;
-        }
-        for (u, &(c, _)) in cells.of_unit.iter().enumerate() {
-            if seen[u] {
-                members[c as usize].push(u);
-            }
-        }
-        drawn = (0..options.draws)
+        let drawn = (0..n_draws)
             .into_par_iter()
             .map(|d| {
-                let mut rng = Rng::new(options.seed, d as u64);
                 let mut of_unit = cells.of_unit.clone();
-                for m in &members {
-                    let mut arms: Vec<Arm> = m.iter().map(|&u| cells.of_unit[u].1).collect();
-                    rng.shuffle(&mut arms);
+                for (m, arms) in assignments
+                    .members
+                    .iter()
+                    .zip(assignments.draw(d, options.seed))
+                {
                     for (&u, a) in m.iter().zip(arms) {
                         of_unit[u].1 = a;
                     }
@@ -911,6 +1100,7 @@ pub fn randomisation_test(
                 t_of(&of_unit)
             })
             .collect();
+        (t_of(&cells.of_unit), drawn)
     } else {
         let t_of = |unit: &[u32]| -> Vec<Option<f64>> {
             weeks
@@ -922,53 +1112,28 @@ pub fn randomisation_test(
                 })
                 .collect()
         };
-        observed = t_of(&cells.unit);
-        // Members of each cell, to shuffle their arm labels.
-        let mut members: Vec<Vec<usize>> = vec![Vec::new(); cells.n_cells];
-        for (p, &s) in cells.unit.iter().enumerate() {
-            members[s as usize / 2].push(p);
-        }
-        drawn = (0..options.draws)
+        let drawn = (0..n_draws)
             .into_par_iter()
             .map(|d| {
-                let mut rng = Rng::new(options.seed, d as u64);
                 let mut unit = cells.unit.clone();
-                for m in &members {
-                    let mut arms: Vec<u32> = m.iter().map(|&p| cells.unit[p] % 2).collect();
-                    rng.shuffle(&mut arms);
+                for (m, arms) in assignments
+                    .members
+                    .iter()
+                    .zip(assignments.draw(d, options.seed))
+                {
                     for (&p, a) in m.iter().zip(arms) {
-                        unit[p] = cells.unit[p] - cells.unit[p] % 2 + a;
+                        unit[p] = cells.unit[p] - cells.unit[p] % 2 + a as u32;
                     }
                 }
                 t_of(&unit)
             })
             .collect();
-    }
-    let observed_max = max_abs(&observed);
-
-    let as_extreme = |star: f64, obs: f64| star.abs() >= obs.abs() * (1.0 - TIE_TOLERANCE);
-    let p_of = |obs: Option<f64>, stars: &mut dyn Iterator<Item = Option<f64>>| {
-        let obs = obs?;
-        let (mut hits, mut n) = (0usize, 0usize);
-        for s in stars.flatten() {
-            n += 1;
-            hits += usize::from(as_extreme(s, obs));
-        }
-        Some((1 + hits) as f64 / (1 + n) as f64)
+        (t_of(&cells.unit), drawn)
     };
-    let p_values = (0..weeks.len())
-        .map(|i| p_of(observed[i], &mut drawn.iter().map(|t| t[i])))
-        .collect();
-    let p_max_t = p_of(observed_max, &mut drawn.iter().map(|t| max_abs(t)));
-    Ok(RandomisationTest {
-        outcome: values.name().to_string(),
-        draws: options.draws,
-        seed: options.seed,
-        weeks,
-        t: observed,
-        p_values,
-        max_abs_t: observed_max,
-        p_max_t,
+    Ok(Redrawn {
+        observed,
+        drawn,
+        exact: assignments.exact.is_some(),
     })
 }
 

@@ -104,6 +104,7 @@
 //! | estimators | [`weekly_effects`], [`Design`], [`WeeklyEffects`], [`Estimator`]; [`lin_effects`], [`Adjustment`]; [`effects::simultaneous_band`], [`effects::randomisation_test`], [`effects::subgroup_effects`], [`effects::site_effects`]; [`sums::WeeklySums`]; [`spell::completions`], [`spell::time_to_spell`]; [`balance::balance`]; [`descriptives::HoursAt`] |
 //! | results | [`Estimate`] (the columns of every table), [`Variance`], [`Table`] (`to_frame`, `write_csv`), [`analysis::Results`] |
 //! | pipeline | [`analysis::Analysis`], [`analysis::AnalysisConfig`] |
+//! | many outcomes | [`families::family_test`], [`families::FamilyTest`]; [`stats::westfall_young`] |
 //! | planning | [`plan::minimum_detectable_effects`], [`plan::PlanSpec`], [`plan::history_sd`]; [`stats::mde`] |
 //! | plain statistics | [`stats::difference_in_means`], [`stats::blocked_difference_in_means`], [`stats::clustered_difference_in_means`], [`stats::blocked_clustered_difference_in_means`], [`stats::holm`], [`stats::benjamini_hochberg`], [`stats::pearson_chi_square`], [`stats::cochran_q`], [`stats::kaplan_meier`], [`stats::log_rank`] |
 //! | errors | [`Error`], [`Result`] |
@@ -163,6 +164,7 @@ mod config;
 pub mod descriptives;
 pub mod effects;
 mod error;
+pub mod families;
 mod io;
 mod or_false;
 mod outcome;

@@ -10,6 +10,7 @@ use crate::config::{AnalysisConfig, OutcomeConfig, Unit};
 use crate::descriptives::HoursDistribution;
 use crate::effects::{GroupEffects, RandomisationTest, WeeklyEffects};
 use crate::error::Result;
+use crate::families::FamilyTest;
 use crate::panel::{AtRisk, LoadReport};
 use crate::persons::{Arm, Persons};
 use crate::spell::{self, SpellClock, SpellRule, TimeToSpell};
@@ -33,6 +34,8 @@ pub struct Results {
     pub trial: TrialSummary,
     /// One entry per outcome, in the order of the analysis file.
     pub outcomes: Vec<OutcomeResults>,
+    /// The `[[families]]` tests: Westfall–Young and Holm within each.
+    pub families: Vec<FamilyTest>,
     /// Time to a completed spell, when an outcome is a spell.
     pub spell: Option<SpellResults>,
     /// Hours descriptives, when an outcome is `hours` or `employed`.

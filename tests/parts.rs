@@ -62,6 +62,7 @@ fn config(form: RegisterForm, register: &Path, budget: Option<f64>) -> AnalysisC
         o.randomisation = false;
         o.sites = false;
     }
+    c.families.clear();
     c.inputs.form = form;
     c.inputs.register = register.to_path_buf();
     c.inputs.memory_budget_gb = budget.map(|b| b / 1e9);

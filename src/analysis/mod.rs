@@ -34,8 +34,8 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 pub use crate::config::{
-    AnalysisConfig, BalanceConfig, DesignConfig, HistoryConfig, InputsConfig, OutcomeConfig,
-    OutcomeKind, RegisterForm, ReportConfig, Unit, WeeksConfig,
+    AnalysisConfig, BalanceConfig, DesignConfig, FamilyConfig, HistoryConfig, InputsConfig,
+    OutcomeConfig, OutcomeKind, RegisterForm, ReportConfig, Unit, WeeksConfig,
 };
 pub use crate::results::{
     ArmCounts, BlockCount, FollowUp, HoursResults, OutcomeResults, Results, SignificantFrom,
@@ -48,6 +48,7 @@ use crate::codes::CodeTable;
 use crate::descriptives::HoursAt;
 use crate::effects::{self, GroupEffects, RandomisationTest, Significance, WeeklyEffects};
 use crate::error::{Error, Result};
+use crate::families::{self, FamilyPart, FamilyTest};
 use crate::outcome::Outcome;
 use crate::panel::{
     AtRisk, CORE_BYTES_PER_CELL, LoadProgress, LoadReport, Panel, default_memory_budget,
@@ -171,6 +172,7 @@ impl Analysis {
             .iter()
             .map(|o| {
                 !o.needs_person_values()
+                    && !o.in_family(&c.families)
                     && o.outcome().has_exact_form()
                     && c.design.adjust.is_empty()
             })
@@ -251,8 +253,10 @@ impl Analysis {
         }
         .into_iter();
         let mut outcomes = Vec::with_capacity(c.outcomes.len());
+        let mut family_parts: Vec<Vec<(usize, FamilyPart)>> =
+            c.families.iter().map(|_| Vec::new()).collect();
         for (spec, found) in c.outcomes.iter().zip(&mut person_level) {
-            let estimated = match found.take() {
+            let mut estimated = match found.take() {
                 Some(estimated) => estimated,
                 None => PersonLevel {
                     weekly: from_sums.next().ok_or_else(|| Error::InvalidSetting {
@@ -262,10 +266,15 @@ impl Analysis {
                     adjusted: None,
                     randomisation: None,
                     sites: None,
+                    family_parts: Vec::new(),
                 },
             };
+            for (f, at, part) in std::mem::take(&mut estimated.family_parts) {
+                family_parts[f].push((at, part));
+            }
             outcomes.push(outcome_results(spec, estimated, through));
         }
+        let families = self.families(family_parts, &mut outcomes)?;
 
         let spell = match (
             c.outcomes.iter().find(|o| o.kind == OutcomeKind::Spell),
@@ -335,11 +344,44 @@ impl Analysis {
             significant_through: through,
             trial: TrialSummary::of(&persons, observed, at_risk, load, parts),
             outcomes,
+            families,
             spell,
             hours,
             balance,
             warnings,
         })
+    }
+
+    /// Each `[[families]]` entry's test from its outcomes' parts (`parts[f]`:
+    /// (position of the outcome in the family, its part)), with every
+    /// member's row of `outcomes` marked with the family and its p_fwer.
+    fn families(
+        &self,
+        parts: Vec<Vec<(usize, FamilyPart)>>,
+        outcomes: &mut [OutcomeResults],
+    ) -> Result<Vec<FamilyTest>> {
+        let c = &self.config;
+        let mut tests = Vec::with_capacity(parts.len());
+        for (f, mut these) in c.families.iter().zip(parts) {
+            these.sort_by_key(|(at, _)| *at);
+            let test = families::combine(
+                &f.name,
+                these.into_iter().map(|(_, p)| p).collect(),
+                c.randomisation.seed,
+            )?;
+            for m in &test.members {
+                let row = outcomes
+                    .iter_mut()
+                    .find(|o| o.effects.outcome == m.outcome)
+                    .and_then(|o| o.effects.rows.iter_mut().find(|r| r.week == m.week));
+                if let Some(row) = row {
+                    row.family = Some(test.name.clone());
+                    row.p_fwer = m.p_fwer;
+                }
+            }
+            tests.push(test);
+        }
+        Ok(tests)
     }
 
     /// Weeks of the snapshot tables: the setting, or the multiples of 13
@@ -464,6 +506,7 @@ impl Analysis {
             (true, _, _) => "`band = true`",
             (_, true, _) => "`randomisation = true`",
             (_, _, true) => "`sites = true`",
+            _ if spec.in_family(&c.families) => "`[[families]]` (re-drawn hypotheses)",
             _ if !c.design.adjust.is_empty() => "`[design] adjust` (the Lin estimate)",
             _ => "`cumulative = true` on a spell (no exact integer form)",
         };
@@ -614,6 +657,21 @@ impl Analysis {
         let adjusted = adjustment
             .map(|a| adjust::lin_effects(&values, &design, a))
             .transpose()?;
+        let name = spec.display_name();
+        let mut family_parts = Vec::new();
+        for (f, family) in c.families.iter().enumerate() {
+            if let Some(at) = family.outcomes.iter().position(|o| *o == name) {
+                let part = FamilyPart::of(
+                    &family.name,
+                    &values,
+                    &weekly,
+                    &family.weeks,
+                    &design,
+                    &c.randomisation,
+                )?;
+                family_parts.push((f, at, part));
+            }
+        }
         let randomisation = spec
             .randomisation
             .then(|| effects::randomisation_test(&values, &design, &c.randomisation))
@@ -627,6 +685,7 @@ impl Analysis {
             adjusted,
             randomisation,
             sites,
+            family_parts,
         })
     }
 
@@ -767,6 +826,8 @@ fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
 struct PersonLevel {
     weekly: WeeklyEffects,
     adjusted: Option<WeeklyEffects>,
+    /// (family, position of the outcome in it, its part of the family).
+    family_parts: Vec<(usize, usize, FamilyPart)>,
     randomisation: Option<RandomisationTest>,
     sites: Option<GroupEffects>,
 }
@@ -778,6 +839,7 @@ fn outcome_results(spec: &OutcomeConfig, estimated: PersonLevel, through: i32) -
         adjusted,
         randomisation,
         sites,
+        ..
     } = estimated;
     let from = |by| weekly.significant_from(by, through);
     let significant_from = SignificantFrom {

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use super::trim;
 use crate::balance::Balance;
 use crate::config::Unit;
+use crate::families::FamilyTest;
 use crate::persons::Arm;
 use crate::results::{HoursResults, OutcomeResults, Results, SpellResults};
 use crate::stats::{ChiSquare, Variance};
@@ -88,6 +89,9 @@ pub fn render(r: &Results) -> String {
     s.push('\n');
     for o in &r.outcomes {
         outcome(&mut s, r, o);
+    }
+    for f in &r.families {
+        family(&mut s, r, f);
     }
     if let Some(h) = &r.hours {
         hours(&mut s, r, h);
@@ -356,6 +360,48 @@ fn outcome(s: &mut String, r: &Results, o: &OutcomeResults) {
             sites.min_n
         );
     }
+}
+
+fn family(s: &mut String, r: &Results, f: &FamilyTest) {
+    let _ = writeln!(s, "## Family `{}`\n", f.name);
+    let _ = writeln!(
+        s,
+        "{} hypotheses read together. Westfall–Young p: step-down max-|t| adjusted p-values from \
+         {} of the assignment{}, the same re-draws for every outcome, so the family-wise error \
+         rate is at most 5% for p < 0.05; Holm: the estimates' own p-values adjusted within the \
+         family.\n",
+        f.members.len(),
+        if f.exact {
+            format!("all {} possible re-draws", f.draws)
+        } else {
+            format!("{} seeded re-draws", f.draws)
+        },
+        if r.config.design.blocked {
+            " within blocks"
+        } else {
+            ""
+        },
+    );
+    let _ = writeln!(
+        s,
+        "| Outcome | Week | Effect | p | Holm | Randomisation p | Westfall–Young p |\n\
+         |---|---:|---:|---:|---:|---:|---:|"
+    );
+    for m in &f.members {
+        let unit = r.outcome(&m.outcome).map_or(Unit::Share, |o| o.unit);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            m.outcome,
+            m.week,
+            value(unit, m.effect, true),
+            p_value(m.p_value),
+            p_value(m.p_holm),
+            p_value(m.p_randomisation),
+            p_value(m.p_fwer)
+        );
+    }
+    s.push('\n');
 }
 
 fn hours(s: &mut String, r: &Results, h: &HoursResults) {
