@@ -279,6 +279,12 @@ pub struct OutcomeConfig {
     /// Also estimate per block (site) with Cochran's Q (needs a block column).
     #[serde(default)]
     pub sites: bool,
+    /// Also estimate within the levels of these person-table covariates,
+    /// with the treatment × subgroup interaction test; cells with fewer
+    /// than `[report] min_cell` persons in an arm are flagged. Default:
+    /// none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subgroups: Vec<String>,
 }
 
 /// The kinds of outcome an analysis file can name (methods §3).
@@ -345,6 +351,7 @@ impl OutcomeConfig {
             band: false,
             randomisation: false,
             sites: false,
+            subgroups: Vec::new(),
         }
     }
 
@@ -398,7 +405,7 @@ impl OutcomeConfig {
     /// `true` when the outcome asks for the band, randomisation inference
     /// or site effects, which need every person's values.
     pub(crate) fn needs_person_values(&self) -> bool {
-        self.band || self.randomisation || self.sites
+        self.band || self.randomisation || self.sites || !self.subgroups.is_empty()
     }
 
     /// Whether a `[[families]]` entry names this outcome (its hypotheses

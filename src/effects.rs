@@ -1167,7 +1167,7 @@ pub struct GroupEffects {
     pub min_n: usize,
     /// One row per (group, week), groups in label order.
     pub rows: Vec<GroupEffect>,
-    /// Site tables: Cochran's Q test of equal effects across sites, per week.
+    /// Per week, the tests of equal effects across the groups.
     pub heterogeneity: Vec<Heterogeneity>,
 }
 
@@ -1181,6 +1181,68 @@ pub struct Heterogeneity {
     /// Cochran's Q = Σ w_s(τ_s − τ̄)², w_s = 1/se_s², with df = S − 1 and
     /// its chi-square p-value; `None` with fewer than two sites.
     pub test: Option<ChiSquare>,
+    /// The treatment × group interaction F test: F = Q/(S − 1) on
+    /// (S − 1, n − 2S) df, n the persons of the S groups: the Wald F of the
+    /// interaction coefficients of the regression y ~ z·group with HC2
+    /// standard errors (for which the groups' estimates are independent
+    /// with Welch variances). Only for unblocked estimates of a trial
+    /// without clusters (`None` otherwise).
+    pub interaction: Option<Interaction>,
+}
+
+/// An F test of equal effects across groups.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Interaction {
+    /// F statistic.
+    pub f: f64,
+    /// Numerator df, groups − 1.
+    pub df1: f64,
+    /// Denominator df, persons − 2 · groups.
+    pub df2: f64,
+    /// Upper-tail p-value.
+    pub p_value: f64,
+}
+
+/// Per week the tests that the groups' effects are equal: Cochran's Q and,
+/// with `interaction`, its F form (see [`Heterogeneity`]).
+fn heterogeneity(rows: &[GroupEffect], weeks: &[i32], interaction: bool) -> Vec<Heterogeneity> {
+    weeks
+        .iter()
+        .map(|&k| {
+            let at: Vec<&GroupEffect> = rows.iter().filter(|r| r.week == k).collect();
+            let est: Vec<(Option<f64>, Option<f64>)> = at
+                .iter()
+                .map(|r| (r.estimate.effect, r.estimate.se))
+                .collect();
+            let used: Vec<&&GroupEffect> = at
+                .iter()
+                .filter(|r| r.estimate.effect.is_some() && r.estimate.se.is_some_and(|s| s > 0.0))
+                .collect();
+            let test = stats::cochran_q(&est);
+            let n: usize = used
+                .iter()
+                .map(|r| r.estimate.n_treat + r.estimate.n_control)
+                .sum();
+            let groups = used.len() as f64;
+            let interaction = test.filter(|_| interaction).and_then(|q| {
+                let (df1, df2) = (groups - 1.0, n as f64 - 2.0 * groups);
+                let f = q.statistic / df1;
+                (df1 > 0.0 && df2 > 0.0).then_some(())?;
+                Some(Interaction {
+                    f,
+                    df1,
+                    df2,
+                    p_value: stats::f_sf(f, df1, df2)?,
+                })
+            });
+            Heterogeneity {
+                week: k,
+                sites: used.len(),
+                test,
+                interaction,
+            }
+        })
+        .collect()
 }
 
 impl Table for GroupEffects {
@@ -1315,6 +1377,9 @@ fn check_min_n(min_n: usize) -> Result<()> {
 /// (categorical, or a numeric one with few distinct values; missing values
 /// form a `(missing)` group). Cells where an arm has fewer than `min_n`
 /// persons are kept and flagged `suppressed`, with their statistics blanked.
+/// Per week, the tests of equal effects across the levels
+/// ([`Heterogeneity`]: Cochran's Q and the treatment × subgroup
+/// interaction F), over every level with a defined se.
 pub fn subgroup_effects(
     values: &OutcomeValues<'_>,
     design: &Design,
@@ -1324,12 +1389,16 @@ pub fn subgroup_effects(
     design.check()?;
     check_min_n(min_n)?;
     let labels = covariate_labels(values.panel(), by)?;
+    let full = group_rows(values, design, &labels);
+    let weeks: Vec<i32> = values.weeks().collect();
+    let plain = !design.blocked && values.panel().persons().clusters().is_none();
+    let heterogeneity = heterogeneity(&full, &weeks, plain);
     Ok(GroupEffects {
         outcome: values.name().to_string(),
         by: by.to_string(),
         min_n,
-        rows: suppress(group_rows(values, design, &labels), min_n),
-        heterogeneity: Vec::new(),
+        rows: suppress(full, min_n),
+        heterogeneity,
     })
 }
 
@@ -1361,25 +1430,7 @@ pub fn site_effects(
     let plain = design.blocked(false);
     let weeks: Vec<i32> = values.weeks().collect();
     let full = group_rows(values, &plain, &labels);
-    let heterogeneity = weeks
-        .iter()
-        .map(|&k| {
-            let est: Vec<(Option<f64>, Option<f64>)> = full
-                .iter()
-                .filter(|r| r.week == k)
-                .map(|r| (r.estimate.effect, r.estimate.se))
-                .collect();
-            let sites = est
-                .iter()
-                .filter(|(e, s)| e.is_some() && s.is_some_and(|s| s > 0.0))
-                .count();
-            Heterogeneity {
-                week: k,
-                sites,
-                test: stats::cochran_q(&est),
-            }
-        })
-        .collect();
+    let heterogeneity = heterogeneity(&full, &weeks, panel.persons().clusters().is_none());
     Ok(GroupEffects {
         outcome: values.name().to_string(),
         by: "site".into(),

@@ -204,6 +204,9 @@ pub struct OutcomeResults {
     pub randomisation: Option<RandomisationTest>,
     /// Per-site effects and heterogeneity, when asked for.
     pub sites: Option<GroupEffects>,
+    /// Per-level effects of each `subgroups` covariate, with the
+    /// interaction tests.
+    pub subgroups: Vec<GroupEffects>,
 }
 
 /// The first week from which every testable week through `through` is

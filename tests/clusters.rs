@@ -630,3 +630,55 @@ fn adjust_takes_history_covariates_and_names_unknown_ones() {
         "{text}"
     );
 }
+
+#[test]
+fn the_subgroup_interaction_test_equals_the_hc2_regression() {
+    let individual = panel(false);
+    let values = Outcome::hours().evaluate(&individual, 0..=24).unwrap();
+    for want in rows("clusters/interaction.csv") {
+        let by = &want["by"];
+        let table =
+            trialpanel::effects::subgroup_effects(&values, &Design::default(), by, 1).unwrap();
+        let week = num(&want, "week") as i32;
+        let h = table.heterogeneity.iter().find(|h| h.week == week).unwrap();
+        let i = h.interaction.unwrap();
+        let what = |c: &str| format!("{by} week {week}: {c}");
+        close(&what("F"), Some(i.f), num(&want, "f"));
+        close(&what("df1"), Some(i.df1), num(&want, "df1"));
+        close(&what("df2"), Some(i.df2), num(&want, "df2"));
+        close(&what("p"), Some(i.p_value), num(&want, "p_value"));
+    }
+    // With clusters there is no interaction F (the test is not
+    // cluster-robust), only Cochran's Q.
+    let clustered_panel = panel(true);
+    let clustered = Outcome::hours().evaluate(&clustered_panel, 0..=24).unwrap();
+    let table =
+        trialpanel::effects::subgroup_effects(&clustered, &Design::default(), "female", 1).unwrap();
+    assert!(table.heterogeneity.iter().all(|h| h.interaction.is_none()));
+
+    // Through the analysis file.
+    use trialpanel::analysis::Analysis;
+    let mut c = Analysis::from_file(fixture("clusters/analysis.toml"))
+        .unwrap()
+        .config()
+        .clone();
+    c.persons.cluster = None;
+    c.design.adjust.clear();
+    c.outcomes[0].subgroups = vec!["education".into()];
+    let results = Analysis::new(c, fixture("clusters"))
+        .unwrap()
+        .run()
+        .unwrap();
+    let table = &results.outcomes[0].subgroups[0];
+    let h = table.heterogeneity.iter().find(|h| h.week == 20).unwrap();
+    let want = rows("clusters/interaction.csv")
+        .into_iter()
+        .find(|r| r["by"] == "education" && r["week"] == "20")
+        .unwrap();
+    close("analysis F", h.interaction.map(|i| i.f), num(&want, "f"));
+    let report = results.to_markdown();
+    assert!(
+        report.contains("Treatment × `education` interaction over 3 levels"),
+        "{report}"
+    );
+}

@@ -266,6 +266,7 @@ impl Analysis {
                     adjusted: None,
                     randomisation: None,
                     sites: None,
+                    subgroups: Vec::new(),
                     family_parts: Vec::new(),
                 },
             };
@@ -506,6 +507,7 @@ impl Analysis {
             (true, _, _) => "`band = true`",
             (_, true, _) => "`randomisation = true`",
             (_, _, true) => "`sites = true`",
+            _ if !spec.subgroups.is_empty() => "`subgroups`",
             _ if spec.in_family(&c.families) => "`[[families]]` (re-drawn hypotheses)",
             _ if !c.design.adjust.is_empty() => "`[design] adjust` (the Lin estimate)",
             _ => "`cumulative = true` on a spell (no exact integer form)",
@@ -680,11 +682,17 @@ impl Analysis {
             .sites
             .then(|| effects::site_effects(&values, &design, c.report.min_cell))
             .transpose()?;
+        let subgroups = spec
+            .subgroups
+            .iter()
+            .map(|by| effects::subgroup_effects(&values, &design, by, c.report.min_cell))
+            .collect::<Result<Vec<_>>>()?;
         Ok(PersonLevel {
             weekly,
             adjusted,
             randomisation,
             sites,
+            subgroups,
             family_parts,
         })
     }
@@ -830,6 +838,7 @@ struct PersonLevel {
     family_parts: Vec<(usize, usize, FamilyPart)>,
     randomisation: Option<RandomisationTest>,
     sites: Option<GroupEffects>,
+    subgroups: Vec<GroupEffects>,
 }
 
 /// The results of one outcome from its weekly effects.
@@ -839,6 +848,7 @@ fn outcome_results(spec: &OutcomeConfig, estimated: PersonLevel, through: i32) -
         adjusted,
         randomisation,
         sites,
+        subgroups,
         ..
     } = estimated;
     let from = |by| weekly.significant_from(by, through);
@@ -854,6 +864,7 @@ fn outcome_results(spec: &OutcomeConfig, estimated: PersonLevel, through: i32) -
         significant_from,
         randomisation,
         sites,
+        subgroups,
         effects: weekly,
         adjusted,
     }

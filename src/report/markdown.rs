@@ -335,6 +335,7 @@ fn outcome(s: &mut String, r: &Results, o: &OutcomeResults) {
             p_is(at(f.through))
         );
     }
+    subgroups(s, o, f.through);
     if let Some(sites) = &o.sites
         && let Some(h) = sites.heterogeneity.iter().find(|h| h.week == f.through)
     {
@@ -402,6 +403,59 @@ fn family(s: &mut String, r: &Results, f: &FamilyTest) {
         );
     }
     s.push('\n');
+}
+
+/// Each subgroup table of an outcome at the week significance is read
+/// through: the effect per level and the interaction test.
+fn subgroups(s: &mut String, o: &OutcomeResults, through: i32) {
+    for g in &o.subgroups {
+        let _ = writeln!(
+            s,
+            "Effects by `{}` at week {through}:\n\n| {} | n (T / C) | Effect | CI | p |\n|---|---:|---:|---:|---:|",
+            g.by, g.by
+        );
+        for row in g.rows.iter().filter(|x| x.week == through) {
+            let e = &row.estimate;
+            let ci = match (e.ci_low, e.ci_high) {
+                (Some(lo), Some(hi)) => interval(o.unit, lo, hi),
+                _ => "–".into(),
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} / {} | {} | {ci} | {} |",
+                row.group,
+                e.n_treat,
+                e.n_control,
+                if row.suppressed {
+                    format!("suppressed (fewer than {} in an arm)", g.min_n)
+                } else {
+                    value(o.unit, e.effect, true)
+                },
+                p_value(e.p_value)
+            );
+        }
+        let test = g
+            .heterogeneity
+            .iter()
+            .find(|h| h.week == through)
+            .and_then(|h| h.interaction.map(|i| (h.sites, i)));
+        let _ = match test {
+            Some((levels, i)) => writeln!(
+                s,
+                "\nTreatment × `{}` interaction over {levels} levels: F({}, {}) = {:.2}, {}.\n",
+                g.by,
+                i.df1,
+                i.df2,
+                i.f,
+                p_is(Some(i.p_value))
+            ),
+            None => writeln!(
+                s,
+                "\nNo interaction test (fewer than two levels with an estimate, or a blocked or \
+                 clustered design).\n"
+            ),
+        };
+    }
 }
 
 fn hours(s: &mut String, r: &Results, h: &HoursResults) {
