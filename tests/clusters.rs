@@ -434,22 +434,6 @@ fn the_band_covariance_sums_contributions_within_clusters() {
     }
 }
 
-/// A small xorshift generator and Box–Muller normals, for the simulation.
-struct Normals(u64);
-
-impl Normals {
-    fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let (u1, u2) = (1.0 - self.uniform(), self.uniform());
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-}
-
 #[test]
 fn clustered_intervals_cover_under_a_strong_cluster_effect() {
     // Why the cluster column matters: 600 null trials that assign 20
@@ -459,7 +443,7 @@ fn clustered_intervals_cover_under_a_strong_cluster_effect() {
     // in 95 ± 2.5% of the trials; the interval that treats persons as
     // independent (Welch) covers far less.
     use trialpanel::stats::{self, Moments};
-    let mut rng = Normals(0x9e37_79b9_7f4a_7c15);
+    let mut rng = common::Normals(0x9e37_79b9_7f4a_7c15);
     let trials = 600;
     let (mut clustered, mut welch) = (0, 0);
     for _ in 0..trials {

@@ -140,29 +140,13 @@ fn panel_index(panel: &trialpanel::Panel, row: usize) -> usize {
         .unwrap()
 }
 
-/// A small xorshift generator with Box–Muller normals.
-struct Rng(u64);
-
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let (u1, u2) = (1.0 - self.uniform(), self.uniform());
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-}
-
 #[test]
 fn the_family_wise_error_rate_of_null_trials_is_five_percent() {
     // 1,000 null trials of 40 persons (20 treated), six correlated
     // hypotheses (three outcomes at two weeks), 199 re-draws each. Any
     // Westfall–Young p ≤ 0.05 in 5 ± 2% of the trials; any unadjusted
     // randomisation p ≤ 0.05 in far more.
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = common::Normals(0x9e37_79b9_7f4a_7c15);
     let (trials, draws, n) = (1000, 199, 40);
     let (mut family_wise, mut per_test) = (0, 0);
     for _ in 0..trials {

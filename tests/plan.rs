@@ -85,22 +85,6 @@ fn an_even_plan_equals_r() {
     );
 }
 
-/// A small xorshift generator with Box–Muller normals.
-struct Normals(u64);
-
-impl Normals {
-    fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn normal(&mut self) -> f64 {
-        let (u1, u2) = (1.0 - self.uniform(), self.uniform());
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
-    }
-}
-
 #[test]
 fn a_true_effect_equal_to_the_mde_is_found_in_80_percent_of_trials() {
     // The simulator's trial (front-loaded referrals over 41 weeks, extract
@@ -131,7 +115,7 @@ fn a_true_effect_equal_to_the_mde_is_found_in_80_percent_of_trials() {
     // At two weeks (many and few persons followed), 2,000 trials with a
     // true effect equal to the MDE: the Welch test at 5% rejects in 80%
     // (Monte Carlo sd 0.9 points).
-    let mut rng = Normals(0x2545_f491_4f6c_dd1d);
+    let mut rng = common::Normals(0x2545_f491_4f6c_dd1d);
     for k in [10, 40] {
         let row = plan.week(k).unwrap();
         let (n1, n0) = (row.n_treat as usize, row.n_control as usize);

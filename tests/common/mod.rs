@@ -128,3 +128,23 @@ pub fn tiny_panel(tag: &str, persons_csv: &str, register_csv: &str, spec: &Perso
     std::fs::remove_dir_all(&dir).unwrap();
     panel
 }
+
+/// A small seeded xorshift generator with Box–Muller normals, for the
+/// tests' simulations (independent of the crate's own generator).
+pub struct Normals(pub u64);
+
+impl Normals {
+    /// Uniform on [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Standard normal.
+    pub fn normal(&mut self) -> f64 {
+        let (u1, u2) = (1.0 - self.uniform(), self.uniform());
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
