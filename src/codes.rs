@@ -33,9 +33,17 @@ pub struct Category(pub u8);
 impl Category {
     /// The category of blank codes.
     pub const NONE: Category = Category(0);
+    /// A person-week after the person's follow-up ended (a category that
+    /// ends follow-up was reached, [`CodeTable::ends_followup`]): not
+    /// observed. Only a built panel holds it.
+    pub const ENDED: Category = Category(u8::MAX);
 }
 
-/// Categories are stored in one byte; 255 is reserved while a panel is built.
+/// The optional code-table column marking categories that end follow-up.
+pub const ENDS_FOLLOWUP: &str = "ends_followup";
+
+/// Categories are stored in one byte; 255 is reserved (while a panel is
+/// built, and then for [`Category::ENDED`]).
 const MAX_CATEGORIES: usize = 255;
 
 /// A mapping from benefit codes to categories.
@@ -44,13 +52,18 @@ pub struct CodeTable {
     categories: Vec<String>,
     codes: FxHashMap<String, Category>,
     fallback: Option<Category>,
+    /// Categories that end follow-up, by category number.
+    ends: Vec<bool>,
 }
 
 impl CodeTable {
     /// Read a code table with columns `code` and `category` from CSV or Parquet.
     ///
     /// Codes and categories are trimmed. A blank code, a blank category or a
-    /// code listed twice is an error naming the row.
+    /// code listed twice is an error naming the row. An optional column
+    /// `ends_followup` (`1`/`true`/`yes` or `0`/`false`/`no`/blank) marks the
+    /// categories, such as death and emigration, whose first week ends a
+    /// person's follow-up ([`CodeTable::ends_followup`]).
     pub fn read(path: impl AsRef<Path>) -> Result<CodeTable> {
         Self::from_table(Table::read(path.as_ref())?)
     }
@@ -95,7 +108,53 @@ impl CodeTable {
                 .map_err(|reason| table.invalid(i, "category", &category, reason))?;
             out.codes.insert(code_text, id);
         }
+        if table.column_names().iter().any(|c| c == ENDS_FOLLOWUP) {
+            let ends = table.column(ENDS_FOLLOWUP)?;
+            for (i, (cell, code)) in ends.cells().zip(codes.cells()).enumerate() {
+                let yes = match cell.text().trim().to_ascii_lowercase().as_str() {
+                    "1" | "true" | "yes" => true,
+                    "" | "0" | "false" | "no" => false,
+                    _ => {
+                        return Err(table.invalid(
+                            i,
+                            ENDS_FOLLOWUP,
+                            &cell,
+                            "not 1/true/yes or 0/false/no",
+                        ));
+                    }
+                };
+                if yes && let Some(c) = out.codes.get(code.text().trim()).copied() {
+                    out.ends[usize::from(c.0)] = true;
+                }
+            }
+        }
         Ok(out)
+    }
+
+    /// Mark the categories `names` as ending follow-up: a person is followed
+    /// up to the week before the first week (from referral on) with one of
+    /// them (methods §10).
+    pub fn with_ends_followup(mut self, names: &[String]) -> Result<CodeTable> {
+        for (c, yes) in self
+            .category_set(names, "ends_followup")?
+            .iter()
+            .enumerate()
+        {
+            if *yes {
+                self.ends[c] = true;
+            }
+        }
+        Ok(self)
+    }
+
+    /// `true` when category `c` ends follow-up.
+    pub fn ends_followup(&self, c: Category) -> bool {
+        self.ends.get(usize::from(c.0)).copied().unwrap_or(false)
+    }
+
+    /// `true` when some category ends follow-up.
+    pub fn has_ends(&self) -> bool {
+        self.ends.contains(&true)
     }
 
     /// Build a code table from `(code, category)` pairs.
@@ -139,6 +198,7 @@ impl CodeTable {
             categories: vec![NONE.to_string()],
             codes: FxHashMap::default(),
             fallback: None,
+            ends: vec![false; MAX_CATEGORIES + 1],
         }
     }
 

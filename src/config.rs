@@ -210,6 +210,11 @@ pub struct InputsConfig {
     /// codes are an error).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_category: Option<String>,
+    /// Categories whose first week (from referral on) ends a person's
+    /// follow-up, such as death and emigration, besides those the code
+    /// table's `ends_followup` column marks. Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ends_followup: Vec<String>,
     /// Most memory the panel may take, in gigabytes (10⁹ bytes). Default:
     /// half of the machine's memory. A register whose panel needs more
     /// fails before it is read, saying how much it needs.

@@ -27,6 +27,7 @@
 use polars::prelude::{DataFrame, IntoColumn, NamedFrom, Series};
 use serde::Serialize;
 
+use crate::codes::Category;
 use crate::error::{Error, Result};
 use crate::panel::{HOURS_SCALE, MAX_HOURS, Panel};
 use crate::persons::Arm;
@@ -54,14 +55,19 @@ impl HoursAt {
     pub fn of(panel: &Panel, k: i32) -> Result<HoursAt> {
         panel.check_weeks(&(k..=k), "hours week")?;
         let hours = panel.centihours(k).unwrap_or_default();
+        let cats = panel.categories(k).unwrap_or_default();
         let mut counts = [
             vec![0u64; MAX_CENTIHOURS + 1],
             vec![0u64; MAX_CENTIHOURS + 1],
         ];
         for (g, range) in panel.observed(k) {
             let arm = &mut counts[g.arm as usize];
-            for &h in &hours[range] {
-                // Stored hours are at most MAX_HOURS (checked when read).
+            for (&h, &c) in hours[range.clone()].iter().zip(&cats[range]) {
+                // Stored hours are at most MAX_HOURS (checked when read); a
+                // week after follow-up ended is not observed.
+                if c == Category::ENDED.0 {
+                    continue;
+                }
                 if let Some(c) = arm.get_mut(usize::from(h)) {
                     *c += 1;
                 }

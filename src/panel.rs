@@ -204,6 +204,10 @@ pub struct Panel {
     category: Vec<Box<[u8]>>,
     /// One column of all persons' hundredths of an hour per event week.
     hours: Vec<Box<[u16]>>,
+    /// When the code table has categories that end follow-up: each
+    /// person's first event week (≥ 0) with one, `i32::MAX` for none. The
+    /// cells from that week on hold [`Category::ENDED`] and 0 hours.
+    ended: Option<Vec<i32>>,
     report: LoadReport,
 }
 
@@ -335,6 +339,49 @@ impl Panel {
             .flatten()
     }
 
+    /// Mark the weeks after each person's follow-up ended (methods §10):
+    /// from the first week at or after referral whose category ends
+    /// follow-up, the person is not observed.
+    fn end_followup(&mut self) {
+        if !self.codes.has_ends() {
+            return;
+        }
+        let n = self.n_persons();
+        let mut ended = vec![i32::MAX; n];
+        for k in self.k_min.max(0)..=*self.event_weeks().end() {
+            let Some(w) = self.offset(k) else { continue };
+            for (p, end) in ended.iter_mut().enumerate() {
+                if *end == i32::MAX
+                    && self.codes.ends_followup(Category(self.category[w][p]))
+                    && self.admin_span(p).contains(&k)
+                {
+                    *end = k;
+                }
+            }
+        }
+        for (p, &end) in ended.iter().enumerate() {
+            if end == i32::MAX {
+                continue;
+            }
+            for k in end..=*self.event_weeks().end() {
+                if let Some(w) = self.offset(k) {
+                    self.category[w][p] = Category::ENDED.0;
+                    self.hours[w][p] = 0;
+                }
+            }
+        }
+        self.ended = Some(ended);
+    }
+
+    /// The event week at which panel person `p`'s follow-up ended (its
+    /// first week with a category that ends follow-up), if it did.
+    pub fn followup_ended(&self, p: usize) -> Option<i32> {
+        self.ended
+            .as_ref()
+            .and_then(|e| e.get(p).copied())
+            .filter(|&k| k != i32::MAX)
+    }
+
     /// `true` when panel person `p` is observed at event week `k`.
     pub fn is_observed(&self, p: usize, k: i32) -> bool {
         self.observed_span(p).contains(&k)
@@ -344,6 +391,16 @@ impl Panel {
     /// window intersected with `observed_from − referral ..= observed_until −
     /// referral` (empty for an unknown `p`).
     pub fn observed_span(&self, p: usize) -> RangeInclusive<i32> {
+        let span = self.admin_span(p);
+        match self.followup_ended(p) {
+            Some(end) => *span.start()..=(*span.end()).min(end - 1),
+            None => span,
+        }
+    }
+
+    /// The observed span without follow-up ending: the window intersected
+    /// with the observed weeks.
+    fn admin_span(&self, p: usize) -> RangeInclusive<i32> {
         let window = self.event_weeks();
         let Some(&referral) = self.persons.referral_weeks().get(p) else {
             return *window.end()..=*window.start() - 1;
@@ -354,17 +411,32 @@ impl Panel {
     }
 
     /// Last event week at which panel person `p` is observed
-    /// (`observed_until − referral`).
+    /// (`observed_until − referral`, or the week before the follow-up
+    /// ended).
     pub fn followed_until(&self, p: usize) -> Option<i32> {
-        self.persons
+        let admin = self
+            .persons
             .referral_weeks()
             .get(p)
-            .map(|&r| self.observed_until.event_week(r))
+            .map(|&r| self.observed_until.event_week(r))?;
+        Some(match self.followup_ended(p) {
+            Some(end) => admin.min(end - 1),
+            None => admin,
+        })
+    }
+
+    /// `true` when some person's follow-up ended early.
+    pub fn has_ended_followup(&self) -> bool {
+        self.ended
+            .as_ref()
+            .is_some_and(|e| e.iter().any(|&k| k != i32::MAX))
     }
 
     /// For each group, the panel positions of its persons observed at event
     /// week `k`: a contiguous range (empty when none is observed or `k` is
-    /// outside the window).
+    /// outside the window). When follow-up can end early, the range also
+    /// holds persons whose follow-up ended: their cells at `k` are
+    /// [`Category::ENDED`] (and their outcome values missing).
     pub fn observed(&self, k: i32) -> impl Iterator<Item = (&Group, Range<usize>)> + '_ {
         self.groups
             .iter()
@@ -388,8 +460,17 @@ impl Panel {
     /// Persons observed at event week `k`, per arm.
     pub fn at_risk(&self, k: i32) -> AtRisk {
         let mut n = [0usize; 2];
+        let ended = self.has_ended_followup();
+        let cats = self.categories(k).unwrap_or_default();
         for (g, range) in self.observed(k) {
-            n[g.arm as usize] += range.len();
+            n[g.arm as usize] += if ended {
+                cats[range]
+                    .iter()
+                    .filter(|&&c| c != Category::ENDED.0)
+                    .count()
+            } else {
+                range.len()
+            };
         }
         AtRisk {
             week: k,
@@ -753,7 +834,7 @@ impl<'a> PanelBuilder<'a> {
                 }),
             }
         }
-        Ok(Panel {
+        let mut panel = Panel {
             persons,
             groups,
             k_min,
@@ -763,8 +844,11 @@ impl<'a> PanelBuilder<'a> {
             codes: self.codes.clone(),
             category,
             hours,
+            ended: None,
             report,
-        })
+        };
+        panel.end_followup();
+        Ok(panel)
     }
 
     /// [`Error::MemoryBudget`] when a panel of `n_weeks` event weeks would

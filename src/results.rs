@@ -14,7 +14,7 @@ use crate::families::FamilyTest;
 use crate::panel::{AtRisk, LoadReport};
 use crate::persons::{Arm, Persons};
 use crate::spell::{self, SpellClock, SpellRule, TimeToSpell};
-use crate::stats::Estimate;
+use crate::stats::{self, ChiSquare, Estimate};
 use crate::weeks::Week;
 
 /// Everything an analysis computes; serialised whole as `results.json`.
@@ -69,6 +69,10 @@ pub struct TrialSummary {
     pub at_risk: Vec<AtRisk>,
     /// Register rows read and ignored.
     pub load: LoadReport,
+    /// Persons whose follow-up ended early (a category that ends follow-up,
+    /// such as death or emigration) and the tests that it did not differ by
+    /// arm; `None` when no category ends follow-up.
+    pub followup_ended: Option<FollowupEnded>,
     /// Clusters per arm (persons' distinct cluster labels), when the person
     /// table has a cluster column: every standard error is then CR2.
     pub clusters: Option<ArmCounts>,
@@ -173,6 +177,7 @@ impl TrialSummary {
             follow_up,
             at_risk,
             load,
+            followup_ended: None,
             clusters: persons.clusters().map(|c| {
                 let mut seen = vec![None; c.labels.len()];
                 for (&g, &arm) in c.index.iter().zip(arms) {
@@ -272,4 +277,96 @@ pub struct HoursResults {
     pub among_working: Estimate,
     /// Distribution of positive hours over buckets, chi-square test.
     pub distribution: HoursDistribution,
+}
+
+/// One person's follow-up for the tests of [`FollowupEnded`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct EndedFollowup {
+    pub arm: Arm,
+    /// The event week follow-up ended, or its administrative end.
+    pub time: i32,
+    /// Whether it ended early.
+    pub ended: bool,
+    /// The administrative end: the extract week − referral.
+    pub admin: i32,
+}
+
+/// Follow-up that ended early (methods §10), per arm, and tests that it did
+/// not differ by arm.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FollowupEnded {
+    /// Persons whose follow-up ended early.
+    pub persons: ArmCounts,
+    /// Log-rank test of the time to the end of follow-up (an early end is
+    /// the event, the extract censors).
+    pub log_rank: Option<ChiSquare>,
+    /// At each snapshot week k, among the persons the extract follows to k:
+    /// those whose follow-up ended by k, and Pearson's chi-square of ended ×
+    /// arm.
+    pub by_week: Vec<EndedBy>,
+}
+
+/// Early ends of follow-up by one week.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EndedBy {
+    /// Event week.
+    pub week: i32,
+    /// Persons the extract follows to this week.
+    pub followed: ArmCounts,
+    /// Of those, persons whose follow-up ended by this week.
+    pub ended: ArmCounts,
+    /// Chi-square of ended × arm (`None` when undefined).
+    pub test: Option<ChiSquare>,
+}
+
+impl TrialSummary {
+    /// With the early ends of follow-up of `ended` (every person), tested
+    /// at the `snapshot` weeks.
+    pub(crate) fn with_followup_ended(
+        mut self,
+        ended: Option<&[EndedFollowup]>,
+        snapshot: &[i32],
+    ) -> TrialSummary {
+        let Some(ended) = ended else { return self };
+        let counts = |f: &dyn Fn(&EndedFollowup) -> bool| {
+            let n = |arm| ended.iter().filter(|e| e.arm == arm && f(e)).count();
+            ArmCounts {
+                treatment: n(Arm::Treatment),
+                control: n(Arm::Control),
+            }
+        };
+        let times = |arm| -> Vec<(i32, bool)> {
+            ended
+                .iter()
+                .filter(|e| e.arm == arm)
+                .map(|e| (e.time, e.ended))
+                .collect()
+        };
+        let by_week = snapshot
+            .iter()
+            .map(|&k| {
+                let followed = counts(&|e| e.admin >= k);
+                let by = counts(&|e| e.admin >= k && e.ended && e.time <= k);
+                let table = vec![
+                    vec![
+                        by.treatment as f64,
+                        (followed.treatment - by.treatment) as f64,
+                    ],
+                    vec![by.control as f64, (followed.control - by.control) as f64],
+                ];
+                EndedBy {
+                    week: k,
+                    followed,
+                    ended: by,
+                    test: stats::pearson_chi_square(&table),
+                }
+            })
+            .collect();
+        self.followup_ended = Some(FollowupEnded {
+            persons: counts(&|e| e.ended),
+            log_rank: stats::log_rank(&times(Arm::Treatment), &times(Arm::Control)),
+            by_week,
+        });
+        self
+    }
 }

@@ -50,6 +50,7 @@ use std::ops::{Range, RangeInclusive};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::codes::Category;
 use crate::effects::{CellArms, Design, WeeklyEffects, weekly_table};
 use crate::error::{Error, Result};
 use crate::outcome::{Exact, Outcome, Weekly, check_week_zero};
@@ -484,7 +485,9 @@ fn scan(
 
 /// Sums of a weekly value over one week's observed persons of a chunk.
 fn weekly_sums(w: &Weekly, cats: &[u8], hours: &[u16]) -> Sums {
-    let n = cats.len() as u64;
+    // A week after follow-up ended is not observed (its hours are 0 and its
+    // category counts in no state).
+    let n = cats.iter().filter(|&&c| c != Category::ENDED.0).count() as u64;
     let indicator = |sum: u64| Sums {
         n,
         sum,

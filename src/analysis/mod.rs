@@ -56,6 +56,7 @@ use crate::panel::{
 };
 use crate::persons::{Arm, Persons};
 use crate::report;
+use crate::results::EndedFollowup;
 use crate::spell::{self, SpellClock};
 use crate::sums::WeeklySums;
 use crate::table::{self, Table};
@@ -120,12 +121,23 @@ impl Analysis {
     pub fn panel(&self) -> Result<Panel> {
         let c = &self.config;
         let persons = Persons::read(self.base.join(&c.inputs.persons), &c.persons)?;
+        let codes = self.codes()?;
+        let order = panel_order(&persons);
+        self.build_panel(&persons, &codes, &order, None, None)
+    }
+
+    /// The code table with the settings' fallback and follow-up-ending
+    /// categories.
+    fn codes(&self) -> Result<CodeTable> {
+        let c = &self.config;
         let mut codes = CodeTable::read(self.base.join(&c.inputs.codes))?;
         if let Some(fallback) = &c.inputs.fallback_category {
             codes = codes.with_fallback(fallback)?;
         }
-        let order = panel_order(&persons);
-        self.build_panel(&persons, &codes, &order, None, None)
+        if !c.inputs.ends_followup.is_empty() {
+            codes = codes.with_ends_followup(&c.inputs.ends_followup)?;
+        }
+        Ok(codes)
     }
 
     /// Run the analysis.
@@ -158,10 +170,7 @@ impl Analysis {
 
         progress("reading the person and code tables");
         let persons = Persons::read(path(&c.inputs.persons), &c.persons)?;
-        let mut codes = CodeTable::read(path(&c.inputs.codes))?;
-        if let Some(fallback) = &c.inputs.fallback_category {
-            codes = codes.with_fallback(fallback)?;
-        }
+        let codes = self.codes()?;
         let balance_spec = c.balance_spec()?;
         // Outcomes that need no person-level values (no band, randomisation
         // or sites) come from one scan of exact integer sums; the others are
@@ -235,6 +244,7 @@ impl Analysis {
             hours,
             history,
             at_risk,
+            ended,
             load,
             observed,
         } = tally;
@@ -337,13 +347,15 @@ impl Analysis {
                 ));
             }
         }
+        let trial = TrialSummary::of(&persons, observed, at_risk, load, parts)
+            .with_followup_ended(ended.as_deref(), &snapshot);
         Ok(Results {
             title: c.title.clone(),
             version: env!("CARGO_PKG_VERSION"),
             config: c.clone(),
             snapshot,
             significant_through: through,
-            trial: TrialSummary::of(&persons, observed, at_risk, load, parts),
+            trial,
             outcomes,
             families,
             spell,
@@ -632,6 +644,23 @@ impl Analysis {
                 .map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
                 .collect(),
             at_risk: weeks.clone().map(|k| panel.at_risk(k)).collect(),
+            ended: panel.codes().has_ends().then(|| {
+                let persons = panel.persons();
+                (0..panel.n_persons())
+                    .map(|p| {
+                        let admin = panel
+                            .observed_until()
+                            .event_week(persons.referral_weeks()[p]);
+                        let ended = panel.followup_ended(p);
+                        EndedFollowup {
+                            arm: persons.arms()[p],
+                            time: ended.unwrap_or(admin),
+                            ended: ended.is_some(),
+                            admin,
+                        }
+                    })
+                    .collect()
+            }),
             load: panel.load_report().clone(),
             observed: (panel.observed_from(), panel.observed_until()),
             weeks,
@@ -771,6 +800,10 @@ struct Tally {
     history: Vec<Vec<f64>>,
     /// Persons followed at each estimated week.
     at_risk: Vec<AtRisk>,
+    /// With categories that end follow-up, per person: arm, the week the
+    /// follow-up ended (or its administrative end), whether it ended, and
+    /// the administrative end.
+    ended: Option<Vec<EndedFollowup>>,
     load: LoadReport,
     observed: (Week, Week),
 }
@@ -809,6 +842,9 @@ impl Tally {
             a.merge(b)?;
         }
         for (a, b) in self.history.iter_mut().zip(next.history) {
+            a.extend(b);
+        }
+        if let (Some(a), Some(b)) = (&mut self.ended, next.ended) {
             a.extend(b);
         }
         for (a, b) in self.at_risk.iter_mut().zip(&next.at_risk) {

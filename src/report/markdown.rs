@@ -157,6 +157,55 @@ fn design(s: &mut String, r: &Results) {
     for w in &r.warnings {
         let _ = writeln!(s, "**Warning:** {w}.\n");
     }
+    if let Some(e) = &t.followup_ended {
+        let ends: Vec<String> = r
+            .config
+            .inputs
+            .ends_followup
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "Follow-up ended early{} for {} treatment and {} control persons: each is followed \
+             up to the week before the first such week and counts in no share, mean or \
+             Kaplan–Meier curve after it. Log-rank test that the time to an early end is the \
+             same in both arms: {}.\n",
+            if ends.is_empty() {
+                " (codes marked `ends_followup` in the code table)".to_string()
+            } else {
+                format!(
+                    " (categories {} and the code table's marks)",
+                    ends.join(", ")
+                )
+            },
+            e.persons.treatment,
+            e.persons.control,
+            e.log_rank
+                .map_or("undefined (no early end)".into(), |t| format!(
+                    "χ² = {:.2}, {}",
+                    t.statistic,
+                    p_is(Some(t.p_value))
+                )),
+        );
+        let _ = writeln!(
+            s,
+            "| Week | Ended by then (T / C) | Followed to then (T / C) | χ² p |\n|---:|---:|---:|---:|"
+        );
+        for b in &e.by_week {
+            let _ = writeln!(
+                s,
+                "| {} | {} / {} | {} / {} | {} |",
+                b.week,
+                b.ended.treatment,
+                b.ended.control,
+                b.followed.treatment,
+                b.followed.control,
+                p_value(b.test.map(|t| t.p_value))
+            );
+        }
+        s.push('\n');
+    }
     if t.parts > 1 {
         let _ = writeln!(
             s,
