@@ -255,6 +255,8 @@ impl<'a> Eval<'a> {
             Kind::InState(States::AnyBenefit) => {
                 let mut set = Box::new([true; 256]);
                 set[usize::from(Category::NONE.0)] = false;
+                // A week after follow-up ended is in no state.
+                set[usize::from(Category::ENDED.0)] = false;
                 Eval::InState(set)
             }
             Kind::InState(States::Named(names)) => Eval::InState(Box::new(

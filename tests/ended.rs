@@ -70,6 +70,27 @@ fn a_person_stops_counting_from_the_week_follow_up_ends() {
         .unwrap();
     assert_eq!(sums[0].week(3).unwrap().estimate.n_treat, 2);
     assert_eq!(sums[0].week(3).unwrap().estimate.mean_treat, Some(0.0));
+    // Any benefit at week 3: treatment C (benefit) and A (work placement)
+    // 2 of 2; control D and F 2 of 2. The weeks after a death are in no
+    // state, in the exact sums as in the evaluated values.
+    let any = [Outcome::any_benefit()];
+    let sums = trialpanel::sums::WeeklySums::of(&panel, &any, 0..=5)
+        .unwrap()
+        .effects(&Design::default())
+        .unwrap();
+    let values = Outcome::any_benefit().evaluate(&panel, 0..=5).unwrap();
+    let evaluated = trialpanel::weekly_effects(&values, &Design::default()).unwrap();
+    for k in 0..=5 {
+        let (a, b) = (
+            &sums[0].week(k).unwrap().estimate,
+            &evaluated.week(k).unwrap().estimate,
+        );
+        assert_eq!(
+            (a.n_treat, a.mean_treat, a.mean_control),
+            (b.n_treat, b.mean_treat, b.mean_control)
+        );
+    }
+    assert_eq!(sums[0].week(3).unwrap().estimate.mean_treat, Some(1.0));
     let mut ended: Vec<i32> = (0..panel.n_persons())
         .filter_map(|p| panel.followup_ended(p))
         .collect();
