@@ -6,7 +6,9 @@
 //!
 //! Writes `persons.csv`, `codes.csv`, `register_long.parquet` and
 //! `register_wide.csv` into the given folder, from the simulator's defaults
-//! (`TrialSpec::default()`, seed 20160307). Same command, same bytes.
+//! (`TrialSpec::default()`, seed 20160307) with 1% of the persons reaching
+//! a death or emigration code that ends their follow-up. Same command, same
+//! bytes.
 
 use std::path::PathBuf;
 
@@ -18,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .nth(1)
             .unwrap_or_else(|| "data-samples/jobfirst".into()),
     );
-    let config = TrialSpec::default();
+    let config = TrialSpec::sample();
     let trial = simulate(&config)?;
     trial.write(&dir, false)?;
     println!(

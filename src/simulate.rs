@@ -76,6 +76,12 @@ pub struct TrialSpec {
     pub history: u32,
     /// Scale of the treatment effect: 1 = JobFirst-like, 0 = none.
     pub effect: f64,
+    /// Share of persons whose follow-up ends (death, or emigration for two
+    /// in three) at a uniform week between referral and the extract; the
+    /// register holds the death or emigration code that week and is blank
+    /// after it. Drawn from its own seeded stream, so the other persons'
+    /// weeks do not change. Default 0 (none); the bundled sample uses 0.01.
+    pub ended: f64,
 }
 
 impl Default for TrialSpec {
@@ -90,6 +96,7 @@ impl Default for TrialSpec {
             follow_up: 44,
             history: 52,
             effect: 1.0,
+            ended: 0.0,
         }
     }
 }
@@ -111,14 +118,26 @@ pub struct SimulatedTrial {
 
 /// Benefit codes of the simulated register. Illustrative, not the official
 /// DREAM code list.
-const CODES: [(&str, &str); 6] = [
+const CODES: [(&str, &str); 8] = [
     ("111", BENEFIT),
     ("130", BENEFIT),
     ("651", WORK_PLACEMENT),
     ("652", WORK_PLACEMENT),
     ("621", WAGE_SUBSIDY),
     ("622", WAGE_SUBSIDY),
+    ("990", DEATH),
+    ("995", EMIGRATION),
 ];
+
+/// Categories of the codes that end follow-up ([`TrialSpec::ended`]).
+const DEATH: &str = "death";
+const EMIGRATION: &str = "emigration";
+/// Their indices into [`CODES`].
+const DEATH_CODE: usize = 6;
+const EMIGRATION_CODE: usize = 7;
+
+/// Stream of the end-of-follow-up draws, apart from the persons' own.
+const ENDED_STREAM: u64 = 0x656e_6465_645f_6675;
 
 /// Persistent states of the category process.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -331,10 +350,20 @@ pub fn person_spec() -> PersonSpec {
 
 /// The simulated code table (codes of [`SimulatedTrial::codes`]).
 pub fn code_table() -> Result<CodeTable> {
-    CodeTable::from_pairs(CODES)
+    CodeTable::from_pairs(CODES)?.with_ends_followup(&[DEATH.into(), EMIGRATION.into()])
 }
 
 impl TrialSpec {
+    /// The bundled sample (`data-samples/jobfirst`, made by the
+    /// `make_sample` example): the defaults with 1% of the persons reaching
+    /// a death or emigration code that ends their follow-up.
+    pub fn sample() -> TrialSpec {
+        TrialSpec {
+            ended: 0.01,
+            ..TrialSpec::default()
+        }
+    }
+
     /// First and last register week: `history` weeks before the first
     /// referral to the extract, `follow_up` weeks after it.
     fn register_weeks(&self) -> (Week, Week) {
@@ -408,6 +437,22 @@ impl Assignment {
         week: impl FnMut(Week, Option<usize>, f64),
     ) -> Person {
         let (start, end) = config.register_weeks();
+        let mut week = week;
+        // The week the follow-up ends, and its code, from a stream of its own.
+        let ended = (config.ended > 0.0)
+            .then(|| {
+                let mut rng = Rng::new(config.seed ^ ENDED_STREAM, i as u64);
+                let hit = rng.uniform() < config.ended;
+                let span = end.index() - self.referral[i].index() + 1;
+                let at = self.referral[i].plus(rng.below(span.max(1) as u64) as i32);
+                let code = if rng.uniform() < 1.0 / 3.0 {
+                    DEATH_CODE
+                } else {
+                    EMIGRATION_CODE
+                };
+                hit.then_some((at, code))
+            })
+            .flatten();
         simulate_person(
             &mut Rng::new(config.seed, i as u64),
             self.treated[i],
@@ -415,7 +460,11 @@ impl Assignment {
             self.block[i],
             config.effect,
             (start, end),
-            week,
+            |w, code, hours| match ended {
+                Some((at, c)) if w == at => week(w, Some(c), 0.0),
+                Some((at, _)) if w > at => week(w, None, 0.0),
+                _ => week(w, code, hours),
+            },
         )
     }
 }
@@ -444,6 +493,9 @@ fn validate(config: &TrialSpec) -> Result<()> {
     }
     if !config.effect.is_finite() || config.effect < 0.0 || config.effect > 2.0 {
         return bad("effect", "must be between 0 and 2");
+    }
+    if !(0.0..=1.0).contains(&config.ended) {
+        return bad("ended", "must be a share between 0 and 1");
     }
     Ok(())
 }
@@ -726,6 +778,16 @@ fn codes_frame() -> Result<DataFrame> {
         col(
             "category",
             Series::new("".into(), CODES.iter().map(|c| c.1).collect::<Vec<_>>()),
+        ),
+        col(
+            crate::codes::ENDS_FOLLOWUP,
+            Series::new(
+                "".into(),
+                CODES
+                    .iter()
+                    .map(|c| i32::from(c.1 == DEATH || c.1 == EMIGRATION))
+                    .collect::<Vec<_>>(),
+            ),
         ),
     ])
 }

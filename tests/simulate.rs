@@ -35,7 +35,7 @@ fn same_seed_same_data_for_any_thread_count() {
 fn the_documented_command_regenerates_the_bundled_sample() {
     let bundled = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data-samples/jobfirst");
     let fresh = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sample");
-    let trial = simulate(&TrialSpec::default()).unwrap();
+    let trial = simulate(&TrialSpec::sample()).unwrap();
     trial.write(&fresh, false).unwrap();
     for file in ["persons.csv", "codes.csv", "register_wide.csv"] {
         let a = std::fs::read(bundled.join(file)).unwrap();

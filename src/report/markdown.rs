@@ -150,9 +150,17 @@ fn design(s: &mut String, r: &Results) {
     let _ = writeln!(
         s,
         "Referrals from {} to {}; the register covers {} to {} (the extract). Event week 0 is \
-         the referral week; everyone is followed up to the extract, so late referrals are seen \
+         the referral week; everyone is followed up to the extract{}, so late referrals are seen \
          for fewer weeks and the number of persons behind each week falls.\n",
-        t.referral_first, t.referral_last, t.observed_from, t.observed_until
+        t.referral_first,
+        t.referral_last,
+        t.observed_from,
+        t.observed_until,
+        if t.followup_ended.is_some() {
+            " (or until the follow-up ended early, below)"
+        } else {
+            ""
+        }
     );
     for w in &r.warnings {
         let _ = writeln!(s, "**Warning:** {w}.\n");
