@@ -116,7 +116,7 @@
 //! [`effects::RandomisationSpec`], [`simulate::TrialSpec`], [`plan::PlanSpec`]); the analysis
 //! file's tables end in `Config` ([`analysis::AnalysisConfig`] and one type
 //! per table: [`analysis::InputsConfig`], [`analysis::WeeksConfig`],
-//! [`analysis::DesignConfig`],
+//! [`analysis::DesignConfig`], [`analysis::FamilyConfig`],
 //! [`analysis::OutcomeConfig`], [`analysis::BalanceConfig`],
 //! [`analysis::HistoryConfig`], [`analysis::ReportConfig`]). Three domain
 //! nouns keep their names: [`Design`] (the randomisation design, as in

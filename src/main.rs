@@ -1,7 +1,9 @@
-//! `trialpanel`: run an analysis file from the command line.
+//! `trialpanel`: run an analysis file from the command line, or plan a
+//! trial.
 //!
 //! ```text
 //! trialpanel run data-samples/jobfirst/analysis.toml
+//! trialpanel plan --persons 1500,1500 --referrals 2016-W01..2016-W26 --extract 2017-W02 --sd 0.45
 //! ```
 //!
 //! Everything it does is [`trialpanel::analysis::Analysis`]; this file only
