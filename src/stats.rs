@@ -1,6 +1,8 @@
 //! Small pure statistics: moments, the difference in means (Welch/Neyman or
-//! pooled), the blocked estimator, multiplicity adjustments, Pearson's
-//! chi-square and Cochran's Q (methods §4, §6).
+//! pooled, blocked, clustered), multiplicity adjustments, Pearson's
+//! chi-square and Cochran's Q (methods §4, §6, §9, §10); shares with Wilson
+//! intervals, their changes, traffic lights, correlations across sites and
+//! Fieller ratios (methods §11–§12).
 //!
 //! Every function takes plain numbers and returns plain numbers; nothing here
 //! knows about panels or files. Undefined results are `None`, never a made-up
@@ -855,6 +857,256 @@ pub(crate) fn least_squares(xtx: &Array2<f64>, xty: &[f64], yty: f64) -> LeastSq
         beta,
         inverse,
     }
+}
+
+/// A share with its Wilson score interval (methods §11).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Share {
+    /// Persons (or windows, answers) judged.
+    pub n: usize,
+    /// Of them, those meeting the rule.
+    pub hits: usize,
+    /// hits / n.
+    pub share: f64,
+    /// Lower end of the Wilson interval.
+    pub ci_low: f64,
+    /// Upper end of the Wilson interval.
+    pub ci_high: f64,
+}
+
+/// `hits` of `n` with the Wilson score interval at `level`:
+/// (p̂ + z²/2n ± z√(p̂(1 − p̂)/n + z²/4n²)) / (1 + z²/n), z = Φ⁻¹(1 − α/2)
+/// (Wilson 1927; R's `prop.test(correct = FALSE)`). `None` when n = 0 or
+/// hits > n.
+pub fn wilson(hits: usize, n: usize, level: f64) -> Option<Share> {
+    if n == 0 || hits > n {
+        return None;
+    }
+    let z = normal_quantile(1.0 - (1.0 - level) / 2.0);
+    let (nf, p) = (n as f64, hits as f64 / n as f64);
+    let z2 = z * z;
+    let centre = (p + z2 / (2.0 * nf)) / (1.0 + z2 / nf);
+    let half = z * (p * (1.0 - p) / nf + z2 / (4.0 * nf * nf)).sqrt() / (1.0 + z2 / nf);
+    Some(Share {
+        n,
+        hits,
+        share: p,
+        ci_low: (centre - half).max(0.0),
+        ci_high: (centre + half).min(1.0),
+    })
+}
+
+/// The change `later − earlier` of two independent shares with Newcombe's
+/// hybrid score interval (Newcombe 1998, method 10), from the two Wilson
+/// intervals: d ± √((p₂ − l₂)² + (u₁ − p₁)²) below and √((u₂ − p₂)² +
+/// (p₁ − l₁)²) above. Returns (d, low, high).
+pub fn newcombe(earlier: &Share, later: &Share) -> (f64, f64, f64) {
+    let d = later.share - earlier.share;
+    let low = d
+        - ((later.share - later.ci_low).powi(2) + (earlier.ci_high - earlier.share).powi(2)).sqrt();
+    let high = d
+        + ((later.ci_high - later.share).powi(2) + (earlier.share - earlier.ci_low).powi(2)).sqrt();
+    (d, low, high)
+}
+
+/// A traffic light for a share (methods §11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Light {
+    /// At least the high threshold.
+    High,
+    /// At least the low threshold, below the high one.
+    Middle,
+    /// Below the low threshold.
+    Low,
+}
+
+/// Thresholds of the traffic lights, as shares: high ≥ `high`, middle ≥
+/// `low`, low below. Default 0.80 and 0.70 (Jobrettet Samtale II).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Thresholds {
+    /// Lower bound of high.
+    pub high: f64,
+    /// Lower bound of middle.
+    pub low: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Thresholds {
+        Thresholds {
+            high: 0.80,
+            low: 0.70,
+        }
+    }
+}
+
+impl Thresholds {
+    /// The light of `share`, and whether its interval crosses a threshold
+    /// (the light is then uncertain).
+    pub fn light(&self, share: &Share) -> (Light, bool) {
+        let light = if share.share >= self.high {
+            Light::High
+        } else if share.share >= self.low {
+            Light::Middle
+        } else {
+            Light::Low
+        };
+        let crosses = [self.high, self.low]
+            .iter()
+            .any(|&t| share.ci_low < t && t <= share.ci_high);
+        (light, crosses)
+    }
+}
+
+/// A correlation across sites (methods §11).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Correlation {
+    /// Pairs used (both values present).
+    pub n: usize,
+    /// Pearson's r.
+    pub pearson: f64,
+    /// Fisher-z interval of r: tanh(atanh r ± z/√(n − 3)); `None` for
+    /// n ≤ 3 or |r| = 1.
+    pub ci_low: Option<f64>,
+    /// Upper end of the Fisher-z interval.
+    pub ci_high: Option<f64>,
+    /// Two-sided p of r = 0: t = r√((n − 2)/(1 − r²)) on n − 2 df; `None`
+    /// for n < 3.
+    pub p_value: Option<f64>,
+    /// Spearman's ρ: Pearson's r of the ranks (ties share their mean rank).
+    pub spearman: Option<f64>,
+}
+
+/// Pearson's r (with the Fisher-z interval at `level` and the t-test p)
+/// and Spearman's ρ of the pairs of `x` and `y` with both values present
+/// (R's `cor.test`). `None` with fewer than three pairs or a constant
+/// variable.
+pub fn correlation(x: &[Option<f64>], y: &[Option<f64>], level: f64) -> Option<Correlation> {
+    let pairs: Vec<(f64, f64)> = x
+        .iter()
+        .zip(y)
+        .filter_map(|(a, b)| Some(((*a)?, (*b)?)))
+        .filter(|(a, b)| a.is_finite() && b.is_finite())
+        .collect();
+    let n = pairs.len();
+    if n < 3 {
+        return None;
+    }
+    let r = pearson(&pairs)?;
+    let nf = n as f64;
+    let (ci_low, ci_high) = if n > 3 && r.abs() < 1.0 {
+        let z = normal_quantile(1.0 - (1.0 - level) / 2.0) / (nf - 3.0).sqrt();
+        (Some((r.atanh() - z).tanh()), Some((r.atanh() + z).tanh()))
+    } else {
+        (None, None)
+    };
+    let p_value = if r.abs() < 1.0 {
+        t_two_sided_p(r * ((nf - 2.0) / (1.0 - r * r)).sqrt(), nf - 2.0)
+    } else {
+        Some(0.0)
+    };
+    let rank = |v: Vec<f64>| -> Vec<f64> {
+        let mut order: Vec<usize> = (0..v.len()).collect();
+        order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+        let mut ranks = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < order.len() {
+            let mut j = i;
+            while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
+                j += 1;
+            }
+            let mean = (i + j) as f64 / 2.0 + 1.0;
+            for &o in &order[i..=j] {
+                ranks[o] = mean;
+            }
+            i = j + 1;
+        }
+        ranks
+    };
+    let rx = rank(pairs.iter().map(|p| p.0).collect());
+    let ry = rank(pairs.iter().map(|p| p.1).collect());
+    let ranked: Vec<(f64, f64)> = rx.into_iter().zip(ry).collect();
+    Some(Correlation {
+        n,
+        pearson: r,
+        ci_low,
+        ci_high,
+        p_value,
+        spearman: pearson(&ranked),
+    })
+}
+
+/// Pearson's r of pairs, by the centred sums; `None` for a constant one.
+fn pearson(pairs: &[(f64, f64)]) -> Option<f64> {
+    let n = pairs.len() as f64;
+    let (mx, my) = pairs
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (x, y) in pairs {
+        sxy += (x - mx) * (y - my);
+        sxx += (x - mx) * (x - mx);
+        syy += (y - my) * (y - my);
+    }
+    (sxx > 0.0 && syy > 0.0).then(|| (sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0))
+}
+
+/// A Fieller interval of a ratio (methods §12).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Fieller {
+    /// A bounded interval [low, high].
+    Bounded {
+        /// Lower end.
+        low: f64,
+        /// Upper end.
+        high: f64,
+    },
+    /// The whole line but (low, high): (−∞, low] ∪ [high, ∞), when the
+    /// denominator is not significantly different from 0.
+    Outside {
+        /// Upper end of the lower ray.
+        low: f64,
+        /// Lower end of the upper ray.
+        high: f64,
+    },
+    /// Every ratio: the data do not bound it at all.
+    Unbounded,
+}
+
+/// The ratio a/b of two estimates and Fieller's interval at critical value
+/// `q` (e.g. t(0.975, df)): the θ with (a − θb)² ≤ q²(v_a − 2θc + θ²v_b),
+/// for variances v_a, v_b and covariance c (Fieller 1954). `None` when
+/// b = 0.
+pub fn fieller(a: f64, b: f64, var_a: f64, var_b: f64, cov: f64, q: f64) -> Option<(f64, Fieller)> {
+    if b == 0.0 {
+        return None;
+    }
+    let q2 = q * q;
+    // (b² − q²v_b)θ² − 2(ab − q²c)θ + (a² − q²v_a) ≤ 0.
+    let qa = b * b - q2 * var_b;
+    let qb = a * b - q2 * cov;
+    let qc = a * a - q2 * var_a;
+    let disc = qb * qb - qa * qc;
+    let ratio = a / b;
+    let interval = if qa > 0.0 {
+        let root = disc.max(0.0).sqrt();
+        Fieller::Bounded {
+            low: (qb - root) / qa,
+            high: (qb + root) / qa,
+        }
+    } else if disc > 0.0 && qa < 0.0 {
+        let root = disc.sqrt();
+        let (x, y) = ((qb + root) / qa, (qb - root) / qa);
+        Fieller::Outside {
+            low: x.min(y),
+            high: x.max(y),
+        }
+    } else {
+        Fieller::Unbounded
+    };
+    Some((ratio, interval))
 }
 
 #[cfg(test)]
