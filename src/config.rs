@@ -13,9 +13,10 @@ use crate::effects::{BandSpec, Design, RandomisationSpec};
 use crate::error::{Error, Result};
 use crate::outcome::Outcome;
 use crate::persons::PersonSpec;
+use crate::process::InactiveRun;
 use crate::register::{LongColumns, WideColumns};
 use crate::spell::SpellRule;
-use crate::stats::Variance;
+use crate::stats::{Thresholds, Variance};
 use crate::weeks::Week;
 
 /// A whole analysis, as written in an analysis file (TOML): what to read,
@@ -101,6 +102,15 @@ pub struct AnalysisConfig {
     /// family-wise error control. Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub families: Vec<FamilyConfig>,
+    /// `[[process]]`: process indicators ([`InactiveRun`]): per site and arm
+    /// the share meeting each, in `process.csv` and the report. Default:
+    /// none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub process: Vec<InactiveRun>,
+    /// `[bands]`: the traffic-light thresholds of process shares (`high`,
+    /// `low`, as shares). Default 0.80 and 0.70.
+    #[serde(default)]
+    pub bands: Thresholds,
 }
 
 /// One `[[families]]` entry: hypotheses a report reads together, tested
@@ -590,6 +600,31 @@ impl AnalysisConfig {
         self.check_weeks(&bad)?;
         self.check_outcomes(&bad)?;
         self.check_families(&bad)?;
+        let b = &self.bands;
+        if !(0.0 <= b.low && b.low <= b.high && b.high <= 1.0) {
+            return Err(bad(
+                "bands".into(),
+                format!(
+                    "needs 0 ≤ low ≤ high ≤ 1 (shares), not low {} and high {}",
+                    b.low, b.high
+                ),
+            ));
+        }
+        let mut names = HashSet::new();
+        for (i, p) in self.process.iter().enumerate() {
+            if p.name.trim().is_empty() || !names.insert(p.name.clone()) {
+                return Err(bad(
+                    format!("process[{i}].name"),
+                    format!("`{}` is empty or used twice", p.name),
+                ));
+            }
+            if p.weeks < 0 || p.shorter_than == 0 {
+                return Err(bad(
+                    format!("process[{i}]"),
+                    "needs weeks ≥ 0 and shorter_than ≥ 1".into(),
+                ));
+            }
+        }
         self.check_history(&bad)
     }
 

@@ -171,6 +171,7 @@ mod outcome;
 mod panel;
 mod persons;
 pub mod plan;
+pub mod process;
 mod register;
 pub mod report;
 mod results;

@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::families::FamilyTest;
 use crate::panel::{AtRisk, LoadReport};
 use crate::persons::{Arm, Persons};
+use crate::process::ProcessTable;
 use crate::spell::{self, SpellClock, SpellRule, TimeToSpell};
 use crate::stats::{self, ChiSquare, Estimate};
 use crate::weeks::Week;
@@ -36,6 +37,8 @@ pub struct Results {
     pub outcomes: Vec<OutcomeResults>,
     /// The `[[families]]` tests: Westfall–Young and Holm within each.
     pub families: Vec<FamilyTest>,
+    /// The `[[process]]` indicators' shares per site and arm.
+    pub process: Vec<ProcessTable>,
     /// Time to a completed spell, when an outcome is a spell.
     pub spell: Option<SpellResults>,
     /// Hours descriptives, when an outcome is `hours` or `employed`.

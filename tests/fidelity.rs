@@ -115,3 +115,71 @@ fn fieller_intervals_equal_the_quadratic_roots() {
     }
     assert_eq!(stats::fieller(1.0, 0.0, 1.0, 1.0, 0.0, 1.96), None);
 }
+
+#[test]
+fn the_inactive_run_indicator_by_hand() {
+    use trialpanel::process::{InactiveRun, inactive_run};
+    use trialpanel::{Arm, PersonSpec, SpellRule, Table};
+    // Referral 2024-W01 (W03 for P7), register to W06; judged over event
+    // weeks 0..=4, met when the longest inactive run is under 2 weeks.
+    // P1 T K1 always active: met. P2 T K1 alternating: longest 1, met.
+    // P3 T K2 two inactive weeks first: not met. P4 C K1 never active.
+    // P5 C K2 three inactive in a row. P6 C K2 one inactive week: met.
+    // P7 T K3 is followed only to week 3: not judged, so K3 is empty.
+    let weeks = [
+        ("P1", "treatment", "W01", "K1", "651 651 651 651 651 651"),
+        ("P2", "treatment", "W01", "K1", "651 111 651 111 651 111"),
+        ("P3", "treatment", "W01", "K2", "111 111 651 651 651 651"),
+        ("P4", "control", "W01", "K1", "111 111 111 111 111 111"),
+        ("P5", "control", "W01", "K2", "651 111 111 111 651 651"),
+        ("P6", "control", "W01", "K2", "111 651 651 651 651 651"),
+        ("P7", "treatment", "W03", "K3", "651 651 651 651"),
+    ];
+    let mut persons = String::from("person_id,arm,referral_week,municipality\n");
+    let mut register = String::from("person_id,week,code,hours\n");
+    for (id, arm, referral, site, codes) in weeks {
+        persons.push_str(&format!("{id},{arm},2024-{referral},{site}\n"));
+        let first: u32 = referral[1..].parse().unwrap();
+        for (i, code) in codes.split(' ').enumerate() {
+            register.push_str(&format!("{id},2024-W{:02},{code},0\n", first + i as u32));
+        }
+    }
+    let spec = PersonSpec::default().block_column("municipality");
+    let panel = common::tiny_panel("process", &persons, &register, &spec);
+    let rule = InactiveRun {
+        name: "active".into(),
+        activity: SpellRule::default(),
+        weeks: 4,
+        shorter_than: 2,
+    };
+    let counts = inactive_run(&panel, &rule).unwrap();
+    let table = counts.table(0.95, &Thresholds::default());
+    let row = |site: &str, arm: Option<Arm>| {
+        table
+            .rows
+            .iter()
+            .find(|r| r.site == site && r.arm == arm)
+            .unwrap()
+            .share
+            .map(|s| (s.hits, s.n))
+    };
+    assert_eq!(row("K1", Some(Arm::Treatment)), Some((2, 2)));
+    assert_eq!(row("K1", Some(Arm::Control)), Some((0, 1)));
+    assert_eq!(row("K2", Some(Arm::Treatment)), Some((0, 1)));
+    assert_eq!(row("K2", Some(Arm::Control)), Some((1, 2)));
+    assert_eq!(row("K3", None), None);
+    assert_eq!(row("all", Some(Arm::Treatment)), Some((2, 3)));
+    assert_eq!(row("all", None), Some((3, 6)));
+    let all = table
+        .rows
+        .iter()
+        .find(|r| r.site == "all" && r.arm.is_none())
+        .unwrap();
+    assert_eq!(all.share, stats::wilson(3, 6, 0.95));
+    assert_eq!(all.light, Some(Light::Low));
+    assert_eq!(table.to_frame().unwrap().height(), 4 * 3);
+    // The counts of two halves of the persons merge into the whole.
+    let mut merged = counts.clone();
+    merged.merge(&counts);
+    assert_eq!(merged.counts[0][1], [4, 4]);
+}

@@ -55,6 +55,7 @@ use crate::panel::{
     panel_order,
 };
 use crate::persons::{Arm, Persons};
+use crate::process::{self, ProcessCounts};
 use crate::report;
 use crate::results::EndedFollowup;
 use crate::spell::{self, SpellClock};
@@ -242,6 +243,7 @@ impl Analysis {
             sums,
             spell,
             hours,
+            process,
             history,
             at_risk,
             ended,
@@ -358,6 +360,10 @@ impl Analysis {
             trial,
             outcomes,
             families,
+            process: process
+                .iter()
+                .map(|p| p.table(design.level, &c.bands))
+                .collect(),
             spell,
             hours,
             balance,
@@ -635,10 +641,16 @@ impl Analysis {
             (true, Some(k)) => Some(HoursAt::of(panel, k)?),
             _ => None,
         };
+        let process = c
+            .process
+            .iter()
+            .map(|rule| process::inactive_run(panel, rule))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Tally {
             sums,
             spell,
             hours,
+            process,
             history: balance::history_values(panel, balance_spec)?
                 .into_iter()
                 .map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
@@ -795,6 +807,8 @@ struct Tally {
     spell: Option<SpellClock>,
     /// Hours at the hours week.
     hours: Option<HoursAt>,
+    /// Counts of each `[[process]]` indicator.
+    process: Vec<ProcessCounts>,
     /// History covariates' values, one vector per covariate (NaN:
     /// missing, half the size of an `Option<f64>`).
     history: Vec<Vec<f64>>,
@@ -840,6 +854,9 @@ impl Tally {
         }
         if let (Some(a), Some(b)) = (&mut self.hours, &next.hours) {
             a.merge(b)?;
+        }
+        for (a, b) in self.process.iter_mut().zip(&next.process) {
+            a.merge(b);
         }
         for (a, b) in self.history.iter_mut().zip(next.history) {
             a.extend(b);
@@ -970,6 +987,17 @@ impl Results {
         self.balance.write_csv(out("balance.csv"))?;
         if let Some(spell) = &self.spell {
             spell.km.write_csv(out("spell_km.csv"))?;
+        }
+        if !self.process.is_empty() {
+            let mut frames = self.process.iter().map(|p| p.to_frame());
+            let mut all = frames.next().transpose()?.unwrap_or_default();
+            for f in frames {
+                all.vstack_mut(&f?).map_err(|e| Error::InvalidSetting {
+                    name: "process.csv".into(),
+                    reason: e.to_string(),
+                })?;
+            }
+            table::write_csv(&mut all, out("process.csv"))?;
         }
         table::write_text(&self.to_json()?, &out("results.json"))?;
         table::write_text(&self.to_markdown(), &out("report.md"))?;

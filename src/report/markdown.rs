@@ -93,6 +93,9 @@ pub fn render(r: &Results) -> String {
     for f in &r.families {
         family(&mut s, r, f);
     }
+    if !r.process.is_empty() {
+        process(&mut s, r);
+    }
     if let Some(h) = &r.hours {
         hours(&mut s, r, h);
     }
@@ -512,6 +515,62 @@ fn subgroups(s: &mut String, o: &OutcomeResults, through: i32) {
                  clustered design).\n"
             ),
         };
+    }
+}
+
+/// The process indicators: per site, the share meeting each with its
+/// Wilson interval and traffic light, per arm.
+fn process(s: &mut String, r: &Results) {
+    let b = &r.config.bands;
+    let _ = writeln!(
+        s,
+        "## Process indicators\n\nShares of the persons judged that meet each indicator, with \
+         95% Wilson intervals; lights: high ≥ {:.0}%, middle ≥ {:.0}%, low below; `?` marks a \
+         light whose interval crosses a threshold.\n",
+        100.0 * b.high,
+        100.0 * b.low
+    );
+    for (rule, t) in r.config.process.iter().zip(&r.process) {
+        let _ = writeln!(
+            s,
+            "`{}`: the longest run of inactive weeks in event weeks 0–{} is shorter than {} \
+             weeks, among the persons followed through week {}.\n\n| Site | Treatment | Control | \
+             Both |\n|---|---:|---:|---:|",
+            rule.name, rule.weeks, rule.shorter_than, rule.weeks
+        );
+        let mut sites: Vec<&str> = t.rows.iter().map(|x| x.site.as_str()).collect();
+        sites.dedup();
+        for site in sites {
+            let cell = |arm: Option<Arm>| {
+                t.rows
+                    .iter()
+                    .find(|x| x.site == site && x.arm == arm)
+                    .and_then(|x| x.share.map(|sh| (sh, x.light, x.uncertain)))
+                    .map_or("– (no one judged)".into(), |(sh, light, uncertain)| {
+                        format!(
+                            "{:.1}% [{:.1}, {:.1}] {}{} (n = {})",
+                            100.0 * sh.share,
+                            100.0 * sh.ci_low,
+                            100.0 * sh.ci_high,
+                            match light {
+                                Some(crate::stats::Light::High) => "high",
+                                Some(crate::stats::Light::Middle) => "middle",
+                                _ => "low",
+                            },
+                            if uncertain { "?" } else { "" },
+                            sh.n
+                        )
+                    })
+            };
+            let _ = writeln!(
+                s,
+                "| {site} | {} | {} | {} |",
+                cell(Some(Arm::Treatment)),
+                cell(Some(Arm::Control)),
+                cell(None)
+            );
+        }
+        s.push('\n');
     }
 }
 
