@@ -56,6 +56,8 @@ pub struct Adjustment {
     columns: Vec<Column>,
     /// Person-table and history covariates, as named by the caller.
     names: Vec<String>,
+    /// Covariates with missing values and how many were filled.
+    filled: Vec<(String, usize)>,
 }
 
 /// One regressor: its name and a value per panel person.
@@ -99,8 +101,10 @@ impl Adjustment {
                             .collect(),
                     });
                 }
-                if values.iter().any(Option::is_none) {
+                let missing = values.iter().filter(|v| v.is_none()).count();
+                if missing > 0 {
                     self.columns.push(missing_indicator(name, values));
+                    self.filled.push((name.to_string(), missing));
                 }
             }
         }
@@ -128,11 +132,19 @@ impl Adjustment {
             name: name.to_string(),
             values: values.iter().map(|v| v.unwrap_or(observed.mean)).collect(),
         });
-        if values.iter().any(Option::is_none) {
+        let missing = values.iter().filter(|v| v.is_none()).count();
+        if missing > 0 {
             self.columns.push(missing_indicator(name, values));
+            self.filled.push((name.to_string(), missing));
         }
         self.names.push(name.to_string());
         Ok(self)
+    }
+
+    /// The covariates with missing values, and how many persons' values
+    /// were filled (with the mean, or as the reference level) and flagged.
+    pub fn filled(&self) -> &[(String, usize)] {
+        &self.filled
     }
 
     /// The covariates, as named when added.

@@ -1040,13 +1040,23 @@ fn observed_weeks_without_register_rows_are_flagged() {
     );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
-    assert_eq!(json["warnings"].as_array().map(Vec::len), Some(1));
+    // This warning and the sample's own one (its deaths and emigrations).
+    let warnings = json["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings[1]
+            .as_str()
+            .unwrap()
+            .starts_with("follow-up ended early")
+    );
     assert_eq!(
         json["trial"]["load"]["weeks_without_rows"][0],
         serde_json::json!(["2017-W03", "2017-W08"])
     );
-    // The sample itself, with its real extract week, has no warning.
-    assert!(sample().1.warnings.is_empty());
+    // The sample itself, with its real extract week, has no other warning.
+    let warnings = &sample().1.warnings;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with("follow-up ended early for 18 treatment and 18 control"));
 }
 
 #[test]

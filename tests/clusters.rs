@@ -337,6 +337,15 @@ fn trialpanel_run_writes_the_estimatr_numbers() {
         report.contains("cluster-robust Wald F over 24 clusters"),
         "{report}"
     );
+    // What the Lin estimate assumed and dropped is said.
+    assert!(
+        report.contains("fills the 12 missing values of `age`"),
+        "{report}"
+    );
+    assert!(
+        report.contains("dropped late, z:late as constant or collinear at 3 of 25 weeks"),
+        "{report}"
+    );
     // What still assumes independent persons says so.
     assert!(
         report.contains("the tests of the hours descriptives treat persons as independent"),

@@ -190,11 +190,22 @@ impl Analysis {
 
         progress("reading and aligning the register");
         let order = panel_order(&persons);
+        // What the estimators assume or drop, said on stderr and in the report.
+        let mut assumed: Vec<String> = Vec::new();
         let (tally, mut person_level, parts) =
             match self.plan(&persons, &codes, &order, load_progress)? {
                 Plan::Whole(panel) => {
                     let tally = self.tally(&panel, &scanned, &balance_spec, &mut progress)?;
                     let adjustment = self.adjustment(&panel, &balance_spec, &tally.history)?;
+                    if let Some(a) = &adjustment {
+                        for (name, n) in a.filled() {
+                            assumed.push(format!(
+                                "the Lin estimate fills the {n} missing values of `{name}` \
+                                 (with the mean, or the reference level) and adds a missing \
+                                 indicator"
+                            ));
+                        }
+                    }
                     let mut person_level = Vec::with_capacity(c.outcomes.len());
                     for (spec, &scanned) in c.outcomes.iter().zip(&scanned) {
                         person_level.push(if scanned {
@@ -330,6 +341,35 @@ impl Analysis {
 
         let mut warnings = persons.warnings().to_vec();
         warnings.extend(load.warnings(observed.0..=observed.1));
+        warnings.extend(assumed);
+        for o in &outcomes {
+            let Some(lin) = &o.adjusted else { continue };
+            let weeks = lin.rows.iter().filter(|r| !r.dropped.is_empty()).count();
+            let mut dropped: Vec<&str> = lin
+                .rows
+                .iter()
+                .flat_map(|r| r.dropped.iter().map(String::as_str))
+                .collect();
+            dropped.sort_unstable();
+            dropped.dedup();
+            if weeks > 0 {
+                warnings.push(format!(
+                    "the Lin estimate of `{}` dropped {} as constant or collinear at {weeks} of {} \
+                     weeks (effects.csv column `dropped`)",
+                    lin.outcome,
+                    dropped.join(", "),
+                    lin.rows.len()
+                ));
+            }
+            let missing = lin.rows.iter().filter(|r| r.note.is_some()).count();
+            if missing > 0 {
+                warnings.push(format!(
+                    "the Lin estimate of `{}` is missing at {missing} weeks (effects.csv column \
+                     `note` says why)",
+                    lin.outcome
+                ));
+            }
+        }
         if let Some(column) = &c.persons.cluster {
             let assumed: Vec<&str> = [
                 (
@@ -351,6 +391,15 @@ impl Analysis {
         }
         let trial = TrialSummary::of(&persons, observed, at_risk, load, parts)
             .with_followup_ended(ended.as_deref(), &snapshot);
+        if let Some(e) = &trial.followup_ended
+            && e.persons.treatment + e.persons.control > 0
+        {
+            warnings.push(format!(
+                "follow-up ended early for {} treatment and {} control persons (a category that \
+                 ends follow-up, such as death or emigration); each counts up to the week before",
+                e.persons.treatment, e.persons.control
+            ));
+        }
         Ok(Results {
             title: c.title.clone(),
             version: env!("CARGO_PKG_VERSION"),
