@@ -105,6 +105,7 @@
 //! | results | [`Estimate`] (the columns of every table), [`Variance`], [`Table`] (`to_frame`, `write_csv`), [`analysis::Results`] |
 //! | pipeline | [`analysis::Analysis`], [`analysis::AnalysisConfig`] |
 //! | many outcomes | [`families::family_test`], [`families::FamilyTest`]; [`stats::westfall_young`] |
+//! | process and fidelity | [`process::inactive_run`], [`process::ProcessTable`]; [`stats::wilson`], [`stats::newcombe`], [`stats::Thresholds`], [`stats::correlation`], [`stats::fieller`] |
 //! | planning | [`plan::minimum_detectable_effects`], [`plan::PlanSpec`], [`plan::history_sd`]; [`stats::mde`] |
 //! | plain statistics | [`stats::difference_in_means`], [`stats::blocked_difference_in_means`], [`stats::clustered_difference_in_means`], [`stats::blocked_clustered_difference_in_means`], [`stats::holm`], [`stats::benjamini_hochberg`], [`stats::pearson_chi_square`], [`stats::cochran_q`], [`stats::kaplan_meier`], [`stats::log_rank`] |
 //! | errors | [`Error`], [`Result`] |

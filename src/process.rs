@@ -4,7 +4,7 @@
 //! An indicator judges each person followed long enough and gives, per site
 //! (block) and overall, per arm and for both together, the share that meets
 //! it with its Wilson interval and its traffic light
-//! ([`Thresholds`](crate::stats::Thresholds)). So far the register-based
+//! ([`Thresholds`]). So far the register-based
 //! indicator: the longest run of inactive weeks in event weeks 0..=k is
 //! shorter than r weeks (JobFirst: "fewer than 4 weeks without activity",
 //! 95%), judged over the persons followed through week k. The event-log
