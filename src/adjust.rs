@@ -101,11 +101,7 @@ impl Adjustment {
                             .collect(),
                     });
                 }
-                let missing = values.iter().filter(|v| v.is_none()).count();
-                if missing > 0 {
-                    self.columns.push(missing_indicator(name, values));
-                    self.filled.push((name.to_string(), missing));
-                }
+                self.flag_missing(name, values);
             }
         }
         self.names.push(name.to_string());
@@ -132,13 +128,18 @@ impl Adjustment {
             name: name.to_string(),
             values: values.iter().map(|v| v.unwrap_or(observed.mean)).collect(),
         });
+        self.flag_missing(name, values);
+        self.names.push(name.to_string());
+        Ok(self)
+    }
+
+    /// With missing `values`: their indicator column, and their count.
+    fn flag_missing<T>(&mut self, name: &str, values: &[Option<T>]) {
         let missing = values.iter().filter(|v| v.is_none()).count();
         if missing > 0 {
             self.columns.push(missing_indicator(name, values));
             self.filled.push((name.to_string(), missing));
         }
-        self.names.push(name.to_string());
-        Ok(self)
     }
 
     /// The covariates with missing values, and how many persons' values
