@@ -465,14 +465,14 @@ impl<'a> Model<'a> {
         let p_full = self.p();
         let all: Vec<usize> = (0..p_full).collect();
         let mut maps: Vec<Option<DMatrix<f64>>> = vec![None; 2 * n_blocks];
-        let map = |arm: Arm, b: usize, kept: &[usize]| -> DMatrix<f64> {
-            self.cell_map(arm, b, &means, &shares, kept)
-        };
         let mut xtx = DMatrix::<f64>::zeros(p_full, p_full);
+        let mut xty = DVector::<f64>::zeros(p_full);
         for unit in &units {
             let (arm, b) = unit.cell.unwrap_or((Arm::Control, 0));
-            let l = maps[2 * b + arm as usize].get_or_insert_with(|| map(arm, b, &all));
+            let l = maps[2 * b + arm as usize]
+                .get_or_insert_with(|| self.cell_map(arm, b, &means, &shares, &all));
             xtx += &*l * &unit.gram * l.transpose();
+            xty += &*l * &unit.xty;
         }
         // The sizes the centred cross-products came from: a covariate's
         // Σ(x − c)² + n·(x̄ − c)², n for the intercept, z and dummies.
@@ -545,14 +545,18 @@ impl<'a> Model<'a> {
                 );
             }
         }
-        let mut maps: Vec<Option<DMatrix<f64>>> = vec![None; 2 * n_blocks];
-        let mut map_of = |arm: Arm, b: usize| -> DMatrix<f64> {
-            maps[2 * b + arm as usize]
-                .get_or_insert_with(|| self.cell_map(arm, b, &means, &shares, &kept))
+        // The kept basis: the kept rows of each cell's map and of the sums.
+        let kept_maps: Vec<Option<DMatrix<f64>>> = maps
+            .iter()
+            .map(|m| m.as_ref().map(|l| l.select_rows(&kept)))
+            .collect();
+        let map_of = |arm: Arm, b: usize| -> DMatrix<f64> {
+            kept_maps[2 * b + arm as usize]
                 .clone()
+                .unwrap_or_else(|| self.cell_map(arm, b, &means, &shares, &kept))
         };
-        let mut xtx = DMatrix::<f64>::zeros(kept.len(), kept.len());
-        let mut xy = DVector::<f64>::zeros(kept.len());
+        let xtx = xtx.select_rows(&kept).select_columns(&kept);
+        let xy = xty.select_rows(&kept);
         let mut factors: Vec<(DMatrix<f64>, DVector<f64>)> = Vec::new();
         let unit_maps: Vec<DMatrix<f64>> = units
             .iter()
@@ -561,10 +565,6 @@ impl<'a> Model<'a> {
                 map_of(arm, b)
             })
             .collect();
-        for (unit, l) in units.iter().zip(&unit_maps) {
-            xtx += l * &unit.gram * l.transpose();
-            xy += l * &unit.xty;
-        }
         let Some(inverse) = xtx.cholesky().map(|c| c.inverse()) else {
             return missing(estimate, dropped, "the regressors are collinear".into());
         };

@@ -204,9 +204,9 @@ pub struct Panel {
     category: Vec<Box<[u8]>>,
     /// One column of all persons' hundredths of an hour per event week.
     hours: Vec<Box<[u16]>>,
-    /// When the code table has categories that end follow-up: each
-    /// person's first event week (≥ 0) with one, `i32::MAX` for none. The
-    /// cells from that week on hold [`Category::ENDED`] and 0 hours.
+    /// When some person's follow-up ended early: each person's first event
+    /// week (≥ 0) with a category that ends follow-up, `i32::MAX` for none.
+    /// The cells from that week on hold [`Category::ENDED`] and 0 hours.
     ended: Option<Vec<i32>>,
     report: LoadReport,
 }
@@ -370,7 +370,11 @@ impl Panel {
                 }
             }
         }
-        self.ended = Some(ended);
+        // Kept only when someone's follow-up ended: its presence is the
+        // cheap test of `has_ended_followup`.
+        if ended.iter().any(|&k| k != i32::MAX) {
+            self.ended = Some(ended);
+        }
     }
 
     /// The event week at which panel person `p`'s follow-up ended (its
@@ -427,9 +431,7 @@ impl Panel {
 
     /// `true` when some person's follow-up ended early.
     pub fn has_ended_followup(&self) -> bool {
-        self.ended
-            .as_ref()
-            .is_some_and(|e| e.iter().any(|&k| k != i32::MAX))
+        self.ended.is_some()
     }
 
     /// For each group, the panel positions of its persons observed at event

@@ -436,6 +436,7 @@ fn scan(
     let n_weeks = weeks.clone().count();
     let mut out = vec![Sums::default(); exact.len() * n_weeks];
     let row_of = |k: i32| weeks.contains(&k).then(|| (k - weeks.start()) as usize);
+    let ended = panel.has_ended_followup();
     // Weekly values: persons of a group are sorted by referral week, so
     // those observed at k are one range of the chunk.
     for k in weeks.clone() {
@@ -445,9 +446,17 @@ fn scan(
             continue;
         };
         let obs = panel.observed_among(persons.clone(), k);
+        let (cats, hours) = (&cats[obs.clone()], &hours[obs]);
+        // A week after follow-up ended is not observed: counted once per
+        // week, for every outcome.
+        let n = if ended {
+            cats.iter().filter(|&&c| c != Category::ENDED.0).count()
+        } else {
+            cats.len()
+        } as u64;
         for (o, e) in exact.iter().enumerate() {
             if let Exact::Weekly(w) = e {
-                out[o * n_weeks + r].add(&weekly_sums(w, &cats[obs.clone()], &hours[obs.clone()]));
+                out[o * n_weeks + r].add(&weekly_sums(w, n, cats, hours));
             }
         }
     }
@@ -483,11 +492,9 @@ fn scan(
     out
 }
 
-/// Sums of a weekly value over one week's observed persons of a chunk.
-fn weekly_sums(w: &Weekly, cats: &[u8], hours: &[u16]) -> Sums {
-    // A week after follow-up ended is not observed (its hours are 0 and its
-    // category counts in no state).
-    let n = cats.iter().filter(|&&c| c != Category::ENDED.0).count() as u64;
+/// Sums of a weekly value over one week's `n` observed persons of a chunk
+/// (the weeks after a follow-up ended have 0 hours and count in no state).
+fn weekly_sums(w: &Weekly, n: u64, cats: &[u8], hours: &[u16]) -> Sums {
     let indicator = |sum: u64| Sums {
         n,
         sum,

@@ -146,18 +146,20 @@ fn trialpanel_plan_prints_and_writes_the_table() {
     let dir = std::env::temp_dir().join(format!("trialpanel-plan-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let csv = dir.join("mde.csv");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trialpanel"))
-        .args([
-            "plan",
-            "--persons",
-            "1500,1200",
-            "--referrals",
-            "2016-W01..2016-W26",
-        ])
-        .args(["--extract", "2017-W02", "--sd", "0.45", "--weeks", "0..60"])
-        .args(["--csv", csv.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = plan(&[
+        "--persons",
+        "1500,1200",
+        "--referrals",
+        "2016-W01..2016-W26",
+        "--extract",
+        "2017-W02",
+        "--sd",
+        "0.45",
+        "--weeks",
+        "0..60",
+        "--csv",
+        csv.to_str().unwrap(),
+    ]);
     assert!(
         out.status.success(),
         "{}",
@@ -177,16 +179,12 @@ fn trialpanel_plan_prints_and_writes_the_table() {
     // From an analysis file: the sd from the register history.
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("data-samples/jobfirst/analysis.toml");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trialpanel"))
-        .args([
-            "plan",
-            "--analysis",
-            sample.to_str().unwrap(),
-            "--outcome",
-            "employed",
-        ])
-        .output()
-        .unwrap();
+    let out = plan(&[
+        "--analysis",
+        sample.to_str().unwrap(),
+        "--outcome",
+        "employed",
+    ]);
     assert!(
         out.status.success(),
         "{}",
@@ -194,10 +192,16 @@ fn trialpanel_plan_prints_and_writes_the_table() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("register history of 3000 persons"));
     // A wrong command line exits with 2 and says why.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trialpanel"))
-        .args(["plan", "--persons", "1500"])
-        .output()
-        .unwrap();
+    let out = plan(&["--persons", "1500"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--persons needs `T,C`"));
+}
+
+/// `trialpanel plan ARGS`.
+fn plan(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_trialpanel"))
+        .arg("plan")
+        .args(args)
+        .output()
+        .unwrap()
 }
