@@ -11,9 +11,10 @@ use crate::balance::{BalanceSpec, HistoryCovariate};
 use crate::descriptives::DEFAULT_HOURS_BUCKETS;
 use crate::effects::{BandSpec, Design, RandomisationSpec};
 use crate::error::{Error, Result};
+use crate::events::EventColumns;
 use crate::outcome::Outcome;
 use crate::persons::PersonSpec;
-use crate::process::InactiveRun;
+use crate::process::Indicator;
 use crate::register::{LongColumns, WideColumns};
 use crate::spell::SpellRule;
 use crate::stats::{Thresholds, Variance};
@@ -102,11 +103,14 @@ pub struct AnalysisConfig {
     /// family-wise error control. Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub families: Vec<FamilyConfig>,
-    /// `[[process]]`: process indicators ([`InactiveRun`]): per site and arm
-    /// the share meeting each, in `process.csv` and the report. Default:
-    /// none.
+    /// `[[process]]`: process indicators ([`Indicator`], tagged by `rule`:
+    /// `inactive`, `within`, `every`, `after`): per site and arm the share
+    /// meeting each, in `process.csv` and the report. Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub process: Vec<InactiveRun>,
+    pub process: Vec<Indicator>,
+    /// `[events]`: columns of the event log ([`EventColumns`]).
+    #[serde(default)]
+    pub events: EventColumns,
     /// `[bands]`: the traffic-light thresholds of process shares (`high`,
     /// `low`, as shares). Default 0.80 and 0.70.
     #[serde(default)]
@@ -230,6 +234,10 @@ pub struct InputsConfig {
     /// fails before it is read, saying how much it needs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_budget_gb: Option<f64>,
+    /// The event log (CSV or Parquet; columns in `[events]`) of the
+    /// event-log process indicators. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<PathBuf>,
 }
 
 /// Layout of the register file.
@@ -612,16 +620,20 @@ impl AnalysisConfig {
         }
         let mut names = HashSet::new();
         for (i, p) in self.process.iter().enumerate() {
-            if p.name.trim().is_empty() || !names.insert(p.name.clone()) {
+            let name = p.name();
+            if name.trim().is_empty() || !names.insert(name.to_string()) {
                 return Err(bad(
                     format!("process[{i}].name"),
-                    format!("`{}` is empty or used twice", p.name),
+                    format!("`{name}` is empty or used twice"),
                 ));
             }
-            if p.weeks < 0 || p.shorter_than == 0 {
+            if let Err(Error::InvalidSetting { reason, .. }) = p.check() {
+                return Err(bad(format!("process[{i}]"), reason));
+            }
+            if p.needs_events() && self.inputs.events.is_none() {
                 return Err(bad(
                     format!("process[{i}]"),
-                    "needs weeks ≥ 0 and shorter_than ≥ 1".into(),
+                    format!("rule of `{name}` reads the event log: set `[inputs] events`"),
                 ));
             }
         }

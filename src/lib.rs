@@ -165,6 +165,7 @@ mod config;
 pub mod descriptives;
 pub mod effects;
 mod error;
+pub mod events;
 pub mod families;
 mod io;
 mod or_false;

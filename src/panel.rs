@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::codes::{Category, CodeTable};
 use crate::error::{Error, Result};
 use crate::persons::{Arm, Persons};
+use crate::register::source::Pace;
 use crate::weeks::Week;
 
 /// Hours are stored as hundredths of an hour in a `u16`.
@@ -534,7 +535,7 @@ pub struct PanelBuilder<'a> {
 }
 
 /// Default [`PanelBuilder::batch_rows`].
-const DEFAULT_BATCH_ROWS: usize = 1 << 16;
+pub(crate) const DEFAULT_BATCH_ROWS: usize = 1 << 16;
 
 impl<'a> PanelBuilder<'a> {
     /// The last week the register covers (the data extract week). Rows after
@@ -640,14 +641,12 @@ impl<'a> PanelBuilder<'a> {
         self.part.map_or(self.persons.len(), <[usize]>::len)
     }
 
-    pub(crate) fn report_progress(&self, p: &LoadProgress) {
-        if let Some(Progress(f)) = self.progress {
-            f(p);
+    /// How the register is read: batch rows and the progress callback.
+    pub(crate) fn pace(&self) -> Pace<'a> {
+        Pace {
+            batch_rows: self.batch_rows,
+            progress: self.progress.map(|Progress(f)| f),
         }
-    }
-
-    pub(crate) fn batch_size(&self) -> usize {
-        self.batch_rows
     }
 
     /// An empty grid to fill. `span` is the register's first and last week

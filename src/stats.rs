@@ -896,6 +896,32 @@ pub fn wilson(hits: usize, n: usize, level: f64) -> Option<Share> {
     })
 }
 
+/// The share of units met, r = Σh / Σw, when person i has w_i units judged
+/// and h_i of them met (windows with a talk, placements followed by a plan
+/// update): the ratio estimator with persons as clusters and its Wald
+/// interval r ± z·se, se² = N/(N − 1) · Σ(h_i − r·w_i)² / (Σw)², clipped
+/// to [0, 1] (Cochran 1977, §6.4). `sums` = [Σh, Σw, Σh², Σw², Σhw] over
+/// the N persons. `None` when N < 2 or no unit was judged.
+pub fn ratio_share(sums: [u64; 5], persons: usize, level: f64) -> Option<Share> {
+    let [h, w, hh, ww, hw] = sums.map(|x| x as f64);
+    if persons < 2 || w == 0.0 || sums[0] > sums[1] {
+        return None;
+    }
+    let r = h / w;
+    let n = persons as f64;
+    // Σ(h − r·w)², never below 0 in floating point.
+    let resid = (hh - 2.0 * r * hw + r * r * ww).max(0.0);
+    let se = (n / (n - 1.0) * resid).sqrt() / w;
+    let z = normal_quantile(1.0 - (1.0 - level) / 2.0);
+    Some(Share {
+        n: sums[1] as usize,
+        hits: sums[0] as usize,
+        share: r,
+        ci_low: (r - z * se).max(0.0),
+        ci_high: (r + z * se).min(1.0),
+    })
+}
+
 /// The change `later − earlier` of two independent shares with Newcombe's
 /// hybrid score interval (Newcombe 1998, method 10), from the two Wilson
 /// intervals: d ± √((p₂ − l₂)² + (u₁ − p₁)²) below and √((u₂ − p₂)² +
@@ -919,6 +945,17 @@ pub enum Light {
     Middle,
     /// Below the low threshold.
     Low,
+}
+
+impl Light {
+    /// `high`, `middle` or `low`, as in the output files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Light::High => "high",
+            Light::Middle => "middle",
+            Light::Low => "low",
+        }
+    }
 }
 
 /// Thresholds of the traffic lights, as shares: high ≥ `high`, middle ≥

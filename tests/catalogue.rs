@@ -338,3 +338,45 @@ fn a_cluster_across_arms_or_blocks_names_the_cluster_and_both_rows() {
         "{e}"
     );
 }
+
+/// The event log of a case, read against the base person table.
+fn event_error(case: &str) -> Error {
+    use trialpanel::events::{EventColumns, EventLog};
+    let persons = Persons::read(file(case, "persons.csv"), &PersonSpec::default()).unwrap();
+    match EventLog::read(file(case, "events.csv"), &persons, &EventColumns::default()) {
+        Err(e) => e,
+        Ok(_) => panic!("{case}: read without an error"),
+    }
+}
+
+#[test]
+fn bad_event_logs_name_row_column_and_value() {
+    match event_error("events_unknown_person") {
+        Error::InvalidValue {
+            file,
+            row,
+            column,
+            value,
+            problem,
+        } => {
+            assert_eq!((file_name(&file).as_str(), row), ("events.csv", 3));
+            assert_eq!((column.as_str(), value.as_str()), ("person_id", "a"));
+            assert!(problem.contains("not in the person table"), "{problem}");
+            assert!(problem.contains("the person table has `A`"), "{problem}");
+        }
+        e => panic!("{e:?}"),
+    }
+    match event_error("events_bad_date") {
+        Error::InvalidValue {
+            row, column, value, ..
+        } => assert_eq!(
+            (row, column.as_str(), value.as_str()),
+            (1, "date", "2016-02-30")
+        ),
+        e => panic!("{e:?}"),
+    }
+    match event_error("events_missing_type") {
+        Error::MissingValue { row, column, .. } => assert_eq!((row, column.as_str()), (4, "event")),
+        e => panic!("{e:?}"),
+    }
+}

@@ -183,3 +183,182 @@ fn the_inactive_run_indicator_by_hand() {
     merged.merge(&counts);
     assert_eq!(merged.counts[0][1], [4, 4]);
 }
+
+/// The hand-worked event-log trial of `the_event_log_rules_by_hand`:
+/// persons, a register of benefit weeks through 2024-W12 and the events.
+fn event_trial(tag: &str) -> (trialpanel::Panel, trialpanel::events::EventLog) {
+    use trialpanel::PersonSpec;
+    use trialpanel::events::{EventColumns, EventLog};
+    let persons = "person_id,arm,referral_week,municipality\n\
+                   P1,treatment,2024-W01,K1\nP2,treatment,2024-W01,K1\n\
+                   P3,control,2024-W01,K2\nP4,treatment,2024-W08,K2\n\
+                   P5,control,2024-W11,K1\nP6,treatment,2024-W01,K3\n";
+    let mut register = String::from("person_id,week,code,hours\n");
+    for id in ["P1", "P2", "P3", "P4", "P5", "P6"] {
+        for w in 1..=12 {
+            register.push_str(&format!("{id},2024-W{w:02},111,0\n"));
+        }
+    }
+    let spec = PersonSpec::default().block_column("municipality");
+    let panel = common::tiny_panel(tag, persons, &register, &spec);
+    let events = "person_id,date,event\n\
+                  P1,2024-01-01,talk\nP1,2024-W05,talk\nP1,2024-02-26,talk\nP1,2024-W03,cv\n\
+                  P1,2024-W04,placement\nP1,2024-W05,plan\n\
+                  P2,2024-W04,talk\nP2,2024-W06,talk\nP2,2024-W10,placement\n\
+                  P3,2023-W50,talk\nP3,2024-W05,talk\n\
+                  P4,2024-W08,talk\nP4,2024-W12,placement\n";
+    let dir = std::env::temp_dir().join(format!("trialpanel-{tag}-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("events.csv"), events).unwrap();
+    let log = EventLog::read(
+        dir.join("events.csv"),
+        panel.persons(),
+        &EventColumns::default(),
+    )
+    .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    (panel, log)
+}
+
+#[test]
+fn the_event_log_rules_by_hand() {
+    use trialpanel::Arm;
+    use trialpanel::process::{After, Every, Indicator, Within};
+    // Register and log end 2024-W12: persons referred in W01 are followed
+    // through event week 11, P4 (W08) through 4, P5 (W11) through 1.
+    // Event weeks: P1 talks 0, 4, 8, cv 2, placement 3, plan 4; P2 talks 3,
+    // 5, placement 9; P3 talks −3 (before referral: does not count) and 4;
+    // P4 talk 0, placement 4; P6 has no events.
+    let (panel, log) = event_trial("rules");
+    assert_eq!(log.rows(), 13);
+    assert_eq!(log.types(), ["cv", "placement", "plan", "talk"]);
+    let count = |rule: Indicator| {
+        let table = rule
+            .judge(&panel, Some(&log))
+            .unwrap()
+            .table(0.95, &Thresholds::default());
+        move |indicator: &str, site: &str, arm: Option<Arm>| {
+            table
+                .rows
+                .iter()
+                .find(|r| r.indicator == indicator && r.site == site && r.arm == arm)
+                .unwrap()
+                .share
+                .map(|s| (s.hits, s.n))
+        }
+    };
+    let t = Some(Arm::Treatment);
+    let c = Some(Arm::Control);
+
+    // Within 4 weeks (event weeks 0–3), judged when followed through 3: P1
+    // (0) P2 (3) P4 (0) met; P3 (−3, 4) and P6 not; P5 not judged, so K1's
+    // control arm is empty.
+    let within = count(Indicator::Within(Within {
+        name: "talk_4w".into(),
+        event: "talk".into(),
+        weeks: 4,
+    }));
+    assert_eq!(within("talk_4w", "K1", t), Some((2, 2)));
+    assert_eq!(within("talk_4w", "K1", c), None);
+    assert_eq!(within("talk_4w", "K2", c), Some((0, 1)));
+    assert_eq!(within("talk_4w", "all", t), Some((3, 4)));
+    assert_eq!(within("talk_4w", "all", None), Some((3, 5)));
+
+    // Every 4 weeks: windows 0–3, 4–7, 8–11 for W01 referrals (P1 3 of 3,
+    // P2 2 of 3, P3 1 of 3, P6 0 of 3), one window for P4 (1 of 1), none for
+    // P5 (not judged).
+    let every = count(Indicator::Every(Every {
+        name: "monthly".into(),
+        event: "talk".into(),
+        weeks: 4,
+        through: None,
+    }));
+    assert_eq!(every("monthly", "all", t), Some((2, 4)));
+    assert_eq!(every("monthly", "all", c), Some((0, 1)));
+    assert_eq!(every("monthly (windows)", "all", t), Some((6, 10)));
+    assert_eq!(every("monthly (windows)", "all", None), Some((7, 13)));
+    // One person judged: no interval for the ratio.
+    assert_eq!(every("monthly (windows)", "K2", c), None);
+    // `through = 7` keeps the first two windows: P1 2/2, P2 2/2, P6 0/2.
+    let early = count(Indicator::Every(Every {
+        name: "monthly".into(),
+        event: "talk".into(),
+        weeks: 4,
+        through: Some(7),
+    }));
+    assert_eq!(early("monthly", "all", t), Some((3, 4)));
+    assert_eq!(early("monthly (windows)", "all", t), Some((5, 7)));
+
+    // A plan within 2 weeks of each placement: P1 (3 → 4) met, P2 (9, none)
+    // not; P4's placement at 4 is not judged (followed to 4 < 4 + 1).
+    let after = count(Indicator::After(After {
+        name: "plan_after".into(),
+        event: "plan".into(),
+        after: "placement".into(),
+        weeks: 2,
+        through: None,
+    }));
+    assert_eq!(after("plan_after", "K1", t), Some((1, 2)));
+    assert_eq!(after("plan_after", "K2", t), None);
+    assert_eq!(after("plan_after (events)", "all", None), Some((1, 2)));
+
+    // The windows' ratio interval equals R's (sandwich HC1 of the weighted
+    // mean of h/w with weights w, tests/fixtures/fidelity/ratio.csv).
+    let counts = Indicator::Every(Every {
+        name: "monthly".into(),
+        event: "talk".into(),
+        weeks: 4,
+        through: None,
+    })
+    .judge(&panel, Some(&log))
+    .unwrap();
+    let table = counts.table(0.95, &Thresholds::default());
+    for r in rows("fidelity/ratio.csv") {
+        let arm = match r["arm"].as_str() {
+            "treatment" => t,
+            "control" => c,
+            _ => None,
+        };
+        let got = table
+            .rows
+            .iter()
+            .find(|x| x.indicator == "monthly (windows)" && x.site == "all" && x.arm == arm)
+            .and_then(|x| x.share)
+            .unwrap();
+        close("ratio", got.share, num(&r, "share"));
+        close("ratio low", got.ci_low, num(&r, "low").max(0.0));
+        close("ratio high", got.ci_high, num(&r, "high").min(1.0));
+    }
+    // Parts merge into the whole.
+    let mut twice = counts.clone();
+    twice.merge(&counts);
+    assert_eq!(
+        twice.units.unwrap().sums[0][1][1],
+        2 * counts.units.unwrap().sums[0][1][1]
+    );
+}
+
+#[test]
+fn event_log_rules_need_the_log_and_known_types() {
+    use trialpanel::process::{Indicator, Within};
+    let (panel, log) = event_trial("types");
+    let rule = Indicator::Within(Within {
+        name: "cv".into(),
+        event: "CV".into(),
+        weeks: 4,
+    });
+    let err = rule.judge(&panel, Some(&log)).unwrap_err().to_string();
+    assert!(err.contains("event type `CV` does not occur"), "{err}");
+    assert!(
+        err.contains("types found: cv, placement, plan, talk"),
+        "{err}"
+    );
+    let err = rule.judge(&panel, None).unwrap_err().to_string();
+    assert!(err.contains("needs an event log"), "{err}");
+    let zero = Indicator::Within(Within {
+        name: "cv".into(),
+        event: "cv".into(),
+        weeks: 0,
+    });
+    assert!(zero.judge(&panel, Some(&log)).is_err());
+}

@@ -48,6 +48,7 @@ use crate::codes::CodeTable;
 use crate::descriptives::HoursAt;
 use crate::effects::{self, GroupEffects, RandomisationTest, Significance, WeeklyEffects};
 use crate::error::{Error, Result};
+use crate::events::EventLog;
 use crate::families::{self, FamilyPart, FamilyTest};
 use crate::outcome::Outcome;
 use crate::panel::{
@@ -55,7 +56,7 @@ use crate::panel::{
     panel_order,
 };
 use crate::persons::{Arm, Persons};
-use crate::process::{self, ProcessCounts};
+use crate::process::ProcessCounts;
 use crate::report;
 use crate::results::EndedFollowup;
 use crate::spell::{self, SpellClock};
@@ -173,6 +174,13 @@ impl Analysis {
         let persons = Persons::read(path(&c.inputs.persons), &c.persons)?;
         let codes = self.codes()?;
         let balance_spec = c.balance_spec()?;
+        let events = match &c.inputs.events {
+            Some(file) => {
+                progress("reading the event log");
+                Some(EventLog::read(path(file), &persons, &c.events)?)
+            }
+            None => None,
+        };
         // Outcomes that need no person-level values (no band, randomisation
         // or sites) come from one scan of exact integer sums; the others are
         // evaluated into a persons × weeks matrix one at a time.
@@ -195,7 +203,13 @@ impl Analysis {
         let (tally, mut person_level, parts) =
             match self.plan(&persons, &codes, &order, load_progress)? {
                 Plan::Whole(panel) => {
-                    let tally = self.tally(&panel, &scanned, &balance_spec, &mut progress)?;
+                    let tally = self.tally(
+                        &panel,
+                        &scanned,
+                        &balance_spec,
+                        events.as_ref(),
+                        &mut progress,
+                    )?;
                     let adjustment = self.adjustment(&panel, &balance_spec, &tally.history)?;
                     if let Some(a) = &adjustment {
                         for (name, n) in a.filled() {
@@ -234,7 +248,13 @@ impl Analysis {
                         ));
                         let panel =
                             self.build_panel(&persons, &codes, &order, Some(rows), load_progress)?;
-                        let part = self.tally(&panel, &scanned, &balance_spec, &mut progress)?;
+                        let part = self.tally(
+                            &panel,
+                            &scanned,
+                            &balance_spec,
+                            events.as_ref(),
+                            &mut progress,
+                        )?;
                         drop(panel);
                         merged = Some(match merged {
                             None => part.with_room_for(persons.len()),
@@ -654,6 +674,7 @@ impl Analysis {
         panel: &Panel,
         scanned: &[bool],
         balance_spec: &BalanceSpec,
+        events: Option<&EventLog>,
         progress: &mut impl FnMut(&str),
     ) -> Result<Tally> {
         let c = &self.config;
@@ -693,7 +714,7 @@ impl Analysis {
         let process = c
             .process
             .iter()
-            .map(|rule| process::inactive_run(panel, rule))
+            .map(|rule| rule.judge(panel, events))
             .collect::<Result<Vec<_>>>()?;
         Ok(Tally {
             sums,

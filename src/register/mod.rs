@@ -1,4 +1,4 @@
-mod source;
+pub(crate) mod source;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -119,7 +119,7 @@ impl PanelBuilder<'_> {
         // number of threads).
         let pass = |mode| {
             let grid = self.grid(None)?.checked(mode == Mode::InOrder);
-            let out = source.batches(&projection, self, mode, |batch| {
+            let out = source.batches(&projection, self.pace(), mode, |batch| {
                 self.long_batch(&grid, batch, projection.len() == 4)
             })?;
             check_no_race(&grid, out.iter().map(|b| b.stored))?;
@@ -342,7 +342,7 @@ impl PanelBuilder<'_> {
             let first_rows: Vec<AtomicUsize> = (0..self.persons.len())
                 .map(|_| AtomicUsize::new(0))
                 .collect();
-            let out = source.batches(&projection, self, mode, |batch| {
+            let out = source.batches(&projection, self.pace(), mode, |batch| {
                 self.wide_batch(&grid, batch, &layout, &first_rows)
             })?;
             check_no_race(&grid, out.iter().map(|b| b.stored))?;

@@ -35,12 +35,21 @@ use crate::io::{
     Cell, Column, MAX_LINE_BYTES, Table, csv_error, csv_header, invalid_value, missing_value,
     parse_error, readable_type, type_name,
 };
-use crate::panel::{LoadProgress, PanelBuilder};
+use crate::panel::LoadProgress;
 
 /// A CSV block ends after this many bytes (at the next line end).
 const BLOCK_BYTES: usize = 8 << 20;
 /// Bytes read from a CSV file at a time.
 const READ_BYTES: usize = 1 << 20;
+
+/// How a file is read: rows per batch, and whom to tell how far it got.
+#[derive(Clone, Copy)]
+pub(crate) struct Pace<'a> {
+    /// Rows per batch (CSV blocks and frame slices).
+    pub(crate) batch_rows: usize,
+    /// Called at most every 250 ms with the rows and bytes read.
+    pub(crate) progress: Option<&'a (dyn Fn(&LoadProgress) + Sync)>,
+}
 
 /// How batches are run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,12 +219,12 @@ impl Source {
     pub(crate) fn batches<T: Send>(
         &self,
         projection: &[usize],
-        builder: &PanelBuilder<'_>,
+        pace: Pace<'_>,
         mode: Mode,
         f: impl Fn(&Batch<'_>) -> Result<T> + Sync,
     ) -> Result<Vec<T>> {
-        let meter = Meter::new(builder, self.size());
-        let batch_rows = builder.batch_size();
+        let meter = Meter::new(pace, self.size());
+        let batch_rows = pace.batch_rows;
         match &self.kind {
             Kind::Csv { data_start, .. } => {
                 self.csv_batches(*data_start, projection, batch_rows, &meter, mode, f)
@@ -465,7 +474,7 @@ fn split_csv(
 
 /// Rows and bytes read so far, reported at most every quarter second.
 struct Meter<'a> {
-    builder: &'a PanelBuilder<'a>,
+    pace: Pace<'a>,
     rows: AtomicU64,
     bytes: AtomicU64,
     total: u64,
@@ -474,9 +483,9 @@ struct Meter<'a> {
 }
 
 impl<'a> Meter<'a> {
-    fn new(builder: &'a PanelBuilder<'a>, total: u64) -> Meter<'a> {
+    fn new(pace: Pace<'a>, total: u64) -> Meter<'a> {
         Meter {
-            builder,
+            pace,
             rows: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             total,
@@ -488,12 +497,15 @@ impl<'a> Meter<'a> {
     fn add(&self, rows: u64, bytes: u64) {
         let rows = self.rows.fetch_add(rows, Ordering::Relaxed) + rows;
         let bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        let Some(report) = self.pace.progress else {
+            return;
+        };
         let Ok(mut last) = self.last.try_lock() else {
             return;
         };
         if last.elapsed() >= Duration::from_millis(250) {
             *last = Instant::now();
-            self.builder.report_progress(&LoadProgress {
+            report(&LoadProgress {
                 rows,
                 bytes,
                 total_bytes: self.total,

@@ -531,46 +531,44 @@ fn process(s: &mut String, r: &Results) {
         100.0 * b.low
     );
     for (rule, t) in r.config.process.iter().zip(&r.process) {
-        let _ = writeln!(
-            s,
-            "`{}`: the longest run of inactive weeks in event weeks 0–{} is shorter than {} \
-             weeks, among the persons followed through week {}.\n\n| Site | Treatment | Control | \
-             Both |\n|---|---:|---:|---:|",
-            rule.name, rule.weeks, rule.shorter_than, rule.weeks
-        );
-        let mut sites: Vec<&str> = t.rows.iter().map(|x| x.site.as_str()).collect();
-        sites.dedup();
-        for site in sites {
-            let cell = |arm: Option<Arm>| {
-                t.rows
-                    .iter()
-                    .find(|x| x.site == site && x.arm == arm)
-                    .and_then(|x| x.share.map(|sh| (sh, x.light, x.uncertain)))
-                    .map_or("– (no one judged)".into(), |(sh, light, uncertain)| {
-                        format!(
-                            "{:.1}% [{:.1}, {:.1}] {}{} (n = {})",
-                            100.0 * sh.share,
-                            100.0 * sh.ci_low,
-                            100.0 * sh.ci_high,
-                            match light {
-                                Some(crate::stats::Light::High) => "high",
-                                Some(crate::stats::Light::Middle) => "middle",
-                                _ => "low",
-                            },
-                            if uncertain { "?" } else { "" },
-                            sh.n
-                        )
-                    })
-            };
+        let _ = writeln!(s, "`{}`: {}.\n", rule.name(), rule.describe());
+        let mut indicators: Vec<&str> = t.rows.iter().map(|x| x.indicator.as_str()).collect();
+        indicators.dedup();
+        for indicator in indicators {
+            let rows: Vec<_> = t.rows.iter().filter(|x| x.indicator == indicator).collect();
             let _ = writeln!(
                 s,
-                "| {site} | {} | {} | {} |",
-                cell(Some(Arm::Treatment)),
-                cell(Some(Arm::Control)),
-                cell(None)
+                "| `{indicator}` | Treatment | Control | Both |\n|---|---:|---:|---:|"
             );
+            let mut sites: Vec<&str> = rows.iter().map(|x| x.site.as_str()).collect();
+            sites.dedup();
+            for site in sites {
+                let cell = |arm: Option<Arm>| {
+                    rows.iter()
+                        .find(|x| x.site == site && x.arm == arm)
+                        .and_then(|x| x.share.map(|sh| (sh, x.light, x.uncertain)))
+                        .map_or("– (none judged)".into(), |(sh, light, uncertain)| {
+                            format!(
+                                "{:.1}% [{:.1}, {:.1}] {}{} (n = {})",
+                                100.0 * sh.share,
+                                100.0 * sh.ci_low,
+                                100.0 * sh.ci_high,
+                                light.map_or("", |l| l.name()),
+                                if uncertain { "?" } else { "" },
+                                sh.n
+                            )
+                        })
+                };
+                let _ = writeln!(
+                    s,
+                    "| {site} | {} | {} | {} |",
+                    cell(Some(Arm::Treatment)),
+                    cell(Some(Arm::Control)),
+                    cell(None)
+                );
+            }
+            s.push('\n');
         }
-        s.push('\n');
     }
 }
 
