@@ -182,6 +182,7 @@ pub mod simulate;
 pub mod spell;
 pub mod stats;
 pub mod sums;
+pub mod survey;
 pub mod table;
 mod weeks;
 

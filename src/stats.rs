@@ -923,15 +923,24 @@ pub fn ratio_share(sums: [u64; 5], persons: usize, level: f64) -> Option<Share> 
 }
 
 /// The change `later − earlier` of two independent shares with Newcombe's
-/// hybrid score interval (Newcombe 1998, method 10), from the two Wilson
-/// intervals: d ± √((p₂ − l₂)² + (u₁ − p₁)²) below and √((u₂ − p₂)² +
-/// (p₁ − l₁)²) above. Returns (d, low, high).
+/// hybrid score interval (Newcombe 1998, method 10): [`mover`] of the two
+/// Wilson intervals. Returns (d, low, high).
 pub fn newcombe(earlier: &Share, later: &Share) -> (f64, f64, f64) {
-    let d = later.share - earlier.share;
-    let low = d
-        - ((later.share - later.ci_low).powi(2) + (earlier.ci_high - earlier.share).powi(2)).sqrt();
-    let high = d
-        + ((later.ci_high - later.share).powi(2) + (earlier.share - earlier.ci_low).powi(2)).sqrt();
+    mover(
+        (earlier.share, earlier.ci_low, earlier.ci_high),
+        (later.share, later.ci_low, later.ci_high),
+    )
+}
+
+/// The difference d = p₂ − p₁ of two independent estimates, each given as
+/// (estimate, low, high), with the MOVER interval (Zou & Donner 2008):
+/// d − √((p₂ − l₂)² + (u₁ − p₁)²) to d + √((u₂ − p₂)² + (p₁ − l₁)²).
+/// With Wilson intervals it is Newcombe's. Returns (d, low, high).
+pub fn mover(earlier: (f64, f64, f64), later: (f64, f64, f64)) -> (f64, f64, f64) {
+    let ((p1, l1, u1), (p2, l2, u2)) = (earlier, later);
+    let d = p2 - p1;
+    let low = d - ((p2 - l2).powi(2) + (u1 - p1).powi(2)).sqrt();
+    let high = d + ((u2 - p2).powi(2) + (p1 - l1).powi(2)).sqrt();
     (d, low, high)
 }
 
@@ -982,16 +991,20 @@ impl Thresholds {
     /// The light of `share`, and whether its interval crosses a threshold
     /// (the light is then uncertain).
     pub fn light(&self, share: &Share) -> (Light, bool) {
-        let light = if share.share >= self.high {
+        self.light_of(share.share, share.ci_low, share.ci_high)
+    }
+
+    /// The light of a share `share` with interval [`low`, `high`], and
+    /// whether the interval crosses a threshold.
+    pub fn light_of(&self, share: f64, low: f64, high: f64) -> (Light, bool) {
+        let light = if share >= self.high {
             Light::High
-        } else if share.share >= self.low {
+        } else if share >= self.low {
             Light::Middle
         } else {
             Light::Low
         };
-        let crosses = [self.high, self.low]
-            .iter()
-            .any(|&t| share.ci_low < t && t <= share.ci_high);
+        let crosses = [self.high, self.low].iter().any(|&t| low < t && t <= high);
         (light, crosses)
     }
 }

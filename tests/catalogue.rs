@@ -380,3 +380,85 @@ fn bad_event_logs_name_row_column_and_value() {
         e => panic!("{e:?}"),
     }
 }
+
+/// The survey of a case, with its invited table when it has one.
+fn survey_error(case: &str) -> Error {
+    use trialpanel::survey::{Survey, SurveySpec};
+    let spec = SurveySpec {
+        scale: ["low", "middle", "high", "very high"]
+            .map(String::from)
+            .to_vec(),
+        elements: [(
+            "talks".to_string(),
+            vec!["q1".to_string(), "q2".to_string()],
+        )]
+        .into(),
+        ..SurveySpec::default()
+    };
+    let read = Survey::read(bad(case).join("survey.csv"), &spec).and_then(|s| {
+        let invited = bad(case).join("invited.csv");
+        if invited.exists() {
+            s.with_invited(invited)
+        } else {
+            Ok(s)
+        }
+    });
+    match read {
+        Err(e) => e,
+        Ok(_) => panic!("{case}: read without an error"),
+    }
+}
+
+#[test]
+fn bad_surveys_name_row_column_and_value() {
+    let cases = [
+        (
+            "survey_off_scale",
+            2,
+            "answer",
+            "Very High",
+            "not on the answer scale",
+        ),
+        ("survey_bad_wave", 2, "wave", "one", "not a whole number"),
+        (
+            "survey_duplicate_answer",
+            3,
+            "item",
+            "q1",
+            "already answered this item in wave 1 (row 1)",
+        ),
+        (
+            "survey_two_sites",
+            2,
+            "site",
+            "B",
+            "another site in wave 1 (row 1)",
+        ),
+        (
+            "survey_invited_too_few",
+            1,
+            "invited",
+            "2",
+            "fewer than the 3 respondents",
+        ),
+    ];
+    for (case, want_row, want_column, want_value, want_problem) in cases {
+        match survey_error(case) {
+            Error::InvalidValue {
+                row,
+                column,
+                value,
+                problem,
+                ..
+            } => {
+                assert_eq!(
+                    (row, column.as_str(), value.as_str()),
+                    (want_row, want_column, want_value),
+                    "{case}"
+                );
+                assert!(problem.contains(want_problem), "{case}: {problem}");
+            }
+            e => panic!("{case}: {e:?}"),
+        }
+    }
+}

@@ -362,3 +362,122 @@ fn event_log_rules_need_the_log_and_known_types() {
     });
     assert!(zero.judge(&panel, Some(&log)).is_err());
 }
+
+fn survey_spec() -> trialpanel::survey::SurveySpec {
+    use trialpanel::survey::SurveySpec;
+    let items = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    SurveySpec {
+        scale: items(&["not at all", "some", "high", "very high"]),
+        elements: [
+            ("talks".to_string(), items(&["q1", "q2"])),
+            ("cv".to_string(), items(&["q3"])),
+            ("plan".to_string(), items(&["q4"])),
+        ]
+        .into(),
+        ..SurveySpec::default()
+    }
+}
+
+#[test]
+fn survey_fidelity_equals_the_r_reference() {
+    use trialpanel::survey::Survey;
+    let survey = Survey::read(common::fixture("fidelity/survey.csv"), &survey_spec()).unwrap();
+    assert_eq!(survey.sites(), ["A", "B", "C"]);
+    assert_eq!(survey.waves(), [1, 3]);
+    assert_eq!(survey.skipped(), [("bg1".to_string(), 31)]);
+    let f = survey.fidelity(0.95, &Thresholds::default());
+    let reference = rows("fidelity/survey_reference.csv");
+    assert_eq!(reference.len(), 7 * 7); // A, B, all × 2 waves and C × 1; 7 rows each
+    for r in &reference {
+        let item = (!r["item"].is_empty()).then(|| r["item"].clone());
+        let wave: u32 = r["wave"].parse().unwrap();
+        let got = f
+            .rows
+            .iter()
+            .find(|x| {
+                x.element == r["element"] && x.item == item && x.site == r["site"] && x.wave == wave
+            })
+            .unwrap_or_else(|| panic!("{r:?}"));
+        let what = format!("{} {:?} {} {wave}", r["element"], item, r["site"]);
+        assert_eq!(got.n, num(r, "n") as usize, "{what}");
+        match (got.level, opt(r, "share")) {
+            (Some(l), Some(share)) => {
+                close(&what, l.share, share);
+                close(&what, l.ci_low, num(r, "low"));
+                close(&what, l.ci_high, num(r, "high"));
+                let light = Thresholds::default().light_of(l.share, l.ci_low, l.ci_high);
+                assert_eq!((got.light, got.uncertain), (Some(light.0), light.1));
+            }
+            (None, None) => assert_eq!(got.light, None),
+            (a, b) => panic!("{what}: {a:?} vs {b:?}"),
+        }
+    }
+    // Nobody answered q4 at B in wave 3; C has no wave 3.
+    let none = |element: &str, site: &str| {
+        f.rows
+            .iter()
+            .find(|x| x.element == element && x.site == site && x.wave == 3)
+            .unwrap()
+            .level
+    };
+    assert_eq!(none("plan", "B"), None);
+    assert_eq!(none("talks", "C"), None);
+    for r in rows("fidelity/survey_change.csv") {
+        let item = (!r["item"].is_empty()).then(|| r["item"].clone());
+        let got = f
+            .changes
+            .iter()
+            .find(|x| x.element == r["element"] && x.item == item && x.site == r["site"])
+            .unwrap();
+        assert_eq!((got.first_wave, got.last_wave), (1, 3));
+        match (got.change, opt(&r, "change")) {
+            (Some((d, low, high)), Some(want)) => {
+                close("change", d, want);
+                close("change low", low, num(&r, "low"));
+                close("change high", high, num(&r, "high"));
+            }
+            (None, None) => {}
+            (a, b) => panic!("{r:?}: {a:?} vs {b:?}"),
+        }
+    }
+    assert_eq!(trialpanel::Table::to_frame(&f).unwrap().width(), 10);
+}
+
+#[test]
+fn an_element_whose_respondents_answer_every_item_has_the_mean_and_se_of_their_shares() {
+    // By hand: four respondents answer both items; their top shares are
+    // 1, 1/2, 1/2, 1/2, so the element is 0.625 (the items: 3/4 and 2/4)
+    // with se = sd/√R = 0.25/2 and the interval 0.625 ± 1.959964 · 0.125.
+    use polars::prelude::*;
+    use trialpanel::survey::Survey;
+    let df = df!(
+        "respondent" => ["a", "a", "b", "b", "c", "c", "d", "d"],
+        "site" => ["S"; 8],
+        "wave" => [1; 8],
+        "item" => ["q1", "q2", "q1", "q2", "q1", "q2", "q1", "q2"],
+        "answer" => ["high", "very high", "high", "some", "some", "high", "very high", "not at all"]
+    )
+    .unwrap();
+    let mut spec = survey_spec();
+    spec.elements = [(
+        "talks".to_string(),
+        vec!["q1".to_string(), "q2".to_string()],
+    )]
+    .into();
+    let f = Survey::from_frame(df, "survey", &spec)
+        .unwrap()
+        .fidelity(0.95, &Thresholds::default());
+    let element = f
+        .rows
+        .iter()
+        .find(|r| r.item.is_none() && r.site == "S")
+        .unwrap();
+    let l = element.level.unwrap();
+    let half = 1.959963984540054 * 0.125;
+    close("share", l.share, 0.625);
+    close("low", l.ci_low, 0.625 - half);
+    close("high", l.ci_high, 0.625 + half);
+    assert_eq!(element.n, 4);
+    // One wave: no changes.
+    assert!(f.changes.is_empty());
+}
