@@ -515,7 +515,7 @@ impl Survey {
         e: usize,
         answers: &[&Answer],
         level: f64,
-    ) -> (usize, Option<Level>, Vec<(&'s str, usize, Option<Level>)>) {
+    ) -> (usize, Option<Level>, Vec<ItemLevel<'s>>) {
         let items: Vec<u32> = (0..self.items.len() as u32)
             .filter(|&i| self.items[i as usize].0 == e)
             .collect();
@@ -569,6 +569,9 @@ impl Survey {
         (n, level, per_item)
     }
 }
+
+/// An item's name, answers and level.
+type ItemLevel<'s> = (&'s str, usize, Option<Level>);
 
 /// A share with its interval.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
