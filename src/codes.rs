@@ -54,7 +54,13 @@ pub struct CodeTable {
     fallback: Option<Category>,
     /// Categories that end follow-up, by category number.
     ends: Vec<bool>,
+    /// Weekly unit cost of each category, by category number, when the
+    /// table has a `cost_per_week` column.
+    costs: Option<Vec<f64>>,
 }
+
+/// The code table's optional column of weekly unit costs per category.
+pub const COST_PER_WEEK: &str = "cost_per_week";
 
 impl CodeTable {
     /// Read a code table with columns `code` and `category` from CSV or Parquet.
@@ -63,7 +69,10 @@ impl CodeTable {
     /// code listed twice is an error naming the row. An optional column
     /// `ends_followup` (`1`/`true`/`yes` or `0`/`false`/`no`/blank) marks the
     /// categories, such as death and emigration, whose first week ends a
-    /// person's follow-up ([`CodeTable::ends_followup`]).
+    /// person's follow-up ([`CodeTable::ends_followup`]). An optional
+    /// column `cost_per_week` (a number ≥ 0, blank for 0) gives each
+    /// category's weekly unit cost ([`CodeTable::cost_per_week`], methods
+    /// §12); the codes of one category must agree on it.
     pub fn read(path: impl AsRef<Path>) -> Result<CodeTable> {
         Self::from_table(Table::read(path.as_ref())?)
     }
@@ -128,6 +137,43 @@ impl CodeTable {
                 }
             }
         }
+        if table.column_names().iter().any(|c| c == COST_PER_WEEK) {
+            let costs = table.column(COST_PER_WEEK)?;
+            let mut per: Vec<Option<(f64, usize)>> = vec![None; MAX_CATEGORIES + 1];
+            for (i, (cell, code)) in costs.cells().zip(codes.cells()).enumerate() {
+                let cost = match crate::io::number(&cell) {
+                    Ok(x) if x.is_none_or(|x| x >= 0.0) => x.unwrap_or(0.0),
+                    _ => {
+                        return Err(table.invalid(
+                            i,
+                            COST_PER_WEEK,
+                            &cell,
+                            "not a finite number ≥ 0",
+                        ));
+                    }
+                };
+                let Some(c) = out.codes.get(code.text().trim()).copied() else {
+                    continue;
+                };
+                match per[usize::from(c.0)] {
+                    Some((other, row)) if other != cost => {
+                        return Err(table.invalid(
+                            i,
+                            COST_PER_WEEK,
+                            &cell,
+                            format!(
+                                "category `{}` costs {other} per week in row {}",
+                                out.name(c),
+                                row + 1
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                    None => per[usize::from(c.0)] = Some((cost, i)),
+                }
+            }
+            out.costs = Some(per.iter().map(|c| c.map_or(0.0, |c| c.0)).collect());
+        }
         Ok(out)
     }
 
@@ -150,6 +196,22 @@ impl CodeTable {
     /// `true` when category `c` ends follow-up.
     pub fn ends_followup(&self, c: Category) -> bool {
         self.ends.get(usize::from(c.0)).copied().unwrap_or(false)
+    }
+
+    /// The weekly unit cost of category `c` (0 for `none`, an ended
+    /// follow-up and a table without costs).
+    pub fn cost_per_week(&self, c: Category) -> f64 {
+        match &self.costs {
+            Some(costs) if c != Category::ENDED => {
+                costs.get(usize::from(c.0)).copied().unwrap_or(0.0)
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// `true` when the table has a `cost_per_week` column.
+    pub fn has_costs(&self) -> bool {
+        self.costs.is_some()
     }
 
     /// `true` when some category ends follow-up.
@@ -199,6 +261,7 @@ impl CodeTable {
             codes: FxHashMap::default(),
             fallback: None,
             ends: vec![false; MAX_CATEGORIES + 1],
+            costs: None,
         }
     }
 

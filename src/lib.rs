@@ -162,6 +162,7 @@ pub mod analysis;
 pub mod balance;
 pub mod codes;
 mod config;
+pub mod cost;
 pub mod descriptives;
 pub mod effects;
 mod error;

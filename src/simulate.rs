@@ -129,6 +129,17 @@ const CODES: [(&str, &str); 8] = [
     ("995", EMIGRATION),
 ];
 
+/// Synthetic weekly unit costs (DKK) per category of [`CODES`]: the
+/// `cost_per_week` column of the simulated code table.
+fn cost_per_week(category: &str) -> f64 {
+    match category {
+        BENEFIT => 4300.0,
+        WORK_PLACEMENT => 5000.0,
+        WAGE_SUBSIDY => 6500.0,
+        _ => 0.0,
+    }
+}
+
 /// Categories of the codes that end follow-up ([`TrialSpec::ended`]).
 const DEATH: &str = "death";
 const EMIGRATION: &str = "emigration";
@@ -350,7 +361,7 @@ pub fn person_spec() -> PersonSpec {
 
 /// The simulated code table (codes of [`SimulatedTrial::codes`]).
 pub fn code_table() -> Result<CodeTable> {
-    CodeTable::from_pairs(CODES)?.with_ends_followup(&[DEATH.into(), EMIGRATION.into()])
+    CodeTable::from_frame(codes_frame()?, "simulated codes")
 }
 
 impl TrialSpec {
@@ -787,6 +798,13 @@ fn codes_frame() -> Result<DataFrame> {
                     .iter()
                     .map(|c| i32::from(c.1 == DEATH || c.1 == EMIGRATION))
                     .collect::<Vec<_>>(),
+            ),
+        ),
+        col(
+            crate::codes::COST_PER_WEEK,
+            Series::new(
+                "".into(),
+                CODES.iter().map(|c| cost_per_week(c.1)).collect::<Vec<_>>(),
             ),
         ),
     ])

@@ -149,7 +149,7 @@ pub struct Estimate {
 }
 
 /// t quantile t(p, df), or the normal quantile when df is infinite.
-fn t_quantile(p: f64, df: f64) -> Option<f64> {
+pub(crate) fn t_quantile(p: f64, df: f64) -> Option<f64> {
     let dist = StudentsT::new(0.0, 1.0, df).ok()?;
     Some(dist.inverse_cdf(p))
 }

@@ -462,3 +462,34 @@ fn bad_surveys_name_row_column_and_value() {
         }
     }
 }
+
+#[test]
+fn bad_unit_costs_name_row_and_value() {
+    for (case, want_row, want_value, want_problem) in [
+        (
+            "cost_per_week_disagrees",
+            3,
+            "4200",
+            "category `benefit` costs 4300 per week in row 1",
+        ),
+        ("cost_per_week_negative", 2, "-5", "not a finite number ≥ 0"),
+    ] {
+        match error(case) {
+            Error::InvalidValue {
+                file,
+                row,
+                column,
+                value,
+                problem,
+            } => {
+                assert_eq!(file_name(&file), "codes.csv");
+                assert_eq!(
+                    (row, column.as_str(), value.as_str()),
+                    (want_row, "cost_per_week", want_value)
+                );
+                assert!(problem.contains(want_problem), "{case}: {problem}");
+            }
+            e => panic!("{case}: {e:?}"),
+        }
+    }
+}

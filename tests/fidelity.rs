@@ -481,3 +481,94 @@ fn an_element_whose_respondents_answer_every_item_has_the_mean_and_se_of_their_s
     // One wave: no changes.
     assert!(f.changes.is_empty());
 }
+
+#[test]
+fn cost_per_effect_equals_the_r_reference() {
+    use trialpanel::cost::{CostSpec, Priced, person_costs};
+    use trialpanel::{CodeTable, LongColumns, Outcome, Panel, PersonSpec, Persons, Variance};
+    let dir = common::fixture("cost");
+    let persons = Persons::read(dir.join("persons.csv"), &PersonSpec::default()).unwrap();
+    let codes = CodeTable::read(dir.join("codes.csv")).unwrap();
+    let panel = Panel::builder(&persons, &codes)
+        .long_file(dir.join("register.csv"), &LongColumns::default())
+        .unwrap();
+    let spec = CostSpec {
+        through: 8,
+        programme: 2000.0,
+        per: vec!["self_supporting".into(), "placement_weeks".into()],
+    };
+    let priced = [
+        Priced {
+            outcome: Outcome::self_supporting(),
+            at_end: false,
+        },
+        // A cumulative outcome at K is its weekly sum over 0..=K.
+        Priced {
+            outcome: Outcome::work_placement().cumulative(),
+            at_end: true,
+        },
+    ];
+    let costs = person_costs(&panel, &spec, &priced).unwrap();
+    let e = costs.effects(&spec, 0.95, Variance::Welch);
+    let r = &rows("cost/reference.csv")[0];
+    assert_eq!((e.cost.n_treat, e.cost.n_control), (14, 18));
+    close(
+        "mean treat",
+        e.cost.mean_treat.unwrap(),
+        num(r, "mean_treat"),
+    );
+    close(
+        "mean control",
+        e.cost.mean_control.unwrap(),
+        num(r, "mean_control"),
+    );
+    close("dc", e.cost.effect.unwrap(), num(r, "dc"));
+    close("se c", e.cost.se.unwrap(), num(r, "se_c"));
+    close("df c", e.cost.df.unwrap(), num(r, "df_c"));
+    let s = &e.per[0];
+    close("dy", s.effect.effect.unwrap(), num(r, "dy"));
+    close("se y", s.effect.se.unwrap(), num(r, "se_y"));
+    close("cov", s.covariance, num(r, "cov"));
+    close("ratio", s.ratio.unwrap(), num(r, "ratio"));
+    match s.interval.unwrap() {
+        Fieller::Bounded { low, high } => {
+            close("fieller low", low, num(r, "low"));
+            close("fieller high", high, num(r, "high"));
+        }
+        f => panic!("{f:?}"),
+    }
+    // The placement weeks priced at K equal their weekly sum over 0..=K.
+    let weekly = person_costs(
+        &panel,
+        &spec,
+        &[Priced {
+            outcome: Outcome::work_placement(),
+            at_end: false,
+        }],
+    )
+    .unwrap()
+    .effects(&spec, 0.95, Variance::Welch);
+    assert_eq!(e.per[1].effect.effect, weekly.per[0].effect.effect);
+    // cost.csv: one `cost` row, then cost, effect and cost per unit per outcome.
+    let frame = trialpanel::Table::to_frame(&e).unwrap();
+    assert_eq!(frame.height(), 1 + 3 * 2);
+    // Halves of the persons appended give the whole.
+    let mut whole = costs.clone();
+    whole.append(costs.clone());
+    let doubled = whole.effects(&spec, 0.95, Variance::Welch);
+    assert_eq!(doubled.cost.n_treat, 28);
+    close("same mean", doubled.cost.effect.unwrap(), num(r, "dc"));
+}
+
+#[test]
+fn cost_needs_costs_in_the_code_table() {
+    use trialpanel::cost::{CostSpec, person_costs};
+    let (panel, _) = event_trial("cost");
+    let spec = CostSpec {
+        through: 4,
+        programme: 0.0,
+        per: Vec::new(),
+    };
+    let err = person_costs(&panel, &spec, &[]).unwrap_err().to_string();
+    assert!(err.contains("no `cost_per_week` column"), "{err}");
+}
