@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::balance::{BalanceSpec, HistoryCovariate};
+use crate::cost::{CostSpec, Priced};
 use crate::descriptives::DEFAULT_HOURS_BUCKETS;
 use crate::effects::{BandSpec, Design, RandomisationSpec};
 use crate::error::{Error, Result};
@@ -16,8 +17,10 @@ use crate::outcome::Outcome;
 use crate::persons::PersonSpec;
 use crate::process::Indicator;
 use crate::register::{LongColumns, WideColumns};
+use crate::sites::{CorrelationSpec, SiteMeasure};
 use crate::spell::SpellRule;
 use crate::stats::{Thresholds, Variance};
+use crate::survey::SurveySpec;
 use crate::weeks::Week;
 
 /// A whole analysis, as written in an analysis file (TOML): what to read,
@@ -111,6 +114,18 @@ pub struct AnalysisConfig {
     /// `[events]`: columns of the event log ([`EventColumns`]).
     #[serde(default)]
     pub events: EventColumns,
+    /// `[survey]`: columns, answer scale and elements of the staff survey
+    /// ([`SurveySpec`]); with `[inputs] survey`. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survey: Option<SurveySpec>,
+    /// `[cost]`: the cost per effect ([`CostSpec`]); needs a
+    /// `cost_per_week` column in the code table. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<CostSpec>,
+    /// `[[correlations]]`: pairs of site measures to correlate across
+    /// sites ([`CorrelationSpec`]). Default: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub correlations: Vec<CorrelationSpec>,
     /// `[bands]`: the traffic-light thresholds of process shares (`high`,
     /// `low`, as shares). Default 0.80 and 0.70.
     #[serde(default)]
@@ -238,6 +253,14 @@ pub struct InputsConfig {
     /// event-log process indicators. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<PathBuf>,
+    /// Staff-survey responses (CSV or Parquet; settings in `[survey]`).
+    /// Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub survey: Option<PathBuf>,
+    /// Staff invited per site and wave (columns `site`, `wave`,
+    /// `invited`), for the survey's response rates. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invited: Option<PathBuf>,
 }
 
 /// Layout of the register file.
@@ -637,7 +660,107 @@ impl AnalysisConfig {
                 ));
             }
         }
+        self.check_fidelity(&bad)?;
         self.check_history(&bad)
+    }
+
+    /// The survey needs its file and settings together, the cost names
+    /// known outcomes, and each correlation measures that exist.
+    fn check_fidelity(&self, bad: &impl Fn(String, String) -> Error) -> Result<()> {
+        match (&self.inputs.survey, &self.survey) {
+            (Some(_), None) => {
+                return Err(bad(
+                    "survey".into(),
+                    "`[inputs] survey` needs a `[survey]` table (scale and elements)".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(bad(
+                    "inputs.survey".into(),
+                    "`[survey]` needs the survey file".into(),
+                ));
+            }
+            (Some(_), Some(spec)) => {
+                if let Err(Error::InvalidSetting { reason, .. }) = spec.check() {
+                    return Err(bad("survey".into(), reason));
+                }
+            }
+            (None, None) => {}
+        }
+        if self.inputs.invited.is_some() && self.inputs.survey.is_none() {
+            return Err(bad(
+                "inputs.invited".into(),
+                "response rates need a survey".into(),
+            ));
+        }
+        let known: Vec<String> = self.outcomes.iter().map(|o| o.display_name()).collect();
+        if let Some(cost) = &self.cost {
+            for name in &cost.per {
+                if !known.contains(name) {
+                    return Err(bad(
+                        "cost.per".into(),
+                        format!(
+                            "`{name}` is not an outcome (outcomes: {})",
+                            known.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        for (i, c) in self.correlations.iter().enumerate() {
+            for m in [&c.x, &c.y] {
+                let problem = match m {
+                    SiteMeasure::Process(name) => (!self.process.iter().any(|p| {
+                        let n = p.name();
+                        name == n
+                            || name
+                                .strip_prefix(n)
+                                .is_some_and(|r| r == " (windows)" || r == " (events)")
+                    }))
+                    .then(|| format!("no `[[process]]` indicator `{name}`")),
+                    SiteMeasure::Fidelity { element, .. } => match &self.survey {
+                        None => Some("a fidelity measure needs `[survey]`".into()),
+                        Some(s) => (!s.elements.contains_key(element))
+                            .then(|| format!("no `[survey] elements` entry `{element}`")),
+                    },
+                    SiteMeasure::Effect { outcome, week } => {
+                        match self.outcomes.iter().find(|o| &o.display_name() == outcome) {
+                            None => Some(format!("`{outcome}` is not an outcome")),
+                            Some(o) if !o.sites => {
+                                Some(format!("outcome `{outcome}` needs `sites = true`"))
+                            }
+                            Some(_)
+                                if *week < self.weeks.first
+                                    || self.weeks.last.is_some_and(|l| *week > l) =>
+                            {
+                                Some(format!("week {week} is not estimated"))
+                            }
+                            Some(_) => None,
+                        }
+                    }
+                };
+                if let Some(reason) = problem {
+                    return Err(bad(format!("correlations[{i}]"), reason));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The `[cost] per` outcomes, priced by their sum over the weeks or,
+    /// for a spell or cumulative outcome, their value at the last week.
+    pub(crate) fn priced(&self) -> Vec<Priced> {
+        let Some(cost) = &self.cost else {
+            return Vec::new();
+        };
+        cost.per
+            .iter()
+            .filter_map(|name| self.outcomes.iter().find(|o| &o.display_name() == name))
+            .map(|o| Priced {
+                outcome: o.outcome(),
+                at_end: o.cumulative || o.kind == OutcomeKind::Spell,
+            })
+            .collect()
     }
 
     /// Families have distinct names, known outcomes, weeks inside the

@@ -180,6 +180,7 @@ pub mod report;
 mod results;
 mod rng;
 pub mod simulate;
+pub mod sites;
 pub mod spell;
 pub mod stats;
 pub mod sums;

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::balance::Balance;
 use crate::config::{AnalysisConfig, OutcomeConfig, Unit};
+use crate::cost::CostEffects;
 use crate::descriptives::HoursDistribution;
 use crate::effects::{GroupEffects, RandomisationTest, WeeklyEffects};
 use crate::error::Result;
@@ -14,8 +15,10 @@ use crate::families::FamilyTest;
 use crate::panel::{AtRisk, LoadReport};
 use crate::persons::{Arm, Persons};
 use crate::process::ProcessTable;
+use crate::sites::SiteCorrelation;
 use crate::spell::{self, SpellClock, SpellRule, TimeToSpell};
 use crate::stats::{self, ChiSquare, Estimate};
+use crate::survey::Fidelity;
 use crate::weeks::Week;
 
 /// Everything an analysis computes; serialised whole as `results.json`.
@@ -39,6 +42,12 @@ pub struct Results {
     pub families: Vec<FamilyTest>,
     /// The `[[process]]` indicators' shares per site and arm.
     pub process: Vec<ProcessTable>,
+    /// Survey fidelity, with `[inputs] survey`.
+    pub fidelity: Option<Fidelity>,
+    /// The cost per effect, with `[cost]`.
+    pub cost: Option<CostEffects>,
+    /// The `[[correlations]]` across sites.
+    pub correlations: Vec<SiteCorrelation>,
     /// Time to a completed spell, when an outcome is a spell.
     pub spell: Option<SpellResults>,
     /// Hours descriptives, when an outcome is `hours` or `employed`.

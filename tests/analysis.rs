@@ -368,6 +368,63 @@ fn settings_that_cannot_work_are_named() {
             "balance.history[1].name",
             "hours_52",
         ),
+        // The fidelity and cost settings (issue 19).
+        (
+            Box::new(append(
+                "[[process]]\nrule = \"within\"\nname = \"talk\"\nevent = \"talk\"\nweeks = 4\n",
+            )),
+            "process[0]",
+            "reads the event log: set `[inputs] events`",
+        ),
+        (
+            Box::new(|s: String| {
+                s.replace(
+                    "register = \"r.csv\"",
+                    "register = \"r.csv\"\nevents = \"e.csv\"",
+                ) + "[[process]]\nrule = \"every\"\nname = \"talk\"\nevent = \"talk\"\nweeks = 0\n"
+            }),
+            "process[0]",
+            "needs weeks ≥ 1",
+        ),
+        (
+            Box::new(|s: String| {
+                s.replace(
+                    "register = \"r.csv\"",
+                    "register = \"r.csv\"\nsurvey = \"s.csv\"",
+                )
+            }),
+            "survey",
+            "needs a `[survey]` table",
+        ),
+        (
+            Box::new(|s: String| {
+                s.replace(
+                    "register = \"r.csv\"",
+                    "register = \"r.csv\"\nsurvey = \"s.csv\"",
+                ) + "[survey]\nscale = [\"no\", \"yes\"]\ntop = 2\nelements = { a = [\"q1\"] }\n"
+            }),
+            "survey",
+            "more than `top` = 2",
+        ),
+        (
+            Box::new(append("[cost]\nthrough = 10\nper = [\"spell\"]\n")),
+            "cost.per",
+            "`spell` is not an outcome",
+        ),
+        (
+            Box::new(append(
+                "[[correlations]]\nx = \"effect:employed@10\"\ny = \"fidelity:talks\"\n",
+            )),
+            "correlations[0]",
+            "needs `sites = true`",
+        ),
+        (
+            Box::new(append(
+                "[[correlations]]\nx = \"employed\"\ny = \"fidelity:talks\"\n",
+            )),
+            "correlations[0].x",
+            "write `process:<indicator>`",
+        ),
     ];
     for (edit, want_key, want_message) in cases {
         let (_, key, message) = error_of(edit);
@@ -914,6 +971,8 @@ fn a_wide_register_gives_the_same_effects_as_the_long_one() {
         let mut config = AnalysisConfig::from_toml(text, &sample_file()).unwrap();
         config.outcomes.retain(|o| o.kind == OutcomeKind::Employed);
         config.families.clear();
+        config.cost = None;
+        config.correlations.clear();
         config.outcomes[0] = OutcomeConfig {
             band: false,
             randomisation: false,
@@ -1009,14 +1068,21 @@ fn observed_weeks_without_register_rows_are_flagged() {
     let file = dir.join(file.file_name().unwrap());
     let data = sample_file().parent().unwrap().to_path_buf();
     // Relative input paths resolve against the analysis file's directory.
-    let text = ["persons.csv", "codes.csv", "register_long.parquet"]
-        .iter()
-        .fold(text, |t, f| {
-            t.replace(
-                &format!("\"{f}\""),
-                &format!("\"{}\"", data.join(f).display()),
-            )
-        });
+    let text = [
+        "persons.csv",
+        "codes.csv",
+        "register_long.parquet",
+        "events.csv",
+        "survey.csv",
+        "invited.csv",
+    ]
+    .iter()
+    .fold(text, |t, f| {
+        t.replace(
+            &format!("\"{f}\""),
+            &format!("\"{}\"", data.join(f).display()),
+        )
+    });
     std::fs::write(&file, text).unwrap();
     let out = trialpanel(&[
         "run",
@@ -1040,9 +1106,10 @@ fn observed_weeks_without_register_rows_are_flagged() {
     );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
-    // This warning and the sample's own one (its deaths and emigrations).
+    // This warning and the sample's own ones (its deaths and emigrations,
+    // and the cost per effect's unblocked comparison).
     let warnings = json["warnings"].as_array().unwrap();
-    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
     assert!(
         warnings[1]
             .as_str()
@@ -1055,8 +1122,9 @@ fn observed_weeks_without_register_rows_are_flagged() {
     );
     // The sample itself, with its real extract week, has no other warning.
     let warnings = &sample().1.warnings;
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[0].starts_with("follow-up ended early for 18 treatment and 18 control"));
+    assert!(warnings[1].starts_with("the cost per effect compares the arms unblocked"));
 }
 
 #[test]
@@ -1065,7 +1133,16 @@ fn sample_outputs_are_unchanged() {
     // must leave every number of the sample as it was, byte for byte.
     let (_, _, dir) = sample();
     let recorded = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample_outputs");
-    for name in ["effects.csv", "balance.csv", "spell_km.csv"] {
+    for name in [
+        "effects.csv",
+        "balance.csv",
+        "spell_km.csv",
+        "process.csv",
+        "fidelity.csv",
+        "fidelity_change.csv",
+        "cost.csv",
+        "correlations.csv",
+    ] {
         let now = std::fs::read_to_string(dir.join(name)).unwrap();
         let then = std::fs::read_to_string(recorded.join(name)).unwrap();
         assert!(

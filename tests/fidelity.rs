@@ -572,3 +572,126 @@ fn cost_needs_costs_in_the_code_table() {
     let err = person_costs(&panel, &spec, &[]).unwrap_err().to_string();
     assert!(err.contains("no `cost_per_week` column"), "{err}");
 }
+
+/// The bundled sample's analysis, run once.
+fn sample_results() -> &'static trialpanel::analysis::Results {
+    use std::sync::OnceLock;
+    static RESULTS: OnceLock<trialpanel::analysis::Results> = OnceLock::new();
+    RESULTS.get_or_init(|| {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("data-samples/jobfirst/analysis.toml");
+        trialpanel::analysis::Analysis::from_file(file)
+            .unwrap()
+            .run()
+            .unwrap()
+    })
+}
+
+#[test]
+fn the_sample_lands_near_the_reports_delivery_figures() {
+    use trialpanel::Arm;
+    // Synthetic, so only near: JobFirst's overview (treatment arm) and
+    // Jobrettet Samtale II's last-wave fidelity 69 / 65 / 87%.
+    let r = sample_results();
+    let share = |indicator: &str| {
+        r.process
+            .iter()
+            .flat_map(|t| &t.rows)
+            .find(|x| x.indicator == indicator && x.site == "all" && x.arm == Some(Arm::Treatment))
+            .and_then(|x| x.share)
+            .unwrap()
+            .share
+    };
+    for (indicator, report, tolerance) in [
+        ("first_talk_within_4_weeks", 0.90, 0.03),
+        ("monthly_talks", 0.84, 0.05),
+        ("cv_within_4_weeks", 0.82, 0.04),
+        ("plan_within_4_weeks", 0.99, 0.02),
+        ("plan_updated_after_placement", 0.85, 0.05),
+    ] {
+        let got = share(indicator);
+        assert!((got - report).abs() <= tolerance, "{indicator}: {got}");
+    }
+    let f = r.fidelity.as_ref().unwrap();
+    for (element, report) in [
+        ("frequent_talks", 0.69),
+        ("job_focus", 0.65),
+        ("individual_plan", 0.87),
+    ] {
+        let got = f
+            .elements_at(6)
+            .find(|x| x.element == element && x.site == "all")
+            .and_then(|x| x.level)
+            .unwrap()
+            .share;
+        assert!((got - report).abs() <= 0.07, "{element}: {got}");
+    }
+    // Fifteen municipalities and `all`, six waves.
+    let sites: std::collections::BTreeSet<&str> = f.rows.iter().map(|x| x.site.as_str()).collect();
+    assert_eq!(sites.len(), 16);
+    assert!(f.response.len() == 15 * 6 && f.response.iter().all(|x| x.rate.is_some()));
+}
+
+#[test]
+fn site_correlations_pair_the_sites_measures() {
+    use trialpanel::Arm;
+    let r = sample_results();
+    let c = &r.correlations[1];
+    assert_eq!(c.x.to_string(), "fidelity:frequent_talks");
+    assert_eq!(c.y.to_string(), "process:monthly_talks");
+    assert_eq!(c.sites.len(), 15);
+    let f = r.fidelity.as_ref().unwrap();
+    for (site, x, y) in &c.sites {
+        let fidelity = f
+            .elements_at(6)
+            .find(|row| row.element == "frequent_talks" && &row.site == site)
+            .and_then(|row| row.level)
+            .unwrap()
+            .share;
+        let process = r
+            .process
+            .iter()
+            .flat_map(|t| &t.rows)
+            .find(|row| {
+                row.indicator == "monthly_talks"
+                    && &row.site == site
+                    && row.arm == Some(Arm::Treatment)
+            })
+            .and_then(|row| row.share)
+            .unwrap()
+            .share;
+        assert_eq!((*x, *y), (fidelity, process), "{site}");
+    }
+    // Pearson's r by its formula over the pairs.
+    let n = c.sites.len() as f64;
+    let (mx, my) = c
+        .sites
+        .iter()
+        .fold((0.0, 0.0), |a, s| (a.0 + s.1 / n, a.1 + s.2 / n));
+    let (sxy, sxx, syy) = c.sites.iter().fold((0.0, 0.0, 0.0), |a, s| {
+        (
+            a.0 + (s.1 - mx) * (s.2 - my),
+            a.1 + (s.1 - mx).powi(2),
+            a.2 + (s.2 - my).powi(2),
+        )
+    });
+    close(
+        "r",
+        c.correlation.unwrap().pearson,
+        sxy / (sxx * syy).sqrt(),
+    );
+}
+
+#[test]
+fn delivery_data_are_seeded() {
+    use trialpanel::simulate::{TrialSpec, simulate};
+    let spec = TrialSpec {
+        persons: 300,
+        ..TrialSpec::default()
+    };
+    let (a, b) = (simulate(&spec).unwrap(), simulate(&spec).unwrap());
+    assert_eq!(a.event_log().unwrap(), b.event_log().unwrap());
+    assert_eq!(a.staff_survey().unwrap(), b.staff_survey().unwrap());
+    let other = simulate(&TrialSpec { seed: 7, ..spec }).unwrap();
+    assert_ne!(a.event_log().unwrap(), other.event_log().unwrap());
+}

@@ -63,6 +63,13 @@ fn config(form: RegisterForm, register: &Path, budget: Option<f64>) -> AnalysisC
         o.sites = false;
     }
     c.families.clear();
+    // The site effects behind a correlation need every person at once; the
+    // process indicators, the survey and the cost are kept.
+    c.correlations.retain(|k| {
+        ![&k.x, &k.y]
+            .iter()
+            .any(|m| m.to_string().starts_with("effect:"))
+    });
     c.inputs.form = form;
     c.inputs.register = register.to_path_buf();
     c.inputs.memory_budget_gb = budget.map(|b| b / 1e9);

@@ -45,6 +45,7 @@ pub use crate::results::{
 use crate::adjust::{self, Adjustment};
 use crate::balance::{self, BalanceSpec};
 use crate::codes::CodeTable;
+use crate::cost::{self, PersonCosts};
 use crate::descriptives::HoursAt;
 use crate::effects::{self, GroupEffects, RandomisationTest, Significance, WeeklyEffects};
 use crate::error::{Error, Result};
@@ -56,11 +57,13 @@ use crate::panel::{
     panel_order,
 };
 use crate::persons::{Arm, Persons};
-use crate::process::ProcessCounts;
+use crate::process::{ProcessCounts, ProcessTable};
 use crate::report;
 use crate::results::EndedFollowup;
+use crate::sites::{self, CorrelationTable, Sources};
 use crate::spell::{self, SpellClock};
 use crate::sums::WeeklySums;
+use crate::survey::Survey;
 use crate::table::{self, Table};
 use crate::weeks::Week;
 
@@ -181,6 +184,17 @@ impl Analysis {
             }
             None => None,
         };
+        let survey = match (&c.inputs.survey, &c.survey) {
+            (Some(file), Some(spec)) => {
+                progress("reading the staff survey");
+                let survey = Survey::read(path(file), spec)?;
+                Some(match &c.inputs.invited {
+                    Some(invited) => survey.with_invited(path(invited))?,
+                    None => survey,
+                })
+            }
+            _ => None,
+        };
         // Outcomes that need no person-level values (no band, randomisation
         // or sites) come from one scan of exact integer sums; the others are
         // evaluated into a persons × weeks matrix one at a time.
@@ -275,6 +289,7 @@ impl Analysis {
             spell,
             hours,
             process,
+            cost,
             history,
             at_risk,
             ended,
@@ -420,6 +435,45 @@ impl Analysis {
                 e.persons.treatment, e.persons.control
             ));
         }
+        let process: Vec<ProcessTable> = process
+            .iter()
+            .map(|p| p.table(design.level, &c.bands))
+            .collect();
+        let fidelity = survey.map(|s| {
+            if !s.skipped().is_empty() {
+                warnings.push(format!(
+                    "the survey's rows of items in no `[survey] elements` entry were skipped: {}",
+                    list(s.skipped().iter().map(|(item, _)| item.as_str()))
+                ));
+            }
+            s.fidelity(design.level, &c.bands)
+        });
+        let cost = match (cost, &c.cost) {
+            (Some(person), Some(spec)) => {
+                if c.persons.block.is_some() || c.persons.cluster.is_some() {
+                    warnings.push(
+                        "the cost per effect compares the arms unblocked with persons as \
+                         independent units; with blocks or clusters its intervals are \
+                         approximate"
+                            .into(),
+                    );
+                }
+                Some(person.effects(spec, design.level, c.design.variance))
+            }
+            _ => None,
+        };
+        let site_effects: Vec<&GroupEffects> =
+            outcomes.iter().filter_map(|o| o.sites.as_ref()).collect();
+        let sources = Sources {
+            process: &process,
+            fidelity: fidelity.as_ref(),
+            site_effects: &site_effects,
+        };
+        let correlations = c
+            .correlations
+            .iter()
+            .map(|spec| sites::correlate(spec, &sources, design.level))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Results {
             title: c.title.clone(),
             version: env!("CARGO_PKG_VERSION"),
@@ -429,10 +483,10 @@ impl Analysis {
             trial,
             outcomes,
             families,
-            process: process
-                .iter()
-                .map(|p| p.table(design.level, &c.bands))
-                .collect(),
+            process,
+            fidelity,
+            cost,
+            correlations,
             spell,
             hours,
             balance,
@@ -716,11 +770,16 @@ impl Analysis {
             .iter()
             .map(|rule| rule.judge(panel, events))
             .collect::<Result<Vec<_>>>()?;
+        let cost = match &c.cost {
+            Some(spec) => Some(cost::person_costs(panel, spec, &c.priced())?),
+            None => None,
+        };
         Ok(Tally {
             sums,
             spell,
             hours,
             process,
+            cost,
             history: balance::history_values(panel, balance_spec)?
                 .into_iter()
                 .map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
@@ -879,6 +938,8 @@ struct Tally {
     hours: Option<HoursAt>,
     /// Counts of each `[[process]]` indicator.
     process: Vec<ProcessCounts>,
+    /// Each person's cost and priced outcomes, with `[cost]`.
+    cost: Option<PersonCosts>,
     /// History covariates' values, one vector per covariate (NaN:
     /// missing, half the size of an `Option<f64>`).
     history: Vec<Vec<f64>>,
@@ -927,6 +988,9 @@ impl Tally {
         }
         for (a, b) in self.process.iter_mut().zip(&next.process) {
             a.merge(b);
+        }
+        if let (Some(a), Some(b)) = (&mut self.cost, next.cost) {
+            a.append(b);
         }
         for (a, b) in self.history.iter_mut().zip(next.history) {
             a.extend(b);
@@ -1068,6 +1132,19 @@ impl Results {
                 })?;
             }
             table::write_csv(&mut all, out("process.csv"))?;
+        }
+        if let Some(f) = &self.fidelity {
+            f.write_csv(out("fidelity.csv"))?;
+            table::write_csv(&mut f.changes_frame()?, out("fidelity_change.csv"))?;
+            if !f.response.is_empty() {
+                table::write_csv(&mut f.response_frame()?, out("response.csv"))?;
+            }
+        }
+        if let Some(cost) = &self.cost {
+            cost.write_csv(out("cost.csv"))?;
+        }
+        if !self.correlations.is_empty() {
+            CorrelationTable(&self.correlations).write_csv(out("correlations.csv"))?;
         }
         table::write_text(&self.to_json()?, &out("results.json"))?;
         table::write_text(&self.to_markdown(), &out("report.md"))?;

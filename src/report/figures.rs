@@ -8,7 +8,12 @@
 //! * `spell_km.svg`: Kaplan–Meier cumulative incidence of a completed spell
 //!   per arm with pointwise confidence bands and the persons at risk;
 //! * `hours_distribution.svg`: the distribution of positive hours at the
-//!   hours week, by arm.
+//!   hours week, by arm;
+//! * `fidelity_lights.svg`: the fidelity overview as a heat table, sites ×
+//!   measures, each cell green, yellow or red with its value (`?` when the
+//!   interval crosses a threshold);
+//! * `correlation_<i>.svg`: the sites of the i-th `[[correlations]]` pair
+//!   as a labelled scatter.
 //!
 //! 1000 px wide (A4 width at 120 dpi), axis titles with units, a legend in
 //! every panel. Shares are drawn in percent, hours in hours.
@@ -21,12 +26,23 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use crate::config::Unit;
 use crate::error::{Error, Result};
 use crate::persons::Arm;
+use crate::report::Overview;
 use crate::results::{HoursResults, OutcomeResults, Results, SpellResults};
+use crate::sites::SiteCorrelation;
+use crate::stats::{Light, Thresholds};
 
 /// File name of the Kaplan–Meier figure.
 pub const KM_FILE: &str = "spell_km.svg";
 /// File name of the hours-distribution figure.
 pub const HOURS_FILE: &str = "hours_distribution.svg";
+
+/// File name of the fidelity heat table.
+pub const LIGHTS_FILE: &str = "fidelity_lights.svg";
+
+/// File name of the scatter of the `i`-th correlation (from 0).
+pub fn correlation_file(i: usize) -> String {
+    format!("correlation_{}.svg", i + 1)
+}
 
 /// File name of an outcome's effects figure.
 pub fn effects_file(outcome: &str) -> String {
@@ -52,7 +68,163 @@ pub fn all(results: &Results) -> Result<Vec<(String, String)>> {
     if let Some(h) = &results.hours {
         out.push((HOURS_FILE.into(), hours_distribution(h)?));
     }
+    if let Some(o) = Overview::of(results) {
+        out.push((LIGHTS_FILE.into(), lights(&o, &results.config.bands)?));
+    }
+    for (i, c) in results.correlations.iter().enumerate() {
+        if !c.sites.is_empty() {
+            out.push((correlation_file(i), scatter(c)?));
+        }
+    }
     Ok(out)
+}
+
+/// Green, yellow and red of the lights, and grey for no value.
+fn light_colour(light: Option<Light>) -> RGBColor {
+    match light {
+        Some(Light::High) => RGBColor(102, 189, 99),
+        Some(Light::Middle) => RGBColor(254, 224, 139),
+        Some(Light::Low) => RGBColor(244, 109, 67),
+        None => RGBColor(230, 230, 230),
+    }
+}
+
+/// The fidelity overview as a heat table.
+pub fn lights(o: &Overview, bands: &Thresholds) -> Result<String> {
+    render(LIGHTS_FILE, |svg| draw_lights(o, bands, svg))
+}
+
+fn draw_lights(o: &Overview, bands: &Thresholds, svg: &mut String) -> DrawResult {
+    let (label_w, cell_w, cell_h, head_h) = (150i32, 130i32, 30i32, 84i32);
+    let width = (label_w + cell_w * o.measures.len() as i32 + 20).max(480) as u32;
+    let height = (head_h + cell_h * o.sites.len() as i32 + 56) as u32;
+    let root = SVGBackend::with_string(svg, (width, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let left = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
+    let centre = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Center, VPos::Center));
+    let head = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+    root.draw(&Text::new(
+        "Fidelity overview (treatment arm; survey: last wave)".to_string(),
+        (10, 16),
+        TextStyle::from((FONT, 18).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
+    ))?;
+    for (j, m) in o.measures.iter().enumerate() {
+        let x = label_w + cell_w * j as i32 + cell_w / 2;
+        // Long labels on two lines, split at the middle space or underscore.
+        let cut = m
+            .char_indices()
+            .filter(|(_, c)| *c == ' ' || *c == '_')
+            .map(|(i, _)| i)
+            .min_by_key(|&i| (i as i64 - m.len() as i64 / 2).abs())
+            .filter(|_| m.chars().count() > 16);
+        let lines: Vec<&str> = match cut {
+            Some(i) => vec![&m[..i], &m[i + 1..]],
+            None => vec![m.as_str()],
+        };
+        for (k, line) in lines.iter().rev().enumerate() {
+            root.draw(&Text::new(
+                line.to_string(),
+                (x, head_h - 4 - 16 * k as i32),
+                head.clone(),
+            ))?;
+        }
+    }
+    for (i, site) in o.sites.iter().enumerate() {
+        let y = head_h + cell_h * i as i32;
+        root.draw(&Text::new(site.clone(), (10, y + cell_h / 2), left.clone()))?;
+        for (j, cell) in o.cells[i].iter().enumerate() {
+            let x = label_w + cell_w * j as i32;
+            root.draw(&Rectangle::new(
+                [(x + 1, y + 1), (x + cell_w - 1, y + cell_h - 1)],
+                light_colour(cell.map(|c| c.light)).filled(),
+            ))?;
+            let text = cell.map_or("–".to_string(), |c| {
+                format!(
+                    "{:.0}%{}",
+                    100.0 * c.share,
+                    if c.uncertain { " ?" } else { "" }
+                )
+            });
+            root.draw(&Text::new(
+                text,
+                (x + cell_w / 2, y + cell_h / 2),
+                centre.clone(),
+            ))?;
+        }
+    }
+    let y = head_h + cell_h * o.sites.len() as i32 + 22;
+    root.draw(&Text::new(
+        format!(
+            "green ≥ {:.0}%, yellow {:.0}–{:.0}%, red < {:.0}%; ? = the 95% interval crosses a \
+             threshold; – = none judged",
+            100.0 * bands.high,
+            100.0 * bands.low,
+            100.0 * bands.high,
+            100.0 * bands.low
+        ),
+        (10, y),
+        TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
+    ))?;
+    root.present()
+}
+
+/// The sites of a correlation as a labelled scatter.
+pub fn scatter(c: &SiteCorrelation) -> Result<String> {
+    render("correlation", |svg| draw_scatter(c, svg))
+}
+
+fn draw_scatter(c: &SiteCorrelation, svg: &mut String) -> DrawResult {
+    let pad = |v: std::ops::Range<f64>| {
+        let w = (v.end - v.start).max(1e-9);
+        v.start - 0.08 * w..v.end + 0.08 * w
+    };
+    let xs = value_range(c.sites.iter().map(|s| s.1), false);
+    let ys = value_range(c.sites.iter().map(|s| s.2), false);
+    let root = SVGBackend::with_string(svg, (WIDTH * 7 / 10, 560)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let title = match &c.correlation {
+        Some(r) => format!(
+            "{} sites: Pearson r = {:.2}{}, Spearman ρ = {}",
+            c.sites.len(),
+            r.pearson,
+            match (r.ci_low, r.ci_high) {
+                (Some(l), Some(h)) => format!(" [{l:.2}, {h:.2}]"),
+                _ => String::new(),
+            },
+            r.spearman.map_or("–".into(), |s| format!("{s:.2}"))
+        ),
+        None => format!(
+            "{} sites: no correlation (too few or constant)",
+            c.sites.len()
+        ),
+    };
+    // A caption rather than a titled sub-area: the labels below are drawn
+    // on `root` at the chart's backend coordinates.
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, (FONT, 18))
+        .margin(16)
+        .x_label_area_size(56)
+        .y_label_area_size(70)
+        .build_cartesian_2d(pad(xs), pad(ys))?;
+    chart
+        .configure_mesh()
+        .x_desc(c.x.to_string())
+        .y_desc(c.y.to_string())
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 16))
+        .light_line_style(WHITE)
+        .draw()?;
+    chart.draw_series(
+        c.sites
+            .iter()
+            .map(|s| Circle::new((s.1, s.2), 5, TREATMENT.filled())),
+    )?;
+    let label = TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Left, VPos::Bottom));
+    for s in &c.sites {
+        let (x, y) = chart.backend_coord(&(s.1, s.2));
+        root.draw(&Text::new(s.0.clone(), (x + 6, y - 4), label.clone()))?;
+    }
+    root.present()
 }
 
 /// Draw into a new SVG string; a drawing failure is an error naming the

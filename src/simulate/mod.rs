@@ -50,6 +50,8 @@ use crate::persons::{PersonSpec, Persons};
 use crate::rng::Rng;
 use crate::weeks::Week;
 
+pub mod delivery;
+
 /// Category name of ordinary benefits in the simulated code table.
 pub const BENEFIT: &str = "benefit";
 
@@ -114,6 +116,8 @@ pub struct SimulatedTrial {
     /// First and last register week.
     pub weeks: (Week, Week),
     people: Vec<Person>,
+    /// The seed, for the delivery draws ([`delivery`]).
+    seed: u64,
 }
 
 /// Benefit codes of the simulated register. Illustrative, not the official
@@ -250,7 +254,7 @@ pub fn simulate(config: &TrialSpec) -> Result<SimulatedTrial> {
             person
         })
         .collect();
-    frames(people, (start, extract))
+    frames(people, (start, extract), config.seed)
 }
 
 /// Simulate a trial straight into a [`Panel`] holding event weeks
@@ -768,7 +772,7 @@ fn register_frame(people: &[Person], first: usize) -> Result<DataFrame> {
     ])
 }
 
-fn frames(people: Vec<Person>, weeks: (Week, Week)) -> Result<SimulatedTrial> {
+fn frames(people: Vec<Person>, weeks: (Week, Week), seed: u64) -> Result<SimulatedTrial> {
     let persons = persons_frame(&people)?;
     let register = register_frame(&people, 0)?;
     Ok(SimulatedTrial {
@@ -777,6 +781,7 @@ fn frames(people: Vec<Person>, weeks: (Week, Week)) -> Result<SimulatedTrial> {
         codes: codes_frame()?,
         weeks,
         people,
+        seed,
     })
 }
 
