@@ -11,15 +11,20 @@
 //! weekly effects of eight outcomes over event weeks 0–44 (with the
 //! simultaneous band, a randomisation test and site heterogeneity for
 //! employment), the hours descriptives at week 35, the Kaplan–Meier view of
-//! the 13-week activity spell and the balance table. Writes `report.md`,
-//! `effects.csv`, `balance.csv`, `spell_km.csv`, `results.json` and
-//! `figures/*.svg` to OUTPUT_DIR (default `output/jobfirst`), and prints a
-//! short summary.
+//! the 13-week activity spell and the balance table; and the delivery half
+//! from the synthetic case-management log and staff survey: process
+//! indicators per municipality, survey fidelity, their traffic lights,
+//! site-level correlations and the cost per effect. Writes `report.md`,
+//! `effects.csv`, `balance.csv`, `spell_km.csv`, `process.csv`,
+//! `fidelity.csv`, `cost.csv`, `results.json` and `figures/*.svg` (among
+//! them `fidelity_lights.svg`) to OUTPUT_DIR (default `output/jobfirst`),
+//! and prints a short summary with the fidelity overview.
 
 use std::path::Path;
 
 use trialpanel::Arm;
 use trialpanel::analysis::Analysis;
+use trialpanel::report::Overview;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -82,6 +87,50 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "  Balance: joint F = {f:.3}, p = {p:.3} (no sign of failed randomisation if p is large)"
         );
+    }
+    if let Some(o) = Overview::of(&results) {
+        println!();
+        println!(
+            "Fidelity overview (treatment arm; survey: last wave; ? = interval crosses a threshold):"
+        );
+        let width = o.sites.iter().map(String::len).max().unwrap_or(0);
+        for (j, measure) in o.measures.iter().enumerate() {
+            println!("  [{}] {measure}", j + 1);
+        }
+        let head: Vec<String> = (1..=o.measures.len())
+            .map(|j| format!("{:>7}", format!("[{j}]")))
+            .collect();
+        println!("  {:width$} {}", "", head.join(""));
+        for (site, cells) in o.sites.iter().zip(&o.cells) {
+            let cells: Vec<String> = cells
+                .iter()
+                .map(|c| {
+                    c.map_or(format!("{:>7}", "–"), |c| {
+                        let light = &c.light.name()[..1].to_uppercase();
+                        format!(
+                            "{:>7}",
+                            format!(
+                                "{:.0}{light}{}",
+                                100.0 * c.share,
+                                if c.uncertain { "?" } else { "" }
+                            )
+                        )
+                    })
+                })
+                .collect();
+            println!("  {site:width$} {}", cells.join(""));
+        }
+        println!("  (H high ≥ 80%, M middle ≥ 70%, L low; synthetic data)");
+    }
+    if let Some(c) = &results.cost {
+        for p in &c.per {
+            println!(
+                "  Cost per extra unit of {} (weeks 0–{}): {}",
+                p.outcome,
+                c.through,
+                p.ratio.map_or("–".into(), |r| format!("{r:.0}"))
+            );
+        }
     }
     println!();
     println!(

@@ -105,7 +105,8 @@
 //! | results | [`Estimate`] (the columns of every table), [`Variance`], [`Table`] (`to_frame`, `write_csv`), [`analysis::Results`] |
 //! | pipeline | [`analysis::Analysis`], [`analysis::AnalysisConfig`] |
 //! | many outcomes | [`families::family_test`], [`families::FamilyTest`]; [`stats::westfall_young`] |
-//! | process and fidelity | [`process::inactive_run`], [`process::ProcessTable`]; [`stats::wilson`], [`stats::newcombe`], [`stats::Thresholds`], [`stats::correlation`], [`stats::fieller`] |
+//! | process and fidelity | [`events::EventLog`], [`events::EventColumns`]; [`process::Indicator`] (`judge`), [`process::ProcessTable`]; [`survey::Survey`], [`survey::SurveySpec`], [`survey::Fidelity`]; [`sites::SiteMeasure`], [`sites::correlate`]; [`stats::wilson`], [`stats::ratio_share`], [`stats::newcombe`], [`stats::mover`], [`stats::Thresholds`], [`stats::correlation`] |
+//! | cost | [`cost::CostSpec`], [`cost::person_costs`], [`cost::CostEffects`]; [`stats::fieller`] |
 //! | planning | [`plan::minimum_detectable_effects`], [`plan::PlanSpec`], [`plan::history_sd`]; [`stats::mde`] |
 //! | plain statistics | [`stats::difference_in_means`], [`stats::blocked_difference_in_means`], [`stats::clustered_difference_in_means`], [`stats::blocked_clustered_difference_in_means`], [`stats::holm`], [`stats::benjamini_hochberg`], [`stats::pearson_chi_square`], [`stats::cochran_q`], [`stats::kaplan_meier`], [`stats::log_rank`] |
 //! | errors | [`Error`], [`Result`] |
@@ -114,7 +115,8 @@
 //!
 //! Settings of a library computation end in `Spec` ([`PersonSpec`],
 //! [`balance::BalanceSpec`], [`effects::BandSpec`],
-//! [`effects::RandomisationSpec`], [`simulate::TrialSpec`], [`plan::PlanSpec`]); the analysis
+//! [`effects::RandomisationSpec`], [`simulate::TrialSpec`], [`plan::PlanSpec`],
+//! [`survey::SurveySpec`], [`cost::CostSpec`], [`sites::CorrelationSpec`]); the analysis
 //! file's tables end in `Config` ([`analysis::AnalysisConfig`] and one type
 //! per table: [`analysis::InputsConfig`], [`analysis::WeeksConfig`],
 //! [`analysis::DesignConfig`], [`analysis::FamilyConfig`],

@@ -1,14 +1,18 @@
 //! Process indicators: was the intervention delivered as designed? (methods
 //! §11)
 //!
-//! An indicator judges each person followed long enough and gives, per site
-//! (block) and overall, per arm and for both together, the share that meets
-//! it with its Wilson interval and its traffic light
-//! ([`Thresholds`]). So far the register-based
-//! indicator: the longest run of inactive weeks in event weeks 0..=k is
-//! shorter than r weeks (JobFirst: "fewer than 4 weeks without activity",
-//! 95%), judged over the persons followed through week k. The event-log
-//! indicators (`within`, `every`, `after`) are not built yet.
+//! An [`Indicator`] judges each person followed long enough and gives, per
+//! site (block) and overall, per arm and for both together, the share that
+//! meets it with its Wilson interval and its traffic light ([`Thresholds`]).
+//! From the event log ([`EventLog`]): [`Within`] (the first event of a type
+//! within d weeks of referral: JobFirst's first talk within 4 weeks, 90%),
+//! [`Every`] (an event in each window of m weeks: monthly talks) and
+//! [`After`] (an event within d weeks of each event of another type: plan
+//! updated after a placement); from the register, [`InactiveRun`] (the
+//! longest run of inactive weeks in event weeks 0..=k is shorter than r
+//! weeks: fewer than 4 weeks without activity). A person is judged only
+//! when followed long enough (to the earlier of the register's follow-up
+//! and the log's last week), and an event before referral never counts.
 //!
 //! ```
 //! use trialpanel::simulate::{simulate, TrialSpec};

@@ -996,15 +996,18 @@ fn a_wide_register_gives_the_same_effects_as_the_long_one() {
 }
 
 #[test]
-fn the_readme_figure_is_what_the_pipeline_draws() {
+fn the_readme_figures_are_what_the_pipeline_draws() {
     let (_, _, dir) = sample();
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/effects_employed.svg");
-    assert!(
-        std::fs::read(docs).unwrap()
-            == std::fs::read(dir.join("figures/effects_employed.svg")).unwrap(),
-        "docs/effects_employed.svg is stale: run `cargo run --release --example jobfirst` \
-         and copy output/jobfirst/figures/effects_employed.svg to docs/"
-    );
+    for name in ["effects_employed.svg", "fidelity_lights.svg"] {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs")
+            .join(name);
+        assert!(
+            std::fs::read(docs).unwrap() == std::fs::read(dir.join("figures").join(name)).unwrap(),
+            "docs/{name} is stale: run `cargo run --release --example jobfirst` and copy \
+             output/jobfirst/figures/{name} to docs/"
+        );
+    }
 }
 
 #[test]

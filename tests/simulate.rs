@@ -37,7 +37,15 @@ fn the_documented_command_regenerates_the_bundled_sample() {
     let fresh = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sample");
     let trial = simulate(&TrialSpec::sample()).unwrap();
     trial.write(&fresh, false).unwrap();
-    for file in ["persons.csv", "codes.csv", "register_wide.csv"] {
+    trial.write_delivery(&fresh).unwrap();
+    for file in [
+        "persons.csv",
+        "codes.csv",
+        "register_wide.csv",
+        "events.csv",
+        "survey.csv",
+        "invited.csv",
+    ] {
         let a = std::fs::read(bundled.join(file)).unwrap();
         let b = std::fs::read(fresh.join(file)).unwrap();
         assert!(a == b, "{file} differs from a fresh simulation");

@@ -5,8 +5,10 @@
 //! Rust) plus the directory its relative paths are resolved against.
 //! [`Analysis::run`] reads the inputs, aligns the panel and computes every
 //! result into [`Results`]; [`Results::write`] writes `effects.csv`,
-//! `balance.csv`, `spell_km.csv`, `results.json`, `report.md` and the SVG
-//! figures.
+//! `balance.csv`, `spell_km.csv`, `results.json`, `report.md`, the SVG
+//! figures and, as the analysis file asks for them, `process.csv`,
+//! `fidelity.csv`, `fidelity_change.csv`, `response.csv`, `cost.csv` and
+//! `correlations.csv`.
 //!
 //! ```
 //! use trialpanel::analysis::Analysis;
@@ -1095,9 +1097,13 @@ impl Results {
     }
 
     /// Write every output into `dir` (created if needed): `effects.csv`,
-    /// `balance.csv`, `spell_km.csv` (with a spell outcome), `results.json`,
-    /// `report.md` and, unless `report.figures = false`, the SVG figures in
-    /// `figures/`. Returns the paths written.
+    /// `balance.csv`, `spell_km.csv` (with a spell outcome), `process.csv`
+    /// (with `[[process]]`), `fidelity.csv`, `fidelity_change.csv` and
+    /// `response.csv` (with a survey; the last with invited counts),
+    /// `cost.csv` (with `[cost]`), `correlations.csv` (with
+    /// `[[correlations]]`), `results.json`, `report.md` and, unless
+    /// `report.figures = false`, the SVG figures in `figures/`. Returns the
+    /// paths written.
     pub fn write(&self, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
         let dir = dir.as_ref();
         let mut written = Vec::new();

@@ -4,8 +4,10 @@
 //! follow-up, persons followed at the snapshot weeks), the balance table and
 //! joint test, one section per outcome (a snapshot table with means per arm,
 //! effect, CI, p and n; the week from which the effect stays significant;
-//! the randomisation and heterogeneity tests when run; the figure), the hours
-//! descriptives and the Kaplan–Meier summary of the spell. Numbers are
+//! the randomisation and heterogeneity tests when run; the figure), the
+//! families, the process indicators, the staff-survey fidelity, the fidelity
+//! overview of traffic lights, the site-level correlations, the cost per
+//! effect, the hours descriptives and the Kaplan–Meier summary of the spell. Numbers are
 //! rounded here and only here; the CSV and JSON files keep full precision.
 
 use std::fmt::Write as _;
