@@ -16,7 +16,8 @@
 //! indicators per municipality, survey fidelity, their traffic lights,
 //! site-level correlations and the cost per effect. Writes `report.md`,
 //! `effects.csv`, `balance.csv`, `spell_km.csv`, `process.csv`,
-//! `fidelity.csv`, `cost.csv`, `results.json` and `figures/*.svg` (among
+//! `fidelity.csv`, `cost.csv`, `results.json`, `report.html` (the same
+//! report in one self-contained file) and `figures/*.svg` (among
 //! them `fidelity_lights.svg`) to OUTPUT_DIR (default `output/jobfirst`),
 //! and prints a short summary with the fidelity overview.
 
@@ -137,7 +138,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "Wrote {} files to {}; start with {}",
         written.len(),
         dir.display(),
-        dir.join("report.md").display()
+        dir.join("report.html").display()
     );
     Ok(())
 }

@@ -532,6 +532,37 @@ pub struct ReportConfig {
     pub min_cell: usize,
     /// Draw the SVG figures. Default `true`.
     pub figures: bool,
+    /// The report's forms: `md` (report.md) and `html` (report.html, one
+    /// self-contained file). Default both.
+    pub formats: Vec<ReportFormat>,
+    /// The data are synthetic: the report says so at the top. Default
+    /// `false`.
+    pub synthetic: bool,
+}
+
+/// A form of the report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    /// `report.md`.
+    Md,
+    /// `report.html`.
+    Html,
+}
+
+impl std::str::FromStr for ReportFormat {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<ReportFormat> {
+        match s.trim() {
+            "md" => Ok(ReportFormat::Md),
+            "html" => Ok(ReportFormat::Html),
+            other => Err(Error::InvalidSetting {
+                name: "report format".into(),
+                reason: format!("`{other}` is neither `md` nor `html`"),
+            }),
+        }
+    }
 }
 
 impl Default for ReportConfig {
@@ -541,6 +572,8 @@ impl Default for ReportConfig {
             hours_buckets: DEFAULT_HOURS_BUCKETS.to_vec(),
             min_cell: 5,
             figures: true,
+            formats: vec![ReportFormat::Md, ReportFormat::Html],
+            synthetic: false,
         }
     }
 }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use trialpanel::analysis::Analysis;
+use trialpanel::analysis::{Analysis, ReportFormat};
 
 mod plan_command;
 
@@ -46,7 +46,13 @@ COMMANDS:
               results.json    everything above and more (settings, at-risk
                               counts, bands, randomisation and site tests)
               report.md       the readable report
-              figures/*.svg   effects per outcome, Kaplan-Meier, hours
+              report.html     the same report in one self-contained file
+                              (figures inline; opens in any browser)
+              figures/*.svg   effects per outcome, Kaplan-Meier, hours,
+                              fidelity lights, site correlations
+              process.csv, fidelity.csv, fidelity_change.csv, response.csv,
+              cost.csv, correlations.csv
+                              the delivery half, as the analysis file asks
     check   Read and check the analysis file only (keys, types, outcome
             definitions, weeks); reads no data.
     plan    Print the minimum detectable effect (80% power) per event week
@@ -73,6 +79,8 @@ OPTIONS (run):
                           (which is relative to the analysis file).
     -j, --threads <N>     Worker threads, 1 to 256 (default: one per core).
                           Results are bit-identical for every N.
+    --format <LIST>       Report forms, `md`, `html` or `md,html` (default: the
+                          analysis file's `[report] formats`, both unless set).
     -q, --quiet           No progress messages on stderr.
     -h, --help            Print this help.
     -V, --version         Print the version.
@@ -90,6 +98,7 @@ struct Args {
     analysis: PathBuf,
     output: Option<PathBuf>,
     threads: Option<usize>,
+    formats: Option<Vec<ReportFormat>>,
     quiet: bool,
 }
 
@@ -109,6 +118,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
     let mut analysis = None;
     let mut output = None;
     let mut threads = None;
+    let mut formats = None;
     let mut quiet = false;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -132,6 +142,17 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
                     }
                 };
             }
+            "--format" => {
+                let v = value("--format")?;
+                formats = Some(
+                    v.split(',')
+                        .map(str::parse::<ReportFormat>)
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|_| {
+                            format!("--format takes `md`, `html` or `md,html`, not `{v}`")
+                        })?,
+                );
+            }
             "-q" | "--quiet" => quiet = true,
             "run" if command.is_none() => command = Some(Command::Run),
             "check" if command.is_none() => command = Some(Command::Check),
@@ -144,14 +165,15 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
     }
     let command = command.ok_or("give a command: `run` or `check`")?;
     let analysis = analysis.ok_or("give the analysis file, e.g. `trialpanel run analysis.toml`")?;
-    if command == Command::Check && (output.is_some() || threads.is_some()) {
-        return Err("`check` takes no --output or --threads".into());
+    if command == Command::Check && (output.is_some() || threads.is_some() || formats.is_some()) {
+        return Err("`check` takes no --output, --threads or --format".into());
     }
     Ok(Parsed::Go(Args {
         command,
         analysis,
         output,
         threads,
+        formats,
         quiet,
     }))
 }
@@ -215,6 +237,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = &args.output {
         analysis = analysis.with_output_dir(dir);
     }
+    if let Some(formats) = &args.formats {
+        analysis = analysis.with_report_formats(formats);
+    }
     let quiet = args.quiet;
     // Rows and bytes read, on one line redrawn in place, only on a terminal.
     let load_line = |p: &LoadProgress| {
@@ -259,7 +284,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let t = &results.trial;
     println!(
         "trialpanel: {} persons ({} treated, {} controls), {} outcomes over event weeks {}..={}; \
-         wrote {} files to {} in {:.1} s (open report.md)",
+         wrote {} files to {} in {:.1} s (open {})",
         t.persons.treatment + t.persons.control,
         t.persons.treatment,
         t.persons.control,
@@ -268,7 +293,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         t.at_risk.last().map_or(0, |a| a.week),
         written.len(),
         dir.display(),
-        start.elapsed().as_secs_f64()
+        start.elapsed().as_secs_f64(),
+        if results.config.report.formats.contains(&ReportFormat::Html) {
+            "report.html"
+        } else {
+            "report.md"
+        }
     );
     Ok(())
 }

@@ -874,10 +874,18 @@ fn trialpanel_run_writes_the_same_numbers_as_the_library() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), 1, "one summary line: {stdout}");
     assert!(
-        stdout.contains("3000 persons") && stdout.contains("report.md"),
+        stdout.contains("3000 persons") && stdout.contains("report.html"),
         "{stdout}"
     );
-    for name in ["effects.csv", "balance.csv", "spell_km.csv", "report.md"] {
+    for name in [
+        "effects.csv",
+        "balance.csv",
+        "spell_km.csv",
+        "report.md",
+        "report.html",
+        "fidelity.csv",
+        "cost.csv",
+    ] {
         assert_eq!(
             std::fs::read(dir.join(name)).unwrap(),
             std::fs::read(lib_dir.join(name)).unwrap(),
@@ -911,10 +919,31 @@ fn trialpanel_help_check_and_errors() {
         "--threads",
         "--quiet",
         "--version",
+        "--format",
         "report.md",
+        "report.html",
     ] {
         assert!(text.contains(option), "--help lacks {option}");
     }
+    // `--format md` writes report.md and no report.html.
+    let dir = out_dir("md-only");
+    let md_only = trialpanel(&[
+        "run",
+        sample_file().to_str().unwrap(),
+        "-q",
+        "--format",
+        "md",
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(md_only.status.success());
+    assert!(dir.join("report.md").exists() && !dir.join("report.html").exists());
+    let usage = trialpanel(&["run", "a.toml", "--format", "pdf"]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&usage.stderr)
+            .contains("--format takes `md`, `html` or `md,html`, not `pdf`")
+    );
 
     let check = trialpanel(&["check", sample_file().to_str().unwrap()]);
     assert!(check.status.success());

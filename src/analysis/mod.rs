@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 
 pub use crate::config::{
     AnalysisConfig, BalanceConfig, DesignConfig, FamilyConfig, HistoryConfig, InputsConfig,
-    OutcomeConfig, OutcomeKind, RegisterForm, ReportConfig, Unit, WeeksConfig,
+    OutcomeConfig, OutcomeKind, RegisterForm, ReportConfig, ReportFormat, Unit, WeeksConfig,
 };
 pub use crate::results::{
     ArmCounts, BlockCount, FollowUp, HoursResults, OutcomeResults, Results, SignificantFrom,
@@ -120,6 +120,13 @@ impl Analysis {
     /// Write to `dir` instead of the `output` setting.
     pub fn with_output_dir(mut self, dir: impl AsRef<Path>) -> Analysis {
         self.config.output = std::path::absolute(dir.as_ref()).unwrap_or(dir.as_ref().into());
+        self
+    }
+
+    /// Write the report in `formats` instead of the `[report] formats`
+    /// setting.
+    pub fn with_report_formats(mut self, formats: &[ReportFormat]) -> Analysis {
+        self.config.report.formats = formats.to_vec();
         self
     }
 
@@ -1096,14 +1103,29 @@ impl Results {
         report::markdown::render(self)
     }
 
+    /// `report.html`: the same report as one self-contained HTML5 file,
+    /// figures inlined (see [`report::html`]).
+    pub fn to_html(&self) -> Result<String> {
+        let figures = if self.config.report.figures {
+            report::figures::all(self)?
+        } else {
+            Vec::new()
+        };
+        Ok(report::html::render(
+            &self.title,
+            &self.to_markdown(),
+            &figures,
+        ))
+    }
+
     /// Write every output into `dir` (created if needed): `effects.csv`,
     /// `balance.csv`, `spell_km.csv` (with a spell outcome), `process.csv`
     /// (with `[[process]]`), `fidelity.csv`, `fidelity_change.csv` and
     /// `response.csv` (with a survey; the last with invited counts),
     /// `cost.csv` (with `[cost]`), `correlations.csv` (with
-    /// `[[correlations]]`), `results.json`, `report.md` and, unless
-    /// `report.figures = false`, the SVG figures in `figures/`. Returns the
-    /// paths written.
+    /// `[[correlations]]`), `results.json`, `report.md` and `report.html`
+    /// (as `[report] formats` asks) and, unless `report.figures = false`, the
+    /// SVG figures in `figures/`. Returns the paths written.
     pub fn write(&self, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
         let dir = dir.as_ref();
         let mut written = Vec::new();
@@ -1153,11 +1175,24 @@ impl Results {
             CorrelationTable(&self.correlations).write_csv(out("correlations.csv"))?;
         }
         table::write_text(&self.to_json()?, &out("results.json"))?;
-        table::write_text(&self.to_markdown(), &out("report.md"))?;
-        if self.config.report.figures {
+        let formats = &self.config.report.formats;
+        let markdown = self.to_markdown();
+        if formats.contains(&ReportFormat::Md) {
+            table::write_text(&markdown, &out("report.md"))?;
+        }
+        let figures = if self.config.report.figures {
+            report::figures::all(self)?
+        } else {
+            Vec::new()
+        };
+        if formats.contains(&ReportFormat::Html) {
+            let html = report::html::render(&self.title, &markdown, &figures);
+            table::write_text(&html, &out("report.html"))?;
+        }
+        if !figures.is_empty() {
             mkdir(&dir.join("figures"))?;
-            for (name, svg) in report::figures::all(self)? {
-                table::write_text(&svg, &out(&format!("figures/{name}")))?;
+            for (name, svg) in &figures {
+                table::write_text(svg, &out(&format!("figures/{name}")))?;
             }
         }
         Ok(written)

@@ -29,6 +29,14 @@ pub fn render(r: &Results) -> String {
     let c = &r.config;
     let level = pct_label(c.design.level);
     let _ = writeln!(s, "# {}\n", r.title);
+    if c.report.synthetic {
+        let _ = writeln!(
+            s,
+            "> **Synthetic data.** These data were simulated; no real person, municipality or \
+             register record is in them. The numbers show what trialpanel computes, not what any \
+             programme achieved.\n"
+        );
+    }
     let _ = writeln!(
         s,
         "Computed by trialpanel {} from `{}`, `{}` and `{}`. Effects are treatment − control \

@@ -1,8 +1,10 @@
-//! The readable forms of a whole analysis: [`markdown`] renders `report.md`
-//! and [`figures`] the SVG figures, both from [`crate::analysis::Results`].
+//! The readable forms of a whole analysis: [`markdown`] renders `report.md`,
+//! [`html`] turns it into the self-contained `report.html` and [`figures`]
+//! draws the SVG figures, all from [`crate::analysis::Results`].
 //! (The tidy tables and their CSV files are [`crate::table`].)
 
 pub mod figures;
+pub mod html;
 pub mod markdown;
 
 /// A number with at most `digits` decimals and no trailing zeros.
