@@ -34,9 +34,9 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::io::Cell;
+use crate::io::{Cell, Pace};
 use crate::persons::Persons;
-use crate::register::source::{Batch, Mode, Pace, Source};
+use crate::register::source::{Batch, Mode, Source};
 use crate::weeks::Week;
 
 /// Column names of an event log (`[events]` in the analysis file).

@@ -14,6 +14,28 @@ use polars::prelude::*;
 
 use crate::error::{Error, Result};
 
+/// Rows and bytes read so far, for a progress line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadProgress {
+    /// Data rows read.
+    pub rows: u64,
+    /// Bytes of the file read (CSV), or of the row groups decoded (Parquet).
+    pub bytes: u64,
+    /// Size of the file in bytes (0 for an in-memory frame).
+    pub total_bytes: u64,
+    /// Time since the read started.
+    pub elapsed: std::time::Duration,
+}
+
+/// How a file is read: rows per batch, and whom to tell how far it got.
+#[derive(Clone, Copy)]
+pub(crate) struct Pace<'a> {
+    /// Rows per batch (CSV blocks and frame slices).
+    pub(crate) batch_rows: usize,
+    /// Called at most every 250 ms with the rows and bytes read.
+    pub(crate) progress: Option<&'a (dyn Fn(&LoadProgress) + Sync)>,
+}
+
 /// A table read from one file.
 pub(crate) struct Table {
     pub(crate) file: PathBuf,

@@ -8,8 +8,9 @@ use serde::Serialize;
 
 use crate::codes::{Category, CodeTable};
 use crate::error::{Error, Result};
+pub use crate::io::LoadProgress;
+use crate::io::Pace;
 use crate::persons::{Arm, Persons};
-use crate::register::source::Pace;
 use crate::weeks::Week;
 
 /// Hours are stored as hundredths of an hour in a `u16`.
@@ -945,19 +946,6 @@ pub(crate) fn panel_order(persons: &Persons) -> Vec<usize> {
             .then_with(|| ids[a].cmp(&ids[b]))
     });
     order
-}
-
-/// Rows and bytes read so far, for a progress line.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LoadProgress {
-    /// Data rows read.
-    pub rows: u64,
-    /// Bytes of the file read (CSV), or of the row groups decoded (Parquet).
-    pub bytes: u64,
-    /// Size of the file in bytes (0 for an in-memory frame).
-    pub total_bytes: u64,
-    /// Time since the read started.
-    pub elapsed: std::time::Duration,
 }
 
 /// A progress callback; a newtype so that the builder stays `Debug`.

@@ -548,25 +548,23 @@ impl Table for ProcessTable {
     /// for an empty site).
     fn to_frame(&self) -> Result<DataFrame> {
         let r = &self.rows;
-        table::frame(
-            "process",
-            vec![
-                table::strings("indicator", r.iter().map(|x| x.indicator.clone())),
-                table::strings("site", r.iter().map(|x| x.site.clone())),
-                table::optional_strings(
-                    "arm",
-                    r.iter().map(|x| x.arm.map(|a| a.name().to_string())),
-                ),
-                table::counts("n", r.iter().map(|x| Some(x.share.map_or(0, |s| s.n)))),
-                table::floats("share", r.iter().map(|x| x.share.map(|s| s.share))),
-                table::floats("ci_low", r.iter().map(|x| x.share.map(|s| s.ci_low))),
-                table::floats("ci_high", r.iter().map(|x| x.share.map(|s| s.ci_high))),
-                table::optional_strings(
-                    "band",
-                    r.iter().map(|x| x.light.map(|l| l.name().to_string())),
-                ),
-                table::flags("uncertain", r.iter().map(|x| x.uncertain)),
-            ],
-        )
+        let lit: Vec<_> = r
+            .iter()
+            .map(|x| {
+                (
+                    x.share.map(|s| (s.share, s.ci_low, s.ci_high)),
+                    x.light,
+                    x.uncertain,
+                )
+            })
+            .collect();
+        let mut columns = vec![
+            table::strings("indicator", r.iter().map(|x| x.indicator.clone())),
+            table::strings("site", r.iter().map(|x| x.site.clone())),
+            table::optional_strings("arm", r.iter().map(|x| x.arm.map(|a| a.name().to_string()))),
+            table::counts("n", r.iter().map(|x| Some(x.share.map_or(0, |s| s.n)))),
+        ];
+        columns.extend(table::lit_columns(&lit));
+        table::frame("process", columns)
     }
 }

@@ -700,23 +700,24 @@ impl Table for Fidelity {
     /// the rest blank when nobody answered).
     fn to_frame(&self) -> Result<DataFrame> {
         let r = &self.rows;
-        table::frame(
-            "fidelity",
-            vec![
-                table::strings("element", r.iter().map(|x| x.element.clone())),
-                table::optional_strings("item", r.iter().map(|x| x.item.clone())),
-                table::strings("site", r.iter().map(|x| x.site.clone())),
-                table::counts("wave", r.iter().map(|x| Some(x.wave as usize))),
-                table::counts("n", r.iter().map(|x| Some(x.n))),
-                table::floats("share", r.iter().map(|x| x.level.map(|l| l.share))),
-                table::floats("ci_low", r.iter().map(|x| x.level.map(|l| l.ci_low))),
-                table::floats("ci_high", r.iter().map(|x| x.level.map(|l| l.ci_high))),
-                table::optional_strings(
-                    "band",
-                    r.iter().map(|x| x.light.map(|l| l.name().to_string())),
-                ),
-                table::flags("uncertain", r.iter().map(|x| x.uncertain)),
-            ],
-        )
+        let lit: Vec<_> = r
+            .iter()
+            .map(|x| {
+                (
+                    x.level.map(|l| (l.share, l.ci_low, l.ci_high)),
+                    x.light,
+                    x.uncertain,
+                )
+            })
+            .collect();
+        let mut columns = vec![
+            table::strings("element", r.iter().map(|x| x.element.clone())),
+            table::optional_strings("item", r.iter().map(|x| x.item.clone())),
+            table::strings("site", r.iter().map(|x| x.site.clone())),
+            table::counts("wave", r.iter().map(|x| Some(x.wave as usize))),
+            table::counts("n", r.iter().map(|x| Some(x.n))),
+        ];
+        columns.extend(table::lit_columns(&lit));
+        table::frame("fidelity", columns)
     }
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 use polars::prelude::{Column, DataFrame, IntoColumn, NamedFrom, Series};
 
 use crate::error::{Error, Result};
-use crate::stats::Estimate;
+use crate::stats::{Estimate, Light};
 
 /// A result that is one tidy table: as a polars `DataFrame`, or as CSV.
 pub trait Table {
@@ -103,6 +103,25 @@ pub(crate) fn optional_strings(
 /// A column of event weeks.
 pub(crate) fn weeks(values: impl IntoIterator<Item = i32>) -> Column {
     Series::new("week".into(), values.into_iter().collect::<Vec<i32>>()).into_column()
+}
+
+/// The columns `share, ci_low, ci_high, band, uncertain` of a table of
+/// lit shares (process.csv, fidelity.csv), from each row's (share, low,
+/// high), light and flag.
+pub(crate) fn lit_columns(rows: &[(Option<(f64, f64, f64)>, Option<Light>, bool)]) -> Vec<Column> {
+    let at = |i: usize| {
+        move |r: &(Option<(f64, f64, f64)>, Option<Light>, bool)| r.0.map(|v| [v.0, v.1, v.2][i])
+    };
+    vec![
+        floats("share", rows.iter().map(at(0))),
+        floats("ci_low", rows.iter().map(at(1))),
+        floats("ci_high", rows.iter().map(at(2))),
+        optional_strings(
+            "band",
+            rows.iter().map(|r| r.1.map(|l| l.name().to_string())),
+        ),
+        flags("uncertain", rows.iter().map(|r| r.2)),
+    ]
 }
 
 /// The [`ESTIMATE_COLUMNS`] for a list of estimates.

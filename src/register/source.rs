@@ -32,24 +32,14 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::io::{
-    Cell, Column, MAX_LINE_BYTES, Table, csv_error, csv_header, invalid_value, missing_value,
-    parse_error, readable_type, type_name,
+    Cell, Column, LoadProgress, MAX_LINE_BYTES, Pace, Table, csv_error, csv_header, invalid_value,
+    missing_value, parse_error, readable_type, type_name,
 };
-use crate::panel::LoadProgress;
 
 /// A CSV block ends after this many bytes (at the next line end).
 const BLOCK_BYTES: usize = 8 << 20;
 /// Bytes read from a CSV file at a time.
 const READ_BYTES: usize = 1 << 20;
-
-/// How a file is read: rows per batch, and whom to tell how far it got.
-#[derive(Clone, Copy)]
-pub(crate) struct Pace<'a> {
-    /// Rows per batch (CSV blocks and frame slices).
-    pub(crate) batch_rows: usize,
-    /// Called at most every 250 ms with the rows and bytes read.
-    pub(crate) progress: Option<&'a (dyn Fn(&LoadProgress) + Sync)>,
-}
 
 /// How batches are run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
