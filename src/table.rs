@@ -105,13 +105,14 @@ pub(crate) fn weeks(values: impl IntoIterator<Item = i32>) -> Column {
     Series::new("week".into(), values.into_iter().collect::<Vec<i32>>()).into_column()
 }
 
+/// A row of a table of lit shares: (share, low, high), its light and
+/// whether its interval crosses a threshold.
+pub(crate) type LitRow = (Option<(f64, f64, f64)>, Option<Light>, bool);
+
 /// The columns `share, ci_low, ci_high, band, uncertain` of a table of
-/// lit shares (process.csv, fidelity.csv), from each row's (share, low,
-/// high), light and flag.
-pub(crate) fn lit_columns(rows: &[(Option<(f64, f64, f64)>, Option<Light>, bool)]) -> Vec<Column> {
-    let at = |i: usize| {
-        move |r: &(Option<(f64, f64, f64)>, Option<Light>, bool)| r.0.map(|v| [v.0, v.1, v.2][i])
-    };
+/// lit shares (process.csv, fidelity.csv).
+pub(crate) fn lit_columns(rows: &[LitRow]) -> Vec<Column> {
+    let at = |i: usize| move |r: &LitRow| r.0.map(|v| [v.0, v.1, v.2][i]);
     vec![
         floats("share", rows.iter().map(at(0))),
         floats("ci_low", rows.iter().map(at(1))),

@@ -394,8 +394,12 @@ mod never_panics {
     use proptest::prelude::*;
     use trialpanel::{CodeTable, LongColumns, Panel, Persons, WideColumns};
 
-    fn setup() -> (Persons, CodeTable, PathBuf) {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("streaming-any-bytes");
+    /// A person table and code table in a folder of the test's own
+    /// (`tag`): a file rewritten while another test's reader maps it would
+    /// end that test with SIGBUS.
+    fn setup(tag: &str) -> (Persons, CodeTable, PathBuf) {
+        let dir =
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("streaming-any-bytes-{tag}"));
         std::fs::create_dir_all(&dir).unwrap();
         let persons = dir.join("persons.csv");
         std::fs::write(
@@ -462,7 +466,7 @@ mod never_panics {
             batch in 1usize..5,
             first in prop::sample::select(vec![None, Some(-3), Some(i32::MIN), Some(i32::MAX)]),
         ) {
-            let (persons, codes, dir) = setup();
+            let (persons, codes, dir) = setup("register");
             let path = dir.join(format!("register-{batch}.csv"));
             std::fs::write(&path, &text).unwrap();
             let builder = || {
@@ -486,7 +490,7 @@ mod never_panics {
             header in prop::sample::select(vec!["", "person_id,arm,referral_week\n", "person_id,arm,arm\n"]),
             rows in prop::sample::select(vec!["", "A,treatment,2016-W10\n7,control,201611\n"]),
         ) {
-            let (_, _, dir) = setup();
+            let (_, _, dir) = setup("persons");
             let path = dir.join("persons-any.csv");
             let mut text = format!("{header}{rows}").into_bytes();
             text.extend(body);
