@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release --example large_register [PERSONS] [OUTPUT_DIR]
 //! cargo run --release --example large_register -- files PERSONS DIR [--csv] [--wide]
-//!     [--write-only] [--budget=GB]
+//!     [--write-only] [--budget=GB] [--events]
 //! ```
 //!
 //! `files` writes the same trial to DIR as files (`persons.csv`,
@@ -23,7 +23,10 @@
 //! `--write-only` skips the timing (polars' whole frame of a 5M register
 //! takes more memory than the analysis); `--budget=GB` also writes
 //! `analysis_budget.toml`, the same analysis with `memory_budget_gb = GB`,
-//! which reads a panel larger than GB in parts.
+//! which reads a panel larger than GB in parts; `--events` also writes the
+//! synthetic case-management log (`events.csv`, about nine events a person)
+//! and `analysis_events.toml`, the same analysis with the sample's five
+//! process indicators (four from the log, one from the register).
 //!
 //! PERSONS defaults to 1,000,000 (accepts `100k`, `1M`, `5M`); OUTPUT_DIR
 //! to `output/large_register`. The scenario (104 event weeks, 98
@@ -74,6 +77,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         if flags.iter().any(|f| f == "--csv") {
             long_csv(&dir)?;
+        }
+        if flags.iter().any(|f| f == "--events") {
+            if !dir.join("events.csv").exists() {
+                let start = Instant::now();
+                simulate::delivery::write_event_log(
+                    &scale::config(persons),
+                    &dir,
+                    scale::ROW_GROUP_PERSONS,
+                )?;
+                eprintln!("wrote events.csv in {:.1} s", start.elapsed().as_secs_f64());
+            }
+            std::fs::write(
+                dir.join("analysis_events.toml"),
+                ANALYSIS.replace("[inputs]\n", "[inputs]\nevents = \"events.csv\"\n") + PROCESS,
+            )?;
         }
         if flags.iter().any(|f| f == "--wide") {
             wide_csv(&dir)?;
@@ -451,6 +469,40 @@ weeks = 26
 
 /// The analysis of the benchmark scenario: five outcomes, the spell and
 /// balance with history covariates, as `trialpanel run` takes it.
+/// The process indicators of `analysis_events.toml` (`--events`).
+const PROCESS: &str = r#"
+[[process]]
+rule = "within"
+name = "first_talk_within_4_weeks"
+event = "talk"
+weeks = 4
+
+[[process]]
+rule = "every"
+name = "monthly_talks"
+event = "talk"
+weeks = 4
+
+[[process]]
+rule = "within"
+name = "cv_within_4_weeks"
+event = "cv"
+weeks = 4
+
+[[process]]
+rule = "after"
+name = "plan_updated_after_placement"
+event = "plan_update"
+after = "placement"
+weeks = 2
+
+[[process]]
+rule = "inactive"
+name = "fewer_than_4_inactive_weeks"
+weeks = 12
+shorter_than = 4
+"#;
+
 const ANALYSIS: &str = r#"# Written by `large_register files`: the register-scale scenario.
 title = "Register-scale benchmark (SYNTHETIC data)"
 output = "output"

@@ -30,11 +30,12 @@
 use std::path::{Path, PathBuf};
 
 use polars::prelude::DataFrame;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::io::{Cell, Pace};
+use crate::io::Pace;
 use crate::persons::Persons;
 use crate::register::source::{Batch, Mode, Source};
 use crate::weeks::Week;
@@ -137,7 +138,7 @@ impl EventLog {
             events.extend(b.events.iter().map(|&(p, w, t)| (p, w, global[t as usize])));
         }
         let rows = events.len();
-        events.sort_unstable();
+        events.par_sort_unstable();
         let last = events
             .iter()
             .map(|e| e.1)
@@ -146,7 +147,7 @@ impl EventLog {
             .ok_or_else(|| Error::Empty {
                 file: source.file().to_path_buf(),
             })?;
-        let mut by_person = FxHashMap::default();
+        let mut by_person = FxHashMap::with_capacity_and_hasher(persons.len(), Default::default());
         let mut start = 0;
         while start < events.len() {
             let person = events[start].0;
@@ -228,16 +229,16 @@ fn read_batch(batch: &Batch<'_>, persons: &Persons) -> Result<BatchEvents> {
         types: Vec::new(),
     };
     for i in 0..n {
-        let text = |c: &Cell<'_>| c.text().trim().to_string();
-        let [id, date, kind] = [&ids[i], &dates[i], &kinds[i]].map(text);
-        for (j, value) in [&id, &date, &kind].into_iter().enumerate() {
+        let (id, date, kind) = (ids[i].text(), dates[i].text(), kinds[i].text());
+        let (id, date, kind) = (id.trim(), date.trim(), kind.trim());
+        for (j, value) in [id, date, kind].into_iter().enumerate() {
             if value.is_empty() {
                 return Err(batch.missing(i, j));
             }
         }
-        let Some(person) = persons.position(&id) else {
+        let Some(person) = persons.position(id) else {
             let hint = persons
-                .near_match(&id)
+                .near_match(id)
                 .map_or(String::new(), |m| format!("; the person table has `{m}`"));
             return Err(batch.invalid(
                 i,
@@ -246,10 +247,11 @@ fn read_batch(batch: &Batch<'_>, persons: &Persons) -> Result<BatchEvents> {
                 format!("person not in the person table{hint}"),
             ));
         };
-        let week = match weeks.get(&date) {
+        // Each distinct spelling of a week or type parsed and stored once.
+        let week = match weeks.get(date) {
             Some(&w) => w,
             None => {
-                let w = Week::parse(&date)
+                let w = Week::parse(date)
                     .map_err(|e| match e {
                         Error::InvalidWeek { reason, .. } => batch.invalid(
                             i,
@@ -260,15 +262,19 @@ fn read_batch(batch: &Batch<'_>, persons: &Persons) -> Result<BatchEvents> {
                         other => other,
                     })?
                     .index();
-                weeks.insert(date, w);
+                weeks.insert(date.to_string(), w);
                 w
             }
         };
-        let next = types.len();
-        let kind = *types.entry(kind).or_insert(next as u32);
-        if kind as usize == next {
-            out.types.push(kinds[i].text().trim().to_string());
-        }
+        let kind = match types.get(kind) {
+            Some(&t) => t,
+            None => {
+                let t = out.types.len() as u32;
+                types.insert(kind.to_string(), t);
+                out.types.push(kind.to_string());
+                t
+            }
+        };
         out.events.push((person as u32, week, kind));
     }
     if let Some((_, e)) = broken {

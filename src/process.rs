@@ -243,15 +243,14 @@ impl Indicator {
                 Box::new(move |weeks: &[i32], kinds: &[u32], end: i32| {
                     let last = end.min(through);
                     let windows = if last < 0 { 0 } else { (last + 1) / m };
-                    let met = (0..windows)
-                        .filter(|j| {
-                            let w = j * m..(j + 1) * m;
-                            weeks
-                                .iter()
-                                .zip(kinds)
-                                .any(|(k, &t)| t == kind && w.contains(k))
-                        })
-                        .count() as u64;
+                    // One pass over the events: the windows with one.
+                    let mut hit = vec![false; windows as usize];
+                    for (&k, &t) in weeks.iter().zip(kinds) {
+                        if t == kind && k >= 0 && k < windows * m {
+                            hit[(k / m) as usize] = true;
+                        }
+                    }
+                    let met = hit.iter().filter(|&&h| h).count() as u64;
                     Judged::units(windows as u64, met)
                 })
             }
@@ -259,50 +258,37 @@ impl Indicator {
                 let (kind, first) = (log.kind(&r.event, &what)?, log.kind(&r.after, &what)?);
                 let (d, through) = (r.weeks, r.through.unwrap_or(i32::MAX));
                 Box::new(move |weeks: &[i32], kinds: &[u32], end: i32| {
+                    // The B weeks, in order (the events are sorted by week).
+                    let b: Vec<i32> = weeks
+                        .iter()
+                        .zip(kinds)
+                        .filter(|&(_, &t)| t == kind)
+                        .map(|(&k, _)| k)
+                        .collect();
                     let (mut judged, mut met) = (0u64, 0u64);
-                    for (&a, _) in weeks.iter().zip(kinds).filter(|&(&a, &t)| {
-                        t == first && a >= 0 && a <= through && a + d - 1 <= end
-                    }) {
-                        judged += 1;
-                        met += u64::from(
-                            weeks
-                                .iter()
-                                .zip(kinds)
-                                .any(|(&b, &t)| t == kind && (a..a + d).contains(&b)),
-                        );
+                    for (&a, &t) in weeks.iter().zip(kinds) {
+                        if t == first && a >= 0 && a <= through && a + d - 1 <= end {
+                            judged += 1;
+                            let next = b.partition_point(|&k| k < a);
+                            met += u64::from(b.get(next).is_some_and(|&k| k < a + d));
+                        }
                     }
                     Judged::units(judged, met)
                 })
             }
         };
         let persons = panel.persons();
-        let sites = persons.blocks().labels.clone();
-        let mut counts = vec![[[0usize; 2]; 2]; sites.len()];
-        let mut units = vec![[[0u64; 5]; 2]; sites.len()];
         let last = log.last_week();
-        for p in 0..panel.n_persons() {
-            let Some(followed) = panel.followed_until(p) else {
-                continue;
-            };
+        let (counts, units) = tally_persons(panel, |p| {
+            let followed = panel.followed_until(p)?;
             let referral = persons.referral_weeks()[p];
             let end = followed.min(last.event_week(referral));
             let (abs, kinds) = log.of_person(&persons.ids()[p]);
             let weeks: Vec<i32> = abs.iter().map(|&w| w - referral.index()).collect();
             let j = judge(&weeks, kinds, end);
-            if !j.judged {
-                continue;
-            }
-            let (site, arm) = (
-                persons.blocks().index[p] as usize,
-                persons.arms()[p] as usize,
-            );
-            counts[site][arm][0] += usize::from(j.met);
-            counts[site][arm][1] += 1;
-            let (w, h) = j.units;
-            for (s, v) in units[site][arm].iter_mut().zip([h, w, h * h, w * w, h * w]) {
-                *s += v;
-            }
-        }
+            j.judged.then_some(j)
+        });
+        let sites = persons.blocks().labels.clone();
         let unit = match self {
             Indicator::Every(_) => Some("windows"),
             Indicator::After(_) => Some("events"),
@@ -320,9 +306,55 @@ impl Indicator {
     }
 }
 
+/// Per site and arm, the persons judged and met ([met, judged]) and the
+/// unit sums ([Σh, Σw, Σh², Σw², Σhw]) of the verdicts `judge` gives each
+/// person of `panel` (`None`: not judged), over chunks of persons in
+/// parallel (integer sums: the same for any number of threads).
+fn tally_persons(panel: &Panel, judge: impl Fn(usize) -> Option<Judged> + Sync) -> Tallies {
+    use rayon::prelude::*;
+    let persons = panel.persons();
+    let sites = persons.blocks().labels.len();
+    let empty = || (vec![[[0usize; 2]; 2]; sites], vec![[[0u64; 5]; 2]; sites]);
+    let starts: Vec<usize> = (0..panel.n_persons()).step_by(PERSONS_PER_TASK).collect();
+    starts
+        .par_iter()
+        .map(|&first| {
+            let (mut counts, mut units) = empty();
+            for p in first..(first + PERSONS_PER_TASK).min(panel.n_persons()) {
+                let Some(j) = judge(p) else { continue };
+                let (site, arm) = (
+                    persons.blocks().index[p] as usize,
+                    persons.arms()[p] as usize,
+                );
+                counts[site][arm][0] += usize::from(j.met);
+                counts[site][arm][1] += 1;
+                let (w, h) = j.units;
+                for (s, v) in units[site][arm].iter_mut().zip([h, w, h * h, w * w, h * w]) {
+                    *s += v;
+                }
+            }
+            (counts, units)
+        })
+        .reduce(empty, |mut a, b| {
+            for (x, y) in a.0.iter_mut().zip(&b.0) {
+                add(x, y);
+            }
+            for (x, y) in a.1.iter_mut().zip(&b.1) {
+                add(x, y);
+            }
+            a
+        })
+}
+
+/// Per site and arm: [met, judged] persons, and the unit sums.
+type Tallies = (Vec<[[usize; 2]; 2]>, Vec<[[u64; 5]; 2]>);
+
+/// Persons per parallel task of [`tally_persons`].
+const PERSONS_PER_TASK: usize = 16_384;
+
 /// A person's verdict from their event weeks and types and the last event
 /// week they are followed.
-type Judge = Box<dyn Fn(&[i32], &[u32], i32) -> Judged>;
+type Judge = Box<dyn Fn(&[i32], &[u32], i32) -> Judged + Sync>;
 
 /// One person under a rule: judged at all, meeting it, and for the rules
 /// with windows or events the (judged, met) units.
@@ -381,13 +413,10 @@ pub fn inactive_run(panel: &Panel, rule: &InactiveRun) -> Result<ProcessCounts> 
     Indicator::Inactive(rule.clone()).check()?;
     panel.check_weeks(&(0..=rule.weeks), &format!("process `{}`", rule.name))?;
     let activity = rule.activity.resolve(panel)?;
-    let persons = panel.persons();
-    let sites = persons.blocks().labels.clone();
-    let mut counts = vec![[[0usize; 2]; 2]; sites.len()];
-    for p in 0..panel.n_persons() {
+    let (counts, _) = tally_persons(panel, |p| {
         let span = panel.observed_span(p);
         if !(*span.start() <= 0 && *span.end() >= rule.weeks) {
-            continue;
+            return None;
         }
         let (mut run, mut longest) = (0u32, 0u32);
         for k in 0..=rule.weeks {
@@ -401,10 +430,9 @@ pub fn inactive_run(panel: &Panel, rule: &InactiveRun) -> Result<ProcessCounts> 
                 longest = longest.max(run);
             }
         }
-        let cell = &mut counts[persons.blocks().index[p] as usize][persons.arms()[p] as usize];
-        cell[0] += usize::from(longest < rule.shorter_than);
-        cell[1] += 1;
-    }
+        Some(Judged::person(true, longest < rule.shorter_than))
+    });
+    let sites = panel.persons().blocks().labels.clone();
     Ok(ProcessCounts {
         indicator: rule.name.clone(),
         sites,

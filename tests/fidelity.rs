@@ -692,6 +692,19 @@ fn delivery_data_are_seeded() {
     let (a, b) = (simulate(&spec).unwrap(), simulate(&spec).unwrap());
     assert_eq!(a.event_log().unwrap(), b.event_log().unwrap());
     assert_eq!(a.staff_survey().unwrap(), b.staff_survey().unwrap());
-    let other = simulate(&TrialSpec { seed: 7, ..spec }).unwrap();
+    let other = simulate(&TrialSpec {
+        seed: 7,
+        ..spec.clone()
+    })
+    .unwrap();
     assert_ne!(a.event_log().unwrap(), other.event_log().unwrap());
+    // Written in chunks without the trial in memory: the same rows.
+    let dir = std::env::temp_dir().join(format!("trialpanel-delivery-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    trialpanel::simulate::delivery::write_event_log(&spec, &dir, 64).unwrap();
+    let chunked = std::fs::read_to_string(dir.join("events.csv")).unwrap();
+    a.write_delivery(&dir).unwrap();
+    let whole = std::fs::read_to_string(dir.join("events.csv")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(chunked, whole);
 }

@@ -26,11 +26,17 @@ use std::path::Path;
 
 use polars::prelude::{DataFrame, NamedFrom, Series};
 
-use super::{SimulatedTrial, block_name, col, frame, person_id};
+use rayon::prelude::*;
+
+use super::{
+    Assignment, CODES, Person, SimulatedTrial, TrialSpec, block_name, col, frame, person_id,
+    validate,
+};
 use crate::codes::{WAGE_SUBSIDY, WORK_PLACEMENT};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::io::write_csv;
 use crate::rng::Rng;
+use crate::weeks::Week;
 
 /// Stream of the delivery draws, apart from the persons' own.
 const DELIVERY_STREAM: u64 = 0x6465_6c69_7665_7279;
@@ -64,80 +70,15 @@ fn expit(x: f64) -> f64 {
 }
 
 impl SimulatedTrial {
-    /// Delivery strength f_s of each site: approximately standard normal
-    /// (the sum of twelve uniforms − 6), from the seed.
-    fn site_strength(&self) -> Vec<f64> {
-        let sites = self.people.iter().map(|p| p.block + 1).max().unwrap_or(0);
-        let mut rng = Rng::new(self.seed, DELIVERY_STREAM);
-        (0..sites)
-            .map(|_| (0..12).map(|_| rng.uniform()).sum::<f64>() - 6.0)
-            .collect()
-    }
-
     /// The synthetic case-management event log (see the module docs).
     pub fn event_log(&self) -> Result<DataFrame> {
-        let strength = self.site_strength();
+        let strength = site_strength(self.seed, self.sites());
         let (mut ids, mut dates, mut events) = (Vec::new(), Vec::new(), Vec::new());
-        let last = self.weeks.1;
         for (i, p) in self.people.iter().enumerate() {
-            let mut rng = Rng::new(self.seed ^ DELIVERY_STREAM, i as u64);
-            let shift = 0.6 * strength[p.block];
-            let chance = |treated: f64, control: f64| {
-                expit(logit(if p.arm_treated { treated } else { control }) + shift)
-            };
-            let mut push = |k: i32, event: &str| {
-                let week = p.referral.plus(k);
-                if week <= last {
-                    ids.push(person_id(i));
-                    dates.push(week.to_string());
-                    events.push(event.to_string());
-                }
-            };
-            let horizon = last.index() - p.referral.index();
-            if rng.bernoulli(0.02) {
-                push(-1, "talk");
-            }
-            let first = if rng.bernoulli(chance(0.90, 0.55)) {
-                rng.below(4) as i32
-            } else {
-                4 + rng.below(6) as i32
-            };
-            push(first, "talk");
-            let every = chance(0.985, 0.70);
-            for window in (first / 4 + 1).. {
-                if window * 4 > horizon {
-                    break;
-                }
-                if rng.bernoulli(every) {
-                    push(window * 4 + rng.below(4) as i32, "talk");
-                }
-            }
-            for (event, treated, control) in [("cv", 0.82, 0.50), ("plan", 0.99, 0.75)] {
-                let k = if rng.bernoulli(chance(treated, control)) {
-                    rng.below(4) as i32
-                } else {
-                    4 + rng.below(10) as i32
-                };
-                push(k, event);
-            }
-            // A placement event where a placement or subsidy spell starts.
-            let active = |c: Option<usize>| {
-                c.is_some_and(|c| matches!(super::CODES[c].1, WORK_PLACEMENT | WAGE_SUBSIDY))
-            };
-            let mut before = false;
-            for &(week, code, _) in &p.weeks {
-                let now = active(code);
-                let k = week.index() - p.referral.index();
-                if now && !before && k >= 0 {
-                    push(k, "placement");
-                    let update = chance(0.85, 0.55);
-                    if rng.bernoulli(update) {
-                        push(k + rng.below(2) as i32, "plan_update");
-                    } else if rng.bernoulli(0.5) {
-                        push(k + 2 + rng.below(4) as i32, "plan_update");
-                    }
-                }
-                before = now;
+            for (week, event) in person_events(self.seed, &strength, i, p, self.weeks.1) {
+                ids.push(person_id(i));
+                dates.push(week.to_string());
+                events.push(event.to_string());
             }
         }
         frame(vec![
@@ -145,6 +86,11 @@ impl SimulatedTrial {
             col("date", Series::new("".into(), dates)),
             col("event", Series::new("".into(), events)),
         ])
+    }
+
+    /// Number of sites (blocks).
+    fn sites(&self) -> usize {
+        self.people.iter().map(|p| p.block + 1).max().unwrap_or(0)
     }
 
     /// Write `events.csv`, `survey.csv` and `invited.csv` into `dir`;
@@ -162,7 +108,7 @@ impl SimulatedTrial {
     /// docs): (`respondent, site, wave, item, answer`, `site, wave,
     /// invited`).
     pub fn staff_survey(&self) -> Result<(DataFrame, DataFrame)> {
-        let strength = self.site_strength();
+        let strength = site_strength(self.seed, self.sites());
         let mut rng = Rng::new(self.seed ^ DELIVERY_STREAM, u64::MAX);
         let (mut respondent, mut site, mut item_of, mut answer_of, mut waves) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -212,4 +158,120 @@ impl SimulatedTrial {
         ])?;
         Ok((survey, invited))
     }
+}
+
+/// Delivery strength f_s of each of `sites` sites: approximately standard
+/// normal (the sum of twelve uniforms − 6), from the seed; site s has the
+/// same strength whatever the number of sites.
+fn site_strength(seed: u64, sites: usize) -> Vec<f64> {
+    let mut rng = Rng::new(seed, DELIVERY_STREAM);
+    (0..sites)
+        .map(|_| (0..12).map(|_| rng.uniform()).sum::<f64>() - 6.0)
+        .collect()
+}
+
+/// The events of person `i` (`p`, with its register weeks) up to the week
+/// `last`: (week, event type), from the person's own delivery stream.
+fn person_events(
+    seed: u64,
+    strength: &[f64],
+    i: usize,
+    p: &Person,
+    last: Week,
+) -> Vec<(Week, &'static str)> {
+    let mut rng = Rng::new(seed ^ DELIVERY_STREAM, i as u64);
+    let shift = 0.6 * strength.get(p.block).copied().unwrap_or(0.0);
+    let chance = |treated: f64, control: f64| {
+        expit(logit(if p.arm_treated { treated } else { control }) + shift)
+    };
+    let mut out = Vec::new();
+    let mut push = |k: i32, event: &'static str| {
+        let week = p.referral.plus(k);
+        if week <= last {
+            out.push((week, event));
+        }
+    };
+    let horizon = last.index() - p.referral.index();
+    if rng.bernoulli(0.02) {
+        push(-1, "talk");
+    }
+    let first = if rng.bernoulli(chance(0.90, 0.55)) {
+        rng.below(4) as i32
+    } else {
+        4 + rng.below(6) as i32
+    };
+    push(first, "talk");
+    let every = chance(0.985, 0.70);
+    for window in (first / 4 + 1).. {
+        if window * 4 > horizon {
+            break;
+        }
+        if rng.bernoulli(every) {
+            push(window * 4 + rng.below(4) as i32, "talk");
+        }
+    }
+    for (event, treated, control) in [("cv", 0.82, 0.50), ("plan", 0.99, 0.75)] {
+        let k = if rng.bernoulli(chance(treated, control)) {
+            rng.below(4) as i32
+        } else {
+            4 + rng.below(10) as i32
+        };
+        push(k, event);
+    }
+    // A placement event where a placement or subsidy spell starts.
+    let active =
+        |c: Option<usize>| c.is_some_and(|c| matches!(CODES[c].1, WORK_PLACEMENT | WAGE_SUBSIDY));
+    let mut before = false;
+    for &(week, code, _) in &p.weeks {
+        let now = active(code);
+        let k = week.index() - p.referral.index();
+        if now && !before && k >= 0 {
+            push(k, "placement");
+            if rng.bernoulli(chance(0.85, 0.55)) {
+                push(k + rng.below(2) as i32, "plan_update");
+            } else if rng.bernoulli(0.5) {
+                push(k + 2 + rng.below(4) as i32, "plan_update");
+            }
+        }
+        before = now;
+    }
+    out
+}
+
+/// Write the event log of the trial of `config` to `dir/events.csv`
+/// without holding the trial in memory, `chunk` persons at a time: the
+/// rows of [`SimulatedTrial::event_log`] for the same settings, for
+/// register-scale runs (the `large_register` example).
+pub fn write_event_log(config: &TrialSpec, dir: &Path, chunk: usize) -> Result<()> {
+    use std::io::Write as _;
+    validate(config)?;
+    let path = dir.join("events.csv");
+    let fail = |e: std::io::Error| Error::Write {
+        file: path.clone(),
+        message: e.to_string(),
+    };
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(fail)?);
+    writeln!(out, "person_id,date,event").map_err(fail)?;
+    let design = Assignment::draw(config);
+    let strength = site_strength(config.seed, config.blocks);
+    let last = config.register_weeks().1;
+    for first in (0..config.persons).step_by(chunk.max(1)) {
+        let lines: Vec<String> = (first..(first + chunk.max(1)).min(config.persons))
+            .into_par_iter()
+            .map(|i| {
+                let mut weeks = Vec::new();
+                let mut p = design.person(config, i, |w, c, h| weeks.push((w, c, h)));
+                p.weeks = weeks;
+                let id = person_id(i);
+                person_events(config.seed, &strength, i, &p, last)
+                    .into_iter()
+                    .map(|(week, event)| format!("{id},{week},{event}\n"))
+                    .collect()
+            })
+            .collect();
+        for l in lines {
+            out.write_all(l.as_bytes()).map_err(fail)?;
+        }
+    }
+    out.flush().map_err(fail)
 }
