@@ -573,9 +573,11 @@ fn draw_hours(h: &HoursResults, svg: &mut String) -> DrawResult {
     }
     legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     let style = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+    // The chart's backend coordinates, drawn on the titled area below the title.
+    let (left, top) = root.get_base_pixel();
     for (i, bucket) in d.buckets.iter().enumerate() {
         let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
-        root.draw(&Text::new(bucket.clone(), (x, y + 6), style.clone()))?;
+        root.draw(&Text::new(bucket.clone(), (x - left, y - top + 6), style.clone()))?;
     }
     root.present()
 }
