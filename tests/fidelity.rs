@@ -708,3 +708,50 @@ fn delivery_data_are_seeded() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(chunked, whole);
 }
+
+#[test]
+fn an_event_log_reads_alike_from_csv_parquet_and_a_frame() {
+    use polars::prelude::*;
+    use trialpanel::events::{EventColumns, EventLog};
+    use trialpanel::{PersonSpec, Persons};
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/jobfirst");
+    let persons = Persons::read(sample.join("persons.csv"), &PersonSpec::default()).unwrap();
+    let csv = EventLog::read(
+        sample.join("events.csv"),
+        &persons,
+        &EventColumns::default(),
+    )
+    .unwrap();
+    let mut df = CsvReadOptions::default()
+        .try_into_reader_with_file_path(Some(sample.join("events.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let path =
+        std::env::temp_dir().join(format!("trialpanel-events-{}.parquet", std::process::id()));
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .with_row_group_size(Some(4096))
+        .finish(&mut df)
+        .unwrap();
+    let parquet = EventLog::read(&path, &persons, &EventColumns::default()).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let frame = EventLog::from_frame(df, "events", &persons, &EventColumns::default()).unwrap();
+    let panel = common::sample_panel();
+    let rule = trialpanel::process::Indicator::Every(trialpanel::process::Every {
+        name: "monthly".into(),
+        event: "talk".into(),
+        weeks: 4,
+        through: None,
+    });
+    let want = rule.judge(&panel, Some(&csv)).unwrap();
+    for log in [&parquet, &frame] {
+        assert_eq!(log.rows(), csv.rows());
+        assert_eq!(log.types(), csv.types());
+        assert_eq!(log.last_week(), csv.last_week());
+        assert_eq!(rule.judge(&panel, Some(log)).unwrap(), want);
+    }
+    assert_eq!(
+        csv.types(),
+        ["cv", "placement", "plan", "plan_update", "talk"]
+    );
+}

@@ -577,7 +577,11 @@ fn draw_hours(h: &HoursResults, svg: &mut String) -> DrawResult {
     let (left, top) = root.get_base_pixel();
     for (i, bucket) in d.buckets.iter().enumerate() {
         let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
-        root.draw(&Text::new(bucket.clone(), (x - left, y - top + 6), style.clone()))?;
+        root.draw(&Text::new(
+            bucket.clone(),
+            (x - left, y - top + 6),
+            style.clone(),
+        ))?;
     }
     root.present()
 }

@@ -618,7 +618,9 @@ fn survey(s: &mut String, r: &Results, f: &Fidelity) {
         w.dedup();
         w
     };
-    let (first, last) = (waves[0], waves[waves.len() - 1]);
+    let (Some(&first), Some(&last)) = (waves.first(), waves.last()) else {
+        return;
+    };
     let _ = writeln!(
         s,
         "## Fidelity from the staff survey
