@@ -138,6 +138,16 @@ impl EventLog {
             events.extend(b.events.iter().map(|&(p, w, t)| (p, w, global[t as usize])));
         }
         let rows = events.len();
+        if u32::try_from(rows).is_err() {
+            return Err(Error::InvalidSetting {
+                name: "events".into(),
+                reason: format!(
+                    "{} has {rows} events; at most {} are supported",
+                    source.file().display(),
+                    u32::MAX
+                ),
+            });
+        }
         events.par_sort_unstable();
         let last = events
             .iter()
@@ -203,13 +213,26 @@ impl EventLog {
             })
     }
 
-    /// The events of person `id`: week indices ([`Week::index`]) in order
-    /// and their type indices.
-    pub(crate) fn of_person(&self, id: &str) -> (&[i32], &[u32]) {
-        match self.persons.get(id) {
-            Some(&(a, b)) => (&self.weeks[a..b], &self.kinds[a..b]),
-            None => (&[], &[]),
-        }
+    /// For each person of `persons` in order, the range of their events
+    /// (empty for a person without any): look a panel's persons up once
+    /// for all its rules.
+    pub(crate) fn slots(&self, persons: &Persons) -> Vec<(u32, u32)> {
+        persons
+            .ids()
+            .iter()
+            .map(|id| {
+                self.persons
+                    .get(id.as_str())
+                    .map_or((0, 0), |&(a, b)| (a as u32, b as u32))
+            })
+            .collect()
+    }
+
+    /// The events of a slot of [`EventLog::slots`]: week indices
+    /// ([`Week::index`]) in order and their type indices.
+    pub(crate) fn events_at(&self, (a, b): (u32, u32)) -> (&[i32], &[u32]) {
+        let r = a as usize..b as usize;
+        (&self.weeks[r.clone()], &self.kinds[r])
     }
 }
 
@@ -224,6 +247,7 @@ fn read_batch(batch: &Batch<'_>, persons: &Persons) -> Result<BatchEvents> {
     columns.fill(2, 0..n, &mut kinds);
     let mut weeks: FxHashMap<String, i32> = FxHashMap::default();
     let mut types: FxHashMap<String, u32> = FxHashMap::default();
+    let mut previous: Option<(String, usize)> = None;
     let mut out = BatchEvents {
         events: Vec::with_capacity(n),
         types: Vec::new(),
@@ -236,7 +260,13 @@ fn read_batch(batch: &Batch<'_>, persons: &Persons) -> Result<BatchEvents> {
                 return Err(batch.missing(i, j));
             }
         }
-        let Some(person) = persons.position(id) else {
+        // Logs are usually grouped by person: the previous row's person
+        // is checked first.
+        let known = match &previous {
+            Some((last, p)) if last == id => Some(*p),
+            _ => persons.position(id),
+        };
+        let Some(person) = known else {
             let hint = persons
                 .near_match(id)
                 .map_or(String::new(), |m| format!("; the person table has `{m}`"));
@@ -276,6 +306,9 @@ fn read_batch(batch: &Batch<'_>, persons: &Persons) -> Result<BatchEvents> {
             }
         };
         out.events.push((person as u32, week, kind));
+        if previous.as_ref().is_none_or(|(last, _)| last != id) {
+            previous = Some((id.to_string(), person));
+        }
     }
     if let Some((_, e)) = broken {
         return Err(e);

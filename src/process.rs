@@ -213,11 +213,22 @@ impl Indicator {
     /// `events` for the event-log rules ([`Error::InvalidSetting`] when it
     /// is needed and absent, or names an event type it lacks).
     pub fn judge(&self, panel: &Panel, events: Option<&EventLog>) -> Result<ProcessCounts> {
+        let slots = events.map(|log| log.slots(panel.persons()));
+        self.judge_in(panel, events.zip(slots.as_deref()))
+    }
+
+    /// [`Indicator::judge`] with the panel's persons already looked up in
+    /// the log.
+    fn judge_in(
+        &self,
+        panel: &Panel,
+        events: Option<(&EventLog, &[(u32, u32)])>,
+    ) -> Result<ProcessCounts> {
         self.check()?;
         let what = format!("process `{}`", self.name());
-        let log = match (self, events) {
+        let (log, slots) = match (self, events) {
             (Indicator::Inactive(rule), _) => return inactive_run(panel, rule),
-            (_, Some(log)) => log,
+            (_, Some(found)) => found,
             (_, None) => {
                 return Err(Error::InvalidSetting {
                     name: what,
@@ -283,7 +294,7 @@ impl Indicator {
             let followed = panel.followed_until(p)?;
             let referral = persons.referral_weeks()[p];
             let end = followed.min(last.event_week(referral));
-            let (abs, kinds) = log.of_person(&persons.ids()[p]);
+            let (abs, kinds) = log.events_at(slots[p]);
             let weeks: Vec<i32> = abs.iter().map(|&w| w - referral.index()).collect();
             let j = judge(&weeks, kinds, end);
             j.judged.then_some(j)
@@ -304,6 +315,24 @@ impl Indicator {
             }),
         })
     }
+}
+
+/// Every indicator of `rules` over the persons of `panel`, each person
+/// looked up in the event log once for all of them.
+pub fn judge_all(
+    rules: &[Indicator],
+    panel: &Panel,
+    events: Option<&EventLog>,
+) -> Result<Vec<ProcessCounts>> {
+    let slots = match events {
+        Some(log) if rules.iter().any(Indicator::needs_events) => Some(log.slots(panel.persons())),
+        _ => None,
+    };
+    let events = events.zip(slots.as_deref());
+    rules
+        .iter()
+        .map(|rule| rule.judge_in(panel, events))
+        .collect()
 }
 
 /// Per site and arm, the persons judged and met ([met, judged]) and the

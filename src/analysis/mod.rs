@@ -59,7 +59,7 @@ use crate::panel::{
     panel_order,
 };
 use crate::persons::{Arm, Persons};
-use crate::process::{ProcessCounts, ProcessTable};
+use crate::process::{self, ProcessCounts, ProcessTable};
 use crate::report;
 use crate::results::EndedFollowup;
 use crate::sites::{self, CorrelationTable, Sources};
@@ -774,11 +774,7 @@ impl Analysis {
             (true, Some(k)) => Some(HoursAt::of(panel, k)?),
             _ => None,
         };
-        let process = c
-            .process
-            .iter()
-            .map(|rule| rule.judge(panel, events))
-            .collect::<Result<Vec<_>>>()?;
+        let process = process::judge_all(&c.process, panel, events)?;
         let cost = match &c.cost {
             Some(spec) => Some(cost::person_costs(panel, spec, &c.priced())?),
             None => None,
