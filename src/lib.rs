@@ -105,7 +105,7 @@
 //! | results | [`Estimate`] (the columns of every table), [`Variance`], [`Table`] (`to_frame`, `write_csv`), [`analysis::Results`] |
 //! | pipeline | [`analysis::Analysis`], [`analysis::AnalysisConfig`] |
 //! | many outcomes | [`families::family_test`], [`families::FamilyTest`]; [`stats::westfall_young`] |
-//! | process and fidelity | [`events::EventLog`], [`events::EventColumns`]; [`process::Indicator`] (`judge`), [`process::ProcessTable`]; [`survey::Survey`], [`survey::SurveySpec`], [`survey::Fidelity`]; [`sites::SiteMeasure`], [`sites::correlate`]; [`stats::wilson`], [`stats::ratio_share`], [`stats::newcombe`], [`stats::mover`], [`stats::Thresholds`], [`stats::correlation`] |
+//! | process and fidelity | [`events::EventLog`], [`events::EventColumns`]; [`process::Indicator`] (`judge`), [`process::judge_all`], [`process::ProcessTable`]; [`survey::Survey`], [`survey::SurveySpec`], [`survey::Fidelity`]; [`sites::SiteMeasure`], [`sites::correlate`]; [`stats::wilson`], [`stats::ratio_share`], [`stats::newcombe`], [`stats::mover`], [`stats::Thresholds`], [`stats::correlation`] |
 //! | cost | [`cost::CostSpec`], [`cost::person_costs`], [`cost::CostEffects`]; [`stats::fieller`] |
 //! | planning | [`plan::minimum_detectable_effects`], [`plan::PlanSpec`], [`plan::history_sd`]; [`stats::mde`] |
 //! | plain statistics | [`stats::difference_in_means`], [`stats::blocked_difference_in_means`], [`stats::clustered_difference_in_means`], [`stats::blocked_clustered_difference_in_means`], [`stats::holm`], [`stats::benjamini_hochberg`], [`stats::pearson_chi_square`], [`stats::cochran_q`], [`stats::kaplan_meier`], [`stats::log_rank`] |
