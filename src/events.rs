@@ -75,6 +75,7 @@ pub struct EventLog {
     kinds: Vec<u32>,
     last: Week,
     rows: usize,
+    before_referral: usize,
 }
 
 /// One batch's events: (person index, week index, local type index), and
@@ -173,6 +174,10 @@ impl EventLog {
             kinds: events.iter().map(|e| e.2).collect(),
             last,
             rows,
+            before_referral: events
+                .iter()
+                .filter(|e| e.1 < persons.referral_weeks()[e.0 as usize].index())
+                .count(),
         })
     }
 
@@ -189,6 +194,12 @@ impl EventLog {
     /// Number of events (rows) read.
     pub fn rows(&self) -> usize {
         self.rows
+    }
+
+    /// Events dated before their person's referral week: they count for
+    /// no indicator.
+    pub fn before_referral(&self) -> usize {
+        self.before_referral
     }
 
     /// The latest week with an event: the log is taken to cover every week

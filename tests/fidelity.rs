@@ -231,6 +231,7 @@ fn the_event_log_rules_by_hand() {
     // P4 talk 0, placement 4; P6 has no events.
     let (panel, log) = event_trial("rules");
     assert_eq!(log.rows(), 13);
+    assert_eq!(log.before_referral(), 1); // P3's talk in 2023-W50
     assert_eq!(log.types(), ["cv", "placement", "plan", "talk"]);
     let count = |rule: Indicator| {
         let table = rule

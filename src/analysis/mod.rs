@@ -444,6 +444,17 @@ impl Analysis {
                 e.persons.treatment, e.persons.control
             ));
         }
+        if let Some(log) = &events
+            && log.before_referral() > 0
+        {
+            warnings.push(format!(
+                "{} of the {} events in {} are dated before the person's referral week; they \
+                 count for no process indicator",
+                log.before_referral(),
+                log.rows(),
+                c.inputs.events.as_deref().unwrap_or(log.file()).display()
+            ));
+        }
         let process: Vec<ProcessTable> = process
             .iter()
             .map(|p| p.table(design.level, &c.bands))
