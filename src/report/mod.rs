@@ -34,6 +34,17 @@ pub struct Lit {
     pub uncertain: bool,
 }
 
+impl Lit {
+    /// A cell from a share and its light; `None` when either is missing.
+    fn of(share: Option<f64>, light: Option<Light>, uncertain: bool) -> Option<Lit> {
+        Some(Lit {
+            share: share?,
+            light: light?,
+            uncertain,
+        })
+    }
+}
+
 /// The fidelity overview: sites × measures (each process indicator's
 /// treatment-arm share, each survey element in the last wave) with their
 /// lights, as report.md's table and the heat-table figure show it.
@@ -59,12 +70,10 @@ impl Overview {
                 .iter()
                 .filter(|x| x.indicator == rule.name() && x.arm == Some(Arm::Treatment))
                 .filter_map(|x| {
-                    let lit = Lit {
-                        share: x.share?.share,
-                        light: x.light?,
-                        uncertain: x.uncertain,
-                    };
-                    Some((x.site.clone(), lit))
+                    Some((
+                        x.site.clone(),
+                        Lit::of(x.share.map(|s| s.share), x.light, x.uncertain)?,
+                    ))
                 })
                 .collect();
             columns.push((rule.name().to_string(), cells));
@@ -79,12 +88,10 @@ impl Overview {
                     .elements_at(last)
                     .filter(|x| x.element == element)
                     .filter_map(|x| {
-                        let lit = Lit {
-                            share: x.level?.share,
-                            light: x.light?,
-                            uncertain: x.uncertain,
-                        };
-                        Some((x.site.clone(), lit))
+                        Some((
+                            x.site.clone(),
+                            Lit::of(x.level.map(|l| l.share), x.light, x.uncertain)?,
+                        ))
                     })
                     .collect();
                 columns.push((format!("{element} (survey, wave {last})"), cells));
