@@ -1139,10 +1139,9 @@ fn observed_weeks_without_register_rows_are_flagged() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
     // This warning and the sample's own ones (its deaths and emigrations,
-    // the cost per effect's unblocked comparison, the events before
-    // referral).
+    // the events before referral).
     let warnings = json["warnings"].as_array().unwrap();
-    assert_eq!(warnings.len(), 4, "{warnings:?}");
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
     assert!(
         warnings[1]
             .as_str()
@@ -1155,10 +1154,9 @@ fn observed_weeks_without_register_rows_are_flagged() {
     );
     // The sample itself, with its real extract week, has no other warning.
     let warnings = &sample().1.warnings;
-    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[0].starts_with("follow-up ended early for 18 treatment and 18 control"));
     assert!(warnings[1].ends_with("they count for no process indicator"));
-    assert!(warnings[2].starts_with("the cost per effect compares the arms unblocked"));
 }
 
 #[test]

@@ -756,3 +756,36 @@ fn an_event_log_reads_alike_from_csv_parquet_and_a_frame() {
         ["cv", "placement", "plan", "plan_update", "talk"]
     );
 }
+
+#[test]
+fn an_unblocked_cost_beside_blocked_effects_is_said() {
+    use trialpanel::analysis::Analysis;
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data-samples/jobfirst/analysis.toml");
+    let mut config = Analysis::from_file(&file).unwrap().config().clone();
+    config.design.blocked = true;
+    config.families.clear();
+    for o in &mut config.outcomes {
+        o.band = false;
+        o.randomisation = false;
+    }
+    let results = Analysis::new(config, file.parent().unwrap())
+        .unwrap()
+        .run()
+        .unwrap();
+    assert!(
+        results
+            .warnings
+            .iter()
+            .any(|w| w.contains("while the effects are blocked: its intervals are approximate")),
+        "{:?}",
+        results.warnings
+    );
+    // The unblocked sample itself has no such warning.
+    assert!(
+        !sample_results()
+            .warnings
+            .iter()
+            .any(|w| w.contains("cost per effect"))
+    );
+}

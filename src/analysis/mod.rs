@@ -470,13 +470,17 @@ impl Analysis {
         });
         let cost = match (cost, &c.cost) {
             (Some(person), Some(spec)) => {
-                if c.persons.block.is_some() || c.persons.cluster.is_some() {
-                    warnings.push(
+                if c.design.blocked || c.persons.cluster.is_some() {
+                    warnings.push(format!(
                         "the cost per effect compares the arms unblocked with persons as \
-                         independent units; with blocks or clusters its intervals are \
-                         approximate"
-                            .into(),
-                    );
+                         independent units, while the effects are {}: its intervals are \
+                         approximate",
+                        if c.persons.cluster.is_some() {
+                            "cluster-robust"
+                        } else {
+                            "blocked"
+                        }
+                    ));
                 }
                 Some(person.effects(spec, design.level, c.design.variance))
             }
