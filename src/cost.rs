@@ -12,7 +12,9 @@
 //! ([`stats::fieller`]) from cov(Δc, Δy) = Σ_a cov_a(c, y)/n_a and the t
 //! quantile at the smaller of the two Welch df. An interval that is not
 //! bounded is reported as such (two rays, or every ratio), never clipped.
-//! Persons are taken as independent and the arms unblocked.
+//! With a blocked design each difference is the blocked estimator and the
+//! covariance is summed over the blocks with their squared weights; persons
+//! are taken as independent (no cluster-robust version yet).
 //!
 //! ```
 //! use trialpanel::cost::{CostSpec, Priced, person_costs};
@@ -28,7 +30,7 @@
 //!     .long_frame(trial.register, "register", &LongColumns::default())?;
 //! let spec = CostSpec { through: 26, programme: 5000.0, per: vec!["self_supporting".into()] };
 //! let priced = [Priced { outcome: Outcome::self_supporting(), at_end: false }];
-//! let costs = person_costs(&panel, &spec, &priced)?.effects(&spec, 0.95, Variance::Welch);
+//! let costs = person_costs(&panel, &spec, &priced)?.effects(&spec, 0.95, Variance::Welch, false);
 //! assert!(costs.cost.effect.is_some());
 //! # Ok::<(), trialpanel::Error>(())
 //! ```
@@ -80,6 +82,8 @@ pub struct Priced {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PersonCosts {
     arms: Vec<Arm>,
+    /// Block (site) index of each person, as in the person table.
+    blocks: Vec<u32>,
     cost: Vec<Option<f64>>,
     outcomes: Vec<Vec<Option<f64>>>,
 }
@@ -143,6 +147,7 @@ pub fn person_costs(panel: &Panel, spec: &CostSpec, priced: &[Priced]) -> Result
         .collect::<Result<Vec<_>>>()?;
     Ok(PersonCosts {
         arms: persons.arms().to_vec(),
+        blocks: persons.blocks().index.clone(),
         cost,
         outcomes,
     })
@@ -153,6 +158,7 @@ impl PersonCosts {
     /// the panel order).
     pub fn append(&mut self, other: PersonCosts) {
         self.arms.extend(other.arms);
+        self.blocks.extend(other.blocks);
         self.cost.extend(other.cost);
         if self.outcomes.is_empty() {
             self.outcomes = other.outcomes;
@@ -164,42 +170,26 @@ impl PersonCosts {
     }
 
     /// The incremental cost and the cost per extra unit of each priced
-    /// outcome (named as `spec.per`), at `level`.
-    pub fn effects(&self, spec: &CostSpec, level: f64, variance: Variance) -> CostEffects {
-        let moments = |keep: &dyn Fn(usize) -> Option<f64>, arm: Arm| {
-            let v: Vec<f64> = (0..self.arms.len())
-                .filter(|&p| self.arms[p] == arm)
-                .filter_map(keep)
-                .collect();
-            Moments::of(&v)
+    /// outcome (named as `spec.per`), at `level`; with `blocked`, each
+    /// difference is the blocked estimator (block effects weighted by block
+    /// size, df = N − 2B) and cov(Δc, Δy) = Σ_b w_b² Σ_a cov_ab(c, y)/n_ab.
+    pub fn effects(
+        &self,
+        spec: &CostSpec,
+        level: f64,
+        variance: Variance,
+        blocked: bool,
+    ) -> CostEffects {
+        let compare = |keep: &dyn Fn(usize) -> Option<(f64, f64)>| {
+            self.compare(keep, level, variance, blocked)
         };
-        let diff = |keep: &dyn Fn(usize) -> Option<f64>| {
-            stats::difference_in_means(
-                &moments(keep, Arm::Treatment),
-                &moments(keep, Arm::Control),
-                level,
-                variance,
-            )
-        };
-        let cost = diff(&|p| self.cost[p]);
+        let (cost, _, _) = compare(&|p| self.cost[p].map(|c| (c, 0.0)));
         let per = spec
             .per
             .iter()
             .zip(&self.outcomes)
             .map(|(name, y)| {
-                let both = |p: usize| self.cost[p].zip(y[p]);
-                let dc = diff(&|p| both(p).map(|b| b.0));
-                let dy = diff(&|p| both(p).map(|b| b.1));
-                let cov: f64 = [Arm::Treatment, Arm::Control]
-                    .iter()
-                    .map(|&arm| {
-                        let pairs: Vec<(f64, f64)> = (0..self.arms.len())
-                            .filter(|&p| self.arms[p] == arm)
-                            .filter_map(both)
-                            .collect();
-                        covariance(&pairs) / pairs.len().max(1) as f64
-                    })
-                    .sum();
+                let (dc, dy, cov) = compare(&|p| self.cost[p].zip(y[p]));
                 let ratio = match (dc.effect, dy.effect, dc.se, dy.se, dc.df, dy.df) {
                     (Some(a), Some(b), Some(sa), Some(sb), Some(fa), Some(fb)) => {
                         stats::t_quantile(1.0 - (1.0 - level) / 2.0, fa.min(fb))
@@ -220,9 +210,82 @@ impl PersonCosts {
         CostEffects {
             through: spec.through,
             programme: spec.programme,
+            blocked,
             cost,
             per,
         }
+    }
+
+    /// Δc, Δy and cov(Δc, Δy) over the persons with a pair (c, y) from
+    /// `keep`, unblocked or blocked.
+    fn compare(
+        &self,
+        keep: &dyn Fn(usize) -> Option<(f64, f64)>,
+        level: f64,
+        variance: Variance,
+        blocked: bool,
+    ) -> (Estimate, Estimate, f64) {
+        // Per block (one group when unblocked), per arm: the pairs.
+        let groups = if blocked {
+            self.blocks
+                .iter()
+                .map(|&b| b as usize + 1)
+                .max()
+                .unwrap_or(0)
+        } else {
+            1
+        };
+        let mut pairs: Vec<[Vec<(f64, f64)>; 2]> = vec![[Vec::new(), Vec::new()]; groups];
+        for p in 0..self.arms.len() {
+            if let Some(pair) = keep(p) {
+                let g = if blocked { self.blocks[p] as usize } else { 0 };
+                pairs[g][self.arms[p] as usize].push(pair);
+            }
+        }
+        let moments = |v: &[(f64, f64)], second: bool| {
+            let x: Vec<f64> = v.iter().map(|p| if second { p.1 } else { p.0 }).collect();
+            Moments::of(&x)
+        };
+        let (t, c) = (Arm::Treatment as usize, Arm::Control as usize);
+        // Σ_a cov_a(c, y)/n_a of a group.
+        let cov_of = |g: &[Vec<(f64, f64)>; 2]| {
+            g.iter()
+                .map(|arm| covariance(arm) / arm.len().max(1) as f64)
+                .sum::<f64>()
+        };
+        if !blocked {
+            let g = &pairs[0];
+            let diff = |second| {
+                stats::difference_in_means(
+                    &moments(&g[t], second),
+                    &moments(&g[c], second),
+                    level,
+                    variance,
+                )
+            };
+            return (diff(false), diff(true), cov_of(g));
+        }
+        let diff = |second| {
+            let blocks: Vec<(Moments, Moments)> = pairs
+                .iter()
+                .map(|g| (moments(&g[t], second), moments(&g[c], second)))
+                .collect();
+            stats::blocked_difference_in_means(&blocks, level, variance).estimate
+        };
+        // The blocks the blocked estimator uses: two persons in each arm.
+        let used: Vec<&[Vec<(f64, f64)>; 2]> = pairs
+            .iter()
+            .filter(|g| g[t].len() >= 2 && g[c].len() >= 2)
+            .collect();
+        let n: usize = used.iter().map(|g| g[t].len() + g[c].len()).sum();
+        let cov = used
+            .iter()
+            .map(|g| {
+                let w = (g[t].len() + g[c].len()) as f64 / n.max(1) as f64;
+                w * w * cov_of(g)
+            })
+            .sum();
+        (diff(false), diff(true), cov)
     }
 }
 
@@ -262,6 +325,8 @@ pub struct CostEffects {
     pub through: i32,
     /// Programme cost per treated person.
     pub programme: f64,
+    /// The differences are blocked.
+    pub blocked: bool,
     /// Mean cost per person per arm and Δc.
     pub cost: Estimate,
     /// Per priced outcome.

@@ -510,7 +510,7 @@ fn cost_per_effect_equals_the_r_reference() {
         },
     ];
     let costs = person_costs(&panel, &spec, &priced).unwrap();
-    let e = costs.effects(&spec, 0.95, Variance::Welch);
+    let e = costs.effects(&spec, 0.95, Variance::Welch, false);
     let r = &rows("cost/reference.csv")[0];
     assert_eq!((e.cost.n_treat, e.cost.n_control), (14, 18));
     close(
@@ -548,7 +548,7 @@ fn cost_per_effect_equals_the_r_reference() {
         }],
     )
     .unwrap()
-    .effects(&spec, 0.95, Variance::Welch);
+    .effects(&spec, 0.95, Variance::Welch, false);
     assert_eq!(e.per[1].effect.effect, weekly.per[0].effect.effect);
     // cost.csv: one `cost` row, then cost, effect and cost per unit per outcome.
     let frame = trialpanel::Table::to_frame(&e).unwrap();
@@ -556,7 +556,7 @@ fn cost_per_effect_equals_the_r_reference() {
     // Halves of the persons appended give the whole.
     let mut whole = costs.clone();
     whole.append(costs.clone());
-    let doubled = whole.effects(&spec, 0.95, Variance::Welch);
+    let doubled = whole.effects(&spec, 0.95, Variance::Welch, false);
     assert_eq!(doubled.cost.n_treat, 28);
     close("same mean", doubled.cost.effect.unwrap(), num(r, "dc"));
 }
@@ -758,7 +758,7 @@ fn an_event_log_reads_alike_from_csv_parquet_and_a_frame() {
 }
 
 #[test]
-fn an_unblocked_cost_beside_blocked_effects_is_said() {
+fn a_blocked_design_blocks_the_cost_per_effect_too() {
     use trialpanel::analysis::Analysis;
     let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("data-samples/jobfirst/analysis.toml");
@@ -773,19 +773,64 @@ fn an_unblocked_cost_beside_blocked_effects_is_said() {
         .unwrap()
         .run()
         .unwrap();
-    assert!(
-        results
-            .warnings
-            .iter()
-            .any(|w| w.contains("while the effects are blocked: its intervals are approximate")),
-        "{:?}",
-        results.warnings
+    let (blocked, unblocked) = (
+        results.cost.unwrap(),
+        sample_results().cost.clone().unwrap(),
     );
-    // The unblocked sample itself has no such warning.
+    assert!(blocked.blocked && !unblocked.blocked);
+    // The blocked estimator's df: the persons followed through K less 2 per block.
+    let n = (blocked.cost.n_treat + blocked.cost.n_control) as f64;
+    assert_eq!(blocked.cost.df, Some(n - 2.0 * 15.0));
+    assert_ne!(blocked.cost.effect, unblocked.cost.effect);
     assert!(
-        !sample_results()
+        !results
             .warnings
             .iter()
             .any(|w| w.contains("cost per effect"))
     );
+}
+
+#[test]
+fn blocked_cost_per_effect_equals_estimatr() {
+    use trialpanel::cost::{CostSpec, Priced, person_costs};
+    use trialpanel::{CodeTable, LongColumns, Outcome, Panel, PersonSpec, Persons, Variance};
+    let dir = common::fixture("cost");
+    let spec_persons = PersonSpec::default().block_column("site");
+    let persons = Persons::read(dir.join("persons.csv"), &spec_persons).unwrap();
+    let codes = CodeTable::read(dir.join("codes.csv")).unwrap();
+    let panel = Panel::builder(&persons, &codes)
+        .long_file(dir.join("register.csv"), &LongColumns::default())
+        .unwrap();
+    let spec = CostSpec {
+        through: 8,
+        programme: 2000.0,
+        per: vec!["self_supporting".into()],
+    };
+    let priced = [Priced {
+        outcome: Outcome::self_supporting(),
+        at_end: false,
+    }];
+    let e =
+        person_costs(&panel, &spec, &priced)
+            .unwrap()
+            .effects(&spec, 0.95, Variance::Welch, true);
+    let r = &rows("cost/reference_blocked.csv")[0];
+    assert!(e.blocked);
+    let s = &e.per[0];
+    close("dc", s.cost.effect.unwrap(), num(r, "dc"));
+    close("se c", s.cost.se.unwrap(), num(r, "se_c"));
+    close("df c", s.cost.df.unwrap(), num(r, "df_c"));
+    close("dy", s.effect.effect.unwrap(), num(r, "dy"));
+    close("se y", s.effect.se.unwrap(), num(r, "se_y"));
+    close("cov", s.covariance, num(r, "cov"));
+    close("ratio", s.ratio.unwrap(), num(r, "ratio"));
+    match s.interval.unwrap() {
+        Fieller::Bounded { low, high } => {
+            close("fieller low", low, num(r, "low"));
+            close("fieller high", high, num(r, "high"));
+        }
+        f => panic!("{f:?}"),
+    }
+    // The overall incremental cost is the same blocked difference.
+    close("cost", e.cost.effect.unwrap(), num(r, "dc"));
 }

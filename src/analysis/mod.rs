@@ -470,19 +470,14 @@ impl Analysis {
         });
         let cost = match (cost, &c.cost) {
             (Some(person), Some(spec)) => {
-                if c.design.blocked || c.persons.cluster.is_some() {
-                    warnings.push(format!(
-                        "the cost per effect compares the arms unblocked with persons as \
-                         independent units, while the effects are {}: its intervals are \
-                         approximate",
-                        if c.persons.cluster.is_some() {
-                            "cluster-robust"
-                        } else {
-                            "blocked"
-                        }
-                    ));
+                if c.persons.cluster.is_some() {
+                    warnings.push(
+                        "the cost per effect takes persons as independent units, while the \
+                         effects are cluster-robust: its intervals are too narrow"
+                            .into(),
+                    );
                 }
-                Some(person.effects(spec, design.level, c.design.variance))
+                Some(person.effects(spec, design.level, c.design.variance, c.design.blocked))
             }
             _ => None,
         };

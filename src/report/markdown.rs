@@ -772,7 +772,7 @@ fn cost(s: &mut String, c: &CostEffects) {
     let e = &c.cost;
     let _ = writeln!(
         s,
-        "## Cost per effect\n\nCost per person over event weeks 0–{} (the weekly unit costs of the code table's categories{}), among the persons followed through week {}: treatment {} (n = {}), control {} (n = {}); incremental cost {} [{}, {}] ({}). Persons are taken as independent and the arms unblocked.\n",
+        "## Cost per effect\n\nCost per person over event weeks 0–{} (the weekly unit costs of the code table's categories{}), among the persons followed through week {}: treatment {} (n = {}), control {} (n = {}); incremental cost {} [{}, {}] ({}), {}.\n",
         c.through,
         if c.programme > 0.0 {
             format!(
@@ -790,7 +790,12 @@ fn cost(s: &mut String, c: &CostEffects) {
         money(e.effect),
         money(e.ci_low),
         money(e.ci_high),
-        p_is(e.p_value)
+        p_is(e.p_value),
+        if c.blocked {
+            "blocked as the effects are (block differences weighted by block size)"
+        } else {
+            "unblocked as the effects are"
+        }
     );
     if c.per.is_empty() {
         return;
