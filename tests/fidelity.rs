@@ -483,6 +483,26 @@ fn an_element_whose_respondents_answer_every_item_has_the_mean_and_se_of_their_s
     assert!(f.changes.is_empty());
 }
 
+/// Δc, Δy, their se, df and covariance, the ratio and its bounded Fieller
+/// interval against a reference row (tests/fixtures/cost).
+fn check_cost_per(s: &trialpanel::cost::CostPer, r: &std::collections::HashMap<String, String>) {
+    close("dc", s.cost.effect.unwrap(), num(r, "dc"));
+    close("se c", s.cost.se.unwrap(), num(r, "se_c"));
+    close("df c", s.cost.df.unwrap(), num(r, "df_c"));
+    close("dy", s.effect.effect.unwrap(), num(r, "dy"));
+    close("se y", s.effect.se.unwrap(), num(r, "se_y"));
+    close("df y", s.effect.df.unwrap(), num(r, "df_y"));
+    close("cov", s.covariance, num(r, "cov"));
+    close("ratio", s.ratio.unwrap(), num(r, "ratio"));
+    match s.interval.unwrap() {
+        Fieller::Bounded { low, high } => {
+            close("fieller low", low, num(r, "low"));
+            close("fieller high", high, num(r, "high"));
+        }
+        f => panic!("{f:?}"),
+    }
+}
+
 #[test]
 fn cost_per_effect_equals_the_r_reference() {
     use trialpanel::cost::{CostSpec, Priced, person_costs};
@@ -524,20 +544,7 @@ fn cost_per_effect_equals_the_r_reference() {
         num(r, "mean_control"),
     );
     close("dc", e.cost.effect.unwrap(), num(r, "dc"));
-    close("se c", e.cost.se.unwrap(), num(r, "se_c"));
-    close("df c", e.cost.df.unwrap(), num(r, "df_c"));
-    let s = &e.per[0];
-    close("dy", s.effect.effect.unwrap(), num(r, "dy"));
-    close("se y", s.effect.se.unwrap(), num(r, "se_y"));
-    close("cov", s.covariance, num(r, "cov"));
-    close("ratio", s.ratio.unwrap(), num(r, "ratio"));
-    match s.interval.unwrap() {
-        Fieller::Bounded { low, high } => {
-            close("fieller low", low, num(r, "low"));
-            close("fieller high", high, num(r, "high"));
-        }
-        f => panic!("{f:?}"),
-    }
+    check_cost_per(&e.per[0], r);
     // The placement weeks priced at K equal their weekly sum over 0..=K.
     let weekly = person_costs(
         &panel,
@@ -816,21 +823,7 @@ fn blocked_cost_per_effect_equals_estimatr() {
             .effects(&spec, 0.95, Variance::Welch, true);
     let r = &rows("cost/reference_blocked.csv")[0];
     assert!(e.blocked);
-    let s = &e.per[0];
-    close("dc", s.cost.effect.unwrap(), num(r, "dc"));
-    close("se c", s.cost.se.unwrap(), num(r, "se_c"));
-    close("df c", s.cost.df.unwrap(), num(r, "df_c"));
-    close("dy", s.effect.effect.unwrap(), num(r, "dy"));
-    close("se y", s.effect.se.unwrap(), num(r, "se_y"));
-    close("cov", s.covariance, num(r, "cov"));
-    close("ratio", s.ratio.unwrap(), num(r, "ratio"));
-    match s.interval.unwrap() {
-        Fieller::Bounded { low, high } => {
-            close("fieller low", low, num(r, "low"));
-            close("fieller high", high, num(r, "high"));
-        }
-        f => panic!("{f:?}"),
-    }
+    check_cost_per(&e.per[0], r);
     // The overall incremental cost is the same blocked difference.
     close("cost", e.cost.effect.unwrap(), num(r, "dc"));
 }
