@@ -240,23 +240,24 @@ impl Indicator {
             Indicator::Inactive(rule) => return inactive_run(panel, rule),
             Indicator::Within(r) => {
                 let (kind, d) = (log.kind(&r.event, &what)?, r.weeks);
-                Box::new(move |weeks: &[i32], kinds: &[u32], end: i32| {
+                Box::new(move |weeks: &[i32], base: i32, kinds: &[u32], end: i32| {
                     let met = weeks
                         .iter()
                         .zip(kinds)
-                        .any(|(&k, &t)| t == kind && (0..d).contains(&k));
+                        .any(|(&w, &t)| t == kind && (0..d).contains(&(w - base)));
                     Judged::person(end >= d - 1, met)
                 })
             }
             Indicator::Every(r) => {
                 let (kind, m) = (log.kind(&r.event, &what)?, r.weeks);
                 let through = r.through.unwrap_or(i32::MAX);
-                Box::new(move |weeks: &[i32], kinds: &[u32], end: i32| {
+                Box::new(move |weeks: &[i32], base: i32, kinds: &[u32], end: i32| {
                     let last = end.min(through);
                     let windows = if last < 0 { 0 } else { (last + 1) / m };
                     // One pass over the events: the windows with one.
                     let mut hit = vec![false; windows as usize];
-                    for (&k, &t) in weeks.iter().zip(kinds) {
+                    for (&w, &t) in weeks.iter().zip(kinds) {
+                        let k = w - base;
                         if t == kind && k >= 0 && k < windows * m {
                             hit[(k / m) as usize] = true;
                         }
@@ -268,16 +269,20 @@ impl Indicator {
             Indicator::After(r) => {
                 let (kind, first) = (log.kind(&r.event, &what)?, log.kind(&r.after, &what)?);
                 let (d, through) = (r.weeks, r.through.unwrap_or(i32::MAX));
-                Box::new(move |weeks: &[i32], kinds: &[u32], end: i32| {
-                    // The B weeks, in order (the events are sorted by week).
+                Box::new(move |weeks: &[i32], base: i32, kinds: &[u32], end: i32| {
+                    if !kinds.contains(&first) {
+                        return Judged::units(0, 0);
+                    }
+                    // The B event weeks, in order (the events are sorted by week).
                     let b: Vec<i32> = weeks
                         .iter()
                         .zip(kinds)
                         .filter(|&(_, &t)| t == kind)
-                        .map(|(&k, _)| k)
+                        .map(|(&w, _)| w - base)
                         .collect();
                     let (mut judged, mut met) = (0u64, 0u64);
-                    for (&a, &t) in weeks.iter().zip(kinds) {
+                    for (&w, &t) in weeks.iter().zip(kinds) {
+                        let a = w - base;
                         if t == first && a >= 0 && a <= through && a + d - 1 <= end {
                             judged += 1;
                             let next = b.partition_point(|&k| k < a);
@@ -294,9 +299,8 @@ impl Indicator {
             let followed = panel.followed_until(p)?;
             let referral = persons.referral_weeks()[p];
             let end = followed.min(last.event_week(referral));
-            let (abs, kinds) = log.events_at(slots[p]);
-            let weeks: Vec<i32> = abs.iter().map(|&w| w - referral.index()).collect();
-            let j = judge(&weeks, kinds, end);
+            let (weeks, kinds) = log.events_at(slots[p]);
+            let j = judge(weeks, referral.index(), kinds, end);
             j.judged.then_some(j)
         });
         let sites = persons.blocks().labels.clone();
@@ -381,9 +385,10 @@ type Tallies = (Vec<[[usize; 2]; 2]>, Vec<[[u64; 5]; 2]>);
 /// Persons per parallel task of [`tally_persons`].
 const PERSONS_PER_TASK: usize = 16_384;
 
-/// A person's verdict from their event weeks and types and the last event
-/// week they are followed.
-type Judge = Box<dyn Fn(&[i32], &[u32], i32) -> Judged + Sync>;
+/// A person's verdict from their events' week indices, their referral
+/// week's index (event week = week − referral), the events' types and the
+/// last event week they are followed.
+type Judge = Box<dyn Fn(&[i32], i32, &[u32], i32) -> Judged + Sync>;
 
 /// One person under a rule: judged at all, meeting it, and for the rules
 /// with windows or events the (judged, met) units.

@@ -483,6 +483,18 @@ fn an_element_whose_respondents_answer_every_item_has_the_mean_and_se_of_their_s
     assert!(f.changes.is_empty());
 }
 
+/// The panel of the cost fixture (tests/fixtures/cost), persons read with
+/// `spec`.
+fn cost_panel(spec: &trialpanel::PersonSpec) -> trialpanel::Panel {
+    use trialpanel::{CodeTable, LongColumns, Panel, Persons};
+    let dir = common::fixture("cost");
+    let persons = Persons::read(dir.join("persons.csv"), spec).unwrap();
+    let codes = CodeTable::read(dir.join("codes.csv")).unwrap();
+    Panel::builder(&persons, &codes)
+        .long_file(dir.join("register.csv"), &LongColumns::default())
+        .unwrap()
+}
+
 /// Δc, Δy, their se, df and covariance, the ratio and its bounded Fieller
 /// interval against a reference row (tests/fixtures/cost).
 fn check_cost_per(s: &trialpanel::cost::CostPer, r: &std::collections::HashMap<String, String>) {
@@ -506,13 +518,8 @@ fn check_cost_per(s: &trialpanel::cost::CostPer, r: &std::collections::HashMap<S
 #[test]
 fn cost_per_effect_equals_the_r_reference() {
     use trialpanel::cost::{CostSpec, Priced, person_costs};
-    use trialpanel::{CodeTable, LongColumns, Outcome, Panel, PersonSpec, Persons, Variance};
-    let dir = common::fixture("cost");
-    let persons = Persons::read(dir.join("persons.csv"), &PersonSpec::default()).unwrap();
-    let codes = CodeTable::read(dir.join("codes.csv")).unwrap();
-    let panel = Panel::builder(&persons, &codes)
-        .long_file(dir.join("register.csv"), &LongColumns::default())
-        .unwrap();
+    use trialpanel::{Outcome, PersonSpec, Variance};
+    let panel = cost_panel(&PersonSpec::default());
     let spec = CostSpec {
         through: 8,
         programme: 2000.0,
@@ -800,14 +807,8 @@ fn a_blocked_design_blocks_the_cost_per_effect_too() {
 #[test]
 fn blocked_cost_per_effect_equals_estimatr() {
     use trialpanel::cost::{CostSpec, Priced, person_costs};
-    use trialpanel::{CodeTable, LongColumns, Outcome, Panel, PersonSpec, Persons, Variance};
-    let dir = common::fixture("cost");
-    let spec_persons = PersonSpec::default().block_column("site");
-    let persons = Persons::read(dir.join("persons.csv"), &spec_persons).unwrap();
-    let codes = CodeTable::read(dir.join("codes.csv")).unwrap();
-    let panel = Panel::builder(&persons, &codes)
-        .long_file(dir.join("register.csv"), &LongColumns::default())
-        .unwrap();
+    use trialpanel::{Outcome, PersonSpec, Variance};
+    let panel = cost_panel(&PersonSpec::default().block_column("site"));
     let spec = CostSpec {
         through: 8,
         programme: 2000.0,
