@@ -7,9 +7,9 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use polars::prelude::{IntoColumn, NamedFrom, Series};
-use trialpanel::effects::{self, BandSpec};
+use trialpanel::estimators::{self, BandSpec};
+use trialpanel::outcome::completions;
 use trialpanel::simulate::{TrialSpec, simulate};
-use trialpanel::spell;
 use trialpanel::{
     Adjustment, CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule,
     lin_effects,
@@ -53,17 +53,17 @@ fn bench_panel(c: &mut Criterion) {
     c.bench_function("weekly effects of hours, weeks 0..=44, 20k persons", |b| {
         b.iter(|| {
             let values = Outcome::hours().evaluate(&panel, 0..=44).expect("values");
-            effects::weekly_effects(&values, &Design::default()).expect("effects")
+            estimators::weekly_effects(&values, &Design::default()).expect("effects")
         })
     });
     let hours = Outcome::hours().evaluate(&panel, 0..=44).expect("values");
-    let weekly = effects::weekly_effects(&hours, &Design::default()).expect("effects");
+    let weekly = estimators::weekly_effects(&hours, &Design::default()).expect("effects");
     c.bench_function(
         "simultaneous band, 45 weeks, 20k persons, 100k draws",
-        |b| b.iter(|| effects::simultaneous_band(&hours, &weekly, &BandSpec::default())),
+        |b| b.iter(|| estimators::simultaneous_band(&hours, &weekly, &BandSpec::default())),
     );
     c.bench_function("spell completions, 20k persons", |b| {
-        b.iter(|| spell::completions(&panel, &SpellRule::default()).expect("spells"))
+        b.iter(|| completions(&panel, &SpellRule::default()).expect("spells"))
     });
 
     let adjustment = ["age", "female", "education", "children"]
@@ -109,7 +109,7 @@ fn bench_panel(c: &mut Criterion) {
         "clustered (CR2) weekly effects of hours, 20k persons",
         |b| {
             b.iter(|| {
-                effects::weekly_effects(&hours, &Design::default().blocked(true)).expect("cr2")
+                estimators::weekly_effects(&hours, &Design::default().blocked(true)).expect("cr2")
             })
         },
     );

@@ -33,11 +33,12 @@ use polars::prelude::{
     Column, DataFrame, Float64Chunked, Int32Chunked, IntoColumn, IntoSeries, NewChunkedArray,
 };
 use rayon::prelude::*;
-use trialpanel::balance;
-use trialpanel::effects::{self, BandSpec, RandomisationSpec};
+use trialpanel::estimators;
+use trialpanel::estimators::time_to_spell;
+use trialpanel::estimators::{BandSpec, RandomisationSpec};
+use trialpanel::outcome::WeeklySums;
+use trialpanel::outcome::completions;
 use trialpanel::simulate;
-use trialpanel::spell;
-use trialpanel::sums::WeeklySums;
 use trialpanel::{Arm, CodeTable, Design, LongColumns, Outcome, Panel, Persons};
 
 fn sizes() -> Vec<usize> {
@@ -78,10 +79,9 @@ fn core(panel: &Panel) -> usize {
     let mut outcomes = scale::outcomes();
     outcomes.push(Outcome::spell(scale::spell_rule()));
     let sums = WeeklySums::of(panel, &outcomes, scale::EFFECT_WEEKS).expect("sums");
-    let effects = sums
-        .effects(&Design::default().blocked(true))
+    let effects = estimators::weekly_effects_from_sums(&sums, &Design::default().blocked(true))
         .expect("effects");
-    let balance = balance::balance(panel, &scale::balance_spec()).expect("balance");
+    let balance = estimators::balance(panel, &scale::balance_spec()).expect("balance");
     effects.len() + balance.rows.len()
 }
 
@@ -157,26 +157,28 @@ fn bench_sizes(c: &mut Criterion) {
         group.bench_function("five outcomes, weekly effects", |b| {
             b.iter(|| {
                 let sums = WeeklySums::of(&panel, &scale::outcomes(), scale::EFFECT_WEEKS);
-                sums.and_then(|s| s.effects(&Design::default().blocked(true)))
-                    .expect("effects")
+                sums.and_then(|s| {
+                    estimators::weekly_effects_from_sums(&s, &Design::default().blocked(true))
+                })
+                .expect("effects")
             })
         });
         group.bench_function("spell indicator, weekly effects", |b| {
             b.iter(|| {
                 let spell = [Outcome::spell(scale::spell_rule())];
                 let sums = WeeklySums::of(&panel, &spell, scale::EFFECT_WEEKS);
-                sums.and_then(|s| s.effects(&Design::default()))
+                sums.and_then(|s| estimators::weekly_effects_from_sums(&s, &Design::default()))
                     .expect("effects")
             })
         });
         group.bench_function("spell completions and Kaplan-Meier", |b| {
             b.iter(|| {
-                let done = spell::completions(&panel, &scale::spell_rule()).expect("spells");
-                spell::time_to_spell(&done, 0.95).expect("km")
+                let done = completions(&panel, &scale::spell_rule()).expect("spells");
+                time_to_spell(&done, 0.95).expect("km")
             })
         });
         group.bench_function("balance, 10 covariates", |b| {
-            b.iter(|| balance::balance(&panel, &scale::balance_spec()).expect("balance"))
+            b.iter(|| estimators::balance(&panel, &scale::balance_spec()).expect("balance"))
         });
         group.bench_function("core: five outcomes + spell + balance", |b| {
             b.iter(|| black_box(core(&panel)))
@@ -185,9 +187,9 @@ fn bench_sizes(c: &mut Criterion) {
             let values = Outcome::employed(0.0)
                 .evaluate(&panel, scale::EFFECT_WEEKS)
                 .expect("values");
-            let weekly = effects::weekly_effects(&values, &Design::default()).expect("effects");
+            let weekly = estimators::weekly_effects(&values, &Design::default()).expect("effects");
             group.bench_function("simultaneous band, 78 weeks, 100k draws", |b| {
-                b.iter(|| effects::simultaneous_band(&values, &weekly, &BandSpec::default()))
+                b.iter(|| estimators::simultaneous_band(&values, &weekly, &BandSpec::default()))
             });
         }
         if n == 100_000 {
@@ -196,7 +198,7 @@ fn bench_sizes(c: &mut Criterion) {
                 .expect("values");
             let options = RandomisationSpec::default();
             group.bench_function("randomisation test, 1,000 draws", |b| {
-                b.iter(|| effects::randomisation_test(&values, &Design::default(), &options))
+                b.iter(|| estimators::randomisation_test(&values, &Design::default(), &options))
             });
             let trial = simulate::simulate(&scale::config(n)).expect("trial");
             let persons =

@@ -42,11 +42,11 @@ mod scale;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use trialpanel::balance;
-use trialpanel::effects::{self, BandSpec};
+use trialpanel::estimators::time_to_spell;
+use trialpanel::estimators::{self, BandSpec};
+use trialpanel::outcome::WeeklySums;
+use trialpanel::outcome::completions;
 use trialpanel::simulate;
-use trialpanel::spell;
-use trialpanel::sums::WeeklySums;
 use trialpanel::{Design, Outcome, Table};
 
 // Batches allocate and free large buffers; the system allocator returns
@@ -136,23 +136,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let design = Design::default().blocked(true);
     let mut outcomes = scale::outcomes();
     outcomes.push(Outcome::spell(scale::spell_rule()));
-    let weekly = WeeklySums::of(&panel, &outcomes, scale::EFFECT_WEEKS)?.effects(&design)?;
+    let sums = WeeklySums::of(&panel, &outcomes, scale::EFFECT_WEEKS)?;
+    let weekly = estimators::weekly_effects_from_sums(&sums, &design)?;
     clock.stage("weekly effects: five outcomes + spell indicator");
 
-    let completions = spell::completions(&panel, &scale::spell_rule())?;
-    let km = spell::time_to_spell(&completions, design.level)?;
+    let completions = completions(&panel, &scale::spell_rule())?;
+    let km = time_to_spell(&completions, design.level)?;
     clock.stage("spell completions and Kaplan–Meier");
 
-    let balance = balance::balance(&panel, &scale::balance_spec())?;
+    let balance = estimators::balance(&panel, &scale::balance_spec())?;
     clock.stage("balance, 10 covariates + joint test");
 
     let employed = Outcome::employed(0.0).evaluate(&panel, scale::EFFECT_WEEKS)?;
-    let employed_effects = effects::weekly_effects(&employed, &Design::default())?;
-    let band = effects::simultaneous_band(&employed, &employed_effects, &BandSpec::default())?;
+    let employed_effects = estimators::weekly_effects(&employed, &Design::default())?;
+    let band = estimators::simultaneous_band(&employed, &employed_effects, &BandSpec::default())?;
     drop(employed);
     clock.stage("simultaneous band of `employed` (100k draws)");
 
-    effects::write_effects_csv(&weekly, dir.join("effects.csv"))?;
+    estimators::write_effects_csv(&weekly, dir.join("effects.csv"))?;
     balance.write_csv(dir.join("balance.csv"))?;
     clock.stage("write effects.csv and balance.csv");
 

@@ -1,6 +1,7 @@
 use std::path::PathBuf;
 
-use crate::weeks::Week;
+use crate::excerpt::{VALUE_CHARS, excerpt};
+use crate::weeks::{Week, WeekError};
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -277,8 +278,9 @@ pub enum Error {
 
     /// A referral week that the register does not cover.
     #[error(
-        "{file}: row {row}: person `{id}` has referral week {referral}, \
-         outside the register's observed weeks {from} to {until}"
+        "{file}: row {row}: person `{}` has referral week {referral}, \
+         outside the register's observed weeks {from} to {until}",
+        excerpt(.id, VALUE_CHARS)
     )]
     ReferralOutsideRegister {
         /// The file (or an in-memory frame's label).
@@ -346,6 +348,17 @@ pub enum Error {
         budget: u64,
     },
 
+    /// Something the inputs and settings cannot cause: a result table that
+    /// cannot be built or serialised. A bug in trialpanel; please report it
+    /// with the message.
+    #[error("internal error in {what}: {message} (a bug in trialpanel; please report it)")]
+    Internal {
+        /// What was being built.
+        what: String,
+        /// The underlying message.
+        message: String,
+    },
+
     /// Writing an output failed.
     #[error("{file}: cannot write: {message}")]
     Write {
@@ -373,18 +386,16 @@ fn format_code_counts(codes: &[(String, usize)]) -> String {
     list
 }
 
-/// Most characters of a cell value shown in an error message.
-pub(crate) const VALUE_CHARS: usize = 60;
 /// Most characters of a parser's message (which may quote the file).
 const MESSAGE_CHARS: usize = 300;
 /// Most unmapped codes listed in an error message.
 const LISTED_CODES: usize = 20;
 
-/// `text` cut to `max` characters, saying how long it was: error messages
-/// show at most a short excerpt of the data (which may be personal data).
-pub(crate) fn excerpt(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_string(),
-        Some((at, _)) => format!("{}… ({} bytes in all)", &text[..at], text.len()),
+impl From<WeekError> for Error {
+    fn from(e: WeekError) -> Error {
+        Error::InvalidWeek {
+            value: e.value,
+            reason: e.reason,
+        }
     }
 }

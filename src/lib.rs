@@ -59,7 +59,7 @@
 //!         r.week, e.n_treat, e.n_control, e.effect, e.ci_low, e.ci_high
 //!     );
 //! }
-//! trialpanel::effects::write_effects_csv(&[weekly], "effects.csv")?;
+//! trialpanel::estimators::write_effects_csv(&[weekly], "effects.csv")?;
 //! # Ok::<(), trialpanel::Error>(())
 //! ```
 //!
@@ -159,49 +159,33 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-pub mod adjust;
 pub mod analysis;
-pub mod balance;
-pub mod codes;
 mod config;
-pub mod cost;
-pub mod descriptives;
-pub mod effects;
 mod error;
-pub mod events;
-pub mod families;
-mod io;
-mod or_false;
-mod outcome;
-mod panel;
-mod persons;
-pub mod plan;
-pub mod process;
-mod register;
+pub mod estimators;
+mod excerpt;
+pub mod inputs;
+pub mod outcome;
+pub mod panel;
 pub mod report;
 mod results;
 mod rng;
 pub mod simulate;
-pub mod sites;
-pub mod spell;
 pub mod stats;
-pub mod sums;
-pub mod survey;
 pub mod table;
 mod weeks;
 
-pub use adjust::{Adjustment, lin_effects};
-pub use codes::{Category, CodeTable};
-pub use effects::{Design, Estimator, WeeklyEffects, weekly_effects};
 pub use error::{Error, Result};
-pub use outcome::{CustomFn, History, Outcome, OutcomeValues};
-pub use panel::{
-    AtRisk, DEFAULT_HISTORY_WEEKS, DEFAULT_MAX_UNKNOWN_SHARE, Group, HOURS_SCALE, LoadProgress,
-    LoadReport, MAX_HOURS, Panel, PanelBuilder,
+pub use estimators::{Adjustment, Design, Estimator, WeeklyEffects, lin_effects, weekly_effects};
+pub use inputs::{
+    Arm, Category, CodeTable, Covariate, CovariateValues, Groups, LoadProgress, LongColumns,
+    PersonSpec, Persons, WideColumns,
 };
-pub use persons::{Arm, Covariate, CovariateValues, Groups, PersonSpec, Persons};
-pub use register::{LongColumns, WideColumns};
-pub use spell::SpellRule;
+pub use outcome::{CustomFn, History, Outcome, OutcomeValues, SpellRule};
+pub use panel::{
+    AtRisk, DEFAULT_HISTORY_WEEKS, DEFAULT_MAX_UNKNOWN_SHARE, Group, HOURS_SCALE, LoadReport,
+    MAX_HOURS, Panel, PanelBuilder,
+};
 pub use stats::{Estimate, Variance};
 pub use table::Table;
-pub use weeks::Week;
+pub use weeks::{Week, WeekError};

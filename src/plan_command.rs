@@ -1,10 +1,10 @@
 //! `trialpanel plan`: the minimum detectable effect per event week of a
-//! planned trial ([`trialpanel::plan`]), from the command line.
+//! planned trial ([`trialpanel::estimators`]), from the command line.
 
 use std::path::PathBuf;
 
 use trialpanel::analysis::Analysis;
-use trialpanel::plan::{self, PlanSpec};
+use trialpanel::estimators::{self as plan, PlanSpec};
 use trialpanel::{Table, Week};
 
 /// The parsed options of `trialpanel plan`.

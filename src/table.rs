@@ -57,10 +57,24 @@ pub const ESTIMATE_COLUMNS: [&str; 18] = [
 /// in the (unexpected) error.
 pub(crate) fn frame(label: &str, columns: Vec<Column>) -> Result<DataFrame> {
     let height = columns.first().map_or(0, Column::len);
-    DataFrame::new(height, columns).map_err(|e| Error::InvalidSetting {
-        name: label.into(),
-        reason: e.to_string(),
+    DataFrame::new(height, columns).map_err(|e| Error::Internal {
+        what: format!("the {label} table"),
+        message: e.to_string(),
     })
+}
+
+/// Frames of the same columns stacked into one; `label` names the table
+/// in the (unexpected) error. No frames: an empty frame.
+pub(crate) fn stack(label: &str, frames: Vec<DataFrame>) -> Result<DataFrame> {
+    let mut frames = frames.into_iter();
+    let mut all = frames.next().unwrap_or_default();
+    for f in frames {
+        all.vstack_mut(&f).map_err(|e| Error::Internal {
+            what: format!("the {label} table"),
+            message: e.to_string(),
+        })?;
+    }
+    Ok(all)
 }
 
 /// A column of optional floats.
@@ -153,7 +167,7 @@ pub(crate) fn estimate_columns(rows: &[&Estimate]) -> Vec<Column> {
 
 /// Write a result table to CSV (empty cell for missing, full precision).
 pub(crate) fn write_csv(df: &mut DataFrame, path: impl AsRef<Path>) -> Result<()> {
-    crate::io::write_csv(df, path.as_ref())
+    crate::inputs::write::write_csv(df, path.as_ref())
 }
 
 /// Write a text file (a report, JSON or SVG), naming the file on failure.

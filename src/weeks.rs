@@ -3,7 +3,22 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::{Error, Result};
+use crate::excerpt::{VALUE_CHARS, excerpt};
+
+/// The result of building or parsing a [`Week`].
+pub type Result<T> = std::result::Result<T, WeekError>;
+
+/// A text that is not an ISO week, or a year, week or date out of range.
+/// Inside trialpanel it becomes [`Error::InvalidWeek`](crate::Error::InvalidWeek)
+/// (or, for a cell of an input file, an invalid value naming its row).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid week `{}`: {reason}", excerpt(.value, VALUE_CHARS))]
+pub struct WeekError {
+    /// The offending value, as written.
+    pub value: String,
+    /// Why it cannot be used.
+    pub reason: String,
+}
 
 /// An ISO 8601 calendar week, stored as a linear week number.
 ///
@@ -40,12 +55,12 @@ impl Week {
     ///
     /// Week 53 is accepted only in years that have one (e.g. 2015, 2020).
     pub fn from_iso(year: i32, week: u32) -> Result<Week> {
-        let weeks = Self::weeks_in_year(year).ok_or_else(|| Error::InvalidWeek {
+        let weeks = Self::weeks_in_year(year).ok_or_else(|| WeekError {
             value: format!("{year}-W{week:02}"),
             reason: format!("year {year} is outside {}..={}", YEARS.start(), YEARS.end()),
         })?;
         if week == 0 || week > weeks {
-            return Err(Error::InvalidWeek {
+            return Err(WeekError {
                 value: format!("{year}-W{week:02}"),
                 reason: format!("ISO year {year} has weeks 1 to {weeks}"),
             });
@@ -60,13 +75,13 @@ impl Week {
     pub fn from_date(year: i32, month: u32, day: u32) -> Result<Week> {
         let value = format!("{year:04}-{month:02}-{day:02}");
         if !YEARS.contains(&year) {
-            return Err(Error::InvalidWeek {
+            return Err(WeekError {
                 value,
                 reason: format!("year {year} is outside {}..={}", YEARS.start(), YEARS.end()),
             });
         }
         if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-            return Err(Error::InvalidWeek {
+            return Err(WeekError {
                 value,
                 reason: "not a calendar date".into(),
             });
@@ -77,7 +92,7 @@ impl Week {
     /// Parse any of the spellings in the module documentation.
     pub fn parse(input: &str) -> Result<Week> {
         let s = input.trim();
-        let fail = |reason: &str| Error::InvalidWeek {
+        let fail = |reason: &str| WeekError {
             value: input.to_string(),
             reason: reason.to_string(),
         };
@@ -155,7 +170,7 @@ impl Week {
 
     fn from_dream_digits(digits: &str) -> Result<Week> {
         if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::InvalidWeek {
+            return Err(WeekError {
                 value: digits.to_string(),
                 reason: "expected four digits YYWW after the prefix".into(),
             });
@@ -219,7 +234,7 @@ impl fmt::Display for Week {
 }
 
 impl FromStr for Week {
-    type Err = Error;
+    type Err = WeekError;
     fn from_str(s: &str) -> Result<Week> {
         Week::parse(s)
     }
@@ -239,13 +254,10 @@ impl<'de> Deserialize<'de> for Week {
 }
 
 /// Keep the reason but report the whole input the user gave.
-fn relabel(err: Error, input: &str) -> Error {
-    match err {
-        Error::InvalidWeek { reason, .. } => Error::InvalidWeek {
-            value: input.to_string(),
-            reason,
-        },
-        other => other,
+fn relabel(err: WeekError, input: &str) -> WeekError {
+    WeekError {
+        value: input.to_string(),
+        reason: err.reason,
     }
 }
 

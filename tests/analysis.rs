@@ -511,7 +511,7 @@ fn every_output_is_written_with_the_documented_columns() {
 
 #[test]
 fn the_pipeline_gives_the_same_numbers_as_the_separate_functions() {
-    use trialpanel::effects::{self, BandSpec};
+    use trialpanel::estimators::{self, BandSpec};
     use trialpanel::{CodeTable, Outcome, Panel, PersonSpec, Persons};
     let (_, results, _) = sample();
     let dir = sample_file().parent().unwrap().to_path_buf();
@@ -528,8 +528,8 @@ fn the_pipeline_gives_the_same_numbers_as_the_separate_functions() {
         .long_file(dir.join("register_long.parquet"), &LongColumns::default())
         .unwrap();
     let values = Outcome::employed(0.0).evaluate(&panel, 0..=44).unwrap();
-    let weekly = effects::weekly_effects(&values, &Default::default()).unwrap();
-    let band = effects::simultaneous_band(&values, &weekly, &BandSpec::default()).unwrap();
+    let weekly = estimators::weekly_effects(&values, &Default::default()).unwrap();
+    let band = estimators::simultaneous_band(&values, &weekly, &BandSpec::default()).unwrap();
     let mut weekly = weekly.with_band(band);
     // The family marks its rows; the estimates are those of the library.
     for r in &mut weekly.rows {
@@ -547,13 +547,13 @@ fn the_pipeline_gives_the_same_numbers_as_the_separate_functions() {
     // exact sums: equal to WeeklySums, and to the evaluated values' table
     // up to floating-point rounding.
     let placement = Outcome::work_placement();
-    let sums = trialpanel::sums::WeeklySums::of(&panel, std::slice::from_ref(&placement), 0..=44)
-        .unwrap()
-        .effects(&Default::default())
-        .unwrap();
+    let sums =
+        trialpanel::outcome::WeeklySums::of(&panel, std::slice::from_ref(&placement), 0..=44)
+            .unwrap();
+    let sums = estimators::weekly_effects_from_sums(&sums, &Default::default()).unwrap();
     let piped = &results.outcome("work_placement").unwrap().effects;
     assert_eq!(piped, &sums[0]);
-    let matrix = effects::weekly_effects(
+    let matrix = estimators::weekly_effects(
         &placement.evaluate(&panel, 0..=44).unwrap(),
         &Default::default(),
     )
@@ -574,12 +574,14 @@ fn the_pipeline_gives_the_same_numbers_as_the_separate_functions() {
         }
     }
     // The balance table uses the 52-week history the panel keeps.
-    let balance = trialpanel::balance::balance(
+    let balance = trialpanel::estimators::balance(
         &panel,
-        &trialpanel::balance::BalanceSpec::default()
-            .history(trialpanel::balance::HistoryCovariate::weeks_on_benefit(52))
-            .history(trialpanel::balance::HistoryCovariate::weeks_employed(52))
-            .history(trialpanel::balance::HistoryCovariate::hours(52)),
+        &trialpanel::estimators::BalanceSpec::default()
+            .history(trialpanel::estimators::HistoryCovariate::weeks_on_benefit(
+                52,
+            ))
+            .history(trialpanel::estimators::HistoryCovariate::weeks_employed(52))
+            .history(trialpanel::estimators::HistoryCovariate::hours(52)),
     )
     .unwrap();
     assert_eq!(results.balance, balance);

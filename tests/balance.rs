@@ -5,7 +5,7 @@
 mod common;
 
 use common::{assert_close, num, opt, rows};
-use trialpanel::balance::{BalanceSpec, HistoryCovariate, balance};
+use trialpanel::estimators::{BalanceSpec, HistoryCovariate, balance};
 use trialpanel::simulate::{TrialSpec, simulate};
 use trialpanel::{CodeTable, Error, LongColumns, Panel, PersonSpec, Persons, Table};
 
@@ -75,7 +75,7 @@ fn balance_rows_match_scipy() {
     }
 }
 
-fn check_joint(b: &trialpanel::balance::Balance, model: &str) {
+fn check_joint(b: &trialpanel::estimators::Balance, model: &str) {
     let want = rows("effects/balance_joint.csv");
     let w = want.iter().find(|r| r["model"] == model).unwrap();
     let j = &b.joint;

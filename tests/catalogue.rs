@@ -341,7 +341,7 @@ fn a_cluster_across_arms_or_blocks_names_the_cluster_and_both_rows() {
 
 /// The event log of a case, read against the base person table.
 fn event_error(case: &str) -> Error {
-    use trialpanel::events::{EventColumns, EventLog};
+    use trialpanel::inputs::{EventColumns, EventLog};
     let persons = Persons::read(file(case, "persons.csv"), &PersonSpec::default()).unwrap();
     match EventLog::read(file(case, "events.csv"), &persons, &EventColumns::default()) {
         Err(e) => e,
@@ -383,7 +383,7 @@ fn bad_event_logs_name_row_column_and_value() {
 
 /// The survey of a case, with its invited table when it has one.
 fn survey_error(case: &str) -> Error {
-    use trialpanel::survey::{Survey, SurveySpec};
+    use trialpanel::inputs::{Survey, SurveySpec};
     let spec = SurveySpec {
         scale: ["low", "middle", "high", "very high"]
             .map(String::from)

@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::{fixture, num, rows};
-use trialpanel::sums::WeeklySums;
+use trialpanel::outcome::WeeklySums;
 use trialpanel::{
     Adjustment, CodeTable, Design, Error, LongColumns, Outcome, Panel, PersonSpec, Persons,
     WeeklyEffects, lin_effects, weekly_effects,
@@ -127,7 +127,7 @@ fn exact_sums_give_the_clustered_estimates() {
         (Design::default(), "difference_cr2"),
         (Design::default().blocked(true), "blocked_cr2"),
     ] {
-        let tables = sums.effects(&design).unwrap();
+        let tables = trialpanel::estimators::weekly_effects_from_sums(&sums, &design).unwrap();
         check(case, "hours", &tables[0]);
         check(case, "employed", &tables[1]);
         for t in &tables {
@@ -236,7 +236,7 @@ fn a_cluster_in_both_arms_is_an_error_naming_it() {
 #[test]
 fn balance_with_clusters_equals_stata_style_cluster_robust_f() {
     let panel = panel(true);
-    let spec = trialpanel::balance::BalanceSpec {
+    let spec = trialpanel::estimators::BalanceSpec {
         covariates: Some(vec![
             "age".into(),
             "female".into(),
@@ -245,7 +245,7 @@ fn balance_with_clusters_equals_stata_style_cluster_robust_f() {
         ]),
         history: Vec::new(),
     };
-    let b = trialpanel::balance::balance(&panel, &spec).unwrap();
+    let b = trialpanel::estimators::balance(&panel, &spec).unwrap();
     let want = &rows("clusters/balance_joint.csv")[0];
     let j = &b.joint;
     assert_eq!(j.n[1] as f64, num(want, "n_treat"));
@@ -387,10 +387,10 @@ fn randomisation_re_draws_whole_clusters() {
     let spec = PersonSpec::default().cluster_column("caseworker");
     let panel = common::tiny_panel("ri-clusters", &persons, &register, &spec);
     let values = Outcome::hours().evaluate(&panel, 0..=0).unwrap();
-    let ri = trialpanel::effects::randomisation_test(
+    let ri = trialpanel::estimators::randomisation_test(
         &values,
         &Design::default(),
-        &trialpanel::effects::RandomisationSpec {
+        &trialpanel::estimators::RandomisationSpec {
             draws: 3000,
             seed: 7,
         },
@@ -405,7 +405,7 @@ fn the_band_covariance_sums_contributions_within_clusters() {
     let panel = panel(true);
     let values = Outcome::hours().evaluate(&panel, 0..=24).unwrap();
     let weeks = [3, 10, 20];
-    let got = trialpanel::effects::weekly_covariance(&values, &Design::default(), &weeks);
+    let got = trialpanel::estimators::weekly_covariance(&values, &Design::default(), &weeks);
     // By hand: ψᵢₖ = ±(yᵢₖ − ȳₐₖ)/nₐₖ, summed per cluster, V = Σ_g ψ_g ψ_gᵀ.
     let persons = panel.persons();
     let clusters = persons.clusters().unwrap();
@@ -540,9 +540,9 @@ fn a_clustered_analysis_read_in_parts_equals_the_whole() {
 fn site_and_subgroup_effects_are_clustered_too() {
     let panel = panel(true);
     let values = Outcome::hours().evaluate(&panel, 0..=24).unwrap();
-    let sites = trialpanel::effects::site_effects(&values, &Design::default(), 1).unwrap();
+    let sites = trialpanel::estimators::site_effects(&values, &Design::default(), 1).unwrap();
     let female =
-        trialpanel::effects::subgroup_effects(&values, &Design::default(), "female", 1).unwrap();
+        trialpanel::estimators::subgroup_effects(&values, &Design::default(), "female", 1).unwrap();
     let want = rows("clusters/groups.csv");
     assert_eq!(want.len(), 2 * (3 + 2));
     for w in &want {
@@ -631,7 +631,7 @@ fn the_subgroup_interaction_test_equals_the_hc2_regression() {
     for want in rows("clusters/interaction.csv") {
         let by = &want["by"];
         let table =
-            trialpanel::effects::subgroup_effects(&values, &Design::default(), by, 1).unwrap();
+            trialpanel::estimators::subgroup_effects(&values, &Design::default(), by, 1).unwrap();
         let week = num(&want, "week") as i32;
         let h = table.heterogeneity.iter().find(|h| h.week == week).unwrap();
         let i = h.interaction.unwrap();
@@ -646,7 +646,8 @@ fn the_subgroup_interaction_test_equals_the_hc2_regression() {
     let clustered_panel = panel(true);
     let clustered = Outcome::hours().evaluate(&clustered_panel, 0..=24).unwrap();
     let table =
-        trialpanel::effects::subgroup_effects(&clustered, &Design::default(), "female", 1).unwrap();
+        trialpanel::estimators::subgroup_effects(&clustered, &Design::default(), "female", 1)
+            .unwrap();
     assert!(table.heterogeneity.iter().all(|h| h.interaction.is_none()));
 
     // Through the analysis file.

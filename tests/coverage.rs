@@ -7,7 +7,7 @@
 //! within 4 blocks. The outcome is "employed" (hours > 0), whose share is
 //! 5–15%: a realistic binary outcome, not a convenient normal one.
 
-use trialpanel::effects::{self, BandSpec};
+use trialpanel::estimators::{self, BandSpec};
 use trialpanel::simulate::{TrialSpec, simulate};
 use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons};
 
@@ -34,9 +34,9 @@ fn one_trial(seed: u64) -> (bool, bool) {
         .long_frame(sim.register, "register", &LongColumns::default())
         .unwrap();
     let values = Outcome::employed(0.0).evaluate(&panel, WEEKS).unwrap();
-    let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
+    let weekly = estimators::weekly_effects(&values, &Design::default()).unwrap();
     let band =
-        effects::simultaneous_band(&values, &weekly, &BandSpec { draws: 4000, seed }).unwrap();
+        estimators::simultaneous_band(&values, &weekly, &BandSpec { draws: 4000, seed }).unwrap();
     assert_eq!(band.weeks.len(), 13, "every week has a defined se");
     let weekly = weekly.with_band(band);
     let r = weekly.week(WEEK).unwrap();

@@ -7,9 +7,10 @@ mod common;
 
 use std::path::PathBuf;
 
-use trialpanel::balance::{BalanceSpec, balance};
-use trialpanel::effects::{self, BandSpec, RandomisationSpec};
-use trialpanel::spell;
+use trialpanel::estimators::time_to_spell;
+use trialpanel::estimators::{self, BandSpec, RandomisationSpec};
+use trialpanel::estimators::{BalanceSpec, balance};
+use trialpanel::outcome::completions;
 use trialpanel::{
     CodeTable, Design, Error, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule,
 };
@@ -29,7 +30,7 @@ fn zero_week_follow_up() {
     );
     assert_eq!(*panel.event_weeks().end(), 0);
     let hours = Outcome::hours().evaluate(&panel, 0..=0).unwrap();
-    let weekly = effects::weekly_effects(&hours, &Design::default()).unwrap();
+    let weekly = estimators::weekly_effects(&hours, &Design::default()).unwrap();
     assert_eq!(weekly.rows.len(), 1);
     assert_eq!(weekly.rows[0].estimate.effect, Some(2.5));
     // Asking for week 1 is a typed error, not an empty or invented row.
@@ -39,13 +40,13 @@ fn zero_week_follow_up() {
     ));
     // Nobody can complete a 13-week spell; the KM curves have one row each
     // and the log-rank test is undefined.
-    let done = spell::completions(&panel, &SpellRule::default()).unwrap();
+    let done = completions(&panel, &SpellRule::default()).unwrap();
     assert!(
         done.persons
             .iter()
             .all(|p| p.completed.is_none() && p.last_observed == 0)
     );
-    let km = spell::time_to_spell(&done, 0.95).unwrap();
+    let km = time_to_spell(&done, 0.95).unwrap();
     assert_eq!((km.curves[0].len(), km.curves[1].len()), (1, 1));
     assert_eq!(km.curves[1][0].cum_incidence, 0.0);
     assert_eq!(km.log_rank, None);
@@ -60,7 +61,7 @@ fn one_person_per_arm() {
         &PersonSpec::default().covariate_columns(&["age"]),
     );
     let hours = Outcome::hours().evaluate(&panel, 0..=1).unwrap();
-    let weekly = effects::weekly_effects(&hours, &Design::default()).unwrap();
+    let weekly = estimators::weekly_effects(&hours, &Design::default()).unwrap();
     let e = &weekly.rows[0].estimate;
     assert_eq!((e.n_treat, e.n_control, e.effect), (1, 1, Some(6.0)));
     assert_eq!(
@@ -69,17 +70,18 @@ fn one_person_per_arm() {
     );
     assert_eq!(weekly.rows[0].p_holm, None);
     // Blocked: the one block has fewer than two per arm and is dropped.
-    let blocked = effects::weekly_effects(&hours, &Design::default().blocked(true)).unwrap();
+    let blocked = estimators::weekly_effects(&hours, &Design::default().blocked(true)).unwrap();
     let r = &blocked.rows[0];
     assert_eq!(
         (r.blocks_used, r.blocks_dropped, r.estimate.effect),
         (Some(0), Some(1), None)
     );
     // No week has an se: no band, and no randomisation p-values.
-    let band = effects::simultaneous_band(&hours, &weekly, &BandSpec::default()).unwrap();
+    let band = estimators::simultaneous_band(&hours, &weekly, &BandSpec::default()).unwrap();
     assert_eq!((band.critical_value, band.weeks.len()), (None, 0));
-    let ri = effects::randomisation_test(&hours, &Design::default(), &RandomisationSpec::default())
-        .unwrap();
+    let ri =
+        estimators::randomisation_test(&hours, &Design::default(), &RandomisationSpec::default())
+            .unwrap();
     assert!(ri.p_values.iter().all(Option::is_none) && ri.p_max_t.is_none());
     // Balance: the Welch test is undefined, the joint test says why.
     let b = balance(&panel, &BalanceSpec::default()).unwrap();
@@ -97,7 +99,7 @@ fn constant_outcome() {
         &PersonSpec::default(),
     );
     let hours = Outcome::hours().evaluate(&panel, 0..=1).unwrap();
-    let weekly = effects::weekly_effects(&hours, &Design::default()).unwrap();
+    let weekly = estimators::weekly_effects(&hours, &Design::default()).unwrap();
     for r in &weekly.rows {
         let e = &r.estimate;
         assert_eq!((e.effect, e.se), (Some(0.0), Some(0.0)));
@@ -107,7 +109,7 @@ fn constant_outcome() {
         );
         assert_eq!((e.ratio, e.relative_effect), (None, None));
     }
-    let band = effects::simultaneous_band(&hours, &weekly, &BandSpec::default()).unwrap();
+    let band = estimators::simultaneous_band(&hours, &weekly, &BandSpec::default()).unwrap();
     assert_eq!(band.critical_value, None);
 }
 
@@ -125,12 +127,12 @@ fn swapping_arm_labels_flips_the_effect() {
     let normal = build(PersonSpec::default());
     let swapped = build(PersonSpec::default().arm_labels("control", "treatment"));
     for design in [Design::default(), Design::default().blocked(true)] {
-        let a = effects::weekly_effects(
+        let a = estimators::weekly_effects(
             &Outcome::hours().evaluate(&normal, 0..=12).unwrap(),
             &design,
         )
         .unwrap();
-        let b = effects::weekly_effects(
+        let b = estimators::weekly_effects(
             &Outcome::hours().evaluate(&swapped, 0..=12).unwrap(),
             &design,
         )
@@ -182,8 +184,10 @@ fn reordering_the_person_table_changes_nothing() {
         Outcome::spell(SpellRule::default().min_weeks(4)),
     ] {
         let design = Design::default().blocked(true);
-        let x = effects::weekly_effects(&outcome.evaluate(&a, 0..=12).unwrap(), &design).unwrap();
-        let y = effects::weekly_effects(&outcome.evaluate(&b, 0..=12).unwrap(), &design).unwrap();
+        let x =
+            estimators::weekly_effects(&outcome.evaluate(&a, 0..=12).unwrap(), &design).unwrap();
+        let y =
+            estimators::weekly_effects(&outcome.evaluate(&b, 0..=12).unwrap(), &design).unwrap();
         assert_eq!(x, y);
     }
 }

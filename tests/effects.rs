@@ -7,12 +7,12 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{assert_close, num, opt, rows};
-use trialpanel::descriptives::{self, DEFAULT_HOURS_BUCKETS};
-use trialpanel::effects::{
-    self, BandSpec, RandomisationSpec, Significance, site_effects, subgroup_effects,
+use trialpanel::estimators::{self, DEFAULT_HOURS_BUCKETS};
+use trialpanel::estimators::{
+    BandSpec, RandomisationSpec, Significance, site_effects, subgroup_effects,
 };
+use trialpanel::outcome::WeeklySums;
 use trialpanel::stats::{self, Moments};
-use trialpanel::sums::WeeklySums;
 use trialpanel::{
     Arm, CodeTable, Design, Error, LongColumns, Outcome, Panel, PersonSpec, Persons, Table,
     Variance, WeeklyEffects,
@@ -161,9 +161,11 @@ fn cochran_q_matches_formula() {
 /// values through `weekly_effects`, and the exact sums of `WeeklySums`.
 fn weekly_both_ways(panel: &Panel, name: &str, design: &Design) -> Vec<WeeklyEffects> {
     let values = outcome(name).evaluate(panel, -3..=16).unwrap();
-    let from_values = effects::weekly_effects(&values, design).unwrap();
+    let from_values = estimators::weekly_effects(&values, design).unwrap();
     let sums = WeeklySums::of(panel, &[outcome(name)], -3..=16).unwrap();
-    let from_sums = sums.effects(design).unwrap().remove(0);
+    let from_sums = trialpanel::estimators::weekly_effects_from_sums(&sums, design)
+        .unwrap()
+        .remove(0);
     vec![from_values, from_sums]
 }
 
@@ -314,7 +316,7 @@ fn small_cells_are_flagged_not_dropped() {
 fn covariance_of_weekly_estimates_matches_numpy() {
     let panel = common::trial_panel(&["female"]);
     let values = Outcome::hours().evaluate(&panel, 0..=3).unwrap();
-    let v = effects::weekly_covariance(&values, &Design::default(), &[0, 1, 2, 3]);
+    let v = estimators::weekly_covariance(&values, &Design::default(), &[0, 1, 2, 3]);
     for want in rows("effects/trial_covariance.csv") {
         let (a, b) = (num(&want, "week_a") as usize, num(&want, "week_b") as usize);
         assert_close(
@@ -329,7 +331,7 @@ fn covariance_of_weekly_estimates_matches_numpy() {
 #[test]
 fn hours_descriptives_match_scipy() {
     let panel = common::trial_panel(&["female"]);
-    let dist = descriptives::hours_distribution(&panel, 5, &DEFAULT_HOURS_BUCKETS).unwrap();
+    let dist = estimators::hours_distribution(&panel, 5, &DEFAULT_HOURS_BUCKETS).unwrap();
     let want = rows("effects/trial_hours_week5.csv");
     for (j, r) in want.iter().enumerate() {
         assert_eq!(dist.buckets[j], r["bucket"]);
@@ -347,7 +349,7 @@ fn hours_descriptives_match_scipy() {
     assert_close("chi2", Some(test.statistic), opt(t, "statistic"), 1e-12);
     assert_eq!(test.df, num(t, "df"));
     assert_close("chi2 p", Some(test.p_value), opt(t, "p_value"), 1e-9);
-    let working = descriptives::hours_among_working(&panel, 5, 0.95).unwrap();
+    let working = estimators::hours_among_working(&panel, 5, 0.95).unwrap();
     assert_eq!(working.n_treat as f64, num(t, "n_working_treat"));
     assert_eq!(working.n_control as f64, num(t, "n_working_control"));
     assert_close(
@@ -383,7 +385,7 @@ fn randomisation_p_values_are_exact_when_every_assignment_is_enumerated() {
         .unwrap();
     let values = Outcome::hours().evaluate(&panel, 0..=1).unwrap();
     let draws = 20_000;
-    let ri = effects::randomisation_test(
+    let ri = estimators::randomisation_test(
         &values,
         &Design::default(),
         &RandomisationSpec { draws, seed: 7 },
@@ -406,7 +408,7 @@ fn randomisation_p_values_are_exact_when_every_assignment_is_enumerated() {
     // With fewer draws than assignments the re-draws are random, and the
     // p-values approach the exact ones: Monte Carlo sd ≤ 0.016 with 200
     // draws; allow 4 sd.
-    let ri = effects::randomisation_test(
+    let ri = estimators::randomisation_test(
         &values,
         &Design::default(),
         &RandomisationSpec {
@@ -432,12 +434,12 @@ fn band_critical_value_for_one_week_is_the_normal_quantile() {
     // 200,000 draws).
     let panel = common::trial_panel(&["female"]);
     let values = Outcome::hours().evaluate(&panel, 4..=4).unwrap();
-    let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
+    let weekly = estimators::weekly_effects(&values, &Design::default()).unwrap();
     let options = BandSpec {
         draws: 200_000,
         seed: 1,
     };
-    let band = effects::simultaneous_band(&values, &weekly, &options).unwrap();
+    let band = estimators::simultaneous_band(&values, &weekly, &options).unwrap();
     let c = band.critical_value.unwrap();
     assert!((c - 1.959964).abs() < 0.02, "c = {c}");
     let weekly = weekly.with_band(band);
@@ -451,8 +453,8 @@ fn band_critical_value_for_one_week_is_the_normal_quantile() {
 fn band_is_wider_than_pointwise_and_narrower_than_bonferroni() {
     let panel = common::trial_panel(&["female"]);
     let values = Outcome::hours().evaluate(&panel, 0..=12).unwrap();
-    let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
-    let band = effects::simultaneous_band(&values, &weekly, &BandSpec::default()).unwrap();
+    let weekly = estimators::weekly_effects(&values, &Design::default()).unwrap();
+    let band = estimators::simultaneous_band(&values, &weekly, &BandSpec::default()).unwrap();
     let c = band.critical_value.unwrap();
     let k = band.weeks.len() as f64;
     // Positively correlated weeks need less than the Šidák value for 13
@@ -467,7 +469,7 @@ fn band_is_wider_than_pointwise_and_narrower_than_bonferroni() {
 fn significant_from_follows_the_definition() {
     let panel = common::trial_panel(&["female"]);
     let values = Outcome::work_placement().evaluate(&panel, -3..=16).unwrap();
-    let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
+    let weekly = estimators::weekly_effects(&values, &Design::default()).unwrap();
     let through = 12;
     let from = weekly.significant_from(Significance::Pointwise(0.05), through);
     // Recompute by scanning backwards by hand.
@@ -500,8 +502,8 @@ fn results_are_identical_with_one_and_three_threads() {
             .install(|| {
                 let values = Outcome::hours().evaluate(&panel, -3..=16).unwrap();
                 let design = Design::default().blocked(true);
-                let weekly = effects::weekly_effects(&values, &design).unwrap();
-                let band = effects::simultaneous_band(
+                let weekly = estimators::weekly_effects(&values, &design).unwrap();
+                let band = estimators::simultaneous_band(
                     &values,
                     &weekly,
                     &BandSpec {
@@ -510,7 +512,7 @@ fn results_are_identical_with_one_and_three_threads() {
                     },
                 )
                 .unwrap();
-                let ri = effects::randomisation_test(
+                let ri = estimators::randomisation_test(
                     &values,
                     &design,
                     &RandomisationSpec {
@@ -538,13 +540,13 @@ fn effects_csv_has_the_required_columns_and_full_precision() {
         .iter()
         .map(|n| {
             let values = outcome(n).evaluate(&panel, -3..=16).unwrap();
-            effects::weekly_effects(&values, &Design::default()).unwrap()
+            estimators::weekly_effects(&values, &Design::default()).unwrap()
         })
         .collect();
     let dir = std::env::temp_dir().join(format!("trialpanel-effects-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("effects.csv");
-    effects::write_effects_csv(&all, &path).unwrap();
+    estimators::write_effects_csv(&all, &path).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let header = text.lines().next().unwrap();
     assert!(header.starts_with(
@@ -609,7 +611,7 @@ fn custom_outcome_and_fixed_cohort() {
         .evaluate(&panel, 0..=12)
         .unwrap()
         .fixed_cohort(12);
-    let weekly = effects::weekly_effects(&cohort, &Design::default()).unwrap();
+    let weekly = estimators::weekly_effects(&cohort, &Design::default()).unwrap();
     let n0 = weekly.rows[0].estimate.n_treat + weekly.rows[0].estimate.n_control;
     assert!(n0 > 0 && n0 < panel.n_persons());
     assert!(
@@ -633,10 +635,10 @@ fn invalid_settings_are_typed_errors() {
     let values = Outcome::hours().evaluate(&panel, 0..=3).unwrap();
     let is_setting = |e: Error| matches!(e, Error::InvalidSetting { .. });
     assert!(is_setting(
-        effects::weekly_effects(&values, &Design::default().level(1.0)).unwrap_err()
+        estimators::weekly_effects(&values, &Design::default().level(1.0)).unwrap_err()
     ));
     assert!(is_setting(
-        effects::weekly_effects(&values, &Design::default().level(f64::NAN)).unwrap_err()
+        estimators::weekly_effects(&values, &Design::default().level(f64::NAN)).unwrap_err()
     ));
     assert!(is_setting(
         Outcome::hours().evaluate(&panel, 0..=99).unwrap_err()
@@ -652,12 +654,13 @@ fn invalid_settings_are_typed_errors() {
     assert!(is_setting(
         subgroup_effects(&values, &Design::default(), "female", 0).unwrap_err()
     ));
-    let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
+    let weekly = estimators::weekly_effects(&values, &Design::default()).unwrap();
     assert!(is_setting(
-        effects::simultaneous_band(&values, &weekly, &BandSpec { draws: 0, seed: 1 }).unwrap_err()
+        estimators::simultaneous_band(&values, &weekly, &BandSpec { draws: 0, seed: 1 })
+            .unwrap_err()
     ));
     assert!(is_setting(
-        effects::randomisation_test(
+        estimators::randomisation_test(
             &values,
             &Design::default(),
             &RandomisationSpec { draws: 0, seed: 1 }
@@ -665,10 +668,10 @@ fn invalid_settings_are_typed_errors() {
         .unwrap_err()
     ));
     assert!(is_setting(
-        descriptives::hours_distribution(&panel, 3, &[5.0, 5.0]).unwrap_err()
+        estimators::hours_distribution(&panel, 3, &[5.0, 5.0]).unwrap_err()
     ));
     assert!(is_setting(
-        descriptives::hours_distribution(&panel, 300, &DEFAULT_HOURS_BUCKETS).unwrap_err()
+        estimators::hours_distribution(&panel, 300, &DEFAULT_HOURS_BUCKETS).unwrap_err()
     ));
     assert!(is_setting(
         Outcome::employed(f64::NAN)
@@ -682,7 +685,7 @@ fn bundled_sample_effects_have_the_signs_and_sizes_of_spec_section_8() {
     let panel = common::sample_panel();
     let at = |o: Outcome, k: i32| {
         let values = o.evaluate(&panel, 0..=44).unwrap();
-        let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
+        let weekly = estimators::weekly_effects(&values, &Design::default()).unwrap();
         weekly.week(k).unwrap().estimate
     };
     // Any ordinary hours at week 35: the JobFirst midway evaluation has 7% vs 12%, significant.

@@ -14,6 +14,7 @@ mod common;
 
 use common::{fixture, num, rows};
 use trialpanel::analysis::Analysis;
+use trialpanel::estimators::weekly_effects_from_sums;
 use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons};
 
 fn panel() -> Panel {
@@ -64,20 +65,17 @@ fn a_person_stops_counting_from_the_week_follow_up_ends() {
     assert_eq!((w3.n_treat, w3.n_control), (2, 2));
     assert_eq!((w3.mean_treat, w3.mean_control), (Some(0.0), Some(0.0)));
     // The exact sums agree.
-    let sums = trialpanel::sums::WeeklySums::of(&panel, &[Outcome::self_supporting()], 0..=5)
-        .unwrap()
-        .effects(&Design::default())
-        .unwrap();
+    let sums =
+        trialpanel::outcome::WeeklySums::of(&panel, &[Outcome::self_supporting()], 0..=5).unwrap();
+    let sums = weekly_effects_from_sums(&sums, &Design::default()).unwrap();
     assert_eq!(sums[0].week(3).unwrap().estimate.n_treat, 2);
     assert_eq!(sums[0].week(3).unwrap().estimate.mean_treat, Some(0.0));
     // Any benefit at week 3: treatment C (benefit) and A (work placement)
     // 2 of 2; control D and F 2 of 2. The weeks after a death are in no
     // state, in the exact sums as in the evaluated values.
     let any = [Outcome::any_benefit()];
-    let sums = trialpanel::sums::WeeklySums::of(&panel, &any, 0..=5)
-        .unwrap()
-        .effects(&Design::default())
-        .unwrap();
+    let sums = trialpanel::outcome::WeeklySums::of(&panel, &any, 0..=5).unwrap();
+    let sums = weekly_effects_from_sums(&sums, &Design::default()).unwrap();
     let values = Outcome::any_benefit().evaluate(&panel, 0..=5).unwrap();
     let evaluated = trialpanel::weekly_effects(&values, &Design::default()).unwrap();
     for k in 0..=5 {

@@ -4,8 +4,8 @@
 
 mod common;
 
-use trialpanel::effects::RandomisationSpec;
-use trialpanel::families::family_test;
+use trialpanel::estimators::RandomisationSpec;
+use trialpanel::estimators::family_test;
 use trialpanel::stats::{self, Moments};
 use trialpanel::{Design, Outcome, PersonSpec, Variance};
 

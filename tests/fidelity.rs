@@ -118,7 +118,7 @@ fn fieller_intervals_equal_the_quadratic_roots() {
 
 #[test]
 fn the_inactive_run_indicator_by_hand() {
-    use trialpanel::process::{InactiveRun, inactive_run};
+    use trialpanel::estimators::{InactiveRun, inactive_run};
     use trialpanel::{Arm, PersonSpec, SpellRule, Table};
     // Referral 2024-W01 (W03 for P7), register to W06; judged over event
     // weeks 0..=4, met when the longest inactive run is under 2 weeks.
@@ -186,9 +186,9 @@ fn the_inactive_run_indicator_by_hand() {
 
 /// The hand-worked event-log trial of `the_event_log_rules_by_hand`:
 /// persons, a register of benefit weeks through 2024-W12 and the events.
-fn event_trial(tag: &str) -> (trialpanel::Panel, trialpanel::events::EventLog) {
+fn event_trial(tag: &str) -> (trialpanel::Panel, trialpanel::inputs::EventLog) {
     use trialpanel::PersonSpec;
-    use trialpanel::events::{EventColumns, EventLog};
+    use trialpanel::inputs::{EventColumns, EventLog};
     let persons = "person_id,arm,referral_week,municipality\n\
                    P1,treatment,2024-W01,K1\nP2,treatment,2024-W01,K1\n\
                    P3,control,2024-W01,K2\nP4,treatment,2024-W08,K2\n\
@@ -223,7 +223,7 @@ fn event_trial(tag: &str) -> (trialpanel::Panel, trialpanel::events::EventLog) {
 #[test]
 fn the_event_log_rules_by_hand() {
     use trialpanel::Arm;
-    use trialpanel::process::{After, Every, Indicator, Within};
+    use trialpanel::estimators::{After, Every, Indicator, Within};
     // Register and log end 2024-W12: persons referred in W01 are followed
     // through event week 11, P4 (W08) through 4, P5 (W11) through 1.
     // Event weeks: P1 talks 0, 4, 8, cv 2, placement 3, plan 4; P2 talks 3,
@@ -341,7 +341,7 @@ fn the_event_log_rules_by_hand() {
 
 #[test]
 fn event_log_rules_need_the_log_and_known_types() {
-    use trialpanel::process::{Indicator, Within};
+    use trialpanel::estimators::{Indicator, Within};
     let (panel, log) = event_trial("types");
     let rule = Indicator::Within(Within {
         name: "cv".into(),
@@ -364,8 +364,8 @@ fn event_log_rules_need_the_log_and_known_types() {
     assert!(zero.judge(&panel, Some(&log)).is_err());
 }
 
-fn survey_spec() -> trialpanel::survey::SurveySpec {
-    use trialpanel::survey::SurveySpec;
+fn survey_spec() -> trialpanel::inputs::SurveySpec {
+    use trialpanel::inputs::SurveySpec;
     let items = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     SurveySpec {
         scale: items(&["not at all", "some", "high", "very high"]),
@@ -381,12 +381,12 @@ fn survey_spec() -> trialpanel::survey::SurveySpec {
 
 #[test]
 fn survey_fidelity_equals_the_r_reference() {
-    use trialpanel::survey::Survey;
+    use trialpanel::inputs::Survey;
     let survey = Survey::read(common::fixture("fidelity/survey.csv"), &survey_spec()).unwrap();
     assert_eq!(survey.sites(), ["A", "B", "C"]);
     assert_eq!(survey.waves(), [1, 3]);
     assert_eq!(survey.skipped(), [("bg1".to_string(), 31)]);
-    let f = survey.fidelity(0.95, &Thresholds::default());
+    let f = trialpanel::estimators::fidelity(&survey, 0.95, &Thresholds::default());
     let reference = rows("fidelity/survey_reference.csv");
     assert_eq!(reference.len(), 7 * 7); // A, B, all × 2 waves and C × 1; 7 rows each
     for r in &reference {
@@ -450,7 +450,7 @@ fn an_element_whose_respondents_answer_every_item_has_the_mean_and_se_of_their_s
     // 1, 1/2, 1/2, 1/2, so the element is 0.625 (the items: 3/4 and 2/4)
     // with se = sd/√R = 0.25/2 and the interval 0.625 ± 1.959964 · 0.125.
     use polars::prelude::*;
-    use trialpanel::survey::Survey;
+    use trialpanel::inputs::Survey;
     let df = df!(
         "respondent" => ["a", "a", "b", "b", "c", "c", "d", "d"],
         "site" => ["S"; 8],
@@ -465,9 +465,8 @@ fn an_element_whose_respondents_answer_every_item_has_the_mean_and_se_of_their_s
         vec!["q1".to_string(), "q2".to_string()],
     )]
     .into();
-    let f = Survey::from_frame(df, "survey", &spec)
-        .unwrap()
-        .fidelity(0.95, &Thresholds::default());
+    let survey = Survey::from_frame(df, "survey", &spec).unwrap();
+    let f = trialpanel::estimators::fidelity(&survey, 0.95, &Thresholds::default());
     let element = f
         .rows
         .iter()
@@ -497,7 +496,10 @@ fn cost_panel(spec: &trialpanel::PersonSpec) -> trialpanel::Panel {
 
 /// Δc, Δy, their se, df and covariance, the ratio and its bounded Fieller
 /// interval against a reference row (tests/fixtures/cost).
-fn check_cost_per(s: &trialpanel::cost::CostPer, r: &std::collections::HashMap<String, String>) {
+fn check_cost_per(
+    s: &trialpanel::estimators::CostPer,
+    r: &std::collections::HashMap<String, String>,
+) {
     close("dc", s.cost.effect.unwrap(), num(r, "dc"));
     close("se c", s.cost.se.unwrap(), num(r, "se_c"));
     close("df c", s.cost.df.unwrap(), num(r, "df_c"));
@@ -517,7 +519,7 @@ fn check_cost_per(s: &trialpanel::cost::CostPer, r: &std::collections::HashMap<S
 
 #[test]
 fn cost_per_effect_equals_the_r_reference() {
-    use trialpanel::cost::{CostSpec, Priced, person_costs};
+    use trialpanel::estimators::{CostSpec, Priced, person_costs};
     use trialpanel::{Outcome, PersonSpec, Variance};
     let panel = cost_panel(&PersonSpec::default());
     let spec = CostSpec {
@@ -577,7 +579,7 @@ fn cost_per_effect_equals_the_r_reference() {
 
 #[test]
 fn cost_needs_costs_in_the_code_table() {
-    use trialpanel::cost::{CostSpec, person_costs};
+    use trialpanel::estimators::{CostSpec, person_costs};
     let (panel, _) = event_trial("cost");
     let spec = CostSpec {
         through: 4,
@@ -727,7 +729,7 @@ fn delivery_data_are_seeded() {
 #[test]
 fn an_event_log_reads_alike_from_csv_parquet_and_a_frame() {
     use polars::prelude::*;
-    use trialpanel::events::{EventColumns, EventLog};
+    use trialpanel::inputs::{EventColumns, EventLog};
     use trialpanel::{PersonSpec, Persons};
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/jobfirst");
     let persons = Persons::read(sample.join("persons.csv"), &PersonSpec::default()).unwrap();
@@ -752,7 +754,7 @@ fn an_event_log_reads_alike_from_csv_parquet_and_a_frame() {
     std::fs::remove_file(&path).unwrap();
     let frame = EventLog::from_frame(df, "events", &persons, &EventColumns::default()).unwrap();
     let panel = common::sample_panel();
-    let rule = trialpanel::process::Indicator::Every(trialpanel::process::Every {
+    let rule = trialpanel::estimators::Indicator::Every(trialpanel::estimators::Every {
         name: "monthly".into(),
         event: "talk".into(),
         weeks: 4,
@@ -806,7 +808,7 @@ fn a_blocked_design_blocks_the_cost_per_effect_too() {
 
 #[test]
 fn blocked_cost_per_effect_equals_estimatr() {
-    use trialpanel::cost::{CostSpec, Priced, person_costs};
+    use trialpanel::estimators::{CostSpec, Priced, person_costs};
     use trialpanel::{Outcome, PersonSpec, Variance};
     let panel = cost_panel(&PersonSpec::default().block_column("site"));
     let spec = CostSpec {

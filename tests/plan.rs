@@ -6,7 +6,7 @@
 mod common;
 
 use common::{num, opt, rows};
-use trialpanel::plan::{PlanSpec, minimum_detectable_effects};
+use trialpanel::estimators::{PlanSpec, minimum_detectable_effects};
 use trialpanel::simulate::{TrialSpec, simulate};
 use trialpanel::stats::{self, Moments};
 use trialpanel::{CodeTable, LongColumns, Panel, PersonSpec, Persons, Variance, Week};

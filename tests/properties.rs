@@ -7,9 +7,10 @@
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
-use trialpanel::balance::{self, Balance, BalanceSpec, HistoryCovariate};
+use trialpanel::estimators::{self, Balance, BalanceSpec, HistoryCovariate};
+use trialpanel::estimators::{TimeToSpell, time_to_spell};
+use trialpanel::outcome::completions;
 use trialpanel::simulate::{TrialSpec, simulate};
-use trialpanel::spell::{self, TimeToSpell};
 use trialpanel::{
     CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule, WeeklyEffects,
     WideColumns,
@@ -66,13 +67,12 @@ fn summary(dir: &Path, persons_file: &str, register: Register<'_>) -> Summary {
         trialpanel::weekly_effects(&values, &design).expect("effects")
     })
     .collect();
-    let done =
-        spell::completions(&panel, &SpellRule::default().min_weeks(4).max_gap(1)).expect("spells");
+    let done = completions(&panel, &SpellRule::default().min_weeks(4).max_gap(1)).expect("spells");
     Summary {
         at_risk: panel.at_risk_all(),
         effects,
-        km: spell::time_to_spell(&done, 0.95).expect("km"),
-        balance: balance::balance(
+        km: time_to_spell(&done, 0.95).expect("km"),
+        balance: estimators::balance(
             &panel,
             &BalanceSpec::default().history(HistoryCovariate::weeks_employed(6)),
         )

@@ -6,8 +6,9 @@
 mod common;
 
 use common::{assert_close, num, opt, rows};
-use trialpanel::effects;
-use trialpanel::spell::{self, completion_index};
+use trialpanel::estimators;
+use trialpanel::estimators::time_to_spell;
+use trialpanel::outcome::{completion_index, completions};
 use trialpanel::{Design, Error, Outcome, SpellRule, Table};
 
 /// Brute force: the first week e such that some segment [s, e] starts and
@@ -138,7 +139,7 @@ fn rule() -> SpellRule {
 #[test]
 fn completions_on_the_trial_match_python_brute_force() {
     let panel = common::trial_panel(&[]);
-    let got = spell::completions(&panel, &rule()).unwrap();
+    let got = completions(&panel, &rule()).unwrap();
     assert_eq!((got.persons.len(), got.left_out), (72, 0));
     let want = rows("effects/trial_spell_persons.csv");
     let mut events = 0;
@@ -164,7 +165,7 @@ fn spell_outcome_gives_weekly_shares_and_effects() {
             .collect();
         assert!(col.windows(2).all(|w| w[0] <= w[1]), "person {p}: {col:?}");
     }
-    let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
+    let weekly = estimators::weekly_effects(&values, &Design::default()).unwrap();
     for w in rows("effects/trial_spell_effects.csv") {
         let k = num(&w, "week") as i32;
         let e = &weekly.week(k).unwrap().estimate;
@@ -185,8 +186,8 @@ fn spell_outcome_gives_weekly_shares_and_effects() {
 #[test]
 fn kaplan_meier_and_log_rank_match_statsmodels() {
     let panel = common::trial_panel(&[]);
-    let c = spell::completions(&panel, &rule()).unwrap();
-    let km = spell::time_to_spell(&c, 0.95).unwrap();
+    let c = completions(&panel, &rule()).unwrap();
+    let km = time_to_spell(&c, 0.95).unwrap();
     let want = rows("effects/trial_spell_km.csv");
     let mut checked = 0;
     for w in &want {
@@ -236,7 +237,7 @@ fn spell_results_do_not_depend_on_thread_count() {
             .build()
             .unwrap()
             .install(|| {
-                let c = spell::completions(&panel, &rule()).unwrap();
+                let c = completions(&panel, &rule()).unwrap();
                 let v = Outcome::spell(rule()).evaluate(&panel, 0..=16).unwrap();
                 let bits: Vec<u64> = v.matrix().iter().map(|x| x.to_bits()).collect();
                 (c, bits)
@@ -255,13 +256,13 @@ fn invalid_rules_are_typed_errors() {
         SpellRule::default().activity(&["no_such_category"]),
         SpellRule::default().hours_threshold(Some(-1.0)),
     ] {
-        assert!(is_setting(spell::completions(&panel, &bad).unwrap_err()));
+        assert!(is_setting(completions(&panel, &bad).unwrap_err()));
         assert!(is_setting(
             Outcome::spell(bad).evaluate(&panel, 0..=3).unwrap_err()
         ));
     }
-    let c = spell::completions(&panel, &rule()).unwrap();
-    assert!(is_setting(spell::time_to_spell(&c, 1.5).unwrap_err()));
+    let c = completions(&panel, &rule()).unwrap();
+    assert!(is_setting(time_to_spell(&c, 1.5).unwrap_err()));
 }
 
 #[test]
@@ -270,22 +271,18 @@ fn bundled_sample_spell_lands_near_spec_section_8() {
     let values = Outcome::spell(SpellRule::default())
         .evaluate(&panel, 0..=44)
         .unwrap();
-    let weekly = effects::weekly_effects(&values, &Design::default()).unwrap();
+    let weekly = estimators::weekly_effects(&values, &Design::default()).unwrap();
     // The JobFirst midway evaluation (2017): control about 20%, effect about 25 points at week 35,
     // significant from week 14.
     let e = weekly.week(35).unwrap().estimate;
     assert!((0.1..0.25).contains(&e.mean_control.unwrap()));
     assert!((0.2..0.4).contains(&e.effect.unwrap()));
     let from = weekly
-        .significant_from(effects::Significance::Pointwise(0.05), 44)
+        .significant_from(estimators::Significance::Pointwise(0.05), 44)
         .unwrap();
     assert!((12..=16).contains(&from), "significant from week {from}");
     // Kaplan–Meier: treatment near or above 50% by week 44, control near 20%.
-    let km = spell::time_to_spell(
-        &spell::completions(&panel, &SpellRule::default()).unwrap(),
-        0.95,
-    )
-    .unwrap();
+    let km = time_to_spell(&completions(&panel, &SpellRule::default()).unwrap(), 0.95).unwrap();
     let at44 = |arm: usize| {
         km.curves[arm]
             .iter()

@@ -2,11 +2,11 @@
 //! simulator's direct panel equal to the one built from its register, and
 //! chunks of persons merging into the whole bit for bit.
 
+use trialpanel::outcome::WeeklySums;
 use trialpanel::simulate::{self, SimulatedTrial, TrialSpec, simulate, simulate_panel};
-use trialpanel::sums::WeeklySums;
 use trialpanel::{
     Arm, CodeTable, Design, Error, LongColumns, Outcome, Panel, Persons, SpellRule, Variance,
-    effects,
+    estimators,
 };
 
 /// A simulated trial whose register starts 10 weeks before the first
@@ -63,10 +63,10 @@ fn sums_give_the_effects_of_evaluated_values() {
         Design::default().blocked(true),
         Design::default().variance(Variance::Pooled).level(0.9),
     ] {
-        let from_sums = sums.effects(&design).unwrap();
+        let from_sums = trialpanel::estimators::weekly_effects_from_sums(&sums, &design).unwrap();
         for (outcome, got) in outcomes().iter().zip(&from_sums) {
             let values = outcome.evaluate(&panel, weeks.clone()).unwrap();
-            let want = effects::weekly_effects(&values, &design).unwrap();
+            let want = estimators::weekly_effects(&values, &design).unwrap();
             assert_eq!(got.outcome, want.outcome);
             assert_eq!(got.rows.len(), want.rows.len());
             for (g, w) in got.rows.iter().zip(&want.rows) {
@@ -97,7 +97,8 @@ fn sums_give_the_effects_of_evaluated_values() {
         }
     }
     // The sample is informative: effects exist and counts fall with censoring.
-    let hours = &sums.effects(&Design::default()).unwrap()[3];
+    let hours =
+        &trialpanel::estimators::weekly_effects_from_sums(&sums, &Design::default()).unwrap()[3];
     assert!(hours.week(10).unwrap().estimate.effect.is_some());
     let n = |k: i32| hours.week(k).unwrap().estimate.n_treat;
     assert!(n(40) < n(0));
@@ -150,8 +151,8 @@ fn chunks_of_persons_merge_into_the_whole_bit_for_bit() {
     assert_eq!(backward, whole);
     let design = Design::default().blocked(true);
     assert_eq!(
-        forward.effects(&design).unwrap(),
-        whole.effects(&design).unwrap()
+        trialpanel::estimators::weekly_effects_from_sums(&forward, &design).unwrap(),
+        trialpanel::estimators::weekly_effects_from_sums(&whole, &design).unwrap()
     );
     // The merged counts are the persons observed per week and arm.
     let at_risk = whole_panel.at_risk(5);

@@ -2,7 +2,7 @@
 //! `datetime.isocalendar()` (fixtures in tests/fixtures, provenance in
 //! tests/fixtures/README.md) and hand-checked edge cases.
 
-use trialpanel::{Error, Week};
+use trialpanel::{Error, Week, WeekError};
 
 fn fixture(name: &str) -> Vec<Vec<String>> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -52,12 +52,12 @@ fn week_53_only_in_long_years() {
         );
     }
     for year in [2016, 2017, 2018, 2019, 2021] {
-        let err = Week::parse(&format!("{year}-W53")).unwrap_err();
-        match err {
-            Error::InvalidWeek { value, reason } => {
-                assert_eq!(value, format!("{year}-W53"));
-                assert!(reason.contains("weeks 1 to 52"), "{reason}");
-            }
+        let WeekError { value, reason } = Week::parse(&format!("{year}-W53")).unwrap_err();
+        assert_eq!(value, format!("{year}-W53"));
+        assert!(reason.contains("weeks 1 to 52"), "{reason}");
+        // Inside trialpanel's one error type it keeps both.
+        match Error::from(WeekError { value, reason }) {
+            Error::InvalidWeek { value, .. } => assert_eq!(value, format!("{year}-W53")),
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -147,7 +147,7 @@ fn bad_spellings_are_errors_that_quote_the_input() {
         "2016-3-7",
     ] {
         match Week::parse(s) {
-            Err(Error::InvalidWeek { value, .. }) => assert_eq!(value, s),
+            Err(WeekError { value, .. }) => assert_eq!(value, s),
             other => panic!("{s:?} gave {other:?}"),
         }
     }

@@ -4,7 +4,7 @@
 
 use std::ops::RangeInclusive;
 
-use trialpanel::balance::{BalanceSpec, HistoryCovariate};
+use trialpanel::estimators::{BalanceSpec, HistoryCovariate};
 use trialpanel::simulate::TrialSpec;
 use trialpanel::{Outcome, SpellRule};
 

@@ -25,10 +25,10 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::config::Unit;
 use crate::error::{Error, Result};
-use crate::persons::Arm;
+use crate::estimators::SiteCorrelation;
+use crate::inputs::Arm;
 use crate::report::Overview;
 use crate::results::{HoursResults, OutcomeResults, Results, SpellResults};
-use crate::sites::SiteCorrelation;
 use crate::stats::{Light, Thresholds};
 
 /// File name of the Kaplan–Meier figure.
@@ -254,7 +254,7 @@ fn draw_effects(o: &OutcomeResults, svg: &mut String) -> DrawResult {
     let scale = if o.unit == Unit::Share { 100.0 } else { 1.0 };
     let rows = &e.rows;
     let weeks: Vec<f64> = rows.iter().map(|r| f64::from(r.week)).collect();
-    let get = |f: &dyn Fn(&crate::effects::WeekEffect) -> Option<f64>| -> Vec<Option<f64>> {
+    let get = |f: &dyn Fn(&crate::estimators::WeekEffect) -> Option<f64>| -> Vec<Option<f64>> {
         rows.iter().map(|r| f(r).map(|x| scale * x)).collect()
     };
     let treat = get(&|r| r.estimate.mean_treat);

@@ -13,15 +13,15 @@
 use std::fmt::Write as _;
 
 use super::trim;
-use crate::balance::Balance;
 use crate::config::Unit;
-use crate::cost::CostEffects;
-use crate::families::FamilyTest;
-use crate::persons::Arm;
+use crate::estimators::Balance;
+use crate::estimators::CostEffects;
+use crate::estimators::FamilyTest;
+use crate::estimators::Fidelity;
+use crate::inputs::Arm;
 use crate::report::Overview;
 use crate::results::{HoursResults, OutcomeResults, Results, SpellResults};
 use crate::stats::{ChiSquare, Fieller, Light, Variance};
-use crate::survey::Fidelity;
 
 /// The whole report.
 pub fn render(r: &Results) -> String {

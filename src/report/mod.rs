@@ -4,6 +4,9 @@
 //! (The tidy tables and their CSV files are [`crate::table`].)
 
 pub mod figures;
+mod write;
+
+pub use write::Output;
 pub mod html;
 pub mod markdown;
 
@@ -17,8 +20,8 @@ pub(crate) fn trim(x: f64, digits: usize) -> String {
     }
 }
 
-use crate::persons::Arm;
-use crate::process::ALL_SITES;
+use crate::estimators::ALL_SITES;
+use crate::inputs::Arm;
 use crate::results::Results;
 use crate::stats::Light;
 

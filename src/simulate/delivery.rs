@@ -32,9 +32,9 @@ use super::{
     Assignment, CODES, Person, SimulatedTrial, TrialSpec, block_name, col, frame, person_id,
     validate,
 };
-use crate::codes::{WAGE_SUBSIDY, WORK_PLACEMENT};
 use crate::error::{Error, Result};
-use crate::io::write_csv;
+use crate::inputs::codes::{WAGE_SUBSIDY, WORK_PLACEMENT};
+use crate::inputs::write::write_csv;
 use crate::rng::Rng;
 use crate::weeks::Week;
 

@@ -42,11 +42,11 @@ use polars::prelude::{Column as PlColumn, DataFrame, IntoColumn, NamedFrom, Seri
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::codes::{Category, CodeTable, WAGE_SUBSIDY, WORK_PLACEMENT};
 use crate::error::{Error, Result};
-use crate::io::{ParquetBatches, write_csv, write_parquet};
+use crate::inputs::codes::{Category, CodeTable, WAGE_SUBSIDY, WORK_PLACEMENT};
+use crate::inputs::write::{ParquetBatches, write_csv, write_parquet};
+use crate::inputs::{PersonSpec, Persons};
 use crate::panel::{HOURS_SCALE, Panel, Put};
-use crate::persons::{PersonSpec, Persons};
 use crate::rng::Rng;
 use crate::weeks::Week;
 
@@ -796,7 +796,7 @@ fn codes_frame() -> Result<DataFrame> {
             Series::new("".into(), CODES.iter().map(|c| c.1).collect::<Vec<_>>()),
         ),
         col(
-            crate::codes::ENDS_FOLLOWUP,
+            crate::inputs::codes::ENDS_FOLLOWUP,
             Series::new(
                 "".into(),
                 CODES
@@ -806,7 +806,7 @@ fn codes_frame() -> Result<DataFrame> {
             ),
         ),
         col(
-            crate::codes::COST_PER_WEEK,
+            crate::inputs::codes::COST_PER_WEEK,
             Series::new(
                 "".into(),
                 CODES.iter().map(|c| cost_per_week(c.1)).collect::<Vec<_>>(),

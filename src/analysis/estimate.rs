@@ -1,0 +1,434 @@
+//! The estimation stage of a run: each outcome's effects, from its values
+//! (band, randomisation, sites, subgroups, family parts, the Lin estimate)
+//! or from the weekly sums; the families' tests; and the tables built from
+//! the tally (time to a spell, hours, balance, process, fidelity, cost,
+//! correlations).
+
+use std::ops::RangeInclusive;
+
+use super::Inputs;
+use super::tally::{Tally, snapshot};
+use crate::config::{AnalysisConfig, OutcomeConfig, OutcomeKind};
+use crate::error::{Error, Result};
+use crate::estimators::{
+    self, Adjustment, BalanceSpec, FamilyPart, FamilyTest, GroupEffects, RandomisationTest,
+    Significance, WeeklyEffects,
+};
+use crate::estimators::{Balance, CostEffects, Fidelity, ProcessTable, SiteCorrelation, Sources};
+use crate::inputs::Persons;
+use crate::panel::LoadReport;
+use crate::panel::Panel;
+use crate::results::{
+    HoursResults, OutcomeResults, Results, SignificantFrom, SpellResults, TrialSummary,
+};
+
+/// An outcome's effects before they become its [`OutcomeResults`].
+pub(super) struct Effects {
+    weekly: WeeklyEffects,
+    adjusted: Option<WeeklyEffects>,
+    /// (family, position of the outcome in it, its part of the family).
+    family_parts: Vec<(usize, usize, FamilyPart)>,
+    randomisation: Option<RandomisationTest>,
+    sites: Option<GroupEffects>,
+    subgroups: Vec<GroupEffects>,
+}
+
+impl Effects {
+    /// Effects from the weekly sums alone.
+    fn of_sums(weekly: WeeklyEffects) -> Effects {
+        Effects {
+            weekly,
+            adjusted: None,
+            family_parts: Vec::new(),
+            randomisation: None,
+            sites: None,
+            subgroups: Vec::new(),
+        }
+    }
+}
+
+/// What reading the register gave: the tally of every person, the
+/// person-level effects of the outcomes routed through their values
+/// (`None`: from the tally's sums), the Lin estimate's covariates, and the
+/// number of parts read.
+pub(super) struct Read {
+    pub(super) tally: Tally,
+    pub(super) effects: Vec<Option<Effects>>,
+    pub(super) adjustment: Option<Adjustment>,
+    pub(super) parts: usize,
+}
+
+/// Every result of a run but its settings and warnings.
+pub(super) struct Estimated {
+    pub(super) snapshot: Vec<i32>,
+    pub(super) through: i32,
+    pub(super) trial: TrialSummary,
+    pub(super) outcomes: Vec<OutcomeResults>,
+    pub(super) families: Vec<FamilyTest>,
+    pub(super) process: Vec<ProcessTable>,
+    pub(super) fidelity: Option<Fidelity>,
+    pub(super) cost: Option<CostEffects>,
+    pub(super) correlations: Vec<SiteCorrelation>,
+    pub(super) spell: Option<SpellResults>,
+    pub(super) hours: Option<HoursResults>,
+    pub(super) balance: Balance,
+    /// What the warnings need beyond the results.
+    pub(super) adjustment: Option<Adjustment>,
+    pub(super) load: LoadReport,
+}
+
+/// Every estimate from what reading the register gave.
+pub(super) fn estimate(
+    c: &AnalysisConfig,
+    inputs: &Inputs,
+    read: Read,
+    progress: &mut impl FnMut(&str),
+) -> Result<Estimated> {
+    let Read {
+        tally,
+        effects,
+        adjustment,
+        parts,
+    } = read;
+    let level = c.design.level;
+    let last = *tally.weeks.end();
+    let snapshot = snapshot(c, last);
+    let through = c
+        .weeks
+        .significant_through
+        .or(snapshot.last().copied())
+        .unwrap_or(last);
+    let (outcomes, families) = outcomes(c, tally.sums, effects, through)?;
+    let spell = match (spell_outcome(c), tally.spell) {
+        (Some(spec), Some(clock)) => {
+            progress("Kaplan–Meier time to a completed spell");
+            Some(SpellResults::of(clock, spec, level)?)
+        }
+        _ => None,
+    };
+    let hours = match tally.hours {
+        Some(h) => Some(HoursResults {
+            week: h.week(),
+            among_working: h.among_working(level),
+            distribution: h.distribution(&c.report.hours_buckets)?,
+        }),
+        None => None,
+    };
+    progress("balance tests");
+    let balance = balance(
+        &inputs.persons,
+        &inputs.order,
+        &inputs.balance,
+        tally.history,
+    )?;
+    let trial = TrialSummary::of(
+        &inputs.persons,
+        tally.observed,
+        tally.at_risk,
+        tally.load.clone(),
+        parts,
+    )
+    .with_followup_ended(tally.ended.as_deref(), &snapshot);
+    let process: Vec<ProcessTable> = tally
+        .process
+        .iter()
+        .map(|p| p.table(level, &c.bands))
+        .collect();
+    let fidelity = (inputs.survey.as_ref()).map(|s| estimators::fidelity(s, level, &c.bands));
+    let cost = match (tally.cost, &c.cost) {
+        (Some(person), Some(spec)) => {
+            Some(person.effects(spec, level, c.design.variance, c.design.blocked))
+        }
+        _ => None,
+    };
+    let site_effects: Vec<&GroupEffects> =
+        outcomes.iter().filter_map(|o| o.sites.as_ref()).collect();
+    let sources = Sources {
+        process: &process,
+        fidelity: fidelity.as_ref(),
+        site_effects: &site_effects,
+    };
+    let correlations = c
+        .correlations
+        .iter()
+        .map(|spec| estimators::correlate(spec, &sources, level))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Estimated {
+        snapshot,
+        through,
+        trial,
+        outcomes,
+        families,
+        process,
+        fidelity,
+        cost,
+        correlations,
+        spell,
+        hours,
+        balance,
+        adjustment,
+        load: tally.load,
+    })
+}
+
+impl Estimated {
+    /// The results, with the settings and the run's warnings.
+    pub(super) fn into_results(self, c: &AnalysisConfig, warnings: Vec<String>) -> Results {
+        Results {
+            title: c.title.clone(),
+            version: env!("CARGO_PKG_VERSION"),
+            config: c.clone(),
+            snapshot: self.snapshot,
+            significant_through: self.through,
+            trial: self.trial,
+            outcomes: self.outcomes,
+            families: self.families,
+            process: self.process,
+            fidelity: self.fidelity,
+            cost: self.cost,
+            correlations: self.correlations,
+            spell: self.spell,
+            hours: self.hours,
+            balance: self.balance,
+            warnings,
+        }
+    }
+}
+
+/// The effects of an outcome from its evaluated values, with the band,
+/// randomisation test and site effects it asks for, and the Lin estimate
+/// with an `adjustment`.
+pub(super) fn of_values(
+    c: &AnalysisConfig,
+    panel: &Panel,
+    spec: &OutcomeConfig,
+    weeks: RangeInclusive<i32>,
+    adjustment: Option<&Adjustment>,
+) -> Result<Effects> {
+    let design = c.design.design();
+    let values = spec.outcome().evaluate(panel, weeks)?;
+    let mut weekly = estimators::weekly_effects(&values, &design)?;
+    if spec.band {
+        let band = estimators::simultaneous_band(&values, &weekly, &c.band)?;
+        weekly = weekly.with_band(band);
+    }
+    let adjusted = adjustment
+        .map(|a| estimators::lin_effects(&values, &design, a))
+        .transpose()?;
+    let name = spec.display_name();
+    let mut family_parts = Vec::new();
+    for (f, family) in c.families.iter().enumerate() {
+        if let Some(at) = family.outcomes.iter().position(|o| *o == name) {
+            let part = FamilyPart::of(
+                &family.name,
+                &values,
+                &weekly,
+                &family.weeks,
+                &design,
+                &c.randomisation,
+            )?;
+            family_parts.push((f, at, part));
+        }
+    }
+    let randomisation = spec
+        .randomisation
+        .then(|| estimators::randomisation_test(&values, &design, &c.randomisation))
+        .transpose()?;
+    let sites = spec
+        .sites
+        .then(|| estimators::site_effects(&values, &design, c.report.min_cell))
+        .transpose()?;
+    let subgroups = spec
+        .subgroups
+        .iter()
+        .map(|by| estimators::subgroup_effects(&values, &design, by, c.report.min_cell))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Effects {
+        weekly,
+        adjusted,
+        randomisation,
+        sites,
+        subgroups,
+        family_parts,
+    })
+}
+
+/// The covariates of `[design] adjust` over the persons of `panel`:
+/// person-table covariates, or history covariates (`history`: their values
+/// in panel order, NaN for missing, in `spec`'s order).
+pub(super) fn adjustment(
+    c: &AnalysisConfig,
+    panel: &Panel,
+    spec: &BalanceSpec,
+    history: &[Vec<f64>],
+) -> Result<Option<Adjustment>> {
+    let names = &c.design.adjust;
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let mut adjustment = Adjustment::new();
+    for name in names {
+        adjustment = match spec.history.iter().position(|h| &h.name == name) {
+            Some(i) => {
+                let values: Vec<Option<f64>> = history[i]
+                    .iter()
+                    .map(|x| (!x.is_nan()).then_some(*x))
+                    .collect();
+                adjustment.values(name, &values)?
+            }
+            None if panel.persons().covariates().iter().any(|c| &c.name == name) => {
+                adjustment.covariate(panel, name)?
+            }
+            None => {
+                return Err(Error::InvalidSetting {
+                    name: "design.adjust".into(),
+                    reason: format!(
+                        "`{name}` is neither a person-table covariate ({}) nor a \
+                         [[balance.history]] covariate ({})",
+                        list(panel.persons().covariates().iter().map(|c| c.name.as_str())),
+                        list(spec.history.iter().map(|h| h.name.as_str())),
+                    ),
+                });
+            }
+        };
+    }
+    Ok(Some(adjustment))
+}
+
+/// Every outcome's results, in the order of the analysis file, from its
+/// person-level `effects` (`None`: from the tally's weekly sums), with the
+/// families' tests; "significant from week k" looks through `through`.
+fn outcomes(
+    c: &AnalysisConfig,
+    tally_sums: Option<crate::outcome::WeeklySums>,
+    mut effects: Vec<Option<Effects>>,
+    through: i32,
+) -> Result<(Vec<OutcomeResults>, Vec<FamilyTest>)> {
+    let design = c.design.design();
+    let mut from_sums = match tally_sums {
+        Some(sums) => estimators::weekly_effects_from_sums(&sums, &design)?,
+        None => Vec::new(),
+    }
+    .into_iter();
+    let mut outcomes = Vec::with_capacity(c.outcomes.len());
+    let mut family_parts: Vec<Vec<(usize, FamilyPart)>> =
+        c.families.iter().map(|_| Vec::new()).collect();
+    for (spec, found) in c.outcomes.iter().zip(&mut effects) {
+        let mut estimated = match found.take() {
+            Some(estimated) => estimated,
+            None => Effects::of_sums(from_sums.next().ok_or_else(|| Error::Internal {
+                what: format!("outcome `{}`", spec.display_name()),
+                message: "its weekly sums are missing".into(),
+            })?),
+        };
+        for (f, at, part) in std::mem::take(&mut estimated.family_parts) {
+            family_parts[f].push((at, part));
+        }
+        outcomes.push(outcome_results(spec, estimated, through));
+    }
+    let families = families(c, family_parts, &mut outcomes)?;
+    Ok((outcomes, families))
+}
+
+/// Each `[[families]]` entry's test from its outcomes' parts (`parts[f]`:
+/// (position of the outcome in the family, its part)), with every member's
+/// row of `outcomes` marked with the family and its p_fwer.
+fn families(
+    c: &AnalysisConfig,
+    parts: Vec<Vec<(usize, FamilyPart)>>,
+    outcomes: &mut [OutcomeResults],
+) -> Result<Vec<FamilyTest>> {
+    let mut tests = Vec::with_capacity(parts.len());
+    for (f, mut these) in c.families.iter().zip(parts) {
+        these.sort_by_key(|(at, _)| *at);
+        let test = estimators::combine(
+            &f.name,
+            these.into_iter().map(|(_, p)| p).collect(),
+            c.randomisation.seed,
+        )?;
+        for m in &test.members {
+            let row = outcomes
+                .iter_mut()
+                .find(|o| o.effects.outcome == m.outcome)
+                .and_then(|o| o.effects.rows.iter_mut().find(|r| r.week == m.week));
+            if let Some(row) = row {
+                row.family = Some(test.name.clone());
+                row.p_fwer = m.p_fwer;
+            }
+        }
+        tests.push(test);
+    }
+    Ok(tests)
+}
+
+/// The results of one outcome from its effects.
+fn outcome_results(spec: &OutcomeConfig, estimated: Effects, through: i32) -> OutcomeResults {
+    let Effects {
+        weekly,
+        adjusted,
+        randomisation,
+        sites,
+        subgroups,
+        ..
+    } = estimated;
+    let from = |by| weekly.significant_from(by, through);
+    let significant_from = SignificantFrom {
+        through,
+        pointwise: from(Significance::Pointwise(0.05)),
+        holm: from(Significance::Holm(0.05)),
+        benjamini_hochberg: from(Significance::BenjaminiHochberg(0.05)),
+        band: weekly.band.as_ref().and(from(Significance::Band)),
+    };
+    OutcomeResults {
+        unit: spec.unit(),
+        significant_from,
+        randomisation,
+        sites,
+        subgroups,
+        effects: weekly,
+        adjusted,
+    }
+}
+
+/// The balance table over every person: person-table covariates and the
+/// tally's history covariates, in panel `order`.
+fn balance(
+    persons: &Persons,
+    order: &[usize],
+    spec: &BalanceSpec,
+    history: Vec<Vec<f64>>,
+) -> Result<Balance> {
+    let arms: Vec<_> = order.iter().map(|&i| persons.arms()[i]).collect();
+    let blocks: Vec<u32> = order.iter().map(|&i| persons.blocks().index[i]).collect();
+    let covariates = estimators::person_covariates(persons, order, spec)?;
+    let history = history
+        .into_iter()
+        .map(|v| v.into_iter().map(|x| (!x.is_nan()).then_some(x)).collect())
+        .collect();
+    let clusters: Option<Vec<u32>> = persons
+        .clusters()
+        .map(|c| order.iter().map(|&i| c.index[i]).collect());
+    estimators::balance_of(
+        &arms,
+        &blocks,
+        clusters.as_deref(),
+        spec,
+        covariates,
+        history,
+    )
+}
+
+/// The spell outcome of `c`, if any (there is at most one).
+fn spell_outcome(c: &AnalysisConfig) -> Option<&OutcomeConfig> {
+    c.outcomes.iter().find(|o| o.kind == OutcomeKind::Spell)
+}
+
+/// `a, b, c`, or `none`.
+pub(super) fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}

@@ -1,0 +1,67 @@
+//! Quantiles and tail probabilities of the normal, t, chi-square and F
+//! distributions (statrs), and the check of a confidence level.
+
+use statrs::distribution::{ChiSquared, ContinuousCDF, FisherSnedecor, Normal, StudentsT};
+use statrs::function::beta::beta_reg;
+
+/// t quantile t(p, df), or the normal quantile when df is infinite.
+pub(crate) fn t_quantile(p: f64, df: f64) -> Option<f64> {
+    let dist = StudentsT::new(0.0, 1.0, df).ok()?;
+    Some(dist.inverse_cdf(p))
+}
+
+/// Two-sided p-value of Student's t: P(|T_df| ≥ |t|) = I_{df/(df+t²)}(df/2, ½).
+pub(crate) fn t_two_sided_p(t: f64, df: f64) -> Option<f64> {
+    if !(t.is_finite() && df > 0.0) {
+        return None;
+    }
+    if df.is_infinite() {
+        let dist = StudentsT::new(0.0, 1.0, df).ok()?;
+        return Some(2.0 * dist.sf(t.abs()));
+    }
+    Some(beta_reg(df / 2.0, 0.5, df / (df + t * t)).clamp(0.0, 1.0))
+}
+
+/// Upper-tail probability of a chi-square distribution with `df` degrees of
+/// freedom.
+pub(crate) fn chi_square_sf(x: f64, df: f64) -> Option<f64> {
+    let dist = ChiSquared::new(df).ok()?;
+    Some(dist.sf(x))
+}
+
+/// Check a confidence level: strictly between 0 and 1.
+pub(crate) fn check_level(level: f64) -> crate::error::Result<()> {
+    if level > 0.0 && level <= MAX_LEVEL {
+        Ok(())
+    } else {
+        Err(crate::error::Error::InvalidSetting {
+            name: "level".into(),
+            reason: format!(
+                "a confidence level must be above 0 and at most {MAX_LEVEL} \
+                 (closer to 1 the critical values are infinite), got {level}"
+            ),
+        })
+    }
+}
+
+/// Highest accepted confidence level: 1 − 10⁻⁹. Nearer to 1, 1 − α/2
+/// rounds to 1 in floating point and the normal and t quantiles are
+/// infinite.
+pub(crate) const MAX_LEVEL: f64 = 1.0 - 1e-9;
+
+/// Standard normal quantile Φ⁻¹(p).
+pub(crate) fn normal_quantile(p: f64) -> f64 {
+    Normal::standard().inverse_cdf(p)
+}
+
+/// Two-sided standard normal p-value 2·(1 − Φ(|z|)).
+pub(crate) fn normal_two_sided_p(z: f64) -> f64 {
+    2.0 * Normal::standard().sf(z.abs())
+}
+
+/// Upper-tail probability of the F distribution with (`df1`, `df2`) degrees
+/// of freedom.
+pub(crate) fn f_sf(f: f64, df1: f64, df2: f64) -> Option<f64> {
+    let dist = FisherSnedecor::new(df1, df2).ok()?;
+    Some(dist.sf(f))
+}
