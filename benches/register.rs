@@ -39,6 +39,7 @@ use trialpanel::estimators::{BandSpec, RandomisationSpec};
 use trialpanel::outcome::WeeklySums;
 use trialpanel::outcome::completions;
 use trialpanel::simulate;
+use trialpanel::stats::Level;
 use trialpanel::{Arm, CodeTable, Design, LongColumns, Outcome, Panel, Persons};
 
 fn sizes() -> Vec<usize> {
@@ -174,7 +175,7 @@ fn bench_sizes(c: &mut Criterion) {
         group.bench_function("spell completions and Kaplan-Meier", |b| {
             b.iter(|| {
                 let done = completions(&panel, &scale::spell_rule()).expect("spells");
-                time_to_spell(&done, 0.95).expect("km")
+                time_to_spell(&done, Level::default()).expect("km")
             })
         });
         group.bench_function("balance, 10 covariates", |b| {

@@ -359,6 +359,16 @@ pub enum Error {
         message: String,
     },
 
+    /// The data exceed a limit of trialpanel (more than 2³² events in an
+    /// event log, say).
+    #[error("{what}: more than trialpanel handles ({limit})")]
+    Limit {
+        /// What exceeds the limit.
+        what: String,
+        /// The limit.
+        limit: String,
+    },
+
     /// Writing an output failed.
     #[error("{file}: cannot write: {message}")]
     Write {
@@ -390,6 +400,140 @@ fn format_code_counts(codes: &[(String, usize)]) -> String {
 const MESSAGE_CHARS: usize = 300;
 /// Most unmapped codes listed in an error message.
 const LISTED_CODES: usize = 20;
+
+/// The broad kind of an [`Error`], for matching without naming every
+/// variant (as the `csv` crate's `ErrorKind`): what went wrong, and so
+/// what has to change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A file cannot be opened, read or written ([`Error::Io`],
+    /// [`Error::Write`]).
+    Io,
+    /// A file is not a table trialpanel can read: its type, syntax,
+    /// encoding or columns ([`Error::UnsupportedFormat`], [`Error::Parse`],
+    /// [`Error::Empty`], [`Error::MissingColumn`], [`Error::ColumnType`],
+    /// [`Error::DuplicateColumn`]).
+    Format,
+    /// A cell holds a value that cannot be used ([`Error::InvalidValue`],
+    /// [`Error::MissingValue`], [`Error::UnknownArm`],
+    /// [`Error::InvalidWeek`]).
+    Value,
+    /// Rows or files contradict each other ([`Error::DuplicatePerson`],
+    /// [`Error::DuplicatePersonWeek`], [`Error::UnknownPersons`],
+    /// [`Error::TooManyUnknownPersons`], [`Error::UnmappedCodes`],
+    /// [`Error::DuplicateCode`], [`Error::ClusterSpans`],
+    /// [`Error::EmptyArm`], [`Error::ReferralOutsideRegister`]).
+    Inconsistent,
+    /// A setting or argument cannot work: in the analysis file
+    /// ([`Error::AnalysisFile`]) or given in Rust ([`Error::InvalidSetting`]).
+    Setting,
+    /// The data need more memory than the budget, or exceed a limit
+    /// ([`Error::MemoryBudget`], [`Error::Limit`]).
+    Limit,
+    /// A bug in trialpanel ([`Error::Internal`]).
+    Internal,
+}
+
+impl Error {
+    /// The broad kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        use Error as E;
+        match self {
+            E::Io { .. } | E::Write { .. } => ErrorKind::Io,
+            E::UnsupportedFormat { .. }
+            | E::Parse { .. }
+            | E::Empty { .. }
+            | E::MissingColumn { .. }
+            | E::ColumnType { .. }
+            | E::DuplicateColumn { .. } => ErrorKind::Format,
+            E::InvalidValue { .. }
+            | E::MissingValue { .. }
+            | E::UnknownArm { .. }
+            | E::InvalidWeek { .. } => ErrorKind::Value,
+            E::DuplicatePerson { .. }
+            | E::DuplicatePersonWeek { .. }
+            | E::UnknownPersons { .. }
+            | E::TooManyUnknownPersons { .. }
+            | E::UnmappedCodes { .. }
+            | E::DuplicateCode { .. }
+            | E::ClusterSpans { .. }
+            | E::EmptyArm { .. }
+            | E::ReferralOutsideRegister { .. } => ErrorKind::Inconsistent,
+            E::AnalysisFile { .. } | E::InvalidSetting { .. } => ErrorKind::Setting,
+            E::MemoryBudget { .. } | E::Limit { .. } => ErrorKind::Limit,
+            E::Internal { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// The input file the error is about, when it is about one (an
+    /// in-memory frame's label stands for its file).
+    pub fn file(&self) -> Option<&std::path::Path> {
+        use Error as E;
+        match self {
+            E::Io { file, .. }
+            | E::UnsupportedFormat { file }
+            | E::Parse { file, .. }
+            | E::Empty { file }
+            | E::MissingColumn { file, .. }
+            | E::ColumnType { file, .. }
+            | E::InvalidValue { file, .. }
+            | E::MissingValue { file, .. }
+            | E::UnknownArm { file, .. }
+            | E::DuplicatePerson { file, .. }
+            | E::DuplicatePersonWeek { file, .. }
+            | E::UnknownPersons { file, .. }
+            | E::TooManyUnknownPersons { file, .. }
+            | E::DuplicateColumn { file, .. }
+            | E::UnmappedCodes { file, .. }
+            | E::DuplicateCode { file, .. }
+            | E::ClusterSpans { file, .. }
+            | E::EmptyArm { file, .. }
+            | E::ReferralOutsideRegister { file, .. }
+            | E::AnalysisFile { file, .. }
+            | E::Write { file, .. } => Some(file),
+            E::InvalidWeek { .. }
+            | E::InvalidSetting { .. }
+            | E::MemoryBudget { .. }
+            | E::Limit { .. }
+            | E::Internal { .. } => None,
+        }
+    }
+
+    /// The data row (1 for the first row after the header) the error is
+    /// about, when it names one.
+    pub fn row(&self) -> Option<usize> {
+        use Error as E;
+        match self {
+            E::InvalidValue { row, .. }
+            | E::MissingValue { row, .. }
+            | E::UnknownArm { row, .. }
+            | E::DuplicatePerson { row, .. }
+            | E::DuplicatePersonWeek { row, .. }
+            | E::ClusterSpans { row, .. }
+            | E::ReferralOutsideRegister { row, .. } => Some(*row),
+            E::UnknownPersons { first_row, .. } | E::TooManyUnknownPersons { first_row, .. } => {
+                Some(*first_row)
+            }
+            _ => None,
+        }
+    }
+
+    /// The column the error is about, when it names one.
+    pub fn column(&self) -> Option<&str> {
+        use Error as E;
+        match self {
+            E::MissingColumn { column, .. }
+            | E::ColumnType { column, .. }
+            | E::InvalidValue { column, .. }
+            | E::MissingValue { column, .. }
+            | E::UnknownArm { column, .. }
+            | E::DuplicateColumn { column, .. }
+            | E::ClusterSpans { column, .. } => Some(column),
+            _ => None,
+        }
+    }
+}
 
 impl From<WeekError> for Error {
     fn from(e: WeekError) -> Error {

@@ -175,7 +175,7 @@ pub mod stats;
 pub mod table;
 mod weeks;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use estimators::{Adjustment, Design, Estimator, WeeklyEffects, lin_effects, weekly_effects};
 pub use inputs::{
     Arm, Category, CodeTable, Covariate, CovariateValues, Groups, LoadProgress, LongColumns,

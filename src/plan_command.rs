@@ -138,7 +138,7 @@ pub fn run(a: PlanArgs) -> Result<(), Box<dyn std::error::Error>> {
         )?,
     }
     .weeks(a.weeks.0..=a.weeks.1)
-    .level(a.level)
+    .level(trialpanel::stats::Level::new(a.level)?)
     .power(a.power);
     let mde = plan::minimum_detectable_effects(&spec)?;
     let (t, c) = spec.persons();
@@ -150,7 +150,7 @@ pub fn run(a: PlanArgs) -> Result<(), Box<dyn std::error::Error>> {
         "Minimum detectable effect at {:.0}% power, {:.0}% level: {t:.0} + {c:.0} persons \
          referred {} to {}{}, extract {}, sd {sd:.4} ({source}).",
         100.0 * spec.power,
-        100.0 * spec.level,
+        100.0 * spec.level.get(),
         first.map_or("–".into(), |w| w.to_string()),
         last.map_or("–".into(), |w| w.to_string()),
         if as_in_table {

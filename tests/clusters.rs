@@ -390,10 +390,7 @@ fn randomisation_re_draws_whole_clusters() {
     let ri = trialpanel::estimators::randomisation_test(
         &values,
         &Design::default(),
-        &trialpanel::estimators::RandomisationSpec {
-            draws: 3000,
-            seed: 7,
-        },
+        &trialpanel::estimators::RandomisationSpec::new(3000, 7).unwrap(),
     )
     .unwrap();
     let p = ri.p_values[0].unwrap();

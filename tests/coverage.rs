@@ -35,8 +35,8 @@ fn one_trial(seed: u64) -> (bool, bool) {
         .unwrap();
     let values = Outcome::employed(0.0).evaluate(&panel, WEEKS).unwrap();
     let weekly = estimators::weekly_effects(&values, &Design::default()).unwrap();
-    let band =
-        estimators::simultaneous_band(&values, &weekly, &BandSpec { draws: 4000, seed }).unwrap();
+    let band = estimators::simultaneous_band(&values, &weekly, &BandSpec::new(4000, seed).unwrap())
+        .unwrap();
     assert_eq!(band.weeks.len(), 13, "every week has a defined se");
     let weekly = weekly.with_band(band);
     let r = weekly.week(WEEK).unwrap();

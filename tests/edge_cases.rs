@@ -11,6 +11,7 @@ use trialpanel::estimators::time_to_spell;
 use trialpanel::estimators::{self, BandSpec, RandomisationSpec};
 use trialpanel::estimators::{BalanceSpec, balance};
 use trialpanel::outcome::completions;
+use trialpanel::stats::Level;
 use trialpanel::{
     CodeTable, Design, Error, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule,
 };
@@ -46,7 +47,7 @@ fn zero_week_follow_up() {
             .iter()
             .all(|p| p.completed.is_none() && p.last_observed == 0)
     );
-    let km = time_to_spell(&done, 0.95).unwrap();
+    let km = time_to_spell(&done, Level::default()).unwrap();
     assert_eq!((km.curves[0].len(), km.curves[1].len()), (1, 1));
     assert_eq!(km.curves[1][0].cum_incidence, 0.0);
     assert_eq!(km.log_rank, None);

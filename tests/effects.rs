@@ -12,7 +12,7 @@ use trialpanel::estimators::{
     BandSpec, RandomisationSpec, Significance, site_effects, subgroup_effects,
 };
 use trialpanel::outcome::WeeklySums;
-use trialpanel::stats::{self, Moments};
+use trialpanel::stats::{self, Level, Moments};
 use trialpanel::{
     Arm, CodeTable, Design, Error, LongColumns, Outcome, Panel, PersonSpec, Persons, Table,
     Variance, WeeklyEffects,
@@ -349,7 +349,7 @@ fn hours_descriptives_match_scipy() {
     assert_close("chi2", Some(test.statistic), opt(t, "statistic"), 1e-12);
     assert_eq!(test.df, num(t, "df"));
     assert_close("chi2 p", Some(test.p_value), opt(t, "p_value"), 1e-9);
-    let working = estimators::hours_among_working(&panel, 5, 0.95).unwrap();
+    let working = estimators::hours_among_working(&panel, 5, Level::default()).unwrap();
     assert_eq!(working.n_treat as f64, num(t, "n_working_treat"));
     assert_eq!(working.n_control as f64, num(t, "n_working_control"));
     assert_close(
@@ -388,7 +388,7 @@ fn randomisation_p_values_are_exact_when_every_assignment_is_enumerated() {
     let ri = estimators::randomisation_test(
         &values,
         &Design::default(),
-        &RandomisationSpec { draws, seed: 7 },
+        &RandomisationSpec::new(draws, 7).unwrap(),
     )
     .unwrap();
     let exact = rows("effects/ri_exact.csv");
@@ -411,10 +411,7 @@ fn randomisation_p_values_are_exact_when_every_assignment_is_enumerated() {
     let ri = estimators::randomisation_test(
         &values,
         &Design::default(),
-        &RandomisationSpec {
-            draws: 200,
-            seed: 7,
-        },
+        &RandomisationSpec::new(200, 7).unwrap(),
     )
     .unwrap();
     assert!(!ri.exact);
@@ -435,10 +432,7 @@ fn band_critical_value_for_one_week_is_the_normal_quantile() {
     let panel = common::trial_panel(&["female"]);
     let values = Outcome::hours().evaluate(&panel, 4..=4).unwrap();
     let weekly = estimators::weekly_effects(&values, &Design::default()).unwrap();
-    let options = BandSpec {
-        draws: 200_000,
-        seed: 1,
-    };
+    let options = BandSpec::new(200_000, 1).unwrap();
     let band = estimators::simultaneous_band(&values, &weekly, &options).unwrap();
     let c = band.critical_value.unwrap();
     assert!((c - 1.959964).abs() < 0.02, "c = {c}");
@@ -506,19 +500,13 @@ fn results_are_identical_with_one_and_three_threads() {
                 let band = estimators::simultaneous_band(
                     &values,
                     &weekly,
-                    &BandSpec {
-                        draws: 5000,
-                        seed: 3,
-                    },
+                    &BandSpec::new(5000, 3).unwrap(),
                 )
                 .unwrap();
                 let ri = estimators::randomisation_test(
                     &values,
                     &design,
-                    &RandomisationSpec {
-                        draws: 300,
-                        seed: 3,
-                    },
+                    &RandomisationSpec::new(300, 3).unwrap(),
                 )
                 .unwrap();
                 let sub = subgroup_effects(&values, &design, "female", 3).unwrap();
@@ -634,12 +622,11 @@ fn invalid_settings_are_typed_errors() {
     let panel = common::trial_panel(&["female"]);
     let values = Outcome::hours().evaluate(&panel, 0..=3).unwrap();
     let is_setting = |e: Error| matches!(e, Error::InvalidSetting { .. });
-    assert!(is_setting(
-        estimators::weekly_effects(&values, &Design::default().level(1.0)).unwrap_err()
-    ));
-    assert!(is_setting(
-        estimators::weekly_effects(&values, &Design::default().level(f64::NAN)).unwrap_err()
-    ));
+    // Settings are checked once, when they are made: an estimator cannot
+    // be given a confidence level of 1 or NaN, or zero draws.
+    assert!(is_setting(Level::new(1.0).unwrap_err()));
+    assert!(is_setting(Level::new(f64::NAN).unwrap_err()));
+    assert!(is_setting(Level::new(0.0).unwrap_err()));
     assert!(is_setting(
         Outcome::hours().evaluate(&panel, 0..=99).unwrap_err()
     ));
@@ -655,18 +642,14 @@ fn invalid_settings_are_typed_errors() {
         subgroup_effects(&values, &Design::default(), "female", 0).unwrap_err()
     ));
     let weekly = estimators::weekly_effects(&values, &Design::default()).unwrap();
+    assert!(is_setting(BandSpec::new(0, 1).unwrap_err()));
     assert!(is_setting(
-        estimators::simultaneous_band(&values, &weekly, &BandSpec { draws: 0, seed: 1 })
-            .unwrap_err()
+        BandSpec::new(estimators::MAX_BAND_DRAWS + 1, 1).unwrap_err()
     ));
-    assert!(is_setting(
-        estimators::randomisation_test(
-            &values,
-            &Design::default(),
-            &RandomisationSpec { draws: 0, seed: 1 }
-        )
-        .unwrap_err()
-    ));
+    assert!(is_setting(RandomisationSpec::new(0, 1).unwrap_err()));
+    assert!(
+        estimators::simultaneous_band(&values, &weekly, &BandSpec::new(10, 1).unwrap()).is_ok()
+    );
     assert!(is_setting(
         estimators::hours_distribution(&panel, 3, &[5.0, 5.0]).unwrap_err()
     ));

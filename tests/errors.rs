@@ -643,3 +643,85 @@ fn a_file_without_line_ends_is_refused_early() {
         "{err:?}"
     );
 }
+
+#[test]
+fn every_error_has_a_kind_and_names_its_file_row_and_column() {
+    use trialpanel::ErrorKind;
+    let reg = "person_id,week,code,hours\n1,2016-W10,111,0\n";
+    let cases: Vec<(&str, Error, ErrorKind)> = vec![
+        (
+            "bad_hours",
+            load_long(
+                "kind_value",
+                PERSONS,
+                CODES,
+                "person_id,week,code,hours\n1,2016-W10,111,x\n",
+            )
+            .unwrap_err(),
+            ErrorKind::Value,
+        ),
+        (
+            "missing_column",
+            load_long(
+                "kind_format",
+                PERSONS,
+                CODES,
+                "person_id,wk,code,hours\n1,2016-W10,111,0\n",
+            )
+            .unwrap_err(),
+            ErrorKind::Format,
+        ),
+        (
+            "duplicate_person",
+            load_long(
+                "kind_inconsistent",
+                "person_id,arm,referral_week\n1,treatment,2016-W10\n1,control,2016-W10\n",
+                CODES,
+                reg,
+            )
+            .unwrap_err(),
+            ErrorKind::Inconsistent,
+        ),
+        (
+            "missing_file",
+            Persons::read("/no/such/persons.csv", &PersonSpec::default()).unwrap_err(),
+            ErrorKind::Io,
+        ),
+        (
+            "level",
+            trialpanel::stats::Level::new(2.0).unwrap_err(),
+            ErrorKind::Setting,
+        ),
+        (
+            "budget",
+            {
+                let d = dir("kind_limit");
+                let persons =
+                    Persons::read(write(&d, "persons.csv", PERSONS), &PersonSpec::default())
+                        .unwrap();
+                let codes = CodeTable::read(write(&d, "codes.csv", CODES)).unwrap();
+                Panel::builder(&persons, &codes)
+                    .memory_budget(1)
+                    .event_weeks(0, 10)
+                    .long_file(write(&d, "register.csv", reg), &LongColumns::default())
+                    .unwrap_err()
+            },
+            ErrorKind::Limit,
+        ),
+    ];
+    for (name, err, kind) in cases {
+        assert_eq!(err.kind(), kind, "{name}: {err}");
+    }
+    // The accessors carry what a caller (or a Python exception) shows.
+    let err = load_long(
+        "kind_accessors",
+        PERSONS,
+        CODES,
+        "person_id,week,code,hours\n1,2016-W10,111,0\n2,2016-W10,111,x\n",
+    )
+    .unwrap_err();
+    assert_eq!(err.file().map(file_name).as_deref(), Some("register.csv"));
+    assert_eq!((err.row(), err.column()), (Some(2), Some("hours")));
+    let err = trialpanel::stats::Level::new(2.0).unwrap_err();
+    assert_eq!((err.file(), err.row(), err.column()), (None, None, None));
+}

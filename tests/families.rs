@@ -51,10 +51,7 @@ fn westfall_young_equals_brute_force_enumeration() {
         "primary",
         &[(&values[0], &weeks[..]), (&values[1], &weeks[..])],
         &Design::default(),
-        &RandomisationSpec {
-            draws: 1000,
-            seed: 3,
-        },
+        &RandomisationSpec::new(1000, 3).unwrap(),
     )
     .unwrap();
     assert!(family.exact);

@@ -6,7 +6,8 @@
 mod common;
 
 use common::{num, opt, rows};
-use trialpanel::stats::{self, Fieller, Light, Thresholds};
+use trialpanel::Design;
+use trialpanel::stats::{self, Fieller, Level, Light, Thresholds};
 
 fn close(what: &str, got: f64, want: f64) {
     assert!(
@@ -153,7 +154,7 @@ fn the_inactive_run_indicator_by_hand() {
         shorter_than: 2,
     };
     let counts = inactive_run(&panel, &rule).unwrap();
-    let table = counts.table(0.95, &Thresholds::default());
+    let table = counts.table(Level::default(), &Thresholds::default());
     let row = |site: &str, arm: Option<Arm>| {
         table
             .rows
@@ -237,7 +238,7 @@ fn the_event_log_rules_by_hand() {
         let table = rule
             .judge(&panel, Some(&log))
             .unwrap()
-            .table(0.95, &Thresholds::default());
+            .table(Level::default(), &Thresholds::default());
         move |indicator: &str, site: &str, arm: Option<Arm>| {
             table
                 .rows
@@ -313,7 +314,7 @@ fn the_event_log_rules_by_hand() {
     })
     .judge(&panel, Some(&log))
     .unwrap();
-    let table = counts.table(0.95, &Thresholds::default());
+    let table = counts.table(Level::default(), &Thresholds::default());
     for r in rows("fidelity/ratio.csv") {
         let arm = match r["arm"].as_str() {
             "treatment" => t,
@@ -386,7 +387,7 @@ fn survey_fidelity_equals_the_r_reference() {
     assert_eq!(survey.sites(), ["A", "B", "C"]);
     assert_eq!(survey.waves(), [1, 3]);
     assert_eq!(survey.skipped(), [("bg1".to_string(), 31)]);
-    let f = trialpanel::estimators::fidelity(&survey, 0.95, &Thresholds::default());
+    let f = trialpanel::estimators::fidelity(&survey, Level::default(), &Thresholds::default());
     let reference = rows("fidelity/survey_reference.csv");
     assert_eq!(reference.len(), 7 * 7); // A, B, all × 2 waves and C × 1; 7 rows each
     for r in &reference {
@@ -466,7 +467,7 @@ fn an_element_whose_respondents_answer_every_item_has_the_mean_and_se_of_their_s
     )]
     .into();
     let survey = Survey::from_frame(df, "survey", &spec).unwrap();
-    let f = trialpanel::estimators::fidelity(&survey, 0.95, &Thresholds::default());
+    let f = trialpanel::estimators::fidelity(&survey, Level::default(), &Thresholds::default());
     let element = f
         .rows
         .iter()
@@ -520,7 +521,7 @@ fn check_cost_per(
 #[test]
 fn cost_per_effect_equals_the_r_reference() {
     use trialpanel::estimators::{CostSpec, Priced, person_costs};
-    use trialpanel::{Outcome, PersonSpec, Variance};
+    use trialpanel::{Outcome, PersonSpec};
     let panel = cost_panel(&PersonSpec::default());
     let spec = CostSpec {
         through: 8,
@@ -539,7 +540,7 @@ fn cost_per_effect_equals_the_r_reference() {
         },
     ];
     let costs = person_costs(&panel, &spec, &priced).unwrap();
-    let e = costs.effects(&spec, 0.95, Variance::Welch, false);
+    let e = costs.effects(&spec, &Design::default());
     let r = &rows("cost/reference.csv")[0];
     assert_eq!((e.cost.n_treat, e.cost.n_control), (14, 18));
     close(
@@ -564,7 +565,7 @@ fn cost_per_effect_equals_the_r_reference() {
         }],
     )
     .unwrap()
-    .effects(&spec, 0.95, Variance::Welch, false);
+    .effects(&spec, &Design::default());
     assert_eq!(e.per[1].effect.effect, weekly.per[0].effect.effect);
     // cost.csv: one `cost` row, then cost, effect and cost per unit per outcome.
     let frame = trialpanel::Table::to_frame(&e).unwrap();
@@ -572,7 +573,7 @@ fn cost_per_effect_equals_the_r_reference() {
     // Halves of the persons appended give the whole.
     let mut whole = costs.clone();
     whole.append(costs.clone());
-    let doubled = whole.effects(&spec, 0.95, Variance::Welch, false);
+    let doubled = whole.effects(&spec, &Design::default());
     assert_eq!(doubled.cost.n_treat, 28);
     close("same mean", doubled.cost.effect.unwrap(), num(r, "dc"));
 }
@@ -809,7 +810,7 @@ fn a_blocked_design_blocks_the_cost_per_effect_too() {
 #[test]
 fn blocked_cost_per_effect_equals_estimatr() {
     use trialpanel::estimators::{CostSpec, Priced, person_costs};
-    use trialpanel::{Outcome, PersonSpec, Variance};
+    use trialpanel::{Outcome, PersonSpec};
     let panel = cost_panel(&PersonSpec::default().block_column("site"));
     let spec = CostSpec {
         through: 8,
@@ -820,10 +821,9 @@ fn blocked_cost_per_effect_equals_estimatr() {
         outcome: Outcome::self_supporting(),
         at_end: false,
     }];
-    let e =
-        person_costs(&panel, &spec, &priced)
-            .unwrap()
-            .effects(&spec, 0.95, Variance::Welch, true);
+    let e = person_costs(&panel, &spec, &priced)
+        .unwrap()
+        .effects(&spec, &Design::default().blocked(true));
     let r = &rows("cost/reference_blocked.csv")[0];
     assert!(e.blocked);
     check_cost_per(&e.per[0], r);

@@ -11,6 +11,7 @@ use trialpanel::estimators::{self, Balance, BalanceSpec, HistoryCovariate};
 use trialpanel::estimators::{TimeToSpell, time_to_spell};
 use trialpanel::outcome::completions;
 use trialpanel::simulate::{TrialSpec, simulate};
+use trialpanel::stats::Level;
 use trialpanel::{
     CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule, WeeklyEffects,
     WideColumns,
@@ -71,7 +72,7 @@ fn summary(dir: &Path, persons_file: &str, register: Register<'_>) -> Summary {
     Summary {
         at_risk: panel.at_risk_all(),
         effects,
-        km: time_to_spell(&done, 0.95).expect("km"),
+        km: time_to_spell(&done, Level::default()).expect("km"),
         balance: estimators::balance(
             &panel,
             &BalanceSpec::default().history(HistoryCovariate::weeks_employed(6)),

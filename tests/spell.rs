@@ -9,6 +9,7 @@ use common::{assert_close, num, opt, rows};
 use trialpanel::estimators;
 use trialpanel::estimators::time_to_spell;
 use trialpanel::outcome::{completion_index, completions};
+use trialpanel::stats::Level;
 use trialpanel::{Design, Error, Outcome, SpellRule, Table};
 
 /// Brute force: the first week e such that some segment [s, e] starts and
@@ -187,7 +188,7 @@ fn spell_outcome_gives_weekly_shares_and_effects() {
 fn kaplan_meier_and_log_rank_match_statsmodels() {
     let panel = common::trial_panel(&[]);
     let c = completions(&panel, &rule()).unwrap();
-    let km = time_to_spell(&c, 0.95).unwrap();
+    let km = time_to_spell(&c, Level::default()).unwrap();
     let want = rows("effects/trial_spell_km.csv");
     let mut checked = 0;
     for w in &want {
@@ -262,7 +263,8 @@ fn invalid_rules_are_typed_errors() {
         ));
     }
     let c = completions(&panel, &rule()).unwrap();
-    assert!(is_setting(time_to_spell(&c, 1.5).unwrap_err()));
+    assert!(is_setting(Level::new(1.5).unwrap_err()));
+    assert!(time_to_spell(&c, Level::new(0.9).unwrap()).is_ok());
 }
 
 #[test]
@@ -282,7 +284,11 @@ fn bundled_sample_spell_lands_near_spec_section_8() {
         .unwrap();
     assert!((12..=16).contains(&from), "significant from week {from}");
     // Kaplan–Meier: treatment near or above 50% by week 44, control near 20%.
-    let km = time_to_spell(&completions(&panel, &SpellRule::default()).unwrap(), 0.95).unwrap();
+    let km = time_to_spell(
+        &completions(&panel, &SpellRule::default()).unwrap(),
+        Level::default(),
+    )
+    .unwrap();
     let at44 = |arm: usize| {
         km.curves[arm]
             .iter()

@@ -61,7 +61,9 @@ fn sums_give_the_effects_of_evaluated_values() {
     for design in [
         Design::default(),
         Design::default().blocked(true),
-        Design::default().variance(Variance::Pooled).level(0.9),
+        Design::default()
+            .variance(Variance::Pooled)
+            .level(trialpanel::stats::Level::new(0.9).unwrap()),
     ] {
         let from_sums = trialpanel::estimators::weekly_effects_from_sums(&sums, &design).unwrap();
         for (outcome, got) in outcomes().iter().zip(&from_sums) {

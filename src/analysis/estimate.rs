@@ -90,7 +90,8 @@ pub(super) fn estimate(
         adjustment,
         parts,
     } = read;
-    let level = c.design.level;
+    let design = c.design.design();
+    let level = design.level;
     let last = *tally.weeks.end();
     let snapshot = snapshot(c, last);
     let through = c
@@ -136,9 +137,7 @@ pub(super) fn estimate(
         .collect();
     let fidelity = (inputs.survey.as_ref()).map(|s| estimators::fidelity(s, level, &c.bands));
     let cost = match (tally.cost, &c.cost) {
-        (Some(person), Some(spec)) => {
-            Some(person.effects(spec, level, c.design.variance, c.design.blocked))
-        }
+        (Some(person), Some(spec)) => Some(person.effects(spec, &design)),
         _ => None,
     };
     let site_effects: Vec<&GroupEffects> =
@@ -344,7 +343,7 @@ fn families(
         let test = estimators::combine(
             &f.name,
             these.into_iter().map(|(_, p)| p).collect(),
-            c.randomisation.seed,
+            c.randomisation.seed(),
         )?;
         for m in &test.members {
             let row = outcomes

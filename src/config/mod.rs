@@ -20,7 +20,7 @@ use crate::inputs::SurveySpec;
 use crate::inputs::{LongColumns, WideColumns};
 use crate::outcome::Outcome;
 use crate::outcome::SpellRule;
-use crate::stats::{Thresholds, Variance};
+use crate::stats::{Level, Thresholds, Variance};
 use crate::weeks::Week;
 
 /// A whole analysis, as written in an analysis file (TOML): what to read,
@@ -172,7 +172,7 @@ pub struct DesignConfig {
     /// re-draws within blocks. Default `false`.
     pub blocked: bool,
     /// Confidence level, in (0, 1). Default 0.95.
-    pub level: f64,
+    pub level: Level,
     /// `"welch"` (default) or `"pooled"`.
     pub variance: Variance,
     /// Baseline covariates of the Lin-adjusted estimate written beside the
@@ -593,9 +593,9 @@ impl AnalysisConfig {
 
     /// The analysis file text of this configuration.
     pub fn to_toml(&self) -> Result<String> {
-        toml::to_string(self).map_err(|e| Error::InvalidSetting {
-            name: "analysis file".into(),
-            reason: e.to_string(),
+        toml::to_string(self).map_err(|e| Error::Internal {
+            what: "the analysis file text".into(),
+            message: e.to_string(),
         })
     }
 
@@ -627,9 +627,6 @@ impl AnalysisConfig {
             }
             _ => {}
         }
-        check_setting(file, "design.level", || {
-            crate::stats::check_level(self.design.level)
-        })?;
         if let Some(gb) = self.inputs.memory_budget_gb
             && !(gb.is_finite() && gb > 0.0)
         {
@@ -637,22 +634,6 @@ impl AnalysisConfig {
                 "inputs.memory_budget_gb".into(),
                 format!("must be a positive number of gigabytes, not {gb}"),
             ));
-        }
-        for (key, draws, max) in [
-            (
-                "band.draws",
-                self.band.draws,
-                crate::estimators::MAX_BAND_DRAWS,
-            ),
-            (
-                "randomisation.draws",
-                self.randomisation.draws,
-                crate::estimators::MAX_RANDOMISATION_DRAWS,
-            ),
-        ] {
-            check_setting(file, key, || {
-                crate::estimators::check_draws(key, draws, max)
-            })?;
         }
         if self.report.min_cell == 0 {
             return Err(bad("report.min_cell".into(), "must be at least 1".into()));
@@ -679,9 +660,7 @@ impl AnalysisConfig {
                     format!("`{name}` is empty or used twice"),
                 ));
             }
-            if let Err(Error::InvalidSetting { reason, .. }) = p.check() {
-                return Err(bad(format!("process[{i}]"), reason));
-            }
+            check_setting(file, &format!("process[{i}]"), || p.check())?;
             if p.needs_events() && self.inputs.events.is_none() {
                 return Err(bad(
                     format!("process[{i}]"),
@@ -689,13 +668,13 @@ impl AnalysisConfig {
                 ));
             }
         }
-        self.check_fidelity(&bad)?;
+        self.check_fidelity(file, &bad)?;
         self.check_history(&bad)
     }
 
     /// The survey needs its file and settings together, the cost names
     /// known outcomes, and each correlation measures that exist.
-    fn check_fidelity(&self, bad: &impl Fn(String, String) -> Error) -> Result<()> {
+    fn check_fidelity(&self, file: &Path, bad: &impl Fn(String, String) -> Error) -> Result<()> {
         match (&self.inputs.survey, &self.survey) {
             (Some(_), None) => {
                 return Err(bad(
@@ -709,11 +688,7 @@ impl AnalysisConfig {
                     "`[survey]` needs the survey file".into(),
                 ));
             }
-            (Some(_), Some(spec)) => {
-                if let Err(Error::InvalidSetting { reason, .. }) = spec.check() {
-                    return Err(bad("survey".into(), reason));
-                }
-            }
+            (Some(_), Some(spec)) => check_setting(file, "survey", || spec.check())?,
             (None, None) => {}
         }
         if self.inputs.invited.is_some() && self.inputs.survey.is_none() {

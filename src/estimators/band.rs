@@ -9,23 +9,50 @@ use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::design::Design;
-use super::design::{Cells, cell_arms, check_draws, unit_moments};
-use super::weekly::WeeklyEffects;
+use super::design::{Cells, Design, cell_arms, check_draws, reason, unit_moments};
+use super::weekly::{Band, WeeklyEffects};
 use crate::error::Result;
 use crate::inputs::Arm;
 use crate::outcome::OutcomeValues;
 use crate::rng::Rng;
-use crate::stats::{self, Moments};
+use crate::stats::{self, Level, Moments};
 
-/// Settings of [`simultaneous_band`].
+/// Settings of [`simultaneous_band`], checked when made: 1 to
+/// [`MAX_BAND_DRAWS`] Gaussian draws (default 100,000) and a seed (default
+/// 20160307). In an analysis file, the `[band]` table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BandSpec {
-    /// Gaussian draws for the critical value. Default 100,000.
-    pub draws: usize,
-    /// Seed of the draws. Default 20160307.
-    pub seed: u64,
+    #[serde(deserialize_with = "band_draws")]
+    draws: usize,
+    seed: u64,
+}
+
+impl BandSpec {
+    /// `draws` Gaussian draws from `seed`, or [`Error::InvalidSetting`]
+    /// unless 1 ≤ draws ≤ [`MAX_BAND_DRAWS`].
+    pub fn new(draws: usize, seed: u64) -> Result<BandSpec> {
+        check_draws("band draws", draws, MAX_BAND_DRAWS)?;
+        Ok(BandSpec { draws, seed })
+    }
+
+    /// Gaussian draws for the critical value.
+    pub fn draws(&self) -> usize {
+        self.draws
+    }
+
+    /// Seed of the draws.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+}
+
+/// `[band] draws`, checked as it is read.
+fn band_draws<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<usize, D::Error> {
+    let draws = usize::deserialize(d)?;
+    check_draws("band draws", draws, MAX_BAND_DRAWS)
+        .map(|()| draws)
+        .map_err(|e| serde::de::Error::custom(reason(e)))
 }
 
 impl Default for BandSpec {
@@ -35,22 +62,6 @@ impl Default for BandSpec {
             seed: 20_160_307,
         }
     }
-}
-
-/// A simultaneous confidence band over weeks.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Band {
-    /// Simultaneous coverage probability (the design's level).
-    pub level: f64,
-    /// Gaussian draws used.
-    pub draws: usize,
-    /// Seed of the draws.
-    pub seed: u64,
-    /// c: the `level` quantile of max_k |Z_k|; `None` when no week has a
-    /// defined, positive se.
-    pub critical_value: Option<f64>,
-    /// The weeks the band covers (those with a defined, positive se).
-    pub weeks: Vec<i32>,
 }
 
 /// Most draws of the simultaneous band: its cost is the draws times the
@@ -74,8 +85,6 @@ pub fn simultaneous_band(
     options: &BandSpec,
 ) -> Result<Band> {
     let design = effects.design;
-    design.check()?;
-    check_draws("band draws", options.draws, MAX_BAND_DRAWS)?;
     let weeks: Vec<i32> = effects
         .rows
         .iter()
@@ -204,7 +213,7 @@ fn correlation(cov: &Array2<f64>) -> Array2<f64> {
 
 /// The `level` quantile (type 1: the ⌈level·R⌉-th smallest) of max_k |Z_k|
 /// over R draws of Z = L·e, e standard normal.
-fn max_abs_quantile(lower: &Array2<f64>, level: f64, options: &BandSpec) -> f64 {
+fn max_abs_quantile(lower: &Array2<f64>, level: Level, options: &BandSpec) -> f64 {
     let dim = lower.nrows();
     let batches = options.draws.div_ceil(DRAW_BATCH);
     let mut maxima: Vec<f64> = (0..batches)
@@ -227,7 +236,7 @@ fn max_abs_quantile(lower: &Array2<f64>, level: f64, options: &BandSpec) -> f64 
         })
         .collect();
     maxima.sort_by(f64::total_cmp);
-    let rank = ((level * maxima.len() as f64).ceil() as usize).clamp(1, maxima.len());
+    let rank = ((level.get() * maxima.len() as f64).ceil() as usize).clamp(1, maxima.len());
     maxima[rank - 1]
 }
 
@@ -250,11 +259,8 @@ mod tests {
     use super::*;
 
     fn quantile(r: Array2<f64>) -> f64 {
-        let options = BandSpec {
-            draws: 200_000,
-            seed: 11,
-        };
-        max_abs_quantile(&stats::cholesky(&r, 1e-12).0, 0.95, &options)
+        let options = BandSpec::new(200_000, 11).unwrap();
+        max_abs_quantile(&stats::cholesky(&r, 1e-12).0, Level::default(), &options)
     }
 
     #[test]

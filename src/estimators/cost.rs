@@ -19,8 +19,7 @@
 //! ```
 //! use trialpanel::estimators::{CostSpec, Priced, person_costs};
 //! use trialpanel::simulate::{simulate, TrialSpec};
-//! use trialpanel::stats::Variance;
-//! use trialpanel::{CodeTable, LongColumns, Outcome, Panel, PersonSpec, Persons};
+//! use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons};
 //!
 //! let trial = simulate(&TrialSpec { persons: 400, ..TrialSpec::default() })?;
 //! let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default())?;
@@ -30,7 +29,7 @@
 //!     .long_frame(trial.register, "register", &LongColumns::default())?;
 //! let spec = CostSpec { through: 26, programme: 5000.0, per: vec!["self_supporting".into()] };
 //! let priced = [Priced { outcome: Outcome::self_supporting(), at_end: false }];
-//! let costs = person_costs(&panel, &spec, &priced)?.effects(&spec, 0.95, Variance::Welch, false);
+//! let costs = person_costs(&panel, &spec, &priced)?.effects(&spec, &Design::default());
 //! assert!(costs.cost.effect.is_some());
 //! # Ok::<(), trialpanel::Error>(())
 //! ```
@@ -38,6 +37,7 @@
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
+use super::design::Design;
 use crate::error::{Error, Result};
 use crate::inputs::Arm;
 use crate::inputs::CodeTable;
@@ -170,16 +170,12 @@ impl PersonCosts {
     }
 
     /// The incremental cost and the cost per extra unit of each priced
-    /// outcome (named as `spec.per`), at `level`; with `blocked`, each
-    /// difference is the blocked estimator (block effects weighted by block
-    /// size, df = N − 2B) and cov(Δc, Δy) = Σ_b w_b² Σ_a cov_ab(c, y)/n_ab.
-    pub fn effects(
-        &self,
-        spec: &CostSpec,
-        level: f64,
-        variance: Variance,
-        blocked: bool,
-    ) -> CostEffects {
+    /// outcome (named as `spec.per`) under `design` (its level and
+    /// variance); when it is blocked, each difference is the blocked
+    /// estimator (block effects weighted by block size, df = N − 2B) and
+    /// cov(Δc, Δy) = Σ_b w_b² Σ_a cov_ab(c, y)/n_ab.
+    pub fn effects(&self, spec: &CostSpec, design: &Design) -> CostEffects {
+        let (level, variance, blocked) = (design.level.get(), design.variance, design.blocked);
         let compare = |keep: &dyn Fn(usize) -> Option<(f64, f64)>| {
             self.compare(keep, level, variance, blocked)
         };

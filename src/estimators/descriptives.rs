@@ -9,6 +9,7 @@
 //!
 //! ```
 //! use trialpanel::estimators::{HoursAt, DEFAULT_HOURS_BUCKETS};
+//! use trialpanel::stats::Level;
 //! use trialpanel::simulate::{simulate, TrialSpec};
 //! use trialpanel::{CodeTable, LongColumns, Panel, PersonSpec, Persons};
 //!
@@ -18,7 +19,7 @@
 //! let panel = Panel::builder(&persons, &codes)
 //!     .long_frame(trial.register, "register", &LongColumns::default())?;
 //! let hours = HoursAt::of(&panel, 26)?;
-//! let working = hours.among_working(0.95);
+//! let working = hours.among_working(Level::default());
 //! let buckets = hours.distribution(&DEFAULT_HOURS_BUCKETS)?;
 //! assert_eq!(buckets.counts[1].iter().sum::<usize>(), working.n_treat);
 //! # Ok::<(), trialpanel::Error>(())
@@ -32,7 +33,7 @@ use crate::inputs::Arm;
 use crate::inputs::Category;
 use crate::outcome::Sums;
 use crate::panel::{HOURS_SCALE, MAX_HOURS, Panel};
-use crate::stats::{self, ChiSquare, Estimate, Variance};
+use crate::stats::{self, ChiSquare, Estimate, Level, Variance};
 use crate::table::Table;
 
 /// Default upper bounds of the positive-hours buckets:
@@ -116,12 +117,12 @@ impl HoursAt {
     /// Mean hours among those working (hours > 0), per arm, compared as a
     /// Welch difference in means at `level`: n counts the persons working;
     /// the moments are exact sums rounded once (see [`Sums::moments`]).
-    pub fn among_working(&self, level: f64) -> Estimate {
+    pub fn among_working(&self, level: Level) -> Estimate {
         let at = |arm| self.working(arm).moments(HOURS_SCALE);
         stats::difference_in_means(
             &at(Arm::Treatment),
             &at(Arm::Control),
-            level,
+            level.get(),
             Variance::Welch,
         )
     }
@@ -169,7 +170,7 @@ impl HoursAt {
 
 /// Mean hours among those working at event week `k` of `panel`
 /// ([`HoursAt::among_working`]).
-pub fn hours_among_working(panel: &Panel, k: i32, level: f64) -> Result<Estimate> {
+pub fn hours_among_working(panel: &Panel, k: i32, level: Level) -> Result<Estimate> {
     Ok(HoursAt::of(panel, k)?.among_working(level))
 }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::inputs::Arm;
 use crate::panel::Panel;
-use crate::stats::{self, CellArms, Estimate, Moments, Variance};
+use crate::stats::{self, CellArms, Estimate, Level, Moments, Variance};
 
 /// The design of the comparison: how the estimator treats blocks, the
 /// confidence level and the variance estimator. Clusters are not a setting
@@ -20,8 +20,8 @@ pub struct Design {
     /// blocked estimator, and re-draw the assignment within blocks.
     /// Default `false`.
     pub blocked: bool,
-    /// Confidence level of intervals, in (0, 1). Default 0.95.
-    pub level: f64,
+    /// Confidence level of intervals. Default 0.95.
+    pub level: Level,
     /// Welch (default) or pooled variance.
     pub variance: Variance,
 }
@@ -30,7 +30,7 @@ impl Default for Design {
     fn default() -> Design {
         Design {
             blocked: false,
-            level: 0.95,
+            level: Level::default(),
             variance: Variance::Welch,
         }
     }
@@ -43,8 +43,8 @@ impl Design {
         self
     }
 
-    /// Confidence level, e.g. 0.90.
-    pub fn level(mut self, level: f64) -> Design {
+    /// Confidence level, e.g. `Level::new(0.90)?`.
+    pub fn level(mut self, level: Level) -> Design {
         self.level = level;
         self
     }
@@ -53,10 +53,6 @@ impl Design {
     pub fn variance(mut self, variance: Variance) -> Design {
         self.variance = variance;
         self
-    }
-
-    pub(crate) fn check(&self) -> Result<()> {
-        stats::check_level(self.level)
     }
 }
 
@@ -205,22 +201,22 @@ pub(crate) fn estimate(
         (false, false) => {
             let (t, c) = cells.first().map(merged).unwrap_or_default();
             return (
-                stats::difference_in_means(&t, &c, design.level, design.variance),
+                stats::difference_in_means(&t, &c, design.level.get(), design.variance),
                 None,
             );
         }
         (false, true) => {
             let (t, c) = cells.first().cloned().unwrap_or_default();
             return (
-                stats::clustered_difference_in_means(&t, &c, design.level),
+                stats::clustered_difference_in_means(&t, &c, design.level.get()),
                 None,
             );
         }
         (true, false) => {
             let blocks: Vec<(Moments, Moments)> = cells.iter().map(merged).collect();
-            stats::blocked_difference_in_means(&blocks, design.level, design.variance)
+            stats::blocked_difference_in_means(&blocks, design.level.get(), design.variance)
         }
-        (true, true) => stats::blocked_clustered_difference_in_means(cells, design.level),
+        (true, true) => stats::blocked_clustered_difference_in_means(cells, design.level.get()),
     };
     (b.estimate, Some((b.blocks_used, b.blocks_dropped)))
 }
@@ -240,4 +236,13 @@ pub(crate) fn check_draws(name: &str, draws: usize, max: usize) -> Result<()> {
         name: name.into(),
         reason: format!("must be between 1 and {max}, not {draws}"),
     })
+}
+
+/// The reason of a setting's error, for a message that names the setting
+/// itself (the analysis file's key).
+pub(crate) fn reason(e: Error) -> String {
+    match e {
+        Error::InvalidSetting { reason, .. } => reason,
+        other => other.to_string(),
+    }
 }

@@ -30,7 +30,7 @@
 //!     "primary",
 //!     &[(&employed, &[13, 26][..]), (&hours, &[13, 26][..])],
 //!     &Design::default(),
-//!     &RandomisationSpec { draws: 200, seed: 1 },
+//!     &RandomisationSpec::new(200, 1)?,
 //! )?;
 //! assert_eq!(family.members.len(), 4);
 //! # Ok::<(), trialpanel::Error>(())
@@ -100,7 +100,7 @@ pub fn family_test(
             FamilyPart::of(name, values, &effects, weeks, design, options)
         })
         .collect::<Result<Vec<_>>>()?;
-    combine(name, parts, options.seed)
+    combine(name, parts, options.seed())
 }
 
 /// One outcome's share of a family: its hypotheses and their observed and
@@ -168,9 +168,9 @@ pub(crate) fn combine(name: &str, parts: Vec<FamilyPart>, seed: u64) -> Result<F
     }
     let draws = parts.first().map_or(0, |p| p.drawn.len());
     if parts.iter().any(|p| p.drawn.len() != draws) {
-        return Err(Error::InvalidSetting {
-            name: format!("family `{name}`"),
-            reason: "its outcomes were re-drawn a different number of times".into(),
+        return Err(Error::Internal {
+            what: format!("family `{name}`"),
+            message: "its outcomes were re-drawn a different number of times".into(),
         });
     }
     let exact = parts.iter().all(|p| p.exact);

@@ -22,7 +22,7 @@
 //! use polars::prelude::*;
 //! use trialpanel::inputs::{Survey, SurveySpec};
 //! use trialpanel::estimators::fidelity;
-//! use trialpanel::stats::Thresholds;
+//! use trialpanel::stats::{Level, Thresholds};
 //!
 //! let spec = SurveySpec {
 //!     scale: ["no", "some", "high", "very high"].map(String::from).to_vec(),
@@ -33,7 +33,7 @@
 //!                   "wave" => [1, 1, 1, 1], "item" => ["q1", "q2", "q1", "q2"],
 //!                   "answer" => ["high", "some", "very high", "high"])?;
 //! let survey = Survey::from_frame(answers, "survey", &spec)?;
-//! let fidelity = fidelity(&survey, 0.95, &Thresholds::default());
+//! let fidelity = fidelity(&survey, Level::default(), &Thresholds::default());
 //! let talks = fidelity.rows.iter().find(|r| r.item.is_none() && r.site == "all").unwrap();
 //! assert_eq!(talks.level.unwrap().share, 0.75);   // mean of q1 (2/2) and q2 (1/2)
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -53,7 +53,7 @@ use crate::table::{self, Table};
 
 /// Fidelity per element and item, site (and `all`) and wave, the changes
 /// from the first to the last wave, and response rates, at `level`.
-pub fn fidelity(survey: &Survey, level: f64, thresholds: &Thresholds) -> Fidelity {
+pub fn fidelity(survey: &Survey, level: stats::Level, thresholds: &Thresholds) -> Fidelity {
     let mut sites: Vec<(String, Option<u32>)> = survey
         .sites()
         .iter()
@@ -65,7 +65,7 @@ pub fn fidelity(survey: &Survey, level: f64, thresholds: &Thresholds) -> Fidelit
     let mut changes = Vec::new();
     let (first, last) = (0u32, survey.waves().len() as u32 - 1);
     for (site, at) in &sites {
-        let mut by_wave: Vec<Vec<Option<Level>>> = Vec::new();
+        let mut by_wave: Vec<Vec<Option<FidelityLevel>>> = Vec::new();
         for w in 0..survey.waves().len() as u32 {
             let mine: Vec<&Answer> = survey
                 .answers()
@@ -75,7 +75,7 @@ pub fn fidelity(survey: &Survey, level: f64, thresholds: &Thresholds) -> Fidelit
             let mut levels = Vec::new();
             for (e, name) in survey.elements().iter().enumerate() {
                 let (n, elem_level, item_levels) = element(survey, e, &mine, level);
-                let mut push = |item: Option<&str>, n: usize, l: Option<Level>| {
+                let mut push = |item: Option<&str>, n: usize, l: Option<FidelityLevel>| {
                     let light = l.map(|l| thresholds.light_of(l.share, l.ci_low, l.ci_high));
                     rows.push(FidelityRow {
                         element: name.clone(),
@@ -151,8 +151,8 @@ fn element<'s>(
     survey: &'s Survey,
     e: usize,
     answers: &[&Answer],
-    level: f64,
-) -> (usize, Option<Level>, Vec<ItemLevel<'s>>) {
+    level: stats::Level,
+) -> (usize, Option<FidelityLevel>, Vec<ItemLevel<'s>>) {
     let items: Vec<u32> = (0..survey.items().len() as u32)
         .filter(|&i| survey.items()[i as usize].0 == e)
         .collect();
@@ -165,7 +165,7 @@ fn element<'s>(
             n += 1;
             x += usize::from(a.top);
         }
-        let w = stats::wilson(x, n, level).map(|s| Level {
+        let w = stats::wilson(x, n, level.get()).map(|s| FidelityLevel {
             share: s.share,
             ci_low: s.ci_low,
             ci_high: s.ci_high,
@@ -195,8 +195,8 @@ fn element<'s>(
             let share = sorted.iter().map(|x| x.1.1).sum::<f64>() / answered;
             let sum_sq: f64 = z.values().map(|v| v * v).sum();
             let se = (n as f64 / (n as f64 - 1.0) * sum_sq).sqrt();
-            let q = stats::normal_quantile(1.0 - (1.0 - level) / 2.0);
-            Some(Level {
+            let q = stats::normal_quantile(level.upper());
+            Some(FidelityLevel {
                 share,
                 ci_low: (share - q * se).max(0.0),
                 ci_high: (share + q * se).min(1.0),
@@ -207,11 +207,11 @@ fn element<'s>(
 }
 
 /// An item's name, answers and level.
-type ItemLevel<'s> = (&'s str, usize, Option<Level>);
+type ItemLevel<'s> = (&'s str, usize, Option<FidelityLevel>);
 
 /// A share with its interval.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Level {
+pub struct FidelityLevel {
     /// The share, 0–1.
     pub share: f64,
     /// Lower end of its interval.
@@ -235,7 +235,7 @@ pub struct FidelityRow {
     pub n: usize,
     /// The fidelity, `None` when nobody answered (or, for an element of
     /// several items, fewer than two respondents did).
-    pub level: Option<Level>,
+    pub level: Option<FidelityLevel>,
     /// Its traffic light.
     pub light: Option<Light>,
     /// The interval crosses a threshold.

@@ -264,7 +264,6 @@ pub fn subgroup_effects(
     by: &str,
     min_n: usize,
 ) -> Result<GroupEffects> {
-    design.check()?;
     check_min_n(min_n)?;
     let labels = covariate_labels(values.panel(), by)?;
     let full = group_rows(values, design, &labels);
@@ -291,7 +290,6 @@ pub fn site_effects(
     design: &Design,
     min_n: usize,
 ) -> Result<GroupEffects> {
-    design.check()?;
     check_min_n(min_n)?;
     let panel = values.panel();
     let blocks = panel.persons().blocks();

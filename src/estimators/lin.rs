@@ -47,7 +47,7 @@ use crate::estimators::{Design, Estimator, WeekEffect, WeeklyEffects};
 use crate::inputs::{Arm, CovariateValues};
 use crate::outcome::OutcomeValues;
 use crate::panel::Panel;
-use crate::stats::{self, Estimate, Moments};
+use crate::stats::{self, Estimate, Level, Moments};
 
 /// Baseline covariates for [`lin_effects`], one value per panel person,
 /// missing values filled and flagged (see the [module](self) docs).
@@ -185,7 +185,6 @@ pub fn lin_effects(
     design: &Design,
     adjustment: &Adjustment,
 ) -> Result<WeeklyEffects> {
-    design.check()?;
     let panel = values.panel();
     let columns = &adjustment.columns;
     if let Some(c) = columns.iter().find(|c| c.values.len() != panel.n_persons()) {
@@ -353,7 +352,7 @@ impl<'a> Model<'a> {
         DMatrix::from_fn(kept.len(), k + 1, |r, c| full(kept[r], c))
     }
 
-    fn fit(&self, row: &[f64], k: i32, level: f64) -> LinFit {
+    fn fit(&self, row: &[f64], k: i32, level: Level) -> LinFit {
         let panel = self.panel;
         let persons = panel.persons();
         let arms = persons.arms();
@@ -646,7 +645,7 @@ impl<'a> Model<'a> {
         };
         estimate.se = Some(var.max(0.0).sqrt());
         estimate.df = Some(df);
-        stats::infer(&mut estimate, level);
+        stats::infer(&mut estimate, level.get());
         LinFit {
             estimate,
             dropped,

@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::inputs::{Arm, Persons};
 use crate::outcome::Outcome;
 use crate::panel::Panel;
-use crate::stats::{self, MDE_POWER, Moments};
+use crate::stats::{self, Level, MDE_POWER, Moments};
 use crate::table::{self, Table};
 use crate::weeks::Week;
 
@@ -56,7 +56,7 @@ pub struct PlanSpec {
     /// The outcome's standard deviation (a share p has √(p(1 − p))).
     pub sd: f64,
     /// Confidence level of the analysis (0.95 unless set).
-    pub level: f64,
+    pub level: Level,
     /// Power (0.80 unless set).
     pub power: f64,
 }
@@ -121,7 +121,7 @@ impl PlanSpec {
             extract,
             weeks: 0..=52,
             sd,
-            level: 0.95,
+            level: Level::default(),
             power: MDE_POWER,
         }
     }
@@ -133,7 +133,7 @@ impl PlanSpec {
     }
 
     /// The confidence level of the analysis.
-    pub fn level(mut self, level: f64) -> PlanSpec {
+    pub fn level(mut self, level: Level) -> PlanSpec {
         self.level = level;
         self
     }
@@ -217,7 +217,6 @@ impl Table for Mde {
 /// [module](self) docs): at event week k, the persons referred in weeks up
 /// to the extract − k are followed.
 pub fn minimum_detectable_effects(spec: &PlanSpec) -> Result<Mde> {
-    stats::check_level(spec.level)?;
     if !(spec.power > 0.0 && spec.power < 1.0) {
         return Err(bad(
             "power",
@@ -262,7 +261,7 @@ pub fn minimum_detectable_effects(spec: &PlanSpec) -> Result<Mde> {
                 df,
                 mde: se
                     .zip(df)
-                    .and_then(|(se, df)| stats::mde(se, df, spec.level, spec.power)),
+                    .and_then(|(se, df)| stats::mde(se, df, spec.level.get(), spec.power)),
             }
         })
         .collect();

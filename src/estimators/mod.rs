@@ -20,14 +20,14 @@ mod weekly;
 pub use balance::{
     Balance, BalanceRow, BalanceSpec, HistoryCovariate, JointTest, MAX_LEVELS, balance,
 };
-pub use band::{Band, BandSpec, MAX_BAND_DRAWS, simultaneous_band, weekly_covariance};
+pub use band::{BandSpec, MAX_BAND_DRAWS, simultaneous_band, weekly_covariance};
 pub use cost::{CostEffects, CostPer, CostSpec, PersonCosts, Priced, person_costs};
 pub use descriptives::{
     DEFAULT_HOURS_BUCKETS, HoursAt, HoursDistribution, hours_among_working, hours_distribution,
 };
 pub use design::Design;
 pub use families::{FamilyMember, FamilyTest, MAX_MEMBERS, family_test};
-pub use fidelity::{Fidelity, FidelityChange, FidelityRow, Level, ResponseRate, fidelity};
+pub use fidelity::{Fidelity, FidelityChange, FidelityLevel, FidelityRow, ResponseRate, fidelity};
 pub use groups::{
     GroupEffect, GroupEffects, Heterogeneity, Interaction, site_effects, subgroup_effects,
 };
@@ -45,12 +45,11 @@ pub use sites::{
 };
 pub use spell::{IncidenceDifference, TimeToSpell, time_to_spell};
 pub use weekly::{
-    Estimator, Significance, WeekEffect, WeeklyEffects, effects_frame, weekly_effects,
+    Band, Estimator, Significance, WeekEffect, WeeklyEffects, effects_frame, weekly_effects,
     weekly_effects_from_sums, write_effects_csv,
 };
 
 pub(crate) use balance::{balance_of, history_values, person_covariates};
-pub(crate) use design::check_draws;
 pub(crate) use families::{FamilyPart, combine};
 pub(crate) use randomisation::redraw;
 pub(crate) use spell::time_to_spell_of;

@@ -17,7 +17,7 @@
 //! ```
 //! use trialpanel::simulate::{simulate, TrialSpec};
 //! use trialpanel::estimators::{InactiveRun, inactive_run};
-//! use trialpanel::stats::Thresholds;
+//! use trialpanel::stats::{Level, Thresholds};
 //! use trialpanel::{CodeTable, LongColumns, Panel, PersonSpec, Persons, SpellRule};
 //!
 //! let trial = simulate(&TrialSpec { persons: 400, ..TrialSpec::default() })?;
@@ -26,7 +26,7 @@
 //! let panel = Panel::builder(&persons, &codes)
 //!     .long_frame(trial.register, "register", &LongColumns::default())?;
 //! let rule = InactiveRun { name: "active".into(), activity: SpellRule::default(), weeks: 12, shorter_than: 4 };
-//! let table = inactive_run(&panel, &rule)?.table(0.95, &Thresholds::default());
+//! let table = inactive_run(&panel, &rule)?.table(Level::default(), &Thresholds::default());
 //! let overall = table.rows.iter().find(|r| r.site == "all" && r.arm.is_none()).unwrap();
 //! assert!(overall.share.is_some());
 //! # Ok::<(), trialpanel::Error>(())
@@ -40,7 +40,7 @@ use crate::inputs::Arm;
 use crate::inputs::EventLog;
 use crate::outcome::SpellRule;
 use crate::panel::Panel;
-use crate::stats::{self, Light, Share, Thresholds};
+use crate::stats::{self, Level, Light, Share, Thresholds};
 use crate::table::{self, Table};
 
 /// A process indicator (`[[process]]` in the analysis file, tagged by
@@ -500,7 +500,7 @@ impl ProcessCounts {
 
     /// The shares per site and overall (`all`), per arm and for both arms
     /// (`arm` = `None`), with Wilson intervals at `level` and their lights.
-    pub fn table(&self, level: f64, thresholds: &Thresholds) -> ProcessTable {
+    pub fn table(&self, level: Level, thresholds: &Thresholds) -> ProcessTable {
         let mut rows = Vec::new();
         let mut row = |indicator: &str, site: &str, arm: Option<Arm>, share: Option<Share>| {
             let light = share.map(|s| thresholds.light(&s));
@@ -546,7 +546,7 @@ impl ProcessCounts {
                     &self.indicator,
                     site,
                     arm,
-                    stats::wilson(s[0] as usize, s[1] as usize, level),
+                    stats::wilson(s[0] as usize, s[1] as usize, level.get()),
                 );
             }
         }
@@ -560,7 +560,7 @@ impl ProcessCounts {
                         &indicator,
                         site,
                         arm,
-                        stats::ratio_share(sums, s[1] as usize, level),
+                        stats::ratio_share(sums, s[1] as usize, level.get()),
                     );
                 }
             }

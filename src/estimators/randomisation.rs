@@ -6,7 +6,7 @@
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::design::{Cells, Design, check_draws, estimate, unit_moments};
+use super::design::{Cells, Design, check_draws, estimate, reason, unit_moments};
 use crate::error::Result;
 use crate::inputs::Arm;
 use crate::outcome::OutcomeValues;
@@ -15,14 +15,45 @@ use crate::stats::{self, Moments};
 use crate::table::{self, Table};
 use polars::prelude::DataFrame;
 
-/// Settings of [`randomisation_test`].
+/// Settings of [`randomisation_test`] (and of the families' re-draws),
+/// checked when made: 1 to [`MAX_RANDOMISATION_DRAWS`] re-draws of the
+/// assignment (default 1,000) and a seed (default 20160307). In an analysis
+/// file, the `[randomisation]` table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RandomisationSpec {
-    /// Re-draws of the assignment. Default 1,000.
-    pub draws: usize,
-    /// Seed. Default 20160307.
-    pub seed: u64,
+    #[serde(deserialize_with = "randomisation_draws")]
+    draws: usize,
+    seed: u64,
+}
+
+impl RandomisationSpec {
+    /// `draws` re-draws from `seed`, or [`Error::InvalidSetting`] unless 1 ≤
+    /// draws ≤ [`MAX_RANDOMISATION_DRAWS`].
+    pub fn new(draws: usize, seed: u64) -> Result<RandomisationSpec> {
+        check_draws("randomisation draws", draws, MAX_RANDOMISATION_DRAWS)?;
+        Ok(RandomisationSpec { draws, seed })
+    }
+
+    /// Re-draws of the assignment.
+    pub fn draws(&self) -> usize {
+        self.draws
+    }
+
+    /// Seed of the re-draws.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+}
+
+/// `[randomisation] draws`, checked as it is read.
+fn randomisation_draws<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<usize, D::Error> {
+    let draws = usize::deserialize(d)?;
+    check_draws("randomisation draws", draws, MAX_RANDOMISATION_DRAWS)
+        .map(|()| draws)
+        .map_err(|e| serde::de::Error::custom(reason(e)))
 }
 
 impl Default for RandomisationSpec {
@@ -259,12 +290,6 @@ pub(crate) fn redraw(
     options: &RandomisationSpec,
     weeks: &[i32],
 ) -> Result<Redrawn> {
-    design.check()?;
-    check_draws(
-        "randomisation draws",
-        options.draws,
-        MAX_RANDOMISATION_DRAWS,
-    )?;
     let panel = values.panel();
     let cells = Cells::new(panel, design, None);
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); cells.n_cells];

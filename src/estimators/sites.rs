@@ -35,7 +35,7 @@ use crate::estimators::Fidelity;
 use crate::estimators::GroupEffects;
 use crate::estimators::{ALL_SITES, ProcessTable};
 use crate::inputs::Arm;
-use crate::stats::{self, Correlation};
+use crate::stats::{self, Correlation, Level};
 use crate::table::{self, Table};
 
 /// A measure with one value per site.
@@ -245,7 +245,7 @@ pub struct SiteCorrelation {
 pub fn correlate(
     spec: &CorrelationSpec,
     from: &Sources<'_>,
-    level: f64,
+    level: Level,
 ) -> Result<SiteCorrelation> {
     let x = spec.x.values(from)?;
     let y = spec.y.values(from)?;
@@ -262,7 +262,7 @@ pub fn correlate(
     Ok(SiteCorrelation {
         x: spec.x.clone(),
         y: spec.y.clone(),
-        correlation: stats::correlation(&xs, &ys, level),
+        correlation: stats::correlation(&xs, &ys, level.get()),
         sites,
     })
 }

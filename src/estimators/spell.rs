@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::inputs::Arm;
 use crate::outcome::{Completions, SpellClock};
-use crate::stats::{self, ChiSquare, KaplanMeierRow};
+use crate::stats::{self, ChiSquare, KaplanMeierRow, Level};
 use crate::table::{self, Table};
 
 /// Kaplan–Meier cumulative incidence of a completed spell, per arm, with
@@ -19,7 +19,7 @@ use crate::table::{self, Table};
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct TimeToSpell {
     /// Confidence level of the intervals.
-    pub level: f64,
+    pub level: Level,
     /// `[control, treatment]` curves, one row per week from `first_week` to
     /// the arm's last week with anyone at risk.
     pub curves: [Vec<KaplanMeierRow>; 2],
@@ -53,13 +53,12 @@ pub struct IncidenceDifference {
 /// last observed week (censored) from [`completions`], Kaplan–Meier per
 /// arm ([`stats::kaplan_meier`]), the difference between arms per week, and
 /// the log-rank test ([`stats::log_rank`]).
-pub fn time_to_spell(spells: &Completions, level: f64) -> Result<TimeToSpell> {
+pub fn time_to_spell(spells: &Completions, level: Level) -> Result<TimeToSpell> {
     time_to_spell_of(&SpellClock::of(spells), level)
 }
 
 /// [`time_to_spell`] from the persons' clocks.
-pub(crate) fn time_to_spell_of(clock: &SpellClock, level: f64) -> Result<TimeToSpell> {
-    stats::check_level(level)?;
+pub(crate) fn time_to_spell_of(clock: &SpellClock, level: Level) -> Result<TimeToSpell> {
     let times = |arm: Arm| -> Vec<(i32, bool)> {
         clock
             .times
@@ -71,10 +70,10 @@ pub(crate) fn time_to_spell_of(clock: &SpellClock, level: f64) -> Result<TimeToS
     let (t0, t1) = (times(Arm::Control), times(Arm::Treatment));
     let first = clock.first_week;
     let curves = [
-        stats::kaplan_meier(&t0, first, level),
-        stats::kaplan_meier(&t1, first, level),
+        stats::kaplan_meier(&t0, first, level.get()),
+        stats::kaplan_meier(&t1, first, level.get()),
     ];
-    let z = stats::normal_quantile(1.0 - (1.0 - level) / 2.0);
+    let z = stats::normal_quantile(level.upper());
     let difference = curves[1]
         .iter()
         .filter_map(|r1| {

@@ -11,8 +11,8 @@ use std::path::Path;
 use polars::prelude::{CsvReadOptions, DataFrame, SerReader};
 
 use crate::error::{Error, Result};
-use crate::inputs::batches::{Meter, Source};
 use crate::inputs::cell::{Cell, invalid_value, parse_error};
+use crate::inputs::reading::{Header, Meter, Rows};
 
 /// A CSV block ends after this many bytes (at the next line end).
 const BLOCK_BYTES: usize = 8 << 20;
@@ -47,9 +47,15 @@ pub(crate) fn read_frame(path: &Path) -> Result<DataFrame> {
 }
 
 /// A CSV register of `size` bytes for the batch reader: its header read.
-pub(crate) fn open(path: &Path, size: u64) -> Result<Source> {
+pub(crate) fn open(path: &Path, size: u64) -> Result<Header> {
     let (columns, data_start) = header(path)?;
-    Ok(Source::csv(path, columns, data_start, size))
+    Ok(Header {
+        unreadable: vec![None; columns.len()],
+        boolean: vec![false; columns.len()],
+        columns,
+        size,
+        rows: Rows::Text { data_start },
+    })
 }
 
 /// Longest accepted CSV line (and header).

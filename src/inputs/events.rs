@@ -36,8 +36,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::inputs::Persons;
-use crate::inputs::batches::Pace;
-use crate::inputs::batches::{Batch, Mode, Source};
+use crate::inputs::reading::Mode;
+use crate::inputs::reading::Pace;
+use crate::inputs::source::{Batch, Source};
 use crate::weeks::Week;
 
 /// Column names of an event log (`[events]` in the analysis file).
@@ -115,7 +116,7 @@ impl EventLog {
         ];
         source.check_types(&projection, &[])?;
         let pace = Pace {
-            batch_rows: crate::panel::DEFAULT_BATCH_ROWS,
+            batch_rows: crate::inputs::reading::DEFAULT_BATCH_ROWS,
             progress: None,
         };
         // As for the register: a parallel pass, and on an error an in-order
@@ -140,13 +141,9 @@ impl EventLog {
         }
         let rows = events.len();
         if u32::try_from(rows).is_err() {
-            return Err(Error::InvalidSetting {
-                name: "events".into(),
-                reason: format!(
-                    "{} has {rows} events; at most {} are supported",
-                    source.file().display(),
-                    u32::MAX
-                ),
+            return Err(Error::Limit {
+                what: format!("{} has {rows} events", source.file().display()),
+                limit: format!("at most {} events", u32::MAX),
             });
         }
         events.par_sort_unstable();

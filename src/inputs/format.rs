@@ -6,14 +6,14 @@
 //! and opens a register for the batch reader (as a [`SliceReader`] of
 //! decoded frames, like Parquet's row groups, or as text blocks like CSV).
 //!
-//! [`SliceReader`]: crate::inputs::batches::SliceReader
+//! [`SliceReader`]: crate::inputs::reading::SliceReader
 
 use std::path::Path;
 
 use polars::prelude::DataFrame;
 
 use crate::error::{Error, Result};
-use crate::inputs::batches::Source;
+use crate::inputs::reading::Header;
 use crate::inputs::{csv, parquet};
 
 /// A file format of the inputs.
@@ -51,8 +51,9 @@ impl Format {
         }
     }
 
-    /// A register file of `size` bytes, opened for the batch reader.
-    pub(crate) fn open(self, path: &Path, size: u64) -> Result<Source> {
+    /// A register file of `size` bytes opened for the batch reader: its
+    /// header, and how its rows are read.
+    pub(crate) fn open(self, path: &Path, size: u64) -> Result<Header> {
         match self {
             Format::Csv => csv::open(path, size),
             Format::Parquet => parquet::open(path, size),

@@ -1,7 +1,6 @@
 //! The inputs: the person table, the code table, the register's columns,
 //! the event log and the staff survey, read from CSV, Parquet or a frame.
 
-pub(crate) mod batches;
 pub(crate) mod cell;
 pub mod codes;
 mod csv;
@@ -10,15 +9,17 @@ pub(crate) mod format;
 pub(crate) mod or_false;
 mod parquet;
 mod persons;
+pub(crate) mod reading;
 mod register;
+pub(crate) mod source;
 mod survey;
 pub(crate) mod table;
 pub(crate) mod write;
 
-pub use batches::LoadProgress;
 pub use codes::{Category, CodeTable};
 pub use events::{EventColumns, EventLog};
 pub use persons::{Arm, Covariate, CovariateValues, Groups, PersonSpec, Persons};
+pub use reading::LoadProgress;
 pub use register::{LongColumns, WideColumns};
 pub use survey::{Survey, SurveySpec};
 

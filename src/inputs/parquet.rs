@@ -10,8 +10,8 @@ use polars::io::parquet::metadata::FileMetadataRef;
 use polars::prelude::{ArrowDataType, DataFrame, ParallelStrategy, ParquetReader, SerReader};
 
 use crate::error::{Error, Result};
-use crate::inputs::batches::{SliceReader, Source};
 use crate::inputs::cell::parse_error;
+use crate::inputs::reading::{Header, Rows, SliceReader};
 
 /// A whole Parquet table: the readable columns, and the (name, type) of
 /// those of a type trialpanel cannot decode.
@@ -36,7 +36,7 @@ pub(crate) fn read_frame(path: &Path) -> Result<(DataFrame, Vec<(String, String)
 
 /// A Parquet register of `size` bytes for the batch reader: its schema and
 /// row groups read. A file without rows is [`Error::Empty`].
-pub(crate) fn open(path: &Path, size: u64) -> Result<Source> {
+pub(crate) fn open(path: &Path, size: u64) -> Result<Header> {
     let file = path.to_path_buf();
     let mut reader = ParquetReader::new(open_file(path)?);
     let schema = reader
@@ -60,14 +60,13 @@ pub(crate) fn open(path: &Path, size: u64) -> Result<Source> {
         .map(|f| f.dtype == ArrowDataType::Boolean)
         .collect();
     let groups = RowGroups { file, metadata };
-    Ok(Source::slices(
-        path,
+    Ok(Header {
         columns,
         unreadable,
         boolean,
         size,
-        Box::new(groups),
-    ))
+        rows: Rows::Slices(Box::new(groups)),
+    })
 }
 
 fn open_file(path: &Path) -> Result<File> {

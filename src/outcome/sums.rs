@@ -390,9 +390,9 @@ impl WeeklySums {
                 merged.sums[target] =
                     merged.sums[target]
                         .checked_add(s)
-                        .ok_or_else(|| Error::InvalidSetting {
-                            name: "weekly sums".into(),
-                            reason: "the merged sums overflow: more than 2^32 persons".into(),
+                        .ok_or_else(|| Error::Limit {
+                            what: "the merged weekly sums".into(),
+                            limit: "at most 2^32 persons in a cell".into(),
                         })?;
             }
         }

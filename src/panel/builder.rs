@@ -11,7 +11,7 @@ use super::grid::{Grid, NOT_IN_PART, TILE_WEEKS, WHOLE_TILE_WEEKS, WeekColumn, t
 use super::{DEFAULT_HISTORY_WEEKS, Group, LoadReport, Panel};
 use crate::error::{Error, Result};
 use crate::inputs::Persons;
-use crate::inputs::batches::{LoadProgress, Pace};
+use crate::inputs::reading::{DEFAULT_BATCH_ROWS, LoadProgress, Pace};
 use crate::inputs::{Category, CodeTable};
 use crate::weeks::Week;
 
@@ -40,9 +40,6 @@ pub struct PanelBuilder<'a> {
     /// [`panel_order`] of the person table, when the caller has it.
     order: Option<&'a [usize]>,
 }
-
-/// Default [`PanelBuilder::batch_rows`].
-pub(crate) const DEFAULT_BATCH_ROWS: usize = 1 << 16;
 
 impl<'a> PanelBuilder<'a> {
     /// The defaults (see [`PanelBuilder`]); [`Panel::builder`] is the

@@ -17,9 +17,7 @@ use crate::inputs::{Arm, Persons};
 use crate::inputs::{Category, CodeTable};
 use crate::weeks::Week;
 
-pub(crate) use builder::{
-    CORE_BYTES_PER_CELL, DEFAULT_BATCH_ROWS, default_memory_budget, panel_order,
-};
+pub(crate) use builder::{CORE_BYTES_PER_CELL, default_memory_budget, panel_order};
 pub use builder::{DEFAULT_MAX_UNKNOWN_SHARE, PanelBuilder};
 pub(crate) use grid::{Grid, Put, Slot, centihours};
 pub use read::wide_span;
@@ -499,9 +497,9 @@ impl Panel {
                 col("n_control", &|r| r.control as i64),
             ],
         )
-        .map_err(|e| Error::InvalidSetting {
-            name: "at-risk table".into(),
-            reason: e.to_string(),
+        .map_err(|e| Error::Internal {
+            what: "the at-risk table".into(),
+            message: e.to_string(),
         })
     }
 }

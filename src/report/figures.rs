@@ -340,7 +340,7 @@ fn draw_effects(o: &OutcomeResults, svg: &mut String) -> DrawResult {
         [(x_range.start, 0.0), (x_range.end, 0.0)],
         BLACK.mix(0.5).stroke_width(1),
     ))?;
-    let level = format!("{}%", (100.0 * e.design.level).round());
+    let level = format!("{}%", (100.0 * e.design.level.get()).round());
     let grey = RGBColor(90, 90, 90);
     for (i, (low, high)) in segments(&weeks, &lo)
         .into_iter()
@@ -457,7 +457,7 @@ fn draw_km(sp: &SpellResults, svg: &mut String) -> DrawResult {
         .y_label_area_size(64)
         .build_cartesian_2d(x_range.clone(), 0.0..(y_max * 1.08).min(100.0))?;
     axes(&mut chart, "completed a spell (%, cumulative incidence)")?;
-    let level = format!("{}%", (100.0 * km.level).round());
+    let level = format!("{}%", (100.0 * km.level.get()).round());
     for arm in [Arm::Treatment, Arm::Control] {
         let colour = arm_colour(arm);
         let rows = &km.curves[arm as usize];

@@ -21,7 +21,7 @@ use crate::estimators::Fidelity;
 use crate::inputs::Arm;
 use crate::report::Overview;
 use crate::results::{HoursResults, OutcomeResults, Results, SpellResults};
-use crate::stats::{ChiSquare, Fieller, Light, Variance};
+use crate::stats::{ChiSquare, Fieller, Level, Light, Variance};
 
 /// The whole report.
 pub fn render(r: &Results) -> String {
@@ -1036,8 +1036,8 @@ pub(crate) fn number(x: Option<f64>, digits: usize) -> String {
 }
 
 /// `0.95` → `95%`.
-fn pct_label(level: f64) -> String {
-    format!("{}%", trim(100.0 * level, 2))
+fn pct_label(level: Level) -> String {
+    format!("{}%", trim(100.0 * level.get(), 2))
 }
 
 impl Balance {
@@ -1139,8 +1139,8 @@ mod tests {
 
     #[test]
     fn levels_print_without_trailing_zeros() {
-        assert_eq!(pct_label(0.95), "95%");
-        assert_eq!(pct_label(0.975), "97.5%");
+        assert_eq!(pct_label(Level::default()), "95%");
+        assert_eq!(pct_label(Level::new(0.975).unwrap()), "97.5%");
         assert_eq!(trim(20.0, 1), "20");
     }
 }

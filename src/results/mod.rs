@@ -19,7 +19,7 @@ use crate::estimators::{GroupEffects, RandomisationTest, WeeklyEffects};
 use crate::inputs::{Arm, Persons};
 use crate::outcome::{SpellClock, SpellRule};
 use crate::panel::{AtRisk, LoadReport};
-use crate::stats::{self, ChiSquare, Estimate};
+use crate::stats::{self, ChiSquare, Estimate, Level};
 use crate::weeks::Week;
 
 /// Everything an analysis computes; serialised whole as `results.json`.
@@ -261,7 +261,11 @@ pub struct SpellResults {
 }
 
 impl SpellResults {
-    pub(crate) fn of(clock: SpellClock, spec: &OutcomeConfig, level: f64) -> Result<SpellResults> {
+    pub(crate) fn of(
+        clock: SpellClock,
+        spec: &OutcomeConfig,
+        level: Level,
+    ) -> Result<SpellResults> {
         let km = estimators::time_to_spell_of(&clock, level)?;
         let (treatment, control) = (clock.counts(Arm::Treatment), clock.counts(Arm::Control));
         Ok(SpellResults {

@@ -658,9 +658,9 @@ fn person_id(i: usize) -> String {
 
 fn frame(cols: Vec<PlColumn>) -> Result<DataFrame> {
     let height = cols.first().map_or(0, |c| c.len());
-    DataFrame::new(height, cols).map_err(|e| Error::InvalidSetting {
-        name: "simulation".into(),
-        reason: e.to_string(),
+    DataFrame::new(height, cols).map_err(|e| Error::Internal {
+        what: "a simulated table".into(),
+        message: e.to_string(),
     })
 }
 

@@ -29,26 +29,6 @@ pub(crate) fn chi_square_sf(x: f64, df: f64) -> Option<f64> {
     Some(dist.sf(x))
 }
 
-/// Check a confidence level: strictly between 0 and 1.
-pub(crate) fn check_level(level: f64) -> crate::error::Result<()> {
-    if level > 0.0 && level <= MAX_LEVEL {
-        Ok(())
-    } else {
-        Err(crate::error::Error::InvalidSetting {
-            name: "level".into(),
-            reason: format!(
-                "a confidence level must be above 0 and at most {MAX_LEVEL} \
-                 (closer to 1 the critical values are infinite), got {level}"
-            ),
-        })
-    }
-}
-
-/// Highest accepted confidence level: 1 − 10⁻⁹. Nearer to 1, 1 − α/2
-/// rounds to 1 in floating point and the normal and t quantiles are
-/// infinite.
-pub(crate) const MAX_LEVEL: f64 = 1.0 - 1e-9;
-
 /// Standard normal quantile Φ⁻¹(p).
 pub(crate) fn normal_quantile(p: f64) -> f64 {
     Normal::standard().inverse_cdf(p)

@@ -15,6 +15,7 @@ mod difference;
 mod distributions;
 mod estimate;
 mod fieller;
+mod level;
 mod linalg;
 mod moments;
 mod multiplicity;
@@ -29,15 +30,14 @@ pub use difference::{
 };
 pub use estimate::{Estimate, MDE_POWER, mde};
 pub use fieller::{Fieller, fieller};
+pub use level::{Level, MAX_LEVEL};
 pub use moments::{Moments, Variance};
 pub use multiplicity::{benjamini_hochberg, holm, westfall_young};
 pub use shares::{Light, Share, Thresholds, mover, newcombe, ratio_share, wilson};
 pub use survival::{KaplanMeierRow, kaplan_meier, log_rank};
 
 pub(crate) use difference::{describe, merged};
-pub(crate) use distributions::{
-    check_level, f_sf, normal_quantile, normal_two_sided_p, t_quantile,
-};
+pub(crate) use distributions::{f_sf, normal_quantile, normal_two_sided_p, t_quantile};
 pub(crate) use estimate::infer;
 pub(crate) use linalg::{LeastSquares, cholesky, cholesky_scaled, least_squares};
 pub(crate) use moments::CellArms;

@@ -6,8 +6,9 @@ use super::{FirstError, SUB_ROWS, Totals, check_no_race, gaps, over_budget, week
 use crate::error::{Error, Result};
 use crate::inputs::Category;
 use crate::inputs::LongColumns;
-use crate::inputs::batches::{Batch, Mode, Source};
 use crate::inputs::cell::Cell;
+use crate::inputs::reading::Mode;
+use crate::inputs::source::{Batch, Source};
 use crate::panel::{Grid, Panel, PanelBuilder, Put, Slot};
 use crate::weeks::Week;
 

@@ -7,8 +7,8 @@ use rustc_hash::FxHashMap;
 use super::Totals;
 use crate::error::Result;
 use crate::inputs::Category;
-use crate::inputs::batches::Batch;
 use crate::inputs::cell::{Cell, number};
+use crate::inputs::source::Batch;
 use crate::panel::{PanelBuilder, centihours};
 use crate::weeks::Week;
 

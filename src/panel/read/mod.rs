@@ -20,8 +20,8 @@ use polars::prelude::DataFrame;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::error::{Error, Result};
-use crate::inputs::batches::{Batch, Source};
 use crate::inputs::cell::Cell;
+use crate::inputs::source::{Batch, Source};
 use crate::inputs::{LongColumns, WideColumns};
 use crate::panel::{Grid, Panel, PanelBuilder};
 use crate::weeks::Week;
@@ -56,9 +56,9 @@ impl PanelBuilder<'_> {
 fn over_budget(builder: &PanelBuilder<'_>, grid: &Grid) -> Error {
     match builder.check_budget(grid.max_columns() + 1, "at least ") {
         Err(e) => e,
-        Ok(()) => Error::InvalidSetting {
-            name: "memory_budget".into(),
-            reason: "the panel does not fit in the memory budget".into(),
+        Ok(()) => Error::Internal {
+            what: "the memory budget".into(),
+            message: "the grid is full though the panel fits the budget".into(),
         },
     }
 }
@@ -109,16 +109,17 @@ fn week_error(batch: &Batch<'_>, i: usize, cell: &Cell<'_>, problem: Option<Stri
 
 /// A parallel pass that wrote some person-week twice (an unchecked grid
 /// does not look) fails, to be repeated in file order, where the checked
-/// grid names the duplicate's row.
+/// grid names the duplicate's row (this error is never shown: the repeat
+/// finds the duplicate).
 fn check_no_race(grid: &Grid, stored: impl Iterator<Item = usize>) -> Result<()> {
     let stored: usize = stored.sum();
     let set = grid.set_cells();
     if stored == set {
         return Ok(());
     }
-    Err(Error::InvalidSetting {
-        name: "register".into(),
-        reason: format!("{stored} person-weeks stored in {set} cells: a duplicate person-week"),
+    Err(Error::Internal {
+        what: "the register".into(),
+        message: format!("{stored} person-weeks stored in {set} cells: a duplicate person-week"),
     })
 }
 

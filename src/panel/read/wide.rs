@@ -8,7 +8,8 @@ use super::memo::{CodeMemo, PersonMemo, parse_hours};
 use super::{FirstError, SUB_ROWS, Totals, check_no_race, over_budget};
 use crate::error::{Error, Result};
 use crate::inputs::WideColumns;
-use crate::inputs::batches::{Batch, Mode, Source};
+use crate::inputs::reading::Mode;
+use crate::inputs::source::{Batch, Source};
 use crate::panel::{Grid, Panel, PanelBuilder, Put};
 use crate::weeks::Week;
 

@@ -20,10 +20,8 @@
 //! with exact row numbers and the first error is the first in the file.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
-use std::time::{Duration, Instant};
 
 use polars::prelude::DataFrame;
 use rayon::prelude::*;
@@ -32,38 +30,8 @@ use crate::error::{Error, Result};
 use crate::inputs::cell::{Cell, Column, invalid_value, missing_value, parse_error};
 use crate::inputs::csv;
 use crate::inputs::format::{Format, file_size};
+use crate::inputs::reading::{Meter, Mode, Pace, Rows};
 use crate::inputs::table::RawTable;
-
-/// Rows and bytes read so far, for a progress line.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LoadProgress {
-    /// Data rows read.
-    pub rows: u64,
-    /// Bytes of the file read (CSV), or of the row groups decoded (Parquet).
-    pub bytes: u64,
-    /// Size of the file in bytes (0 for an in-memory frame).
-    pub total_bytes: u64,
-    /// Time since the read started.
-    pub elapsed: std::time::Duration,
-}
-
-/// How a file is read: rows per batch, and whom to tell how far it got.
-#[derive(Clone, Copy)]
-pub(crate) struct Pace<'a> {
-    /// Rows per batch (CSV blocks and frame slices).
-    pub(crate) batch_rows: usize,
-    /// Called at most every 250 ms with the rows and bytes read.
-    pub(crate) progress: Option<&'a (dyn Fn(&LoadProgress) + Sync)>,
-}
-
-/// How batches are run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// In parallel; a batch's error stops the pass.
-    Parallel,
-    /// One after the other in file order, with exact row numbers.
-    InOrder,
-}
 
 /// A register file or frame, its column names known.
 pub(crate) struct Source {
@@ -79,21 +47,9 @@ pub(crate) struct Source {
     kind: Kind,
 }
 
-/// A file decoded a slice of rows at a time into a frame (Parquet's row
-/// groups): the batches are its slices.
-pub(crate) trait SliceReader: Send + Sync {
-    /// The slices `(offset, len)` of rows decoded at once, in file order.
-    fn slices(&self) -> Vec<(usize, usize)>;
-
-    /// The columns `names` of rows `offset..offset + len`.
-    fn read(&self, names: &[String], offset: usize, len: usize) -> Result<DataFrame>;
-}
-
 enum Kind {
-    /// Text lines; data starts at byte `data_start` (after the header).
-    Csv { data_start: u64 },
-    /// Decoded a slice at a time.
-    Slices(Box<dyn SliceReader>),
+    /// A file, read as its format says.
+    File(Rows),
     /// An in-memory frame.
     Frame(DataFrame),
 }
@@ -103,38 +59,15 @@ impl Source {
     /// A file without data rows is [`Error::Empty`].
     pub(crate) fn open(path: &Path) -> Result<Source> {
         let size = file_size(path)?;
-        Format::of(path)?.open(path, size)
-    }
-
-    /// A CSV file whose data start at byte `data_start`.
-    pub(crate) fn csv(path: &Path, columns: Vec<String>, data_start: u64, size: u64) -> Source {
-        Source {
+        let header = Format::of(path)?.open(path, size)?;
+        Ok(Source {
             file: path.to_path_buf(),
-            unreadable: vec![None; columns.len()],
-            boolean: vec![false; columns.len()],
-            columns,
-            size,
-            kind: Kind::Csv { data_start },
-        }
-    }
-
-    /// A file decoded by `reader` a slice at a time.
-    pub(crate) fn slices(
-        path: &Path,
-        columns: Vec<String>,
-        unreadable: Vec<Option<String>>,
-        boolean: Vec<bool>,
-        size: u64,
-        reader: Box<dyn SliceReader>,
-    ) -> Source {
-        Source {
-            file: path.to_path_buf(),
-            columns,
-            unreadable,
-            boolean,
-            size,
-            kind: Kind::Slices(reader),
-        }
+            columns: header.columns,
+            unreadable: header.unreadable,
+            boolean: header.boolean,
+            size: header.size,
+            kind: Kind::File(header.rows),
+        })
     }
 
     /// An in-memory frame; `label` names it in errors.
@@ -215,10 +148,10 @@ impl Source {
         let meter = Meter::new(pace, self.size);
         let batch_rows = pace.batch_rows;
         match &self.kind {
-            Kind::Csv { data_start } => {
+            Kind::File(Rows::Text { data_start }) => {
                 self.csv_batches(*data_start, projection, batch_rows, &meter, mode, f)
             }
-            Kind::Slices(reader) => {
+            Kind::File(Rows::Slices(reader)) => {
                 let slices = reader.slices();
                 let rows: usize = slices.iter().map(|(_, n)| n).sum();
                 let bytes_per_row = self.size as f64 / rows.max(1) as f64;
@@ -355,49 +288,6 @@ fn cut(offset: usize, n: usize, size: usize) -> impl Iterator<Item = (usize, usi
     (0..n)
         .step_by(size.max(1))
         .map(move |s| (offset + s, size.min(n - s)))
-}
-
-/// Rows and bytes read so far, reported at most every quarter second.
-pub(crate) struct Meter<'a> {
-    pace: Pace<'a>,
-    rows: AtomicU64,
-    bytes: AtomicU64,
-    total: u64,
-    start: Instant,
-    last: Mutex<Instant>,
-}
-
-impl<'a> Meter<'a> {
-    fn new(pace: Pace<'a>, total: u64) -> Meter<'a> {
-        Meter {
-            pace,
-            rows: AtomicU64::new(0),
-            bytes: AtomicU64::new(0),
-            total,
-            start: Instant::now(),
-            last: Mutex::new(Instant::now()),
-        }
-    }
-
-    pub(crate) fn add(&self, rows: u64, bytes: u64) {
-        let rows = self.rows.fetch_add(rows, Ordering::Relaxed) + rows;
-        let bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        let Some(report) = self.pace.progress else {
-            return;
-        };
-        let Ok(mut last) = self.last.try_lock() else {
-            return;
-        };
-        if last.elapsed() >= Duration::from_millis(250) {
-            *last = Instant::now();
-            report(&LoadProgress {
-                rows,
-                bytes,
-                total_bytes: self.total,
-                elapsed: self.start.elapsed(),
-            });
-        }
-    }
 }
 
 /// One batch of rows of the projected columns.
