@@ -275,91 +275,6 @@ fn balance_with_clusters_equals_stata_style_cluster_robust_f() {
         .unwrap();
     assert_eq!(education.test, None);
 }
-
-/// `trialpanel run` on the fixture's analysis file, into a fresh directory.
-fn run_cli(tag: &str) -> std::path::PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("trialpanel-clusters-{tag}-{}", std::process::id()));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trialpanel"))
-        .args(["run", fixture("clusters/analysis.toml").to_str().unwrap()])
-        .args(["--output", dir.to_str().unwrap()])
-        .output()
-        .expect("the binary runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
-}
-
-#[test]
-fn trialpanel_run_writes_the_estimatr_numbers() {
-    let dir = run_cli("run");
-    let written = common::rows_of(&dir.join("effects.csv"));
-    // One row per outcome × estimator × week.
-    assert_eq!(written.len(), 2 * 2 * 25);
-    for (estimator, case) in [("difference", "difference_cr2"), ("lin", "lin_cr2")] {
-        let want = reference(case);
-        for row in written.iter().filter(|r| r["estimator"] == estimator) {
-            let key = (row["outcome"].clone(), num(row, "week") as i32);
-            let w = &want[&key];
-            for col in ["effect", "se", "df", "ci_low", "ci_high", "p_value"] {
-                let what = format!("{case}/{}/week {}: {col}", key.0, key.1);
-                close(&what, common::opt(row, col), num(w, col));
-            }
-            assert!(common::opt(row, "clusters_treat").is_some());
-        }
-    }
-    // The lin rows list the regressors dropped where `late` is constant.
-    let week22 = written
-        .iter()
-        .find(|r| r["estimator"] == "lin" && r["outcome"] == "hours" && r["week"] == "22")
-        .unwrap();
-    assert_eq!(week22["dropped"], "late; z:late");
-
-    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(report.contains("CR2 cluster-robust"), "{report}");
-    assert!(
-        report.contains("12 treatment and 12 control clusters"),
-        "{report}"
-    );
-    assert!(
-        report.contains("| Week | n (T / C) | Clusters (T / C) |"),
-        "{report}"
-    );
-    assert!(report.contains("Adjusted |"), "{report}");
-    assert!(
-        report.contains("re-draws of the assignment of whole clusters"),
-        "{report}"
-    );
-    assert!(
-        report.contains("cluster-robust Wald F over 24 clusters"),
-        "{report}"
-    );
-    // What the Lin estimate assumed and dropped is said.
-    assert!(
-        report.contains("fills the 12 missing values of `age`"),
-        "{report}"
-    );
-    assert!(
-        report.contains("dropped late, z:late as constant or collinear at 3 of 25 weeks"),
-        "{report}"
-    );
-    // What still assumes independent persons says so.
-    assert!(
-        report.contains("the tests of the hours descriptives treat persons as independent"),
-        "{report}"
-    );
-
-    let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
-    let hours = &json["outcomes"][0];
-    assert_eq!(hours["effects"]["clustered"], true);
-    assert_eq!(hours["adjusted"]["estimator"], "lin");
-    assert_eq!(json["trial"]["clusters"]["treatment"], 12);
-}
-
 #[test]
 fn randomisation_re_draws_whole_clusters() {
     // Four clusters of three persons, two treated; the treated clusters
@@ -667,7 +582,7 @@ fn the_subgroup_interaction_test_equals_the_hc2_regression() {
         .find(|r| r["by"] == "education" && r["week"] == "20")
         .unwrap();
     close("analysis F", h.interaction.map(|i| i.f), num(&want, "f"));
-    let report = results.to_markdown();
+    let report = results.to_markdown().unwrap();
     assert!(
         report.contains("Treatment × `education` interaction over 3 levels"),
         "{report}"

@@ -108,6 +108,7 @@ fn parts_give_the_results_of_the_whole_panel_bit_for_bit() {
         assert!(
             parts
                 .to_markdown()
+                .unwrap()
                 .contains(&format!("read {n} times, once for each of {n} parts"))
         );
         assert_eq!(as_whole(parts, &whole), whole, "{}", register.display());

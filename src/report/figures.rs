@@ -694,7 +694,7 @@ fn value_range(values: impl Iterator<Item = f64>, from_zero: bool) -> std::ops::
 
 /// An axis tick: no trailing zeros (`12`, `2.5`), a true minus sign.
 fn tick_label(y: f64) -> String {
-    match super::trim(y, 2).as_str() {
+    match super::numbers::trim(y, 2).as_str() {
         "-0" => "0".into(),
         t => t.replace('-', "−"),
     }

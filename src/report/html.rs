@@ -11,7 +11,6 @@
 //! that column's values go missing for.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd, TextMergeStream};
 
@@ -171,7 +170,10 @@ pub fn render(title: &str, markdown: &str, figures: &[(String, String)]) -> Stri
         "<nav class=\"toc\" aria-label=\"Contents\">\n<strong>Contents</strong>\n<ol>\n",
     );
     for (id, text) in &toc {
-        let _ = writeln!(nav, "<li><a href=\"#{id}\">{}</a></li>", escape(text));
+        nav.push_str(&format!(
+            "<li><a href=\"#{id}\">{}</a></li>\n",
+            escape(text)
+        ));
     }
     nav.push_str("</ol>\n</nav>\n");
     let body = match body.find("<section") {

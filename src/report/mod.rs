@@ -4,21 +4,12 @@
 //! (The tidy tables and their CSV files are [`crate::table`].)
 
 pub mod figures;
+pub mod html;
+pub mod markdown;
+mod numbers;
 mod write;
 
 pub use write::Output;
-pub mod html;
-pub mod markdown;
-
-/// A number with at most `digits` decimals and no trailing zeros.
-pub(crate) fn trim(x: f64, digits: usize) -> String {
-    let s = format!("{x:.digits$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').into()
-    } else {
-        s
-    }
-}
 
 use crate::estimators::ALL_SITES;
 use crate::inputs::Arm;

@@ -109,7 +109,7 @@ impl Results {
     }
 
     /// `report.md`: the readable report (see [`report::markdown`]).
-    pub fn to_markdown(&self) -> String {
+    pub fn to_markdown(&self) -> Result<String> {
         report::markdown::render(self)
     }
 
@@ -118,7 +118,7 @@ impl Results {
     pub fn to_html(&self) -> Result<String> {
         Ok(report::html::render(
             &self.title,
-            &self.to_markdown(),
+            &self.to_markdown()?,
             &self.figures()?,
         ))
     }
@@ -139,7 +139,7 @@ impl Results {
         let dir = dir.as_ref();
         create_dir(dir)?;
         let mut written = Vec::new();
-        let markdown = self.to_markdown();
+        let markdown = self.to_markdown()?;
         let figures = self.figures()?;
         for output in Output::all(&self.config) {
             let path = dir.join(output.file_name());

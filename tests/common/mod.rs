@@ -7,10 +7,18 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Path of a file under tests/fixtures.
+/// The repository's root: the library's folder (the command's tests,
+/// in `cli/`, include this module too).
+pub fn root() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match dir.file_name() {
+        Some(name) if name == "cli" => dir.parent().unwrap_or(dir).to_path_buf(),
+        _ => dir.to_path_buf(),
+    }
+}
+
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(rel)
+    root().join("tests/fixtures").join(rel)
 }
 
 /// Rows of a fixture CSV as column → text maps (fields may be wrapped in
@@ -95,7 +103,7 @@ pub fn trial_panel(covariates: &[&str]) -> Panel {
 
 /// The bundled synthetic JobFirst-like sample, blocked by municipality.
 pub fn sample_panel() -> Panel {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/jobfirst");
+    let dir = root().join("data-samples/jobfirst");
     let persons = Persons::read(
         dir.join("persons.csv"),
         &PersonSpec::default().block_column("municipality"),

@@ -6,10 +6,12 @@
 //! trialpanel plan --persons 1500,1500 --referrals 2016-W01..2016-W26 --extract 2017-W02 --sd 0.45
 //! ```
 //!
-//! Everything it does is [`trialpanel::analysis::Analysis`]; this file only
-//! parses the arguments, prints progress on stderr and a summary on stdout.
-//! The arguments are few, so they are parsed by hand rather than with an
-//! argument-parsing crate.
+//! Everything it does is [`trialpanel::analysis::Analysis`]; this crate
+//! only parses the arguments, prints progress on stderr and a summary on
+//! stdout. It is a library ([`main`]) so that other front ends (the Python
+//! package) run exactly the same command; the `trialpanel` binary is
+//! `main` with a faster allocator. The arguments are few, so they are
+//! parsed by hand rather than with an argument-parsing crate.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -18,13 +20,9 @@ use std::time::Instant;
 
 use trialpanel::analysis::{Analysis, ReportFormat};
 
-mod plan_command;
-
-// Batches allocate and free large buffers; the system allocator returns
-// them to the kernel, which zeroes fresh pages for the next batch.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use trialpanel::LoadProgress;
+
+mod plan;
 
 const HELP: &str = "\
 trialpanel: weekly treatment effects, activity spells and balance tests for
@@ -54,7 +52,9 @@ COMMANDS:
               cost.csv, correlations.csv
                               the delivery half, as the analysis file asks
     check   Read and check the analysis file only (keys, types, outcome
-            definitions, weeks); reads no data.
+            definitions, weeks) and print the plan: the files it reads, how
+            each outcome is estimated and the files it writes; reads no
+            data.
     plan    Print the minimum detectable effect (80% power) per event week
             of a planned trial, before its data exist.
 
@@ -178,10 +178,16 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
     }))
 }
 
-fn main() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("plan") {
-        return match plan_command::parse(std::env::args().skip(2)) {
-            Ok(args) => match plan_command::run(args) {
+/// The `trialpanel` command with the arguments `args` (without the
+/// program's name): runs it, printing to stdout and stderr, and returns
+/// the exit status (0 success, 1 the analysis failed, 2 a wrong command
+/// line).
+pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
+    let mut args = args.into_iter().peekable();
+    if args.peek().map(String::as_str) == Some("plan") {
+        args.next();
+        return match plan::parse(args) {
+            Ok(args) => match plan::run(args) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("trialpanel: error: {e}");
@@ -194,7 +200,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    let args = match parse(std::env::args().skip(1)) {
+    let args = match parse(args) {
         Ok(Parsed::Go(args)) => args,
         Ok(Parsed::Print(text)) => {
             print!("{text}");
@@ -223,9 +229,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut analysis = Analysis::from_file(&args.analysis)?;
     if args.command == Command::Check {
         println!(
-            "{}: OK ({} outcomes)",
+            "{}: OK ({} outcomes)\n{}",
             args.analysis.display(),
-            analysis.config().outcomes.len()
+            analysis.config().outcomes.len(),
+            analysis.plan()
         );
         return Ok(());
     }

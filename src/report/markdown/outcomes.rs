@@ -1,0 +1,269 @@
+//! The outcome sections: the snapshot table of each outcome with its
+//! significance, randomisation, site and subgroup results, and the
+//! families' tests.
+
+use std::fmt::{self, Write as _};
+
+use crate::config::Unit;
+use crate::estimators::FamilyTest;
+use crate::report::numbers::*;
+use crate::results::{OutcomeResults, Results};
+
+pub(super) fn outcome(s: &mut String, r: &Results, o: &OutcomeResults) -> fmt::Result {
+    let e = &o.effects;
+    writeln!(s, "## Outcome `{}` ({})\n", e.outcome, unit_label(o.unit))?;
+    if r.config.report.figures {
+        writeln!(
+            s,
+            "![{}: weekly means by arm and the effect with its confidence band](figures/{})\n",
+            e.outcome,
+            crate::report::figures::effects_file(&e.outcome)
+        )?;
+    }
+    let level = pct_label(e.design.level);
+    let (clusters_head, clusters_rule) = if e.clustered {
+        (" Clusters (T / C) |", "---:|")
+    } else {
+        ("", "")
+    };
+    let (lin_head, lin_rule) = if o.adjusted.is_some() {
+        (format!(" Adjusted | {level} CI | p |"), "---:|---:|---:|")
+    } else {
+        (String::new(), "")
+    };
+    writeln!(
+        s,
+        "| Week | n (T / C) |{clusters_head} Treatment | Control | Effect | {level} CI | p | MDE |{lin_head}\n\
+         |---:|---:|{clusters_rule}---:|---:|---:|---:|---:|---:|{lin_rule}",
+    )?;
+    let ci = |est: &crate::stats::Estimate| match (est.ci_low, est.ci_high) {
+        (Some(lo), Some(hi)) => interval(o.unit, lo, hi),
+        _ => "–".into(),
+    };
+    let mut notes = Vec::new();
+    for k in &r.snapshot {
+        let Some(w) = e.week(*k) else { continue };
+        let est = &w.estimate;
+        let clusters = match (e.clustered, est.clusters_treat, est.clusters_control) {
+            (true, Some(t), Some(c)) => format!(" {t} / {c} |"),
+            (true, _, _) => " – |".into(),
+            (false, _, _) => String::new(),
+        };
+        let lin = match o.adjusted.as_ref().and_then(|a| a.week(*k)) {
+            Some(a) => {
+                if let Some(note) = &a.note {
+                    notes.push(format!("week {k}: {note}"));
+                }
+                if !a.dropped.is_empty() {
+                    notes.push(format!("week {k}: dropped {}", a.dropped.join(", ")));
+                }
+                format!(
+                    " {} | {} | {} |",
+                    value(o.unit, a.estimate.effect, true),
+                    ci(&a.estimate),
+                    p_value(a.estimate.p_value)
+                )
+            }
+            None if o.adjusted.is_some() => " – | – | – |".into(),
+            None => String::new(),
+        };
+        writeln!(
+            s,
+            "| {k} | {} / {} |{clusters} {} | {} | {} | {} | {} | {} |{lin}",
+            est.n_treat,
+            est.n_control,
+            value(o.unit, est.mean_treat, false),
+            value(o.unit, est.mean_control, false),
+            value(o.unit, est.effect, true),
+            ci(est),
+            p_value(est.p_value),
+            value(o.unit, est.mde, true),
+        )?;
+    }
+    s.push('\n');
+    writeln!(
+        s,
+        "MDE: the minimum detectable effect at 80% power and the {level} level, \
+         (t(1−α/2, df) + t(0.80, df))·se: a smaller true effect would likely have gone unseen.\n"
+    )?;
+    if !notes.is_empty() {
+        writeln!(s, "Adjusted estimate: {}.\n", notes.join("; "))?;
+    }
+    let f = &o.significant_from;
+    let from = |k: Option<i32>| k.map_or("never".into(), |k| format!("from week {k}"));
+    write!(
+        s,
+        "Significant at 5% in every week through week {}: pointwise {}; Holm-adjusted {}; \
+         Benjamini–Hochberg {}",
+        f.through,
+        from(f.pointwise),
+        from(f.holm),
+        from(f.benjamini_hochberg)
+    )?;
+    match &e.band {
+        Some(b) => {
+            let c = b
+                .critical_value
+                .map_or("undefined".into(), |c| format!("{c:.2}"));
+            writeln!(
+                s,
+                "; simultaneous {} band (c = {c}, {} draws) {}.\n",
+                pct_label(b.level),
+                b.draws,
+                from(f.band)
+            )?;
+        }
+        None => s.push_str(".\n\n"),
+    }
+    if let Some(ri) = &o.randomisation {
+        let at = |k: i32| {
+            ri.weeks
+                .iter()
+                .position(|&w| w == k)
+                .and_then(|i| ri.p_values[i])
+        };
+        writeln!(
+            s,
+            "Randomisation test ({} re-draws of the assignment{}{}): p for the largest |t| over \
+             weeks: {}; at week {}: {}.\n",
+            ri.draws,
+            if e.clustered {
+                " of whole clusters"
+            } else {
+                ""
+            },
+            if r.config.design.blocked {
+                " within blocks"
+            } else {
+                ""
+            },
+            p_is(ri.p_max_t),
+            f.through,
+            p_is(at(f.through))
+        )?;
+    }
+    subgroups(s, o, f.through)?;
+    if let Some(sites) = &o.sites
+        && let Some(h) = sites.heterogeneity.iter().find(|h| h.week == f.through)
+    {
+        let cells = sites.rows.iter().filter(|x| x.week == f.through);
+        let suppressed = cells.clone().filter(|x| x.suppressed).count();
+        let test = h
+            .test
+            .map_or("undefined (fewer than two sites)".into(), |t| {
+                format!(
+                    "Cochran's Q = {:.2} ({} df), {}",
+                    t.statistic,
+                    t.df,
+                    p_is(Some(t.p_value))
+                )
+            });
+        writeln!(
+            s,
+            "Across sites at week {}: {test}; {} sites in the test, {suppressed} of {} site \
+             cells suppressed (fewer than {} persons in an arm).\n",
+            f.through,
+            h.sites,
+            cells.count(),
+            sites.min_n
+        )?;
+    }
+    Ok(())
+}
+
+pub(super) fn family(s: &mut String, r: &Results, f: &FamilyTest) -> fmt::Result {
+    writeln!(s, "## Family `{}`\n", f.name)?;
+    writeln!(
+        s,
+        "{} hypotheses read together. Westfall–Young p: step-down max-|t| adjusted p-values from \
+         {} of the assignment{}, the same re-draws for every outcome, so the family-wise error \
+         rate is at most 5% for p < 0.05; Holm: the estimates' own p-values adjusted within the \
+         family.\n",
+        f.members.len(),
+        if f.exact {
+            format!("all {} possible re-draws", f.draws)
+        } else {
+            format!("{} seeded re-draws", f.draws)
+        },
+        if r.config.design.blocked {
+            " within blocks"
+        } else {
+            ""
+        },
+    )?;
+    writeln!(
+        s,
+        "| Outcome | Week | Effect | p | Holm | Randomisation p | Westfall–Young p |\n\
+         |---|---:|---:|---:|---:|---:|---:|"
+    )?;
+    for m in &f.members {
+        let unit = r.outcome(&m.outcome).map_or(Unit::Share, |o| o.unit);
+        writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            m.outcome,
+            m.week,
+            value(unit, m.effect, true),
+            p_value(m.p_value),
+            p_value(m.p_holm),
+            p_value(m.p_randomisation),
+            p_value(m.p_fwer)
+        )?;
+    }
+    s.push('\n');
+    Ok(())
+}
+
+/// Each subgroup table of an outcome at the week significance is read
+/// through: the effect per level and the interaction test.
+fn subgroups(s: &mut String, o: &OutcomeResults, through: i32) -> fmt::Result {
+    for g in &o.subgroups {
+        writeln!(
+            s,
+            "Effects by `{}` at week {through}:\n\n| {} | n (T / C) | Effect | CI | p |\n|---|---:|---:|---:|---:|",
+            g.by, g.by
+        )?;
+        for row in g.rows.iter().filter(|x| x.week == through) {
+            let e = &row.estimate;
+            let ci = match (e.ci_low, e.ci_high) {
+                (Some(lo), Some(hi)) => interval(o.unit, lo, hi),
+                _ => "–".into(),
+            };
+            writeln!(
+                s,
+                "| {} | {} / {} | {} | {ci} | {} |",
+                row.group,
+                e.n_treat,
+                e.n_control,
+                if row.suppressed {
+                    format!("suppressed (fewer than {} in an arm)", g.min_n)
+                } else {
+                    value(o.unit, e.effect, true)
+                },
+                p_value(e.p_value)
+            )?;
+        }
+        let test = g
+            .heterogeneity
+            .iter()
+            .find(|h| h.week == through)
+            .and_then(|h| h.interaction.map(|i| (h.sites, i)));
+        let _ = match test {
+            Some((levels, i)) => writeln!(
+                s,
+                "\nTreatment × `{}` interaction over {levels} levels: F({}, {}) = {:.2}, {}.\n",
+                g.by,
+                i.df1,
+                i.df2,
+                i.f,
+                p_is(Some(i.p_value))
+            ),
+            None => writeln!(
+                s,
+                "\nNo interaction test (fewer than two levels with an estimate, or a blocked or \
+                 clustered design).\n"
+            ),
+        };
+    }
+    Ok(())
+}
