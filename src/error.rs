@@ -1,3 +1,7 @@
+//! The one error type of the crate ([`Error`], with [`ErrorKind`] for
+//! matching): every problem of the inputs names the file, row, column and
+//! value, with at most a short excerpt of the data.
+
 use std::path::PathBuf;
 
 use crate::excerpt::{VALUE_CHARS, excerpt};

@@ -12,19 +12,21 @@
 //!   ordinary hours worked per person and calendar week, in long form
 //!   (`person_id, week, code, hours`) or DREAM-wide form (`y_YYWW` columns);
 //! * a **code table** mapping each benefit code to a category such as work
-//!   placement or wage subsidy.
+//!   placement or wage subsidy;
 //!
-//! trialpanel validates them and aligns every person's weeks on the week
-//! they were drawn: a [`Panel`] of event weeks k = calendar week − referral
-//! week, censored at the end of the register (late referrals are followed
-//! for fewer weeks). Everything downstream works on that panel.
+//! and, for the delivery half, a case-management event log, a staff survey
+//! and unit costs. trialpanel validates them and aligns every person's weeks
+//! on the week they were drawn: a [`Panel`] of event weeks k = calendar
+//! week − referral week, censored at the end of the register. Everything
+//! downstream works on that panel. The guide (`docs/guide/` in the
+//! repository) says how to use it; `docs/methods.md` gives every formula.
 //!
 //! ## The whole analysis from one file
 //!
 //! An analysis file (TOML) names the inputs, the design, the outcomes, the
-//! balance covariates and the output directory; [`analysis::Analysis`] runs
-//! it and writes `effects.csv`, `balance.csv`, `spell_km.csv`,
-//! `results.json`, `report.md` and SVG figures. The `trialpanel run
+//! balance covariates, the delivery measures and the output directory;
+//! [`analysis::Analysis`] plans it ([`analysis::Plan`]), runs it and writes
+//! the outputs listed by [`report::Output`]. The `trialpanel run
 //! <analysis.toml>` command does the same.
 //!
 //! ```no_run
@@ -34,7 +36,7 @@
 //! # Ok::<(), trialpanel::Error>(())
 //! ```
 //!
-//! ## Example: the pieces by hand
+//! ## The pieces by hand
 //!
 //! Weekly effects of the treatment on employment (any ordinary hours), with
 //! 95% Welch confidence intervals, over event weeks 0–44:
@@ -65,99 +67,95 @@
 //!
 //! Undefined numbers (an sd with one person, a CI when both arms are
 //! constant) are `None` and empty cells in CSV, never a made-up value.
+//! Settings are checked once, when they are made ([`stats::Level`],
+//! [`estimators::BandSpec::new`], an analysis file when it is read), so an
+//! estimator never meets an impossible one.
 //!
-//! ## A short tour
+//! ## The layers
 //!
-//! 1. **Inputs.** [`Persons::read`] takes the person table (id, arm, referral
-//!    week, optional block and covariates, configured by [`PersonSpec`]);
-//!    [`CodeTable::read`] the code → category table; the register is read
-//!    by [`PanelBuilder::long_file`] or [`PanelBuilder::wide_file`]. Every
-//!    problem in the files is an [`Error`] naming file, row, column and value.
-//! 2. **Panel.** [`Panel`] holds category and hours per person and event week;
-//!    [`Panel::at_risk`] counts who is followed at each week.
-//! 3. **Outcomes.** An [`Outcome`] (in-state shares, hours, employed,
-//!    cumulative sums, the activity spell indicator, or your own closure)
-//!    evaluated on the panel gives
-//!    [`OutcomeValues`]: a weeks × persons matrix with missing values where a
-//!    person is not followed.
-//! 4. **Effects.** [`weekly_effects`] compares the arms week by week under a
-//!    [`Design`] (blocked or not, level, Welch or pooled variance; CR2 when
-//!    the person table has clusters); then
-//!    [`effects::simultaneous_band`], [`effects::randomisation_test`],
-//!    [`effects::subgroup_effects`] and [`effects::site_effects`];
-//!    [`lin_effects`] adjusts for baseline covariates. Every
-//!    table has the same [`Estimate`] columns ([`table::ESTIMATE_COLUMNS`]).
-//! 5. **Balance.** [`balance::balance`] tests every baseline and
-//!    register-history covariate and the joint F-test.
-//! 6. **Output.** Every result table implements [`Table`]: a polars
-//!    DataFrame (`to_frame`) or a CSV file (`write_csv`);
-//!    [`report::markdown`] and [`report::figures`] render a whole
-//!    [`analysis::Results`] as report.md and SVG.
+//! Each module is a layer, and each imports only those below it:
+//!
+//! * [`inputs`]: the person table ([`Persons`], [`PersonSpec`]), the code
+//!   table ([`CodeTable`]), the register's columns ([`LongColumns`],
+//!   [`WideColumns`]), the event log ([`inputs::EventLog`]) and the staff
+//!   survey ([`inputs::Survey`]), from CSV, Parquet or a polars frame;
+//! * [`panel`]: the aligned [`Panel`], built by [`PanelBuilder`] from a
+//!   register read in parallel batches, with persons at risk ([`AtRisk`]);
+//! * [`outcome`]: what is measured per person and week ([`Outcome`],
+//!   evaluated into [`OutcomeValues`]), the activity spell ([`SpellRule`]),
+//!   exact weekly sums of many outcomes in one scan
+//!   ([`outcome::WeeklySums`]);
+//! * [`estimators`]: one function per estimate, each returning a tidy
+//!   table whose rows carry the same [`Estimate`] columns;
+//! * [`analysis`]: the analysis file ([`analysis::AnalysisConfig`]), the
+//!   plan and the run, and the [`analysis::Results`];
+//! * [`report`]: report.md, report.html and the SVG figures of the results,
+//!   and writing every output;
+//! * underneath: [`stats`] (the pure statistics), [`table`] (the [`Table`]
+//!   trait of every result table), [`Week`], [`Error`];
+//! * beside: [`simulate`], a seeded simulator of DREAM-style trials (the
+//!   bundled sample and the benchmarks come from it).
 //!
 //! ## The public API at a glance
 //!
 //! | step | names |
 //! |---|---|
-//! | inputs | [`Persons`], [`PersonSpec`], [`Arm`], [`CodeTable`], [`Category`], [`LongColumns`], [`WideColumns`] |
+//! | inputs | [`Persons`], [`PersonSpec`], [`Arm`], [`CodeTable`], [`Category`], [`LongColumns`], [`WideColumns`]; [`inputs::EventLog`], [`inputs::EventColumns`]; [`inputs::Survey`], [`inputs::SurveySpec`] |
 //! | panel | [`Panel`], [`PanelBuilder`], [`AtRisk`], [`LoadReport`], [`LoadProgress`] |
-//! | outcomes | [`Outcome`], [`OutcomeValues`], [`SpellRule`] |
-//! | estimators | [`weekly_effects`], [`Design`], [`WeeklyEffects`], [`Estimator`]; [`lin_effects`], [`Adjustment`]; [`effects::simultaneous_band`], [`effects::randomisation_test`], [`effects::subgroup_effects`], [`effects::site_effects`]; [`sums::WeeklySums`]; [`spell::completions`], [`spell::time_to_spell`]; [`balance::balance`]; [`descriptives::HoursAt`] |
-//! | results | [`Estimate`] (the columns of every table), [`Variance`], [`Table`] (`to_frame`, `write_csv`), [`analysis::Results`] |
-//! | pipeline | [`analysis::Analysis`], [`analysis::AnalysisConfig`] |
-//! | many outcomes | [`families::family_test`], [`families::FamilyTest`]; [`stats::westfall_young`] |
-//! | process and fidelity | [`events::EventLog`], [`events::EventColumns`]; [`process::Indicator`] (`judge`), [`process::judge_all`], [`process::ProcessTable`]; [`survey::Survey`], [`survey::SurveySpec`], [`survey::Fidelity`]; [`sites::SiteMeasure`], [`sites::correlate`]; [`stats::wilson`], [`stats::ratio_share`], [`stats::newcombe`], [`stats::mover`], [`stats::Thresholds`], [`stats::correlation`] |
-//! | cost | [`cost::CostSpec`], [`cost::person_costs`], [`cost::CostEffects`]; [`stats::fieller`] |
-//! | planning | [`plan::minimum_detectable_effects`], [`plan::PlanSpec`], [`plan::history_sd`]; [`stats::mde`] |
-//! | plain statistics | [`stats::difference_in_means`], [`stats::blocked_difference_in_means`], [`stats::clustered_difference_in_means`], [`stats::blocked_clustered_difference_in_means`], [`stats::holm`], [`stats::benjamini_hochberg`], [`stats::pearson_chi_square`], [`stats::cochran_q`], [`stats::kaplan_meier`], [`stats::log_rank`] |
-//! | errors | [`Error`], [`Result`] |
+//! | outcomes | [`Outcome`], [`OutcomeValues`], [`History`], [`SpellRule`]; [`outcome::completions`]; [`outcome::WeeklySums`] |
+//! | weekly effects | [`weekly_effects`], [`estimators::weekly_effects_from_sums`], [`Design`], [`WeeklyEffects`], [`Estimator`]; [`estimators::simultaneous_band`], [`estimators::BandSpec`]; [`estimators::randomisation_test`], [`estimators::RandomisationSpec`]; [`estimators::site_effects`], [`estimators::subgroup_effects`] |
+//! | adjustment | [`lin_effects`], [`Adjustment`] |
+//! | spell and balance | [`estimators::time_to_spell`]; [`estimators::balance`], [`estimators::BalanceSpec`], [`estimators::HistoryCovariate`]; [`estimators::hours_among_working`], [`estimators::hours_distribution`] |
+//! | many outcomes | [`estimators::family_test`], [`estimators::FamilyTest`]; [`stats::westfall_young`] |
+//! | process and fidelity | [`estimators::Indicator`] (`judge`), [`estimators::judge_all`], [`estimators::ProcessTable`]; [`estimators::fidelity`], [`estimators::Fidelity`]; [`estimators::SiteMeasure`], [`estimators::correlate`] |
+//! | cost | [`estimators::CostSpec`], [`estimators::person_costs`], [`estimators::CostEffects`]; [`stats::fieller`] |
+//! | planning | [`estimators::minimum_detectable_effects`], [`estimators::PlanSpec`], [`estimators::history_sd`]; [`stats::mde`] |
+//! | results | [`Estimate`] (the columns of every table), [`Variance`], [`stats::Level`], [`Table`] (`to_frame`, `write_csv`), [`analysis::Results`] |
+//! | pipeline | [`analysis::Analysis`], [`analysis::AnalysisConfig`], [`analysis::Plan`], [`report::Output`] |
+//! | plain statistics | [`stats::difference_in_means`], [`stats::blocked_difference_in_means`], [`stats::clustered_difference_in_means`], [`stats::blocked_clustered_difference_in_means`], [`stats::holm`], [`stats::benjamini_hochberg`], [`stats::pearson_chi_square`], [`stats::cochran_q`], [`stats::kaplan_meier`], [`stats::log_rank`], [`stats::wilson`], [`stats::newcombe`], [`stats::correlation`] |
+//! | errors | [`Error`] (with [`Error::kind`], [`ErrorKind`]), [`Result`], [`WeekError`] |
 //!
 //! ## Naming
 //!
 //! Settings of a library computation end in `Spec` ([`PersonSpec`],
-//! [`balance::BalanceSpec`], [`effects::BandSpec`],
-//! [`effects::RandomisationSpec`], [`simulate::TrialSpec`], [`plan::PlanSpec`],
-//! [`survey::SurveySpec`], [`cost::CostSpec`], [`sites::CorrelationSpec`]); the analysis
+//! [`estimators::BalanceSpec`], [`estimators::BandSpec`],
+//! [`estimators::RandomisationSpec`], [`simulate::TrialSpec`],
+//! [`estimators::PlanSpec`], [`inputs::SurveySpec`],
+//! [`estimators::CostSpec`], [`estimators::CorrelationSpec`]); the analysis
 //! file's tables end in `Config` ([`analysis::AnalysisConfig`] and one type
-//! per table: [`analysis::InputsConfig`], [`analysis::WeeksConfig`],
-//! [`analysis::DesignConfig`], [`analysis::FamilyConfig`],
-//! [`analysis::OutcomeConfig`], [`analysis::BalanceConfig`],
-//! [`analysis::HistoryConfig`], [`analysis::ReportConfig`]). Three domain
-//! nouns keep their names: [`Design`] (the randomisation design, as in
-//! estimatr), [`SpellRule`] and the column maps [`LongColumns`] and
-//! [`WideColumns`].
-//!
-//! ## Modules
-//!
-//! * the root: the inputs ([`Persons`], [`codes`], the register readers on
-//!   [`PanelBuilder`]), ISO weeks ([`Week`]), the aligned [`Panel`] and
-//!   [`Outcome`]s, each documented on its type;
-//! * [`codes`]: the code table and the built-in category names;
-//! * [`descriptives`]: hours among those working and their distribution;
-//! * [`effects`]: weekly effects, band, randomisation inference, subgroups
-//!   and sites;
-//! * [`spell`]: the 13-week activity spell indicator with gap tolerance,
-//!   and the Kaplan–Meier time to a completed spell;
-//! * [`balance`]: balance tests of the randomisation;
-//! * [`sums`]: exact weekly sums of the built-in outcomes, one scan for
-//!   many outcomes, merged across chunks of persons (registers larger than
-//!   memory);
-//! * [`stats`]: the small pure statistics underneath (moments, Welch,
-//!   blocked estimator, Holm/BH, chi-square, Cochran's Q);
-//! * [`analysis`]: the analysis file and the whole pipeline (`trialpanel run`);
-//! * [`table`]: the [`Table`] trait of every result table, the shared
-//!   estimate columns and CSV;
-//! * [`report`]: report.md and SVG figures;
-//! * [`simulate`]: a seeded simulator of DREAM-style trials (the bundled
-//!   sample comes from it);
-//! * [`Error`]: the one error type.
+//! per table). Three domain nouns keep their names: [`Design`] (the
+//! randomisation design, as in estimatr), [`SpellRule`] and the column maps
+//! [`LongColumns`] and [`WideColumns`].
 
 #![warn(missing_docs)]
 
-/// The README's Rust examples, compiled by `cargo test` so that the guide
-/// cannot drift from the API.
+/// The README's and the guide's Rust examples, compiled by `cargo test` so
+/// that the documents cannot drift from the API.
 #[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-struct ReadmeDoctests;
+mod guide {
+    #[doc = include_str!("../README.md")]
+    struct Readme;
+    #[doc = include_str!("../docs/guide/01-running.md")]
+    struct Running;
+    #[doc = include_str!("../docs/guide/02-analysis-files.md")]
+    struct AnalysisFiles;
+    #[doc = include_str!("../docs/guide/03-inputs.md")]
+    struct Inputs;
+    #[doc = include_str!("../docs/guide/04-outcomes-and-effects.md")]
+    struct OutcomesAndEffects;
+    #[doc = include_str!("../docs/guide/05-clusters-and-adjustment.md")]
+    struct ClustersAndAdjustment;
+    #[doc = include_str!("../docs/guide/06-fidelity-and-cost.md")]
+    struct FidelityAndCost;
+    #[doc = include_str!("../docs/guide/07-large-registers.md")]
+    struct LargeRegisters;
+    #[doc = include_str!("../docs/guide/08-bad-input.md")]
+    struct BadInput;
+    #[doc = include_str!("../docs/guide/09-library.md")]
+    struct Library;
+    #[doc = include_str!("../docs/guide/10-architecture.md")]
+    struct Architecture;
+}
 
 pub mod analysis;
 mod config;

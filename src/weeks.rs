@@ -1,3 +1,6 @@
+//! ISO 8601 weeks ([`Week`]): parsing every spelling registers use, and
+//! event weeks k = calendar week − referral week.
+
 use std::fmt;
 use std::str::FromStr;
 

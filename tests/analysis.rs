@@ -4,40 +4,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+
+use common::{MINIMAL, sample, sample_file};
 
 use trialpanel::Arm;
-use trialpanel::analysis::{Analysis, AnalysisConfig, OutcomeConfig, OutcomeKind, Results};
+use trialpanel::analysis::{Analysis, AnalysisConfig, OutcomeConfig, OutcomeKind};
 use trialpanel::{Error, LongColumns, SpellRule};
-
-fn sample_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/jobfirst/analysis.toml")
-}
-
-fn out_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("analysis")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-/// The sample analysis, run once for all tests of this file, written to
-/// `lib/` under the test directory.
-fn sample() -> &'static (Analysis, Results, PathBuf) {
-    static SAMPLE: OnceLock<(Analysis, Results, PathBuf)> = OnceLock::new();
-    SAMPLE.get_or_init(|| {
-        let dir = out_dir("lib");
-        let analysis = Analysis::from_file(sample_file())
-            .expect("sample analysis file")
-            .with_output_dir(&dir);
-        let results = analysis.run().expect("sample analysis runs");
-        results
-            .write(analysis.output_dir())
-            .expect("outputs written");
-        (analysis, results, dir)
-    })
-}
 
 // ---------------------------------------------------------------- the file
 
@@ -96,26 +68,6 @@ fn a_minimal_file_takes_documented_defaults() {
     assert!(c.report.figures);
     assert_eq!(c.outcomes[0].display_name(), "employed");
 }
-
-const MINIMAL: &str = r#"
-title = "t"
-
-[inputs]
-persons = "p.csv"
-codes = "c.csv"
-register = "r.csv"
-
-[weeks]
-first = 0
-last = 20
-snapshot = [10, 20]
-
-[[outcomes]]
-kind = "employed"
-
-[[outcomes]]
-kind = "hours"
-"#;
 
 /// Parse MINIMAL with `edit` applied; the error it gives.
 fn error_of(edit: impl FnOnce(String) -> String) -> (Option<usize>, String, String) {
@@ -462,7 +414,7 @@ fn a_missing_analysis_file_is_an_io_error() {
 
 #[test]
 fn every_output_is_written_with_the_documented_columns() {
-    let (_, results, dir) = sample();
+    let (_, results, dir) = sample("analysis");
     for name in [
         "effects.csv",
         "balance.csv",
@@ -512,7 +464,7 @@ fn every_output_is_written_with_the_documented_columns() {
 fn the_pipeline_gives_the_same_numbers_as_the_separate_functions() {
     use trialpanel::estimators::{self, BandSpec};
     use trialpanel::{CodeTable, Outcome, Panel, PersonSpec, Persons};
-    let (_, results, _) = sample();
+    let (_, results, _) = sample("analysis");
     let dir = sample_file().parent().unwrap().to_path_buf();
     let persons = Persons::read(
         dir.join("persons.csv"),
@@ -588,7 +540,7 @@ fn the_pipeline_gives_the_same_numbers_as_the_separate_functions() {
 
 #[test]
 fn results_json_holds_everything() {
-    let (_, results, dir) = sample();
+    let (_, results, dir) = sample("analysis");
     let text = std::fs::read_to_string(dir.join("results.json")).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(json["outcomes"].as_array().unwrap().len(), 8);
@@ -613,7 +565,7 @@ fn results_json_holds_everything() {
 
 #[test]
 fn report_md_shows_design_balance_snapshots_hours_and_spell() {
-    let (_, results, dir) = sample();
+    let (_, results, dir) = sample("analysis");
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
     for needle in [
         "## Design",
@@ -732,7 +684,7 @@ fn assert_series(svg: &str, colour: &str, values: &[f64]) {
 
 #[test]
 fn effects_figures_are_well_formed_and_draw_the_weekly_means() {
-    let (_, results, dir) = sample();
+    let (_, results, dir) = sample("analysis");
     for o in &results.outcomes {
         let svg =
             std::fs::read_to_string(dir.join(format!("figures/effects_{}.svg", o.effects.outcome)))
@@ -795,7 +747,7 @@ fn effects_figures_are_well_formed_and_draw_the_weekly_means() {
 
 #[test]
 fn kaplan_meier_figure_draws_both_step_curves() {
-    let (_, results, dir) = sample();
+    let (_, results, dir) = sample("analysis");
     let svg = std::fs::read_to_string(dir.join("figures/spell_km.svg")).unwrap();
     let km = &results.spell.as_ref().unwrap().km;
     for (arm, colour) in [(Arm::Treatment, TREATMENT), (Arm::Control, CONTROL)] {
@@ -822,7 +774,7 @@ fn kaplan_meier_figure_draws_both_step_curves() {
 
 #[test]
 fn hours_figure_has_one_bar_per_bucket_and_arm() {
-    let (_, results, dir) = sample();
+    let (_, results, dir) = sample("analysis");
     let svg = std::fs::read_to_string(dir.join("figures/hours_distribution.svg")).unwrap();
     let doc = roxmltree::Document::parse(&svg).unwrap();
     let d = &results.hours.as_ref().unwrap().distribution;
@@ -890,7 +842,7 @@ fn a_wide_register_gives_the_same_effects_as_the_long_one() {
 
 #[test]
 fn the_readme_figures_are_what_the_pipeline_draws() {
-    let (_, _, dir) = sample();
+    let (_, _, dir) = sample("analysis");
     for name in ["effects_employed.svg", "fidelity_lights.svg"] {
         let docs = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("docs")
@@ -907,7 +859,7 @@ fn the_readme_figures_are_what_the_pipeline_draws() {
 fn follow_up_summary_matches_the_person_table() {
     // Independently of the week arithmetic: every referral is in 2016 (52
     // ISO weeks) and the extract is 2017-W02, so follow-up = 52 + 2 − week.
-    let (_, results, _) = sample();
+    let (_, results, _) = sample("analysis");
     let text =
         std::fs::read_to_string(sample_file().parent().unwrap().join("persons.csv")).unwrap();
     for arm in [Arm::Treatment, Arm::Control] {
@@ -952,7 +904,7 @@ fn follow_up_summary_matches_the_person_table() {
 fn sample_outputs_are_unchanged() {
     // Recorded outputs (tests/fixtures/sample_outputs/README.md): a refactor
     // must leave every number of the sample as it was, byte for byte.
-    let (_, _, dir) = sample();
+    let (_, _, dir) = sample("analysis");
     let recorded = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample_outputs");
     for name in [
         "effects.csv",

@@ -85,8 +85,8 @@ OPTIONS (run):
     -h, --help            Print this help.
     -V, --version         Print the version.
 
-The analysis file (TOML) is described in the README, section \"Analysis
-files\"; data-samples/jobfirst/analysis.toml uses most keys.
+The analysis file (TOML) is described in the guide, docs/guide/
+02-analysis-files.md; data-samples/jobfirst/analysis.toml uses most keys.
 
 EXIT STATUS:
     0 success; 1 the analysis failed (the message names the file, row,

@@ -9,14 +9,8 @@ mod common;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
-use common::{fixture, num, opt, root, rows};
-use trialpanel::analysis::{Analysis, Results};
-
-fn sample_file() -> PathBuf {
-    root().join("data-samples/jobfirst/analysis.toml")
-}
+use common::{MINIMAL, fixture, num, opt, rows, sample, sample_file};
 
 fn out_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -25,43 +19,6 @@ fn out_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
-
-/// The sample analysis through the library, written to `lib/`.
-fn sample() -> &'static (Analysis, Results, PathBuf) {
-    static SAMPLE: OnceLock<(Analysis, Results, PathBuf)> = OnceLock::new();
-    SAMPLE.get_or_init(|| {
-        let dir = out_dir("lib");
-        let analysis = Analysis::from_file(sample_file())
-            .expect("sample analysis file")
-            .with_output_dir(&dir);
-        let results = analysis.run().expect("sample analysis runs");
-        results
-            .write(analysis.output_dir())
-            .expect("outputs written");
-        (analysis, results, dir)
-    })
-}
-
-/// A minimal analysis file with a misspelt key.
-const MINIMAL: &str = r#"
-title = "t"
-
-[inputs]
-persons = "p.csv"
-codes = "c.csv"
-register = "r.csv"
-
-[weeks]
-first = 0
-last = 20
-snapshot = [10, 20]
-
-[[outcomes]]
-kind = "employed"
-
-[[outcomes]]
-kind = "hours"
-"#;
 
 /// The estimatr reference of the clustered fixture (case, outcome, week).
 fn reference(case: &str) -> HashMap<(String, i32), HashMap<String, String>> {
@@ -90,7 +47,7 @@ fn trialpanel(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn trialpanel_run_writes_the_same_numbers_as_the_library() {
-    let (_, results, lib_dir) = sample();
+    let (_, results, lib_dir) = sample("cli");
     let dir = out_dir("cli");
     let out = trialpanel(&[
         "run",
@@ -448,7 +405,7 @@ fn observed_weeks_without_register_rows_are_flagged() {
         serde_json::json!(["2017-W03", "2017-W08"])
     );
     // The sample itself, with its real extract week, has no other warning.
-    let warnings = &sample().1.warnings;
+    let warnings = &sample("cli").1.warnings;
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[0].starts_with("follow-up ended early for 18 treatment and 18 control"));
     assert!(warnings[1].ends_with("they count for no process indicator"));

@@ -142,7 +142,7 @@ impl Analysis {
         let persons = Persons::read(self.path(&self.config.inputs.persons), &self.config.persons)?;
         let codes = self.codes()?;
         let order = panel_order(&persons);
-        self.read_register(self.builder(&persons, &codes, &order))
+        self.read_register(self.builder_of(&persons, &codes, &order))
     }
 
     /// Run the analysis.
@@ -229,7 +229,7 @@ impl Analysis {
     /// header fix them.
     fn reading(&self, plan: &Plan, inputs: &Inputs) -> Result<Reading> {
         let c = &self.config;
-        let builder = self.builder(&inputs.persons, &inputs.codes, &inputs.order);
+        let builder = self.builder(inputs, None);
         let span = match c.inputs.form {
             RegisterForm::Wide => Some(wide_span(
                 &self.path(&c.inputs.register),
@@ -254,10 +254,7 @@ impl Analysis {
         load_progress: Option<&(dyn Fn(&LoadProgress) + Sync)>,
     ) -> Result<estimate::Read> {
         let c = &self.config;
-        let mut builder = self.builder(&inputs.persons, &inputs.codes, &inputs.order);
-        if let Some(report) = load_progress {
-            builder = builder.progress(report);
-        }
+        let builder = self.builder(inputs, load_progress);
         // A long register's window is known only once it is read: say how
         // to fix it, so that the plan can read an oversized panel in parts.
         let unknown_window = c.inputs.form == RegisterForm::Long
@@ -278,14 +275,7 @@ impl Analysis {
             },
             e => e,
         })?;
-        let tally = Tally::of(
-            c,
-            plan,
-            &panel,
-            &inputs.balance,
-            inputs.events.as_ref(),
-            progress,
-        )?;
+        let tally = Tally::of(c, plan, &panel, inputs, progress)?;
         let adjustment = estimate::adjustment(c, &panel, &inputs.balance, &tally.history)?;
         let mut effects = Vec::with_capacity(c.outcomes.len());
         for (i, spec) in c.outcomes.iter().enumerate() {
@@ -330,21 +320,9 @@ impl Analysis {
                 i + 1,
                 rows.len()
             ));
-            let mut builder = self
-                .builder(&inputs.persons, &inputs.codes, &inputs.order)
-                .part(rows);
-            if let Some(report) = load_progress {
-                builder = builder.progress(report);
-            }
+            let builder = self.builder(inputs, load_progress).part(rows);
             let panel = self.read_register(builder)?;
-            let part = Tally::of(
-                c,
-                plan,
-                &panel,
-                &inputs.balance,
-                inputs.events.as_ref(),
-                progress,
-            )?;
+            let part = Tally::of(c, plan, &panel, inputs, progress)?;
             drop(panel);
             merged = Some(match merged {
                 None => part.with_room_for(inputs.persons.len()),
@@ -390,9 +368,23 @@ impl Analysis {
         }
     }
 
+    /// A panel builder of the inputs' persons with the settings, reporting
+    /// the rows read to `load_progress`.
+    fn builder<'a>(
+        &self,
+        inputs: &'a Inputs,
+        load_progress: Option<&'a (dyn Fn(&LoadProgress) + Sync)>,
+    ) -> PanelBuilder<'a> {
+        let builder = self.builder_of(&inputs.persons, &inputs.codes, &inputs.order);
+        match load_progress {
+            Some(report) => builder.progress(report),
+            None => builder,
+        }
+    }
+
     /// A panel builder with the settings' window, observed weeks, unknown
     /// persons and memory budget; `order` is the persons' [`panel_order`].
-    fn builder<'a>(
+    fn builder_of<'a>(
         &self,
         persons: &'a Persons,
         codes: &'a CodeTable,

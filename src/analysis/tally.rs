@@ -6,11 +6,11 @@
 
 use std::ops::RangeInclusive;
 
+use super::Inputs;
 use super::plan::Plan;
 use crate::config::{AnalysisConfig, OutcomeKind};
 use crate::error::{Error, Result};
-use crate::estimators::{self, BalanceSpec, HoursAt, PersonCosts, ProcessCounts};
-use crate::inputs::EventLog;
+use crate::estimators::{self, HoursAt, PersonCosts, ProcessCounts};
 use crate::outcome::{Outcome, SpellClock, WeeklySums};
 use crate::panel::{AtRisk, LoadReport, Panel};
 use crate::results::EndedFollowup;
@@ -71,8 +71,7 @@ impl Tally {
         c: &AnalysisConfig,
         plan: &Plan,
         panel: &Panel,
-        balance: &BalanceSpec,
-        events: Option<&EventLog>,
+        inputs: &Inputs,
         progress: &mut impl FnMut(&str),
     ) -> Result<Tally> {
         let weeks = estimated_weeks(c, panel)?;
@@ -108,7 +107,7 @@ impl Tally {
             (true, Some(k)) => Some(HoursAt::of(panel, k)?),
             _ => None,
         };
-        let process = estimators::judge_all(&c.process, panel, events)?;
+        let process = estimators::judge_all(&c.process, panel, inputs.events.as_ref())?;
         let cost = match &c.cost {
             Some(spec) => Some(estimators::person_costs(panel, spec, &c.priced())?),
             None => None,
@@ -119,7 +118,7 @@ impl Tally {
             hours,
             process,
             cost,
-            history: estimators::history_values(panel, balance)?
+            history: estimators::history_values(panel, &inputs.balance)?
                 .into_iter()
                 .map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
                 .collect(),

@@ -1,24 +1,4 @@
 //! Balance tests: was the randomisation fine? (methods §6)
-//!
-//! Covariates come from the person table (numeric, binary 0/1 or
-//! categorical, with missing values) and from the register before referral
-//! ([`HistoryCovariate`]: the sum of any [`Outcome`] over a window of event
-//! weeks, e.g. weeks on benefit in the 52 weeks before referral).
-//!
-//! * numeric and binary: n and missing per arm, means, sds, difference,
-//!   SMD = (x̄₁ − x̄₀)/√((s₁² + s₀²)/2), variance ratio s₁²/s₀², Welch t test;
-//! * categorical: share of each level per arm, SMD per level
-//!   ((p₁ − p₀)/√((p₁(1−p₁) + p₀(1−p₀))/2)), Pearson chi-square (no
-//!   continuity correction) on the arm × level table;
-//! * every covariate: a chi-square test that missingness does not differ by
-//!   arm;
-//! * jointly: OLS of the 0/1 treatment indicator on all covariates
-//!   (categoricals as dummies, the first level the reference), complete
-//!   cases, F-test that all slopes are 0, with block fixed effects when the
-//!   person table has blocks.
-//!
-//! Undefined values (an sd with one person, an SMD of a constant covariate,
-//! a test with one level) are missing, never NaN.
 
 use std::ops::RangeInclusive;
 
@@ -236,6 +216,28 @@ pub(crate) enum Values {
     Categorical(Vec<String>, Vec<Option<u32>>),
 }
 
+/// Balance tests: was the randomisation fine? (methods §6)
+///
+/// Covariates come from the person table (numeric, binary 0/1 or
+/// categorical, with missing values) and from the register before referral
+/// ([`HistoryCovariate`]: the sum of any [`Outcome`] over a window of event
+/// weeks, e.g. weeks on benefit in the 52 weeks before referral).
+///
+/// * numeric and binary: n and missing per arm, means, sds, difference,
+///   SMD = (x̄₁ − x̄₀)/√((s₁² + s₀²)/2), variance ratio s₁²/s₀², Welch t test;
+/// * categorical: share of each level per arm, SMD per level
+///   ((p₁ − p₀)/√((p₁(1−p₁) + p₀(1−p₀))/2)), Pearson chi-square (no
+///   continuity correction) on the arm × level table;
+/// * every covariate: a chi-square test that missingness does not differ by
+///   arm;
+/// * jointly: OLS of the 0/1 treatment indicator on all covariates
+///   (categoricals as dummies, the first level the reference), complete
+///   cases, F-test that all slopes are 0, with block fixed effects when the
+///   person table has blocks.
+///
+/// Undefined values (an sd with one person, an SMD of a constant covariate,
+/// a test with one level) are missing, never NaN.
+///
 /// Balance of every covariate of `spec` between the arms of `panel`, and
 /// the joint test (with block fixed effects when the person table has more
 /// than one block).

@@ -29,7 +29,7 @@ pub struct BandSpec {
 }
 
 impl BandSpec {
-    /// `draws` Gaussian draws from `seed`, or [`Error::InvalidSetting`]
+    /// `draws` Gaussian draws from `seed`, or [`Error::InvalidSetting`](crate::Error::InvalidSetting)
     /// unless 1 ≤ draws ≤ [`MAX_BAND_DRAWS`].
     pub fn new(draws: usize, seed: u64) -> Result<BandSpec> {
         check_draws("band draws", draws, MAX_BAND_DRAWS)?;

@@ -1,38 +1,5 @@
 //! Cost per effect (methods §12): what the programme costs per extra unit
 //! of an outcome, with the uncertainty of both.
-//!
-//! A person's cost over event weeks 0..=K is the sum of the weekly unit
-//! costs of their categories ([`CodeTable::cost_per_week`], the code table's
-//! `cost_per_week` column: benefit, wage subsidy, placement) plus, for the
-//! treated, a programme cost per person. Over the persons followed through
-//! K: the mean cost per arm and the incremental cost Δc = c̄₁ − c̄₀ with its
-//! CI (the `[design] variance`); per priced outcome y (the weeks in a state
-//! over 0..=K, or the value at K of a spell or cumulative outcome), the
-//! effect Δy and the cost per extra unit Δc/Δy with Fieller's interval
-//! ([`stats::fieller`]) from cov(Δc, Δy) = Σ_a cov_a(c, y)/n_a and the t
-//! quantile at the smaller of the two Welch df. An interval that is not
-//! bounded is reported as such (two rays, or every ratio), never clipped.
-//! With a blocked design each difference is the blocked estimator and the
-//! covariance is summed over the blocks with their squared weights; persons
-//! are taken as independent (no cluster-robust version yet).
-//!
-//! ```
-//! use trialpanel::estimators::{CostSpec, Priced, person_costs};
-//! use trialpanel::simulate::{simulate, TrialSpec};
-//! use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons};
-//!
-//! let trial = simulate(&TrialSpec { persons: 400, ..TrialSpec::default() })?;
-//! let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default())?;
-//! let codes = CodeTable::from_frame(trial.codes, "codes")?;
-//! assert!(codes.has_costs());
-//! let panel = Panel::builder(&persons, &codes)
-//!     .long_frame(trial.register, "register", &LongColumns::default())?;
-//! let spec = CostSpec { through: 26, programme: 5000.0, per: vec!["self_supporting".into()] };
-//! let priced = [Priced { outcome: Outcome::self_supporting(), at_end: false }];
-//! let costs = person_costs(&panel, &spec, &priced)?.effects(&spec, &Design::default());
-//! assert!(costs.cost.effect.is_some());
-//! # Ok::<(), trialpanel::Error>(())
-//! ```
 
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
@@ -88,6 +55,42 @@ pub struct PersonCosts {
     outcomes: Vec<Vec<Option<f64>>>,
 }
 
+/// Cost per effect (methods §12): what the programme costs per extra unit
+/// of an outcome, with the uncertainty of both.
+///
+/// A person's cost over event weeks 0..=K is the sum of the weekly unit
+/// costs of their categories ([`CodeTable::cost_per_week`], the code table's
+/// `cost_per_week` column: benefit, wage subsidy, placement) plus, for the
+/// treated, a programme cost per person. Over the persons followed through
+/// K: the mean cost per arm and the incremental cost Δc = c̄₁ − c̄₀ with its
+/// CI (the `[design] variance`); per priced outcome y (the weeks in a state
+/// over 0..=K, or the value at K of a spell or cumulative outcome), the
+/// effect Δy and the cost per extra unit Δc/Δy with Fieller's interval
+/// ([`stats::fieller`]) from cov(Δc, Δy) = Σ_a cov_a(c, y)/n_a and the t
+/// quantile at the smaller of the two Welch df. An interval that is not
+/// bounded is reported as such (two rays, or every ratio), never clipped.
+/// With a blocked design each difference is the blocked estimator and the
+/// covariance is summed over the blocks with their squared weights; persons
+/// are taken as independent (no cluster-robust version yet).
+///
+/// ```
+/// use trialpanel::estimators::{CostSpec, Priced, person_costs};
+/// use trialpanel::simulate::{simulate, TrialSpec};
+/// use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons};
+///
+/// let trial = simulate(&TrialSpec { persons: 400, ..TrialSpec::default() })?;
+/// let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default())?;
+/// let codes = CodeTable::from_frame(trial.codes, "codes")?;
+/// assert!(codes.has_costs());
+/// let panel = Panel::builder(&persons, &codes)
+///     .long_frame(trial.register, "register", &LongColumns::default())?;
+/// let spec = CostSpec { through: 26, programme: 5000.0, per: vec!["self_supporting".into()] };
+/// let priced = [Priced { outcome: Outcome::self_supporting(), at_end: false }];
+/// let costs = person_costs(&panel, &spec, &priced)?.effects(&spec, &Design::default());
+/// assert!(costs.cost.effect.is_some());
+/// # Ok::<(), trialpanel::Error>(())
+/// ```
+///
 /// Each person's cost and priced outcomes over event weeks 0..=K of `panel`.
 /// [`Error::InvalidSetting`] when K is outside the panel, the programme
 /// cost is negative or not finite, or the code table has no costs.

@@ -1,29 +1,5 @@
 //! Hours descriptives at one event week: mean hours among those working
 //! and the distribution of positive hours over buckets, by arm.
-//!
-//! Both come from [`HoursAt`]: how many persons observed at the week have
-//! each positive number of hundredths of an hour, per arm. These are exact
-//! counts, so the counts of disjoint parts of the persons add up
-//! ([`HoursAt::merge`]) to those of all of them, bit for bit: an analysis
-//! read in parts of persons merges them.
-//!
-//! ```
-//! use trialpanel::estimators::{HoursAt, DEFAULT_HOURS_BUCKETS};
-//! use trialpanel::stats::Level;
-//! use trialpanel::simulate::{simulate, TrialSpec};
-//! use trialpanel::{CodeTable, LongColumns, Panel, PersonSpec, Persons};
-//!
-//! let trial = simulate(&TrialSpec { persons: 400, ..TrialSpec::default() })?;
-//! let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default())?;
-//! let codes = CodeTable::from_frame(trial.codes, "codes")?;
-//! let panel = Panel::builder(&persons, &codes)
-//!     .long_frame(trial.register, "register", &LongColumns::default())?;
-//! let hours = HoursAt::of(&panel, 26)?;
-//! let working = hours.among_working(Level::default());
-//! let buckets = hours.distribution(&DEFAULT_HOURS_BUCKETS)?;
-//! assert_eq!(buckets.counts[1].iter().sum::<usize>(), working.n_treat);
-//! # Ok::<(), trialpanel::Error>(())
-//! ```
 
 use polars::prelude::{DataFrame, IntoColumn, NamedFrom, Series};
 use serde::Serialize;
@@ -43,6 +19,33 @@ pub const DEFAULT_HOURS_BUCKETS: [f64; 6] = [5.0, 10.0, 15.0, 20.0, 30.0, 37.0];
 /// Largest stored hours value, in hundredths of an hour.
 const MAX_CENTIHOURS: usize = (MAX_HOURS * HOURS_SCALE) as usize;
 
+/// Hours descriptives at one event week: mean hours among those working
+/// and the distribution of positive hours over buckets, by arm.
+///
+/// Both come from [`HoursAt`]: how many persons observed at the week have
+/// each positive number of hundredths of an hour, per arm. These are exact
+/// counts, so the counts of disjoint parts of the persons add up
+/// ([`HoursAt::merge`]) to those of all of them, bit for bit: an analysis
+/// read in parts of persons merges them.
+///
+/// ```
+/// use trialpanel::estimators::{HoursAt, DEFAULT_HOURS_BUCKETS};
+/// use trialpanel::stats::Level;
+/// use trialpanel::simulate::{simulate, TrialSpec};
+/// use trialpanel::{CodeTable, LongColumns, Panel, PersonSpec, Persons};
+///
+/// let trial = simulate(&TrialSpec { persons: 400, ..TrialSpec::default() })?;
+/// let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default())?;
+/// let codes = CodeTable::from_frame(trial.codes, "codes")?;
+/// let panel = Panel::builder(&persons, &codes)
+///     .long_frame(trial.register, "register", &LongColumns::default())?;
+/// let hours = HoursAt::of(&panel, 26)?;
+/// let working = hours.among_working(Level::default());
+/// let buckets = hours.distribution(&DEFAULT_HOURS_BUCKETS)?;
+/// assert_eq!(buckets.counts[1].iter().sum::<usize>(), working.n_treat);
+/// # Ok::<(), trialpanel::Error>(())
+/// ```
+///
 /// Persons observed at one event week by their positive hours, per arm:
 /// `counts[arm][h]` persons worked `h` hundredths of an hour (`h ≥ 1`).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,40 +1,5 @@
 //! Many outcomes at once: families of hypotheses with family-wise error
 //! control (methods §10).
-//!
-//! A family is a set of (outcome, event week) hypotheses that a report
-//! reads together, such as the primary outcomes at the snapshot weeks.
-//! [`family_test`] re-draws the assignment once for all of them (the d-th
-//! re-draw is the same assignment for every outcome, so the dependence
-//! between outcomes and weeks is kept) and gives, per hypothesis:
-//!
-//! * the randomisation p-value of its own |t| (as
-//!   [`randomisation_test`](crate::estimators::randomisation_test));
-//! * the Westfall–Young step-down max-|t| adjusted p-value, which controls
-//!   the family-wise error rate ([`stats::westfall_young`]);
-//! * Holm's adjustment of the estimates' own p-values within the family.
-//!
-//! ```
-//! use trialpanel::simulate::{simulate, TrialSpec};
-//! use trialpanel::estimators::RandomisationSpec;
-//! use trialpanel::estimators::family_test;
-//! use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons};
-//!
-//! let trial = simulate(&TrialSpec { persons: 300, ..TrialSpec::default() })?;
-//! let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default())?;
-//! let codes = CodeTable::from_frame(trial.codes, "codes")?;
-//! let panel = Panel::builder(&persons, &codes)
-//!     .long_frame(trial.register, "register", &LongColumns::default())?;
-//! let employed = Outcome::employed(0.0).evaluate(&panel, 0..=26)?;
-//! let hours = Outcome::hours().evaluate(&panel, 0..=26)?;
-//! let family = family_test(
-//!     "primary",
-//!     &[(&employed, &[13, 26][..]), (&hours, &[13, 26][..])],
-//!     &Design::default(),
-//!     &RandomisationSpec::new(200, 1)?,
-//! )?;
-//! assert_eq!(family.members.len(), 4);
-//! # Ok::<(), trialpanel::Error>(())
-//! ```
 
 use serde::Serialize;
 
@@ -83,10 +48,48 @@ pub struct FamilyTest {
 /// Most hypotheses in one family.
 pub const MAX_MEMBERS: usize = 1000;
 
+/// Many outcomes at once: families of hypotheses with family-wise error
+/// control (methods §10).
+///
+/// A family is a set of (outcome, event week) hypotheses that a report
+/// reads together, such as the primary outcomes at the snapshot weeks.
+/// [`family_test`] re-draws the assignment once for all of them (the d-th
+/// re-draw is the same assignment for every outcome, so the dependence
+/// between outcomes and weeks is kept) and gives, per hypothesis:
+///
+/// * the randomisation p-value of its own |t| (as
+///   [`randomisation_test`](crate::estimators::randomisation_test));
+/// * the Westfall–Young step-down max-|t| adjusted p-value, which controls
+///   the family-wise error rate ([`stats::westfall_young`]);
+/// * Holm's adjustment of the estimates' own p-values within the family.
+///
+/// ```
+/// use trialpanel::simulate::{simulate, TrialSpec};
+/// use trialpanel::estimators::RandomisationSpec;
+/// use trialpanel::estimators::family_test;
+/// use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons};
+///
+/// let trial = simulate(&TrialSpec { persons: 300, ..TrialSpec::default() })?;
+/// let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default())?;
+/// let codes = CodeTable::from_frame(trial.codes, "codes")?;
+/// let panel = Panel::builder(&persons, &codes)
+///     .long_frame(trial.register, "register", &LongColumns::default())?;
+/// let employed = Outcome::employed(0.0).evaluate(&panel, 0..=26)?;
+/// let hours = Outcome::hours().evaluate(&panel, 0..=26)?;
+/// let family = family_test(
+///     "primary",
+///     &[(&employed, &[13, 26][..]), (&hours, &[13, 26][..])],
+///     &Design::default(),
+///     &RandomisationSpec::new(200, 1)?,
+/// )?;
+/// assert_eq!(family.members.len(), 4);
+/// # Ok::<(), trialpanel::Error>(())
+/// ```
+///
 /// The family `name` of hypotheses `members` (each outcome's values with
 /// the weeks it contributes): per hypothesis its randomisation p, the
-/// Westfall–Young adjusted p and Holm's p within the family (see the
-/// [module](self) docs). Every outcome must come from the same panel.
+/// Westfall–Young adjusted p and Holm's p within the family (as above).
+/// Every outcome must come from the same panel.
 pub fn family_test(
     name: &str,
     members: &[(&OutcomeValues<'_>, &[i32])],

@@ -1,43 +1,6 @@
 //! Survey fidelity: how far staff say they deliver the model's core
 //! elements, from waves of a staff survey (methods §11; Jobrettet Samtale
 //! II).
-//!
-//! The responses are one row per respondent, wave and item with an ordinal
-//! answer (CSV or Parquet: respondent, site, wave, item, answer). `[survey]`
-//! in the analysis file ([`SurveySpec`]) gives the ordered answer scale, how
-//! many of its top answers count as delivered (default 2: "to a high" and
-//! "to a very high degree") and which items make up each element.
-//!
-//! Per site (and `all`) and wave: an **item**'s fidelity is the share of
-//! its answers in the top categories, with a Wilson interval; an
-//! **element**'s is the mean of its answered items' shares, with a Wald
-//! interval from the linearised variance that takes the respondents as
-//! clusters (an element of one answered item has that item's Wilson
-//! interval). The **change** from the first to the last wave is in
-//! percentage points with the MOVER interval of the two waves' intervals:
-//! Newcombe's hybrid score interval for items. Response rates come from an
-//! optional table of the numbers invited (site, wave, invited).
-//!
-//! ```
-//! use polars::prelude::*;
-//! use trialpanel::inputs::{Survey, SurveySpec};
-//! use trialpanel::estimators::fidelity;
-//! use trialpanel::stats::{Level, Thresholds};
-//!
-//! let spec = SurveySpec {
-//!     scale: ["no", "some", "high", "very high"].map(String::from).to_vec(),
-//!     elements: [("talks".to_string(), vec!["q1".to_string(), "q2".to_string()])].into(),
-//!     ..SurveySpec::default()
-//! };
-//! let answers = df!("respondent" => ["r1", "r1", "r2", "r2"], "site" => ["A"; 4],
-//!                   "wave" => [1, 1, 1, 1], "item" => ["q1", "q2", "q1", "q2"],
-//!                   "answer" => ["high", "some", "very high", "high"])?;
-//! let survey = Survey::from_frame(answers, "survey", &spec)?;
-//! let fidelity = fidelity(&survey, Level::default(), &Thresholds::default());
-//! let talks = fidelity.rows.iter().find(|r| r.item.is_none() && r.site == "all").unwrap();
-//! assert_eq!(talks.level.unwrap().share, 0.75);   // mean of q1 (2/2) and q2 (1/2)
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
 
 use std::collections::BTreeMap;
 
@@ -51,6 +14,47 @@ use crate::inputs::{Answer, Survey};
 use crate::stats::{self, Light, Thresholds};
 use crate::table::{self, Table};
 
+/// Survey fidelity: how far staff say they deliver the model's core
+/// elements, from waves of a staff survey (methods §11; Jobrettet Samtale
+/// II).
+///
+/// The responses are one row per respondent, wave and item with an ordinal
+/// answer (CSV or Parquet: respondent, site, wave, item, answer). `[survey]`
+/// in the analysis file ([`SurveySpec`](crate::inputs::SurveySpec)) gives the ordered answer scale, how
+/// many of its top answers count as delivered (default 2: "to a high" and
+/// "to a very high degree") and which items make up each element.
+///
+/// Per site (and `all`) and wave: an **item**'s fidelity is the share of
+/// its answers in the top categories, with a Wilson interval; an
+/// **element**'s is the mean of its answered items' shares, with a Wald
+/// interval from the linearised variance that takes the respondents as
+/// clusters (an element of one answered item has that item's Wilson
+/// interval). The **change** from the first to the last wave is in
+/// percentage points with the MOVER interval of the two waves' intervals:
+/// Newcombe's hybrid score interval for items. Response rates come from an
+/// optional table of the numbers invited (site, wave, invited).
+///
+/// ```
+/// use polars::prelude::*;
+/// use trialpanel::inputs::{Survey, SurveySpec};
+/// use trialpanel::estimators::fidelity;
+/// use trialpanel::stats::{Level, Thresholds};
+///
+/// let spec = SurveySpec {
+///     scale: ["no", "some", "high", "very high"].map(String::from).to_vec(),
+///     elements: [("talks".to_string(), vec!["q1".to_string(), "q2".to_string()])].into(),
+///     ..SurveySpec::default()
+/// };
+/// let answers = df!("respondent" => ["r1", "r1", "r2", "r2"], "site" => ["A"; 4],
+///                   "wave" => [1, 1, 1, 1], "item" => ["q1", "q2", "q1", "q2"],
+///                   "answer" => ["high", "some", "very high", "high"])?;
+/// let survey = Survey::from_frame(answers, "survey", &spec)?;
+/// let fidelity = fidelity(&survey, Level::default(), &Thresholds::default());
+/// let talks = fidelity.rows.iter().find(|r| r.item.is_none() && r.site == "all").unwrap();
+/// assert_eq!(talks.level.unwrap().share, 0.75);   // mean of q1 (2/2) and q2 (1/2)
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// Fidelity per element and item, site (and `all`) and wave, the changes
 /// from the first to the last wave, and response rates, at `level`.
 pub fn fidelity(survey: &Survey, level: stats::Level, thresholds: &Thresholds) -> Fidelity {

@@ -1,42 +1,4 @@
 //! Covariate-adjusted effects: the Lin (2013) estimator (methods §9).
-//!
-//! For each event week k, over the persons observed at k with a value, the
-//! outcome is regressed on the treatment indicator z, the centred baseline
-//! covariates x − x̄ₖ and their interactions z·(x − x̄ₖ); the adjusted effect
-//! is the coefficient on z. Its standard error is HC2 with df = n − p
-//! (individual randomisation), or CR2 with Bell–McCaffrey df when the person
-//! table has clusters, as R estimatr 1.0's `lm_lin(y ~ z, covariates = ~ x,
-//! se_type = "HC2")` and `lm_lin(..., clusters = c, se_type = "CR2")`.
-//!
-//! * An [`Adjustment`] holds the covariate columns, one value per panel
-//!   person: numeric columns as they are, categorical ones as dummies (the
-//!   first level the reference). A column with missing values is filled
-//!   with the mean of its values and gets a missing indicator (White &
-//!   Thompson 2005), so no person is dropped. The filled value does not
-//!   change the estimate: the indicator and its interaction absorb it.
-//! * For a blocked design the blocks enter as dummies, after the
-//!   covariates.
-//! * Columns that are constant or collinear with earlier columns at a week
-//!   are dropped (in column order, as R does) and listed in the row's
-//!   `dropped`; when an arm has no more persons than parameters, the
-//!   adjusted estimate is missing and the row's `note` says why.
-//!
-//! ```
-//! use trialpanel::simulate::{simulate, TrialSpec};
-//! use trialpanel::{lin_effects, Adjustment, CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons};
-//!
-//! let trial = simulate(&TrialSpec { persons: 600, ..TrialSpec::default() })?;
-//! let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default())?;
-//! let codes = CodeTable::from_frame(trial.codes, "codes")?;
-//! let panel = Panel::builder(&persons, &codes)
-//!     .long_frame(trial.register, "register", &LongColumns::default())?;
-//! let values = Outcome::employed(0.0).evaluate(&panel, 0..=26)?;
-//! let adjustment = Adjustment::new().covariate(&panel, "age")?;
-//! let lin = lin_effects(&values, &Design::default(), &adjustment)?;
-//! let week26 = lin.week(26).unwrap();
-//! assert!(week26.estimate.se.is_some());
-//! # Ok::<(), trialpanel::Error>(())
-//! ```
 
 use nalgebra::{DMatrix, DVector, SymmetricEigen};
 use rayon::prelude::*;
@@ -50,7 +12,7 @@ use crate::panel::Panel;
 use crate::stats::{self, Estimate, Level, Moments};
 
 /// Baseline covariates for [`lin_effects`], one value per panel person,
-/// missing values filled and flagged (see the [module](self) docs).
+/// missing values filled and flagged (above).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Adjustment {
     columns: Vec<Column>,
@@ -171,8 +133,47 @@ fn missing_indicator<T>(name: &str, values: &[Option<T>]) -> Column {
     }
 }
 
-/// The Lin-adjusted weekly effects of `values` (see the [module](self)
-/// docs), in parallel over weeks, with Holm and Benjamini–Hochberg
+/// Covariate-adjusted effects: the Lin (2013) estimator (methods §9).
+///
+/// For each event week k, over the persons observed at k with a value, the
+/// outcome is regressed on the treatment indicator z, the centred baseline
+/// covariates x − x̄ₖ and their interactions z·(x − x̄ₖ); the adjusted effect
+/// is the coefficient on z. Its standard error is HC2 with df = n − p
+/// (individual randomisation), or CR2 with Bell–McCaffrey df when the person
+/// table has clusters, as R estimatr 1.0's `lm_lin(y ~ z, covariates = ~ x,
+/// se_type = "HC2")` and `lm_lin(..., clusters = c, se_type = "CR2")`.
+///
+/// * An [`Adjustment`] holds the covariate columns, one value per panel
+///   person: numeric columns as they are, categorical ones as dummies (the
+///   first level the reference). A column with missing values is filled
+///   with the mean of its values and gets a missing indicator (White &
+///   Thompson 2005), so no person is dropped. The filled value does not
+///   change the estimate: the indicator and its interaction absorb it.
+/// * For a blocked design the blocks enter as dummies, after the
+///   covariates.
+/// * Columns that are constant or collinear with earlier columns at a week
+///   are dropped (in column order, as R does) and listed in the row's
+///   `dropped`; when an arm has no more persons than parameters, the
+///   adjusted estimate is missing and the row's `note` says why.
+///
+/// ```
+/// use trialpanel::simulate::{simulate, TrialSpec};
+/// use trialpanel::{lin_effects, Adjustment, CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons};
+///
+/// let trial = simulate(&TrialSpec { persons: 600, ..TrialSpec::default() })?;
+/// let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default())?;
+/// let codes = CodeTable::from_frame(trial.codes, "codes")?;
+/// let panel = Panel::builder(&persons, &codes)
+///     .long_frame(trial.register, "register", &LongColumns::default())?;
+/// let values = Outcome::employed(0.0).evaluate(&panel, 0..=26)?;
+/// let adjustment = Adjustment::new().covariate(&panel, "age")?;
+/// let lin = lin_effects(&values, &Design::default(), &adjustment)?;
+/// let week26 = lin.week(26).unwrap();
+/// assert!(week26.estimate.se.is_some());
+/// # Ok::<(), trialpanel::Error>(())
+/// ```
+///
+/// The Lin-adjusted weekly effects of `values` (above), in parallel over weeks, with Holm and Benjamini–Hochberg
 /// adjustments across weeks. The persons must be those of `values`' panel.
 ///
 /// The cost per week is one pass over the persons for the cross-products

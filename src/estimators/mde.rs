@@ -1,35 +1,5 @@
 //! Planning a trial: the minimum detectable effect per event week before
 //! the data exist (methods §10).
-//!
-//! A trial analysed at the extract week E follows, at event week k, the
-//! persons referred in weeks up to E − k. With referrals spread evenly over
-//! R weeks ([`PlanSpec::even`]) that is the share #{r : r + k ≤ E}/R of
-//! each arm; with the referrals of a pilot or an existing person table
-//! ([`PlanSpec::from_persons`]) it is their count. For an outcome of
-//! standard deviation σ (in the control arm) the difference in means at
-//! week k then has
-//!
-//! * n_a expected persons followed per arm,
-//! * se = σ·√(1/n₁ + 1/n₀),
-//! * df = the Welch–Satterthwaite df at equal variances,
-//! * MDE = (t(1 − α/2, df) + t(power, df))·se (Bloom 1995),
-//!
-//! the effect the trial detects with probability `power` at that week.
-//! σ can come from a pilot, or from the register history of comparable
-//! persons ([`history_sd`]).
-//!
-//! ```
-//! use trialpanel::estimators::{PlanSpec, minimum_detectable_effects};
-//! use trialpanel::Week;
-//!
-//! let referrals = (Week::parse("2016-W01")?, Week::parse("2016-W26")?);
-//! let spec = PlanSpec::even((1500, 1500), referrals, Week::parse("2017-W02")?, 0.45)?;
-//! let spec = spec.weeks(0..=52);
-//! let mde = minimum_detectable_effects(&spec)?;
-//! let week26 = mde.week(26).unwrap();
-//! println!("week 26: {:.1} pp", 100.0 * week26.mde.unwrap());
-//! # Ok::<(), trialpanel::Error>(())
-//! ```
 
 use std::ops::RangeInclusive;
 
@@ -213,8 +183,41 @@ impl Table for Mde {
     }
 }
 
-/// The MDE per event week of the planned trial `spec` (see the
-/// [module](self) docs): at event week k, the persons referred in weeks up
+/// Planning a trial: the minimum detectable effect per event week before
+/// the data exist (methods §10).
+///
+/// A trial analysed at the extract week E follows, at event week k, the
+/// persons referred in weeks up to E − k. With referrals spread evenly over
+/// R weeks ([`PlanSpec::even`]) that is the share #{r : r + k ≤ E}/R of
+/// each arm; with the referrals of a pilot or an existing person table
+/// ([`PlanSpec::from_persons`]) it is their count. For an outcome of
+/// standard deviation σ (in the control arm) the difference in means at
+/// week k then has
+///
+/// * n_a expected persons followed per arm,
+/// * se = σ·√(1/n₁ + 1/n₀),
+/// * df = the Welch–Satterthwaite df at equal variances,
+/// * MDE = (t(1 − α/2, df) + t(power, df))·se (Bloom 1995),
+///
+/// the effect the trial detects with probability `power` at that week.
+/// σ can come from a pilot, or from the register history of comparable
+/// persons ([`history_sd`]).
+///
+/// ```
+/// use trialpanel::estimators::{PlanSpec, minimum_detectable_effects};
+/// use trialpanel::Week;
+///
+/// let referrals = (Week::parse("2016-W01")?, Week::parse("2016-W26")?);
+/// let spec = PlanSpec::even((1500, 1500), referrals, Week::parse("2017-W02")?, 0.45)?;
+/// let spec = spec.weeks(0..=52);
+/// let mde = minimum_detectable_effects(&spec)?;
+/// let week26 = mde.week(26).unwrap();
+/// println!("week 26: {:.1} pp", 100.0 * week26.mde.unwrap());
+/// # Ok::<(), trialpanel::Error>(())
+/// ```
+///
+/// The MDE per event week of the planned trial `spec` (as above): at event
+/// week k, the persons referred in weeks up
 /// to the extract − k are followed.
 pub fn minimum_detectable_effects(spec: &PlanSpec) -> Result<Mde> {
     if !(spec.power > 0.0 && spec.power < 1.0) {

@@ -1,36 +1,5 @@
 //! Process indicators: was the intervention delivered as designed? (methods
 //! §11)
-//!
-//! An [`Indicator`] judges each person followed long enough and gives, per
-//! site (block) and overall, per arm and for both together, the share that
-//! meets it with its Wilson interval and its traffic light ([`Thresholds`]).
-//! From the event log ([`EventLog`]): [`Within`] (the first event of a type
-//! within d weeks of referral: JobFirst's first talk within 4 weeks, 90%),
-//! [`Every`] (an event in each window of m weeks: monthly talks) and
-//! [`After`] (an event within d weeks of each event of another type: plan
-//! updated after a placement); from the register, [`InactiveRun`] (the
-//! longest run of inactive weeks in event weeks 0..=k is shorter than r
-//! weeks: fewer than 4 weeks without activity). A person is judged only
-//! when followed long enough (to the earlier of the register's follow-up
-//! and the log's last week), and an event before referral never counts.
-//!
-//! ```
-//! use trialpanel::simulate::{simulate, TrialSpec};
-//! use trialpanel::estimators::{InactiveRun, inactive_run};
-//! use trialpanel::stats::{Level, Thresholds};
-//! use trialpanel::{CodeTable, LongColumns, Panel, PersonSpec, Persons, SpellRule};
-//!
-//! let trial = simulate(&TrialSpec { persons: 400, ..TrialSpec::default() })?;
-//! let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default().block_column("municipality"))?;
-//! let codes = CodeTable::from_frame(trial.codes, "codes")?;
-//! let panel = Panel::builder(&persons, &codes)
-//!     .long_frame(trial.register, "register", &LongColumns::default())?;
-//! let rule = InactiveRun { name: "active".into(), activity: SpellRule::default(), weeks: 12, shorter_than: 4 };
-//! let table = inactive_run(&panel, &rule)?.table(Level::default(), &Thresholds::default());
-//! let overall = table.rows.iter().find(|r| r.site == "all" && r.arm.is_none()).unwrap();
-//! assert!(overall.share.is_some());
-//! # Ok::<(), trialpanel::Error>(())
-//! ```
 
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
@@ -43,6 +12,40 @@ use crate::panel::Panel;
 use crate::stats::{self, Level, Light, Share, Thresholds};
 use crate::table::{self, Table};
 
+/// Process indicators: was the intervention delivered as designed? (methods
+/// §11)
+///
+/// An [`Indicator`] judges each person followed long enough and gives, per
+/// site (block) and overall, per arm and for both together, the share that
+/// meets it with its Wilson interval and its traffic light ([`Thresholds`]).
+/// From the event log ([`EventLog`]): [`Within`] (the first event of a type
+/// within d weeks of referral: JobFirst's first talk within 4 weeks, 90%),
+/// [`Every`] (an event in each window of m weeks: monthly talks) and
+/// [`After`] (an event within d weeks of each event of another type: plan
+/// updated after a placement); from the register, [`InactiveRun`] (the
+/// longest run of inactive weeks in event weeks 0..=k is shorter than r
+/// weeks: fewer than 4 weeks without activity). A person is judged only
+/// when followed long enough (to the earlier of the register's follow-up
+/// and the log's last week), and an event before referral never counts.
+///
+/// ```
+/// use trialpanel::simulate::{simulate, TrialSpec};
+/// use trialpanel::estimators::{InactiveRun, inactive_run};
+/// use trialpanel::stats::{Level, Thresholds};
+/// use trialpanel::{CodeTable, LongColumns, Panel, PersonSpec, Persons, SpellRule};
+///
+/// let trial = simulate(&TrialSpec { persons: 400, ..TrialSpec::default() })?;
+/// let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default().block_column("municipality"))?;
+/// let codes = CodeTable::from_frame(trial.codes, "codes")?;
+/// let panel = Panel::builder(&persons, &codes)
+///     .long_frame(trial.register, "register", &LongColumns::default())?;
+/// let rule = InactiveRun { name: "active".into(), activity: SpellRule::default(), weeks: 12, shorter_than: 4 };
+/// let table = inactive_run(&panel, &rule)?.table(Level::default(), &Thresholds::default());
+/// let overall = table.rows.iter().find(|r| r.site == "all" && r.arm.is_none()).unwrap();
+/// assert!(overall.share.is_some());
+/// # Ok::<(), trialpanel::Error>(())
+/// ```
+///
 /// A process indicator (`[[process]]` in the analysis file, tagged by
 /// `rule`): what a person must meet, judged per person followed long
 /// enough.

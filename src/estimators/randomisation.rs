@@ -28,7 +28,7 @@ pub struct RandomisationSpec {
 }
 
 impl RandomisationSpec {
-    /// `draws` re-draws from `seed`, or [`Error::InvalidSetting`] unless 1 ≤
+    /// `draws` re-draws from `seed`, or [`Error::InvalidSetting`](crate::Error::InvalidSetting) unless 1 ≤
     /// draws ≤ [`MAX_RANDOMISATION_DRAWS`].
     pub fn new(draws: usize, seed: u64) -> Result<RandomisationSpec> {
         check_draws("randomisation draws", draws, MAX_RANDOMISATION_DRAWS)?;

@@ -1,28 +1,5 @@
 //! Site-level measures and their correlations across sites (methods §11):
 //! does fidelity go with the effect, or with the process indicators?
-//!
-//! A measure is written `kind:name`, one value per site:
-//!
-//! * `process:<indicator>`: the treatment arm's share meeting a
-//!   `[[process]]` indicator (`process:<indicator> (windows)` for the
-//!   windows or events of `every` and `after`);
-//! * `fidelity:<element>` (or `fidelity:<element>@<wave>`): the survey
-//!   element's fidelity in the last wave (or the wave given);
-//! * `effect:<outcome>@<week>`: the site effect of an outcome with
-//!   `sites = true` at that event week.
-//!
-//! [`correlate`] pairs two measures by site label and gives Pearson's r
-//! with its Fisher-z interval and t-test p, Spearman's ρ and n
-//! ([`stats::correlation`]). With a dozen sites these are associations,
-//! not effects: the report says so.
-//!
-//! ```
-//! use trialpanel::estimators::SiteMeasure;
-//! let m: SiteMeasure = "effect:employed@35".parse()?;
-//! assert_eq!(m, SiteMeasure::Effect { outcome: "employed".into(), week: 35 });
-//! assert!("employed".parse::<SiteMeasure>().is_err());
-//! # Ok::<(), trialpanel::Error>(())
-//! ```
 
 use std::fmt;
 use std::str::FromStr;
@@ -240,6 +217,32 @@ pub struct SiteCorrelation {
     pub correlation: Option<Correlation>,
 }
 
+/// Site-level measures and their correlations across sites (methods §11):
+/// does fidelity go with the effect, or with the process indicators?
+///
+/// A measure is written `kind:name`, one value per site:
+///
+/// * `process:<indicator>`: the treatment arm's share meeting a
+///   `[[process]]` indicator (`process:<indicator> (windows)` for the
+///   windows or events of `every` and `after`);
+/// * `fidelity:<element>` (or `fidelity:<element>@<wave>`): the survey
+///   element's fidelity in the last wave (or the wave given);
+/// * `effect:<outcome>@<week>`: the site effect of an outcome with
+///   `sites = true` at that event week.
+///
+/// [`correlate`] pairs two measures by site label and gives Pearson's r
+/// with its Fisher-z interval and t-test p, Spearman's ρ and n
+/// ([`stats::correlation`]). With a dozen sites these are associations,
+/// not effects: the report says so.
+///
+/// ```
+/// use trialpanel::estimators::SiteMeasure;
+/// let m: SiteMeasure = "effect:employed@35".parse()?;
+/// assert_eq!(m, SiteMeasure::Effect { outcome: "employed".into(), week: 35 });
+/// assert!("employed".parse::<SiteMeasure>().is_err());
+/// # Ok::<(), trialpanel::Error>(())
+/// ```
+///
 /// The sites' values of `spec.x` and `spec.y` and their correlation at
 /// `level`.
 pub fn correlate(

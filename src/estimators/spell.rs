@@ -50,7 +50,7 @@ pub struct IncidenceDifference {
 }
 
 /// Time to a completed spell: each person's completion week (an event) or
-/// last observed week (censored) from [`completions`], Kaplan–Meier per
+/// last observed week (censored) from [`completions`](crate::outcome::completions), Kaplan–Meier per
 /// arm ([`stats::kaplan_meier`]), the difference between arms per week, and
 /// the log-rank test ([`stats::log_rank`]).
 pub fn time_to_spell(spells: &Completions, level: Level) -> Result<TimeToSpell> {

@@ -178,7 +178,7 @@ impl WeeklyEffects {
         from
     }
 
-    /// Attach a simultaneous band computed by [`simultaneous_band`] for these
+    /// Attach a simultaneous band computed by [`simultaneous_band`](super::simultaneous_band) for these
     /// effects: fills `band_low`/`band_high` = effect ∓ c·se.
     pub fn with_band(mut self, band: Band) -> WeeklyEffects {
         for r in &mut self.rows {

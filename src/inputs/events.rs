@@ -1,31 +1,6 @@
 //! The event log: dated case-management events per person (talks, CV
 //! registered, activity plan, placement, ...), the input of the event-log
-//! process indicators ([`crate::estimators::process`], methods §11).
-//!
-//! A CSV or Parquet file (or a polars frame) with a person id, a date or ISO
-//! week (any spelling of [`Week::parse`]) and an event type, one row per
-//! event. It is read in batches like the register, so memory holds the
-//! events, not the file. Every row must name a person of the person table
-//! and a valid date; the event types are free text, compared after trimming.
-//! Time is counted in ISO weeks: an event's event week is its week minus the
-//! person's referral week, so a date's day within its week is not used.
-//!
-//! ```
-//! use polars::prelude::*;
-//! use trialpanel::inputs::{EventColumns, EventLog};
-//! use trialpanel::{PersonSpec, Persons};
-//!
-//! let persons = df!("person_id" => ["a", "b"], "arm" => ["treatment", "control"],
-//!                   "referral_week" => ["2016-W10", "2016-W12"])?;
-//! let persons = Persons::from_frame(persons, "persons", &PersonSpec::default())?;
-//! let log = df!("person_id" => ["a", "a", "b"],
-//!               "date" => ["2016-03-08", "2016-W12", "2016-03-21"],
-//!               "event" => ["talk", "cv", "talk"])?;
-//! let log = EventLog::from_frame(log, "events", &persons, &EventColumns::default())?;
-//! assert_eq!(log.types(), ["cv", "talk"]);
-//! assert_eq!(log.rows(), 3);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! process indicators ([`Indicator`](crate::estimators::Indicator), methods §11).
 
 use std::path::{Path, PathBuf};
 
@@ -63,6 +38,35 @@ impl Default for EventColumns {
     }
 }
 
+/// The event log: dated case-management events per person (talks, CV
+/// registered, activity plan, placement, ...), the input of the event-log
+/// process indicators ([`Indicator`](crate::estimators::Indicator), methods §11).
+///
+/// A CSV or Parquet file (or a polars frame) with a person id, a date or ISO
+/// week (any spelling of [`Week::parse`]) and an event type, one row per
+/// event. It is read in batches like the register, so memory holds the
+/// events, not the file. Every row must name a person of the person table
+/// and a valid date; the event types are free text, compared after trimming.
+/// Time is counted in ISO weeks: an event's event week is its week minus the
+/// person's referral week, so a date's day within its week is not used.
+///
+/// ```
+/// use polars::prelude::*;
+/// use trialpanel::inputs::{EventColumns, EventLog};
+/// use trialpanel::{PersonSpec, Persons};
+///
+/// let persons = df!("person_id" => ["a", "b"], "arm" => ["treatment", "control"],
+///                   "referral_week" => ["2016-W10", "2016-W12"])?;
+/// let persons = Persons::from_frame(persons, "persons", &PersonSpec::default())?;
+/// let log = df!("person_id" => ["a", "a", "b"],
+///               "date" => ["2016-03-08", "2016-W12", "2016-03-21"],
+///               "event" => ["talk", "cv", "talk"])?;
+/// let log = EventLog::from_frame(log, "events", &persons, &EventColumns::default())?;
+/// assert_eq!(log.types(), ["cv", "talk"]);
+/// assert_eq!(log.rows(), 3);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// The events of every person, by week.
 #[derive(Clone, Debug)]
 pub struct EventLog {

@@ -1,3 +1,7 @@
+//! The person table ([`Persons`], read as [`PersonSpec`] says): who was
+//! randomised, to which arm, in which week and where, with the cluster and
+//! the baseline covariates.
+
 use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 

@@ -6,12 +6,13 @@ use serde::{Deserialize, Serialize};
 
 /// Column names of a long register.
 ///
-/// Registers, long or DREAM-wide, are read into a [`Panel`] by
-/// [`PanelBuilder::long_file`] and [`PanelBuilder::wide_file`]:
+/// Registers, long or DREAM-wide, are read into a [`Panel`](crate::Panel) by
+/// [`PanelBuilder::long_file`](crate::PanelBuilder::long_file) and
+/// [`PanelBuilder::wide_file`](crate::PanelBuilder::wide_file):
 ///
 /// * **Long** form: one row per person-week with columns `person_id, week,
 ///   code, hours` (names configurable in [`LongColumns`]). Weeks in any
-///   spelling of [`Week::parse`]. A blank code is `none`; a blank hours cell
+///   spelling of [`Week::parse`](crate::Week::parse). A blank code is `none`; a blank hours cell
 ///   is 0. A person-week listed twice is an error.
 /// * **Wide** (DREAM) form: one row per person, a code column per week named
 ///   `y_YYWW` and optionally an hours column per week with another prefix

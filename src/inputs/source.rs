@@ -1,5 +1,5 @@
 //! A register file read in batches of rows: CSV blocks and slices of an
-//! in-memory frame of [`PanelBuilder::batch_rows`] rows, or Parquet row
+//! in-memory frame of [`PanelBuilder::batch_rows`](crate::PanelBuilder::batch_rows) rows, or Parquet row
 //! groups (a reader decodes a whole row group even for part of it, so the
 //! writer's row groups set the batches).
 //!

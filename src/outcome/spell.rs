@@ -1,23 +1,6 @@
 //! The activity spell indicator: "13 weeks of company-directed activity",
 //! with gap tolerance (methods §5), and the week each person completes a
 //! spell.
-//!
-//! * A week is **active** if its category is in the activity set (default
-//!   work placement and wage subsidy) or its ordinary hours exceed a
-//!   threshold (default: any hours, > 0).
-//! * A spell starts at an active week. Inside a spell a run of at most
-//!   `max_gap` (default 4) inactive weeks does not break it, but gap weeks
-//!   do not count; a longer inactive run ends it. Inactive weeks before the
-//!   first active week are not a gap.
-//! * The indicator at event week k is 1 once some spell within weeks
-//!   `first_week..=k` (default 0..=k: history before referral does not count)
-//!   has reached `min_weeks` (default 13) active weeks, and stays 1.
-//!
-//! [`Outcome::spell`](crate::Outcome::spell) makes the indicator an outcome
-//! like any other for the weekly estimator; [`completions`] gives each
-//! person's completion week, from which
-//! [`time_to_spell`](crate::estimators::time_to_spell) draws the
-//! censoring-aware view.
 
 use std::ops::{Range, RangeInclusive};
 
@@ -29,6 +12,27 @@ use crate::inputs::Arm;
 use crate::inputs::codes;
 use crate::panel::{HOURS_SCALE, Panel};
 
+/// The activity spell indicator: "13 weeks of company-directed activity",
+/// with gap tolerance (methods §5), and the week each person completes a
+/// spell.
+///
+/// * A week is **active** if its category is in the activity set (default
+///   work placement and wage subsidy) or its ordinary hours exceed a
+///   threshold (default: any hours, > 0).
+/// * A spell starts at an active week. Inside a spell a run of at most
+///   `max_gap` (default 4) inactive weeks does not break it, but gap weeks
+///   do not count; a longer inactive run ends it. Inactive weeks before the
+///   first active week are not a gap.
+/// * The indicator at event week k is 1 once some spell within weeks
+///   `first_week..=k` (default 0..=k: history before referral does not count)
+///   has reached `min_weeks` (default 13) active weeks, and stays 1.
+///
+/// [`Outcome::spell`](crate::Outcome::spell) makes the indicator an outcome
+/// like any other for the weekly estimator; [`completions`] gives each
+/// person's completion week, from which
+/// [`time_to_spell`](crate::estimators::time_to_spell) draws the
+/// censoring-aware view.
+///
 /// The definition of a qualifying spell.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

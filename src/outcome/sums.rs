@@ -1,51 +1,5 @@
 //! Exact weekly sums of the built-in outcomes: one scan of the panel for
 //! many outcomes, and registers processed in chunks of persons (methods §4).
-//!
-//! For every outcome, event week k, block b and arm a, [`WeeklySums`] holds
-//! n, Σy and Σy² over the persons observed at k, with y in integer units:
-//! 0/1 for indicators (in-state, employed, the spell indicator) and
-//! hundredths of an hour for hours and cumulative hours. Integer sums are
-//! exact, which gives two things:
-//!
-//! * **chunks merge exactly.** The sums over a register split into chunks
-//!   of whole persons, merged with [`WeeklySums::merge`], equal the sums over
-//!   the whole register bit for bit, in any order and with any number of
-//!   threads. A register larger than memory is processed one chunk of
-//!   persons at a time (see [`WeeklySums::merge`]).
-//! * **no cancellation.** The moments are n, ȳ = S/(n·u) and
-//!   Σ(y − ȳ)² = (n·Q − S²)/(n·u²) (u the units per outcome unit), with
-//!   n·Q − S² computed exactly in integers and rounded once.
-//!
-//! [`weekly_effects_from_sums`](crate::estimators::weekly_effects_from_sums)
-//! turns the sums into the same tables as
-//! [`weekly_effects`](crate::weekly_effects) on [`Outcome::evaluate`]'s
-//! values (equal up to the last bits of floating-point rounding). Custom
-//! outcomes, whose values are arbitrary floats, have no exact form and go
-//! through [`Outcome::evaluate`].
-//!
-//! ```
-//! use trialpanel::simulate::{simulate, TrialSpec};
-//! use trialpanel::estimators::weekly_effects_from_sums;
-//! use trialpanel::outcome::WeeklySums;
-//! use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule};
-//!
-//! let trial = simulate(&TrialSpec { persons: 400, ..TrialSpec::default() })?;
-//! let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default())?;
-//! let codes = CodeTable::from_frame(trial.codes, "codes")?;
-//! let panel = Panel::builder(&persons, &codes)
-//!     .long_frame(trial.register, "register", &LongColumns::default())?;
-//! let outcomes = [
-//!     Outcome::work_placement(),
-//!     Outcome::hours(),
-//!     Outcome::employed(0.0).cumulative(),
-//!     Outcome::spell(SpellRule::default()),
-//! ];
-//! let sums = WeeklySums::of(&panel, &outcomes, 0..=30)?;
-//! let effects = weekly_effects_from_sums(&sums, &Design::default())?;
-//! assert_eq!(effects[1].outcome, "hours");
-//! assert_eq!(effects[1].rows.len(), 31);
-//! # Ok::<(), trialpanel::Error>(())
-//! ```
 
 use std::ops::{Range, RangeInclusive};
 
@@ -111,6 +65,55 @@ impl Sums {
     }
 }
 
+/// Exact weekly sums of the built-in outcomes: one scan of the panel for
+/// many outcomes, and registers processed in chunks of persons (methods §4).
+///
+/// For every outcome, event week k, block b and arm a, [`WeeklySums`] holds
+/// n, Σy and Σy² over the persons observed at k, with y in integer units:
+/// 0/1 for indicators (in-state, employed, the spell indicator) and
+/// hundredths of an hour for hours and cumulative hours. Integer sums are
+/// exact, which gives two things:
+///
+/// * **chunks merge exactly.** The sums over a register split into chunks
+///   of whole persons, merged with [`WeeklySums::merge`], equal the sums over
+///   the whole register bit for bit, in any order and with any number of
+///   threads. A register larger than memory is processed one chunk of
+///   persons at a time (see [`WeeklySums::merge`]).
+/// * **no cancellation.** The moments are n, ȳ = S/(n·u) and
+///   Σ(y − ȳ)² = (n·Q − S²)/(n·u²) (u the units per outcome unit), with
+///   n·Q − S² computed exactly in integers and rounded once.
+///
+/// [`weekly_effects_from_sums`](crate::estimators::weekly_effects_from_sums)
+/// turns the sums into the same tables as
+/// [`weekly_effects`](crate::weekly_effects) on [`Outcome::evaluate`]'s
+/// values (equal up to the last bits of floating-point rounding). Custom
+/// outcomes, whose values are arbitrary floats, have no exact form and go
+/// through [`Outcome::evaluate`].
+///
+/// ```
+/// use trialpanel::simulate::{simulate, TrialSpec};
+/// use trialpanel::estimators::weekly_effects_from_sums;
+/// use trialpanel::outcome::WeeklySums;
+/// use trialpanel::{CodeTable, Design, LongColumns, Outcome, Panel, PersonSpec, Persons, SpellRule};
+///
+/// let trial = simulate(&TrialSpec { persons: 400, ..TrialSpec::default() })?;
+/// let persons = Persons::from_frame(trial.persons, "persons", &PersonSpec::default())?;
+/// let codes = CodeTable::from_frame(trial.codes, "codes")?;
+/// let panel = Panel::builder(&persons, &codes)
+///     .long_frame(trial.register, "register", &LongColumns::default())?;
+/// let outcomes = [
+///     Outcome::work_placement(),
+///     Outcome::hours(),
+///     Outcome::employed(0.0).cumulative(),
+///     Outcome::spell(SpellRule::default()),
+/// ];
+/// let sums = WeeklySums::of(&panel, &outcomes, 0..=30)?;
+/// let effects = weekly_effects_from_sums(&sums, &Design::default())?;
+/// assert_eq!(effects[1].outcome, "hours");
+/// assert_eq!(effects[1].rows.len(), 31);
+/// # Ok::<(), trialpanel::Error>(())
+/// ```
+///
 /// Exact per (outcome, event week, cell) sums, a cell being a block's arm,
 /// or a cluster when the person table has clusters. See the module
 /// documentation.

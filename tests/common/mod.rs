@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Path of a file under tests/fixtures.
 /// The repository's root: the library's folder (the command's tests,
 /// in `cli/`, include this module too).
 pub fn root() -> PathBuf {
@@ -17,6 +16,60 @@ pub fn root() -> PathBuf {
     }
 }
 
+/// A minimal analysis file: two outcomes, weeks 0 to 20.
+pub const MINIMAL: &str = r#"
+title = "t"
+
+[inputs]
+persons = "p.csv"
+codes = "c.csv"
+register = "r.csv"
+
+[weeks]
+first = 0
+last = 20
+snapshot = [10, 20]
+
+[[outcomes]]
+kind = "employed"
+
+[[outcomes]]
+kind = "hours"
+"#;
+
+/// The bundled sample's analysis file.
+pub fn sample_file() -> PathBuf {
+    root().join("data-samples/jobfirst/analysis.toml")
+}
+
+/// The sample analysis through the library, run once per test binary and
+/// written to `<target tmp>/<tag>/lib/`: the analysis, its results and
+/// where they were written.
+pub fn sample(
+    tag: &str,
+) -> &'static (
+    trialpanel::analysis::Analysis,
+    trialpanel::analysis::Results,
+    PathBuf,
+) {
+    use std::sync::OnceLock;
+    use trialpanel::analysis::{Analysis, Results};
+    static SAMPLE: OnceLock<(Analysis, Results, PathBuf)> = OnceLock::new();
+    SAMPLE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(tag).join("lib");
+        let _ = std::fs::remove_dir_all(&dir);
+        let analysis = Analysis::from_file(sample_file())
+            .expect("sample analysis file")
+            .with_output_dir(&dir);
+        let results = analysis.run().expect("sample analysis runs");
+        results
+            .write(analysis.output_dir())
+            .expect("outputs written");
+        (analysis, results, dir)
+    })
+}
+
+/// Path of a file under tests/fixtures.
 pub fn fixture(rel: &str) -> PathBuf {
     root().join("tests/fixtures").join(rel)
 }
