@@ -203,6 +203,29 @@ pub enum Error {
         hint: String,
     },
 
+    /// Two inputs joined by a label (survey sites and the trial's sites,
+    /// invited counts and the survey) do not match: a label nearly matches
+    /// one of the other input's (a case, a space, an abbreviation: a typo),
+    /// or more than 5% of the rows fall out.
+    #[error(
+        "{file}: {rows} of {total} rows have a `{column}` that {other} lacks: {labels}; fix \
+         the labels so that the two inputs name their sites alike"
+    )]
+    UnmatchedLabels {
+        /// The file (or an in-memory frame's label).
+        file: PathBuf,
+        /// The column of the label.
+        column: String,
+        /// The input it is joined to, e.g. `the person table`.
+        other: String,
+        /// The unmatched labels with their rows and near matches (capped).
+        labels: String,
+        /// Rows with an unmatched label.
+        rows: usize,
+        /// All rows.
+        total: usize,
+    },
+
     /// Two columns of a CSV file have the same name.
     #[error("{file}: columns {first} and {second} are both named `{column}`; rename one")]
     DuplicateColumn {
@@ -426,7 +449,7 @@ pub enum ErrorKind {
     /// Rows or files contradict each other ([`Error::DuplicatePerson`],
     /// [`Error::DuplicatePersonWeek`], [`Error::UnknownPersons`],
     /// [`Error::TooManyUnknownPersons`], [`Error::UnmappedCodes`],
-    /// [`Error::DuplicateCode`], [`Error::ClusterSpans`],
+    /// [`Error::DuplicateCode`], [`Error::UnmatchedLabels`], [`Error::ClusterSpans`],
     /// [`Error::EmptyArm`], [`Error::ReferralOutsideRegister`]).
     Inconsistent,
     /// A setting or argument cannot work: in the analysis file
@@ -459,6 +482,7 @@ impl Error {
             | E::DuplicatePersonWeek { .. }
             | E::UnknownPersons { .. }
             | E::TooManyUnknownPersons { .. }
+            | E::UnmatchedLabels { .. }
             | E::UnmappedCodes { .. }
             | E::DuplicateCode { .. }
             | E::ClusterSpans { .. }
@@ -488,6 +512,7 @@ impl Error {
             | E::DuplicatePersonWeek { file, .. }
             | E::UnknownPersons { file, .. }
             | E::TooManyUnknownPersons { file, .. }
+            | E::UnmatchedLabels { file, .. }
             | E::DuplicateColumn { file, .. }
             | E::UnmappedCodes { file, .. }
             | E::DuplicateCode { file, .. }
@@ -533,6 +558,7 @@ impl Error {
             | E::MissingValue { column, .. }
             | E::UnknownArm { column, .. }
             | E::DuplicateColumn { column, .. }
+            | E::UnmatchedLabels { column, .. }
             | E::ClusterSpans { column, .. } => Some(column),
             _ => None,
         }

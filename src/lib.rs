@@ -100,7 +100,7 @@
 //!
 //! | step | names |
 //! |---|---|
-//! | inputs | [`Persons`], [`PersonSpec`], [`Arm`], [`CodeTable`], [`Category`], [`LongColumns`], [`WideColumns`]; [`inputs::EventLog`], [`inputs::EventColumns`]; [`inputs::Survey`], [`inputs::SurveySpec`] |
+//! | inputs | [`Persons`], [`PersonSpec`], [`Arm`], [`CodeTable`], [`Category`], [`LongColumns`], [`WideColumns`]; [`inputs::EventLog`], [`inputs::EventSpec`]; [`inputs::Survey`], [`inputs::SurveySpec`] |
 //! | panel | [`Panel`], [`PanelBuilder`], [`AtRisk`], [`LoadReport`], [`LoadProgress`] |
 //! | outcomes | [`Outcome`], [`OutcomeValues`], [`History`], [`SpellRule`]; [`outcome::completions`]; [`outcome::WeeklySums`] |
 //! | weekly effects | [`weekly_effects`], [`estimators::weekly_effects_from_sums`], [`Design`], [`WeeklyEffects`], [`Estimator`]; [`estimators::simultaneous_band`], [`estimators::BandSpec`]; [`estimators::randomisation_test`], [`estimators::RandomisationSpec`]; [`estimators::site_effects`], [`estimators::subgroup_effects`] |

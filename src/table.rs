@@ -119,18 +119,17 @@ pub(crate) fn weeks(values: impl IntoIterator<Item = i32>) -> Column {
     Series::new("week".into(), values.into_iter().collect::<Vec<i32>>()).into_column()
 }
 
-/// A row of a table of lit shares: (share, low, high), its light and
-/// whether its interval crosses a threshold.
-pub(crate) type LitRow = (Option<(f64, f64, f64)>, Option<Light>, bool);
+/// A row of a table of lit shares: (share, low, high) (the interval
+/// missing when undefined), its light and whether it is uncertain.
+pub(crate) type LitRow = (Option<(f64, Option<f64>, Option<f64>)>, Option<Light>, bool);
 
 /// The columns `share, ci_low, ci_high, band, uncertain` of a table of
 /// lit shares (process.csv, fidelity.csv).
 pub(crate) fn lit_columns(rows: &[LitRow]) -> Vec<Column> {
-    let at = |i: usize| move |r: &LitRow| r.0.map(|v| [v.0, v.1, v.2][i]);
     vec![
-        floats("share", rows.iter().map(at(0))),
-        floats("ci_low", rows.iter().map(at(1))),
-        floats("ci_high", rows.iter().map(at(2))),
+        floats("share", rows.iter().map(|r| r.0.map(|v| v.0))),
+        floats("ci_low", rows.iter().map(|r| r.0.and_then(|v| v.1))),
+        floats("ci_high", rows.iter().map(|r| r.0.and_then(|v| v.2))),
         optional_strings(
             "band",
             rows.iter().map(|r| r.1.map(|l| l.name().to_string())),
@@ -176,4 +175,35 @@ pub(crate) fn write_text(text: &str, path: &Path) -> Result<()> {
         file: path.to_path_buf(),
         message: e.to_string(),
     })
+}
+
+/// Longest name a user may give a row of the outputs (an indicator, an
+/// element, a family, a covariate).
+pub(crate) const MAX_NAME_CHARS: usize = 80;
+
+/// Why `name` cannot label rows of the outputs, or `None`: a name given in
+/// the settings reaches the CSV files, report.md's tables and report.html
+/// as it is, so it is checked once, where it is written (data labels, such
+/// as sites, are escaped by the report instead).
+pub(crate) fn name_problem(name: &str) -> Option<String> {
+    if name.trim().is_empty() {
+        return Some("a name must not be empty".into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Some(format!("a name has at most {MAX_NAME_CHARS} characters"));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control() || "|`<>".contains(*c)) {
+        return Some(format!(
+            "`{}` contains {}, which would break the report's tables or reach report.html \
+             as markup; use letters, digits, spaces and `_-.,:()`",
+            name.escape_debug(),
+            match c {
+                '|' => "`|`".to_string(),
+                '`' => "a backtick".to_string(),
+                '<' | '>' => format!("`{c}`"),
+                _ => "a line break or another control character".to_string(),
+            }
+        ));
+    }
+    None
 }

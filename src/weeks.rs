@@ -256,6 +256,101 @@ impl<'de> Deserialize<'de> for Week {
     }
 }
 
+/// A few weeks with data beyond a long run of weeks without any, at the
+/// start or the end of a file's weeks: most likely typos (2071 for 2017)
+/// that would stretch the weeks the file is taken to cover.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Strays {
+    /// The last week (at the end) or first week (at the start) kept.
+    pub(crate) kept: Week,
+    /// The first and last stray week.
+    pub(crate) from: Week,
+    pub(crate) to: Week,
+    /// Weeks with data among the strays.
+    pub(crate) weeks: usize,
+}
+
+/// A run of more weeks than this without data, with only a few weeks of
+/// data beyond it, marks strays ([`strays`]).
+pub(crate) const STRAY_GAP: i32 = 26;
+/// Most weeks with data beyond such a gap that count as strays.
+pub(crate) const STRAY_WEEKS: usize = 4;
+
+/// The strays at the start and at the end of `weeks` (the distinct weeks
+/// with data, sorted): at most [`STRAY_WEEKS`] weeks, fewer than on the
+/// other side, beyond a run of more than [`STRAY_GAP`] weeks without data.
+pub(crate) fn strays(weeks: &[Week]) -> (Option<Strays>, Option<Strays>) {
+    let far = |pair: &[Week]| pair[1].event_week(pair[0]) > STRAY_GAP;
+    let start = weeks
+        .windows(2)
+        .position(far)
+        .filter(|&i| i < STRAY_WEEKS && i + 1 < weeks.len() - (i + 1))
+        .map(|i| Strays {
+            kept: weeks[i + 1],
+            from: weeks[0],
+            to: weeks[i],
+            weeks: i + 1,
+        });
+    let end = weeks
+        .windows(2)
+        .rposition(far)
+        .filter(|&i| weeks.len() - (i + 1) <= STRAY_WEEKS && weeks.len() - (i + 1) < i + 1)
+        .map(|i| Strays {
+            kept: weeks[i],
+            from: weeks[i + 1],
+            to: weeks[weeks.len() - 1],
+            weeks: weeks.len() - (i + 1),
+        });
+    (start, end)
+}
+
+/// Where a file's weeks come from, for [`refuse_strays`]: the settings that
+/// bound them (their names, and whether each is set) and the words for its
+/// rows.
+pub(crate) struct WeekSource<'a> {
+    /// The settings of the first and last week, e.g. `observed_from`.
+    pub(crate) from: (&'a str, bool),
+    pub(crate) until: (&'a str, bool),
+    /// `the register's rows`, `the events of events.csv`.
+    pub(crate) rows: &'a str,
+    /// `rows`, `events`.
+    pub(crate) unit: &'a str,
+    /// What the strays would do, e.g. `they would make every week between
+    /// count as followed with no benefit and no hours`.
+    pub(crate) harm: &'a str,
+}
+
+/// [`crate::Error::InvalidSetting`] naming the setting to give when a few
+/// stray weeks ([`strays`]) lie beyond an edge of `weeks` whose setting is
+/// not given: the last week first, then the first.
+pub(crate) fn refuse_strays(weeks: &[Week], source: &WeekSource) -> crate::error::Result<()> {
+    let (start, end) = strays(weeks);
+    let unset = [(source.until, "stop", end), (source.from, "start", start)];
+    for ((name, set), edge, stray) in unset {
+        let (false, Some(s)) = (set, stray) else {
+            continue;
+        };
+        return Err(crate::error::Error::InvalidSetting {
+            name: name.into(),
+            reason: format!(
+                "{} {edge} at {}, and only {} week(s) with {} lie beyond a gap of more than \
+                 {STRAY_GAP} weeks, from {} to {} (stray {}?); {}. Set `{name}` (for example \
+                 to {}) to leave them out",
+                source.rows,
+                s.kept,
+                s.weeks,
+                source.unit,
+                s.from,
+                s.to,
+                source.unit,
+                source.harm,
+                s.kept
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Keep the reason but report the whole input the user gave.
 fn relabel(err: WeekError, input: &str) -> WeekError {
     WeekError {

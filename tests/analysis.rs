@@ -191,6 +191,41 @@ fn settings_that_cannot_work_are_named() {
             "randomisation.draws",
             "between 1 and 100000",
         ),
+        // Week numbers, rules and buckets a typo made absurd.
+        (
+            Box::new(|s: String| s.replace("first = 0", "first = -99999")),
+            "weeks.first",
+            "must be from -1040 to 1040, not -99999",
+        ),
+        (
+            Box::new(append(
+                "[[outcomes]]\nkind = \"spell\"\nrule = { activity = [\"work_placement\"], min_weeks = 0 }\n",
+            )),
+            "outcomes[2].rule.min_weeks",
+            "must be from 1 to 1040, not 0",
+        ),
+        (
+            Box::new(append(
+                "[[outcomes]]\nkind = \"spell\"\nrule = { activity = [\"work_placement\"], max_gap = 5000 }\n",
+            )),
+            "outcomes[2].rule.max_gap",
+            "must be from 0 to 1040, not 5000",
+        ),
+        (
+            Box::new(append("[report]\nhours_buckets = [10.0, 5.0]\n")),
+            "report.hours_buckets",
+            "needs increasing upper bounds",
+        ),
+        (
+            Box::new(|s: String| s.replace("title = \"t\"", "title = \"a <b>report</b>\"")),
+            "title",
+            "must be one line without `<` or `>`",
+        ),
+        (
+            Box::new(|s: String| s.replace("title = \"t\"", "title = \"two\\nlines\"")),
+            "title",
+            "must be one line",
+        ),
         (
             Box::new(append("[report]\nmin_cell = 0\n")),
             "report.min_cell",
@@ -335,7 +370,67 @@ fn settings_that_cannot_work_are_named() {
                 ) + "[[process]]\nrule = \"every\"\nname = \"talk\"\nevent = \"talk\"\nweeks = 0\n"
             }),
             "process[0]",
-            "needs weeks ≥ 1",
+            "weeks must be from 1 to 520, not 0",
+        ),
+        (
+            Box::new(|s: String| {
+                s.replace(
+                    "register = \"r.csv\"",
+                    "register = \"r.csv\"\nevents = \"e.csv\"",
+                ) + "[[process]]\nrule = \"within\"\nname = \"talk\"\nevent = \"talk\"\nweeks = 2147483647\n"
+            }),
+            "process[0]",
+            "weeks must be from 1 to 520, not 2147483647",
+        ),
+        (
+            Box::new(|s: String| {
+                s.replace(
+                    "register = \"r.csv\"",
+                    "register = \"r.csv\"\nevents = \"e.csv\"",
+                ) + "[[process]]\nrule = \"after\"\nname = \"talk\"\nevent = \"talk\"\nafter = \"talk\"\nweeks = 2\n"
+            }),
+            "process[0]",
+            "an event always follows itself",
+        ),
+        (
+            Box::new(|s: String| {
+                s.replace(
+                    "register = \"r.csv\"",
+                    "register = \"r.csv\"\nevents = \"e.csv\"",
+                ) + "[[process]]\nrule = \"every\"\nname = \"talk\"\nevent = \"talk\"\nweeks = 4\nthrough = -1\n"
+            }),
+            "process[0]",
+            "through must be from 0 to 520, not -1",
+        ),
+        (
+            Box::new(|s: String| {
+                s.replace(
+                    "register = \"r.csv\"",
+                    "register = \"r.csv\"\nevents = \"e.csv\"",
+                ) + "[[process]]\nrule = \"inactive\"\nname = \"idle\"\nweeks = 12\nshorter_than = 14\n"
+            }),
+            "process[0]",
+            "shorter_than must be from 1 to weeks + 1 = 13",
+        ),
+        (
+            Box::new(|s: String| {
+                s.replace(
+                    "register = \"r.csv\"",
+                    "register = \"r.csv\"\nevents = \"e.csv\"",
+                ) + "[[process]]\nrule = \"within\"\nname = \"talk | cv\"\nevent = \"talk\"\nweeks = 4\n"
+            }),
+            "process[0].name",
+            "would break the report",
+        ),
+        (
+            Box::new(|s: String| {
+                s.replace(
+                    "register = \"r.csv\"",
+                    "register = \"r.csv\"\nevents = \"e.csv\"",
+                ) + "[[process]]\nrule = \"within\"\nname = \"<b>talk</b>\"\nevent = \"talk\"\nweeks = 4\n"
+            }),
+            "process[0].name",
+            "contains `<`",
         ),
         (
             Box::new(|s: String| {

@@ -23,8 +23,12 @@ fn wilson_intervals_equal_prop_test() {
     for r in all {
         let (x, n) = (num(&r, "x") as usize, num(&r, "n") as usize);
         let s = stats::wilson(x, n, num(&r, "level")).unwrap();
-        close(&format!("{x}/{n} low"), s.ci_low, num(&r, "low"));
-        close(&format!("{x}/{n} high"), s.ci_high, num(&r, "high"));
+        close(&format!("{x}/{n} low"), s.ci_low.unwrap(), num(&r, "low"));
+        close(
+            &format!("{x}/{n} high"),
+            s.ci_high.unwrap(),
+            num(&r, "high"),
+        );
         close("share", s.share, x as f64 / n as f64);
     }
     // Nobody judged: no share.
@@ -37,7 +41,7 @@ fn newcombe_changes_equal_the_hybrid_score_interval() {
     for r in rows("fidelity/newcombe.csv") {
         let a = stats::wilson(num(&r, "x1") as usize, num(&r, "n1") as usize, 0.95).unwrap();
         let b = stats::wilson(num(&r, "x2") as usize, num(&r, "n2") as usize, 0.95).unwrap();
-        let (d, low, high) = stats::newcombe(&a, &b);
+        let (d, low, high) = stats::newcombe(&a, &b).unwrap();
         close("d", d, num(&r, "d"));
         close("low", low, num(&r, "low"));
         close("high", high, num(&r, "high"));
@@ -189,7 +193,7 @@ fn the_inactive_run_indicator_by_hand() {
 /// persons, a register of benefit weeks through 2024-W12 and the events.
 fn event_trial(tag: &str) -> (trialpanel::Panel, trialpanel::inputs::EventLog) {
     use trialpanel::PersonSpec;
-    use trialpanel::inputs::{EventColumns, EventLog};
+    use trialpanel::inputs::{EventLog, EventSpec};
     let persons = "person_id,arm,referral_week,municipality\n\
                    P1,treatment,2024-W01,K1\nP2,treatment,2024-W01,K1\n\
                    P3,control,2024-W01,K2\nP4,treatment,2024-W08,K2\n\
@@ -214,7 +218,7 @@ fn event_trial(tag: &str) -> (trialpanel::Panel, trialpanel::inputs::EventLog) {
     let log = EventLog::read(
         dir.join("events.csv"),
         panel.persons(),
-        &EventColumns::default(),
+        &EventSpec::default(),
     )
     .unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
@@ -279,8 +283,29 @@ fn the_event_log_rules_by_hand() {
     assert_eq!(every("monthly", "all", c), Some((0, 1)));
     assert_eq!(every("monthly (windows)", "all", t), Some((6, 10)));
     assert_eq!(every("monthly (windows)", "all", None), Some((7, 13)));
-    // One person judged: no interval for the ratio.
-    assert_eq!(every("monthly (windows)", "K2", c), None);
+    // One person judged (P3, 1 of 3 windows): the share, no interval, and
+    // its light uncertain.
+    assert_eq!(every("monthly (windows)", "K2", c), Some((1, 3)));
+    let one = Indicator::Every(Every {
+        name: "monthly".into(),
+        event: "talk".into(),
+        weeks: 4,
+        through: None,
+    })
+    .judge(&panel, Some(&log))
+    .unwrap()
+    .table(Level::default(), &Thresholds::default());
+    let p3 = one
+        .rows
+        .iter()
+        .find(|r| r.indicator == "monthly (windows)" && r.site == "K2" && r.arm == c)
+        .unwrap();
+    let share = p3.share.unwrap();
+    assert!((share.share - 1.0 / 3.0).abs() < 1e-15);
+    assert_eq!(
+        (share.ci_low, share.ci_high, p3.uncertain),
+        (None, None, true)
+    );
     // `through = 7` keeps the first two windows: P1 2/2, P2 2/2, P6 0/2.
     let early = count(Indicator::Every(Every {
         name: "monthly".into(),
@@ -328,8 +353,8 @@ fn the_event_log_rules_by_hand() {
             .and_then(|x| x.share)
             .unwrap();
         close("ratio", got.share, num(&r, "share"));
-        close("ratio low", got.ci_low, num(&r, "low").max(0.0));
-        close("ratio high", got.ci_high, num(&r, "high").min(1.0));
+        close("ratio low", got.ci_low.unwrap(), num(&r, "low").max(0.0));
+        close("ratio high", got.ci_high.unwrap(), num(&r, "high").min(1.0));
     }
     // Parts merge into the whole.
     let mut twice = counts.clone();
@@ -405,10 +430,17 @@ fn survey_fidelity_equals_the_r_reference() {
         match (got.level, opt(r, "share")) {
             (Some(l), Some(share)) => {
                 close(&what, l.share, share);
-                close(&what, l.ci_low, num(r, "low"));
-                close(&what, l.ci_high, num(r, "high"));
-                let light = Thresholds::default().light_of(l.share, l.ci_low, l.ci_high);
-                assert_eq!((got.light, got.uncertain), (Some(light.0), light.1));
+                match (l.interval(), opt(r, "low"), opt(r, "high")) {
+                    (Some((low, high)), Some(want_low), Some(want_high)) => {
+                        close(&what, low, want_low);
+                        close(&what, high, want_high);
+                        let light = Thresholds::default().light_of(l.share, low, high);
+                        assert_eq!((got.light, got.uncertain), (Some(light.0), light.1));
+                    }
+                    // One respondent: the share, no interval, an uncertain light.
+                    (None, None, None) => assert!(got.uncertain, "{what}"),
+                    other => panic!("{what}: {other:?}"),
+                }
             }
             (None, None) => assert_eq!(got.light, None),
             (a, b) => panic!("{what}: {a:?} vs {b:?}"),
@@ -476,8 +508,8 @@ fn an_element_whose_respondents_answer_every_item_has_the_mean_and_se_of_their_s
     let l = element.level.unwrap();
     let half = 1.959963984540054 * 0.125;
     close("share", l.share, 0.625);
-    close("low", l.ci_low, 0.625 - half);
-    close("high", l.ci_high, 0.625 + half);
+    close("low", l.ci_low.unwrap(), 0.625 - half);
+    close("high", l.ci_high.unwrap(), 0.625 + half);
     assert_eq!(element.n, 4);
     // One wave: no changes.
     assert!(f.changes.is_empty());
@@ -588,7 +620,7 @@ fn cost_needs_costs_in_the_code_table() {
         per: Vec::new(),
     };
     let err = person_costs(&panel, &spec, &[]).unwrap_err().to_string();
-    assert!(err.contains("no `cost_per_week` column"), "{err}");
+    assert!(err.contains("missing column `cost_per_week`"), "{err}");
 }
 
 /// The bundled sample's analysis, run once.
@@ -730,16 +762,11 @@ fn delivery_data_are_seeded() {
 #[test]
 fn an_event_log_reads_alike_from_csv_parquet_and_a_frame() {
     use polars::prelude::*;
-    use trialpanel::inputs::{EventColumns, EventLog};
+    use trialpanel::inputs::{EventLog, EventSpec};
     use trialpanel::{PersonSpec, Persons};
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data-samples/jobfirst");
     let persons = Persons::read(sample.join("persons.csv"), &PersonSpec::default()).unwrap();
-    let csv = EventLog::read(
-        sample.join("events.csv"),
-        &persons,
-        &EventColumns::default(),
-    )
-    .unwrap();
+    let csv = EventLog::read(sample.join("events.csv"), &persons, &EventSpec::default()).unwrap();
     let mut df = CsvReadOptions::default()
         .try_into_reader_with_file_path(Some(sample.join("events.csv")))
         .unwrap()
@@ -751,9 +778,9 @@ fn an_event_log_reads_alike_from_csv_parquet_and_a_frame() {
         .with_row_group_size(Some(4096))
         .finish(&mut df)
         .unwrap();
-    let parquet = EventLog::read(&path, &persons, &EventColumns::default()).unwrap();
+    let parquet = EventLog::read(&path, &persons, &EventSpec::default()).unwrap();
     std::fs::remove_file(&path).unwrap();
-    let frame = EventLog::from_frame(df, "events", &persons, &EventColumns::default()).unwrap();
+    let frame = EventLog::from_frame(df, "events", &persons, &EventSpec::default()).unwrap();
     let panel = common::sample_panel();
     let rule = trialpanel::estimators::Indicator::Every(trialpanel::estimators::Every {
         name: "monthly".into(),

@@ -26,7 +26,7 @@ fn trial(persons: usize) -> SimulatedTrial {
 /// holding event weeks -20..=40.
 fn panel_of(trial: &SimulatedTrial, persons_frame: polars::prelude::DataFrame) -> Panel {
     let persons = Persons::from_frame(persons_frame, "persons", &simulate::person_spec()).unwrap();
-    let codes = CodeTable::from_frame(trial.codes.clone(), "codes").unwrap();
+    let codes = CodeTable::from_frame(trial.codes.clone(), "simulated codes").unwrap();
     Panel::builder(&persons, &codes)
         .observed_from(trial.weeks.0)
         .observed_until(trial.weeks.1)
@@ -209,7 +209,7 @@ fn what_cannot_be_summed_or_merged_is_a_typed_error() {
     // A chunk whose observed weeks default to its own register's differs.
     let persons =
         Persons::from_frame(trial.persons.clone(), "persons", &simulate::person_spec()).unwrap();
-    let codes = CodeTable::from_frame(trial.codes.clone(), "codes").unwrap();
+    let codes = CodeTable::from_frame(trial.codes.clone(), "simulated codes").unwrap();
     let short = Panel::builder(&persons, &codes)
         .observed_until(trial.weeks.1.plus(-2))
         .event_weeks(-20, 40)

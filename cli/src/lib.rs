@@ -288,6 +288,26 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let written = results.write(&dir)?;
+    // What an earlier run in the folder left: said even with --quiet.
+    if !written.replaced.is_empty() {
+        eprintln!(
+            "trialpanel: replaced {} files of an earlier run in {}",
+            written.replaced.len(),
+            dir.display()
+        );
+    }
+    if !written.removed.is_empty() {
+        let names: Vec<String> = written
+            .removed
+            .iter()
+            .map(|p| p.strip_prefix(&dir).unwrap_or(p).display().to_string())
+            .collect();
+        eprintln!(
+            "trialpanel: removed {} outputs of an earlier run that this one does not write: {}",
+            names.len(),
+            names.join(", ")
+        );
+    }
     let t = &results.trial;
     println!(
         "trialpanel: {} persons ({} treated, {} controls), {} outcomes over event weeks {}..={}; \

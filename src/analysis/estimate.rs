@@ -15,11 +15,13 @@ use crate::estimators::{
     Significance, WeeklyEffects,
 };
 use crate::estimators::{Balance, CostEffects, Fidelity, ProcessTable, SiteCorrelation, Sources};
+use crate::excerpt::list;
 use crate::inputs::Persons;
 use crate::panel::LoadReport;
 use crate::panel::Panel;
 use crate::results::{
-    HoursResults, OutcomeResults, Results, SignificantFrom, SpellResults, TrialSummary,
+    EventLogSummary, HoursResults, OutcomeResults, Results, SignificantFrom, SpellResults,
+    TrialSummary,
 };
 
 /// An outcome's effects before they become its [`OutcomeResults`].
@@ -66,6 +68,7 @@ pub(super) struct Estimated {
     pub(super) outcomes: Vec<OutcomeResults>,
     pub(super) families: Vec<FamilyTest>,
     pub(super) process: Vec<ProcessTable>,
+    pub(super) events: Option<EventLogSummary>,
     pub(super) fidelity: Option<Fidelity>,
     pub(super) cost: Option<CostEffects>,
     pub(super) correlations: Vec<SiteCorrelation>,
@@ -159,6 +162,19 @@ pub(super) fn estimate(
         outcomes,
         families,
         process,
+        events: inputs.events.as_ref().map(|log| EventLogSummary {
+            events: log.rows(),
+            first_week: log.first_week(),
+            last_week: log.last_week(),
+            outside: log.outside(),
+            before_referral: log.before_referral(),
+            not_covered: inputs
+                .persons
+                .referral_weeks()
+                .iter()
+                .filter(|&&r| r < log.first_week())
+                .count(),
+        }),
         fidelity,
         cost,
         correlations,
@@ -171,8 +187,14 @@ pub(super) fn estimate(
 }
 
 impl Estimated {
-    /// The results, with the settings and the run's warnings.
-    pub(super) fn into_results(self, c: &AnalysisConfig, warnings: Vec<String>) -> Results {
+    /// The results, with the settings, the run's warnings and the input
+    /// files it read.
+    pub(super) fn into_results(
+        self,
+        c: &AnalysisConfig,
+        warnings: Vec<String>,
+        inputs: Vec<std::path::PathBuf>,
+    ) -> Results {
         Results {
             title: c.title.clone(),
             version: env!("CARGO_PKG_VERSION"),
@@ -183,6 +205,7 @@ impl Estimated {
             outcomes: self.outcomes,
             families: self.families,
             process: self.process,
+            events: self.events,
             fidelity: self.fidelity,
             cost: self.cost,
             correlations: self.correlations,
@@ -190,6 +213,7 @@ impl Estimated {
             hours: self.hours,
             balance: self.balance,
             warnings,
+            inputs,
         }
     }
 }
@@ -250,6 +274,57 @@ pub(super) fn of_values(
         subgroups,
         family_parts,
     })
+}
+
+/// Refuse, before the register is read, a Lin estimate with as many
+/// parameters per arm (an intercept, the regressors `[design] adjust`
+/// expands to and, blocked, the block dummies) as the smaller arm has
+/// persons: every estimate would be missing after minutes of work. A
+/// categorical covariate counts a dummy per level after the first, any
+/// covariate with missing values its missing indicator, a history
+/// covariate one (its missing values are known only once read).
+pub(super) fn check_adjustment(c: &AnalysisConfig, persons: &Persons) -> Result<()> {
+    use crate::inputs::CovariateValues;
+    if c.design.adjust.is_empty() {
+        return Ok(());
+    }
+    let mut regressors = 0usize;
+    for name in &c.design.adjust {
+        regressors += match persons.covariates().iter().find(|v| &v.name == name) {
+            Some(v) => match &v.values {
+                CovariateValues::Numeric(x) => 1 + usize::from(x.iter().any(Option::is_none)),
+                CovariateValues::Categorical { levels, values } => {
+                    levels.len().saturating_sub(1) + usize::from(values.iter().any(Option::is_none))
+                }
+            },
+            None => 1,
+        };
+    }
+    let blocks = if c.design.blocked {
+        persons.blocks().labels.len().saturating_sub(1)
+    } else {
+        0
+    };
+    let parameters = 1 + regressors + blocks;
+    let arm = |a| persons.arms().iter().filter(|&&x| x == a).count();
+    let smaller = arm(crate::inputs::Arm::Treatment).min(arm(crate::inputs::Arm::Control));
+    if parameters >= smaller {
+        return Err(Error::InvalidSetting {
+            name: "design.adjust".into(),
+            reason: format!(
+                "the Lin estimate of {} fits {parameters} parameters in each arm ({regressors} \
+                 regressors{}, and an intercept), but the smaller arm has {smaller} persons: \
+                 adjust for fewer covariates or covariates with fewer levels",
+                list(&c.design.adjust),
+                if blocks > 0 {
+                    format!(", {blocks} block dummies")
+                } else {
+                    String::new()
+                }
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The covariates of `[design] adjust` over the persons of `panel`:
@@ -420,14 +495,4 @@ fn balance(
 /// The spell outcome of `c`, if any (there is at most one).
 fn spell_outcome(c: &AnalysisConfig) -> Option<&OutcomeConfig> {
     c.outcomes.iter().find(|o| o.kind == OutcomeKind::Spell)
-}
-
-/// `a, b, c`, or `none`.
-pub(super) fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let names: Vec<&str> = names.collect();
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(", ")
-    }
 }

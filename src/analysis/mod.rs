@@ -183,7 +183,12 @@ impl Analysis {
         };
         let estimated = estimate::estimate(&self.config, &inputs, read, &mut progress)?;
         let warnings = warnings::collect(&self.config, &inputs, &estimated);
-        Ok(estimated.into_results(&self.config, warnings))
+        let files = plan
+            .inputs
+            .iter()
+            .map(|(_, f)| self.path(Path::new(f)))
+            .collect();
+        Ok(estimated.into_results(&self.config, warnings, files))
     }
 
     /// The person table, code table, event log and survey, and the balance
@@ -195,6 +200,8 @@ impl Analysis {
         let persons = Persons::read(self.path(&c.inputs.persons), &c.persons)?;
         let codes = self.codes()?;
         let balance = c.balance_spec()?;
+        balance.check_names(&persons)?;
+        estimate::check_adjustment(c, &persons)?;
         let events = match &c.inputs.events {
             Some(file) => {
                 progress("reading the event log");
@@ -205,11 +212,14 @@ impl Analysis {
         let survey = match (&c.inputs.survey, &c.survey) {
             (Some(file), Some(spec)) => {
                 progress("reading the staff survey");
-                let survey = Survey::read(self.path(file), spec)?;
-                Some(match &c.inputs.invited {
-                    Some(invited) => survey.with_invited(self.path(invited))?,
-                    None => survey,
-                })
+                let mut survey = Survey::read(self.path(file), spec)?;
+                if let Some(invited) = &c.inputs.invited {
+                    survey = survey.with_invited(self.path(invited))?;
+                }
+                if c.persons.block.is_some() {
+                    survey = survey.join_sites(&persons.blocks().labels)?;
+                }
+                Some(survey)
             }
             _ => None,
         };

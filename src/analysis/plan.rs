@@ -211,7 +211,8 @@ impl fmt::Display for Plan {
                 }
             }
         }
-        let files: Vec<&str> = self.outputs.iter().map(|o| o.file_name()).collect();
+        let mut files: Vec<&str> = self.outputs.iter().map(|o| o.file_name()).collect();
+        files.push(crate::report::MANIFEST);
         write!(f, "writes: {}", files.join(", "))
     }
 }

@@ -20,6 +20,13 @@ pub(super) fn collect(c: &AnalysisConfig, inputs: &Inputs, e: &Estimated) -> Vec
             ));
         }
     }
+    for name in &e.balance.left_out {
+        warnings.push(format!(
+            "the balance covariate `{name}` has no value for anyone (the register does not \
+             reach its window before any referral; set `observed_from` earlier or change \
+             `[[balance.history]]`) and was left out of the balance table"
+        ));
+    }
     for o in &e.outcomes {
         warnings.extend(lin(o));
     }
@@ -30,6 +37,10 @@ pub(super) fn collect(c: &AnalysisConfig, inputs: &Inputs, e: &Estimated) -> Vec
                 "the Kaplan–Meier intervals and the log-rank test",
             ),
             (e.hours.is_some(), "the tests of the hours descriptives"),
+            (
+                !e.process.is_empty(),
+                "the process shares' intervals and their traffic lights",
+            ),
         ]
         .into_iter()
         .filter_map(|(present, what)| present.then_some(what))
@@ -51,24 +62,58 @@ pub(super) fn collect(c: &AnalysisConfig, inputs: &Inputs, e: &Estimated) -> Vec
             ended.persons.treatment, ended.persons.control
         ));
     }
-    if let Some(log) = &inputs.events
-        && log.before_referral() > 0
-    {
-        warnings.push(format!(
-            "{} of the {} events in {} are dated before the person's referral week; they count \
-             for no process indicator",
-            log.before_referral(),
-            log.rows(),
-            c.inputs.events.as_deref().unwrap_or(log.file()).display()
-        ));
+    if let (Some(log), Some(e)) = (&inputs.events, &e.events) {
+        let file = c.inputs.events.as_deref().unwrap_or(log.file()).display();
+        if e.before_referral > 0 {
+            warnings.push(format!(
+                "{} of the {} events in {file} are dated before the person's referral week; they \
+                 count for no process indicator",
+                e.before_referral, e.events
+            ));
+        }
+        if e.outside > 0 {
+            warnings.push(format!(
+                "{} events in {file} are dated outside the weeks `[events] from` and `until` set \
+                 as covered ({} to {}) and were left out",
+                e.outside, e.first_week, e.last_week
+            ));
+        }
+        if e.not_covered > 0 {
+            warnings.push(format!(
+                "{} persons were referred before the first week {file} covers ({}); the \
+                 event-log indicators do not judge them",
+                e.not_covered, e.first_week
+            ));
+        }
     }
-    if let Some(survey) = &inputs.survey
-        && !survey.skipped().is_empty()
+    if let Some(survey) = &inputs.survey {
+        if !survey.skipped().is_empty() {
+            warnings.push(format!(
+                "the survey's rows of items in no `[survey] elements` entry were skipped: {}",
+                crate::excerpt::list(survey.skipped().iter().map(|(i, _)| i))
+            ));
+        }
+        if survey.left_out() > 0 {
+            warnings.push(format!(
+                "{} survey rows of waves not in `[survey] waves` were left out",
+                survey.left_out()
+            ));
+        }
+        warnings.extend(survey.join_warnings().iter().cloned());
+    }
+    if let Some(f) = &e.fidelity
+        && !f.unanswered.is_empty()
     {
-        let items: Vec<&str> = survey.skipped().iter().map(|(i, _)| i.as_str()).collect();
+        let cases: Vec<String> = f
+            .unanswered
+            .iter()
+            .map(|u| format!("{} at {} wave {}", u.item, u.site, u.wave))
+            .collect();
         warnings.push(format!(
-            "the survey's rows of items in no `[survey] elements` entry were skipped: {}",
-            items.join(", ")
+            "{} survey items had no answer at a site and wave where the rest of their element \
+             had; the element there is the mean of the items answered: {}",
+            cases.len(),
+            crate::excerpt::list(&cases)
         ));
     }
     if c.cost.is_some() && c.persons.cluster.is_some() {
@@ -101,7 +146,7 @@ fn lin(o: &OutcomeResults) -> Vec<String> {
             "the Lin estimate of `{}` dropped {} as constant or collinear at {weeks} of {} weeks \
              (effects.csv column `dropped`)",
             lin.outcome,
-            dropped.join(", "),
+            crate::excerpt::list(&dropped),
             lin.rows.len()
         ));
     }

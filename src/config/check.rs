@@ -8,6 +8,13 @@ use std::path::Path;
 
 use super::{AnalysisConfig, OutcomeKind, RegisterForm};
 use crate::error::{Error, Result};
+use crate::panel::MAX_HOURS;
+use crate::table::name_problem;
+
+/// Furthest event week, and longest window, an analysis file may name:
+/// twenty years of weeks (a larger one is a typo, and one near `i32::MAX`
+/// would wrap).
+pub const MAX_EVENT_WEEKS: i32 = 1040;
 use crate::estimators::SiteMeasure;
 
 impl AnalysisConfig {
@@ -50,6 +57,7 @@ impl AnalysisConfig {
         if self.report.min_cell == 0 {
             return Err(bad("report.min_cell".into(), "must be at least 1".into()));
         }
+        self.check_ranges(&bad)?;
         self.check_weeks(&bad)?;
         self.check_outcomes(&bad)?;
         self.check_families(&bad)?;
@@ -66,10 +74,13 @@ impl AnalysisConfig {
         let mut names = HashSet::new();
         for (i, p) in self.process.iter().enumerate() {
             let name = p.name();
-            if name.trim().is_empty() || !names.insert(name.to_string()) {
+            if let Some(problem) = name_problem(name) {
+                return Err(bad(format!("process[{i}].name"), problem));
+            }
+            if !names.insert(name.to_string()) {
                 return Err(bad(
                     format!("process[{i}].name"),
-                    format!("`{name}` is empty or used twice"),
+                    format!("`{name}` is used twice"),
                 ));
             }
             check_setting(file, &format!("process[{i}]"), || p.check())?;
@@ -111,13 +122,14 @@ impl AnalysisConfig {
         }
         let known: Vec<String> = self.outcomes.iter().map(|o| o.display_name()).collect();
         if let Some(cost) = &self.cost {
+            check_setting(file, "cost", || cost.check())?;
             for name in &cost.per {
                 if !known.contains(name) {
                     return Err(bad(
                         "cost.per".into(),
                         format!(
                             "`{name}` is not an outcome (outcomes: {})",
-                            known.join(", ")
+                            crate::excerpt::list(&known)
                         ),
                     ));
                 }
@@ -171,11 +183,11 @@ impl AnalysisConfig {
         let mut taken: HashSet<(String, i32)> = HashSet::new();
         for (i, f) in self.families.iter().enumerate() {
             let key = |field: &str| format!("families[{i}].{field}");
-            if f.name.trim().is_empty() || !names.insert(f.name.clone()) {
-                return Err(bad(
-                    key("name"),
-                    format!("`{}` is empty or used twice", f.name),
-                ));
+            if let Some(problem) = name_problem(&f.name) {
+                return Err(bad(key("name"), problem));
+            }
+            if !names.insert(f.name.clone()) {
+                return Err(bad(key("name"), format!("`{}` is used twice", f.name)));
             }
             if f.outcomes.is_empty() || f.weeks.is_empty() {
                 return Err(bad(
@@ -197,7 +209,10 @@ impl AnalysisConfig {
                 if !known.contains(o) {
                     return Err(bad(
                         key("outcomes"),
-                        format!("`{o}` is not an outcome (outcomes: {})", known.join(", ")),
+                        format!(
+                            "`{o}` is not an outcome (outcomes: {})",
+                            crate::excerpt::list(&known)
+                        ),
                     ));
                 }
                 for &k in &f.weeks {
@@ -213,6 +228,96 @@ impl AnalysisConfig {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Every number whose range does not depend on the data, with the
+    /// range said: event weeks within ±[`MAX_EVENT_WEEKS`], history windows
+    /// up to it, shares from 0 to 1, hours buckets positive, increasing and
+    /// at most a week's hours, the title on one line without markup.
+    fn check_ranges(&self, bad: &impl Fn(String, String) -> Error) -> Result<()> {
+        let max = MAX_EVENT_WEEKS;
+        let weeks = [
+            ("weeks.first", Some(self.weeks.first)),
+            ("weeks.last", self.weeks.last),
+        ];
+        for (key, k) in weeks {
+            if let Some(k) = k
+                && !(-max..=max).contains(&k)
+            {
+                return Err(bad(
+                    key.into(),
+                    format!("must be from -{max} to {max}, not {k}"),
+                ));
+            }
+        }
+        for (i, h) in self.balance.history.iter().enumerate() {
+            if h.weeks > max as u32 {
+                return Err(bad(
+                    format!("balance.history[{i}].weeks"),
+                    format!("must be from 1 to {max}, not {}", h.weeks),
+                ));
+            }
+        }
+        for (i, o) in self.outcomes.iter().enumerate() {
+            let Some(rule) = &o.rule else { continue };
+            let key = |field: &str| format!("outcomes[{i}].rule.{field}");
+            if !(1..=max as u32).contains(&rule.min_weeks) {
+                return Err(bad(
+                    key("min_weeks"),
+                    format!("must be from 1 to {max}, not {}", rule.min_weeks),
+                ));
+            }
+            if rule.max_gap > max as u32 {
+                return Err(bad(
+                    key("max_gap"),
+                    format!("must be from 0 to {max}, not {}", rule.max_gap),
+                ));
+            }
+            if !(-max..=max).contains(&rule.first_week) {
+                return Err(bad(
+                    key("first_week"),
+                    format!("must be from -{max} to {max}, not {}", rule.first_week),
+                ));
+            }
+            if let Some(t) = rule.hours_threshold
+                && !(t.is_finite() && (0.0..=MAX_HOURS).contains(&t))
+            {
+                return Err(bad(
+                    key("hours_threshold"),
+                    format!("must be from 0 to {MAX_HOURS} hours, not {t}"),
+                ));
+            }
+        }
+        if let Some(share) = self.inputs.max_unknown_share
+            && !(0.0..=1.0).contains(&share)
+        {
+            return Err(bad(
+                "inputs.max_unknown_share".into(),
+                format!("must be a share from 0 to 1, not {share}"),
+            ));
+        }
+        let b = &self.report.hours_buckets;
+        let increasing = b.windows(2).all(|w| w[0] < w[1]);
+        if b.is_empty() || !increasing || !b.iter().all(|x| *x > 0.0 && *x <= MAX_HOURS) {
+            return Err(bad(
+                "report.hours_buckets".into(),
+                format!(
+                    "needs increasing upper bounds above 0 and at most {MAX_HOURS} hours, not \
+                     {b:?}"
+                ),
+            ));
+        }
+        if self
+            .title
+            .chars()
+            .any(|c| c.is_control() || c == '<' || c == '>')
+        {
+            return Err(bad(
+                "title".into(),
+                "must be one line without `<` or `>` (it heads report.md and report.html)".into(),
+            ));
         }
         Ok(())
     }
@@ -354,6 +459,9 @@ impl AnalysisConfig {
             }
             self.history_outcome(h)
                 .map_err(|message| bad(key("outcome"), message))?;
+            if let Some(problem) = name_problem(&h.column_name()) {
+                return Err(bad(key("name"), problem));
+            }
             if !names.insert(h.column_name()) {
                 return Err(bad(
                     key("name"),

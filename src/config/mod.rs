@@ -18,7 +18,7 @@ use crate::estimators::{
     BalanceSpec, BandSpec, CorrelationSpec, CostSpec, DEFAULT_HOURS_BUCKETS, Design,
     HistoryCovariate, Indicator, Priced, RandomisationSpec,
 };
-use crate::inputs::{EventColumns, LongColumns, PersonSpec, SurveySpec, WideColumns};
+use crate::inputs::{EventSpec, LongColumns, PersonSpec, SurveySpec, WideColumns};
 use crate::outcome::Outcome;
 use crate::stats::{Level, Thresholds, Variance};
 use crate::weeks::Week;
@@ -111,9 +111,9 @@ pub struct AnalysisConfig {
     /// meeting each, in `process.csv` and the report. Default: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub process: Vec<Indicator>,
-    /// `[events]`: columns of the event log ([`EventColumns`]).
+    /// `[events]`: columns of the event log ([`EventSpec`]).
     #[serde(default)]
-    pub events: EventColumns,
+    pub events: EventSpec,
     /// `[survey]`: columns, answer scale and elements of the staff survey
     /// ([`SurveySpec`]); with `[inputs] survey`. Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]

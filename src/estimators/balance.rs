@@ -95,6 +95,32 @@ impl BalanceSpec {
         self.history.push(covariate);
         self
     }
+
+    /// [`Error::InvalidSetting`] when two covariates would have one name in
+    /// the balance table: two history covariates, or a history covariate
+    /// and a covariate of `persons`.
+    pub fn check_names(&self, persons: &Persons) -> Result<()> {
+        for (i, h) in self.history.iter().enumerate() {
+            let person = persons.covariates().iter().any(|c| c.name == h.name);
+            let twice = self.history[..i].iter().any(|o| o.name == h.name);
+            if person || twice {
+                return Err(Error::InvalidSetting {
+                    name: "balance history".into(),
+                    reason: format!(
+                        "`{}` is also the name of {}; give the history covariate another \
+                         `name`",
+                        h.name,
+                        if person {
+                            "a person-table covariate"
+                        } else {
+                            "another history covariate"
+                        }
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One row of the balance table: a numeric covariate, a categorical
@@ -208,6 +234,10 @@ pub struct Balance {
     pub rows: Vec<BalanceRow>,
     /// The joint F-test.
     pub joint: JointTest,
+    /// History covariates without a value for anyone (the register does
+    /// not reach their window before any referral), left out.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub left_out: Vec<String>,
 }
 
 /// A covariate's values in panel order.
@@ -243,6 +273,7 @@ pub(crate) enum Values {
 /// than one block).
 pub fn balance(panel: &Panel, spec: &BalanceSpec) -> Result<Balance> {
     let persons = panel.persons();
+    spec.check_names(persons)?;
     let order: Vec<usize> = (0..persons.len()).collect();
     let covariates = person_covariates(persons, &order, spec)?;
     let history = history_values(panel, spec)?;
@@ -268,8 +299,31 @@ pub(crate) fn balance_of(
     mut covariates: Vec<(String, Values)>,
     history: Vec<Vec<Option<f64>>>,
 ) -> Result<Balance> {
+    let mut left_out = Vec::new();
     for (h, values) in spec.history.iter().zip(history) {
+        if values.iter().all(Option::is_none) {
+            left_out.push(h.name.clone());
+            continue;
+        }
         covariates.push((h.name.clone(), Values::Numeric(values)));
+    }
+    if covariates.is_empty() && !left_out.is_empty() {
+        // Every covariate asked for was left out: an empty table, said.
+        return Ok(Balance {
+            rows: Vec::new(),
+            joint: JointTest {
+                n: [0, 0],
+                block_effects: false,
+                f: None,
+                df1: None,
+                df2: None,
+                p_value: None,
+                dropped: Vec::new(),
+                note: Some("no covariate has values".into()),
+                clusters: None,
+            },
+            left_out,
+        });
     }
     if covariates.is_empty() {
         return Err(Error::InvalidSetting {
@@ -287,7 +341,11 @@ pub(crate) fn balance_of(
         }
     }
     let joint = joint_test(arms, blocks, clusters, covariates);
-    Ok(Balance { rows, joint })
+    Ok(Balance {
+        rows,
+        joint,
+        left_out,
+    })
 }
 
 /// Most levels of a categorical balance covariate: each level is a column

@@ -34,6 +34,33 @@ pub struct CostSpec {
     pub per: Vec<String>,
 }
 
+/// Highest programme cost per treated person accepted: 10¹² (a larger one
+/// is a typo or a sentinel; sums of squares of it would overflow).
+pub const MAX_PROGRAMME_COST: f64 = 1e12;
+
+impl CostSpec {
+    /// [`Error::InvalidSetting`] unless `through` is from 0 to
+    /// [`MAX_RULE_WEEKS`](crate::estimators::MAX_RULE_WEEKS) and
+    /// `programme` from 0 to [`MAX_PROGRAMME_COST`].
+    pub fn check(&self) -> Result<()> {
+        let max = crate::estimators::MAX_RULE_WEEKS;
+        let reason = if !(0..=max).contains(&self.through) {
+            format!("`through` must be from 0 to {max}, not {}", self.through)
+        } else if !(0.0..=MAX_PROGRAMME_COST).contains(&self.programme) {
+            format!(
+                "`programme` must be a number from 0 to {MAX_PROGRAMME_COST:e}, not {}",
+                self.programme
+            )
+        } else {
+            return Ok(());
+        };
+        Err(Error::InvalidSetting {
+            name: "cost".into(),
+            reason,
+        })
+    }
+}
+
 /// An outcome priced, and how its unit is counted.
 #[derive(Clone, Debug)]
 pub struct Priced {
@@ -96,22 +123,8 @@ pub struct PersonCosts {
 /// cost is negative or not finite, or the code table has no costs.
 pub fn person_costs(panel: &Panel, spec: &CostSpec, priced: &[Priced]) -> Result<PersonCosts> {
     let codes: &CodeTable = panel.codes();
-    let bad = |reason: String| Error::InvalidSetting {
-        name: "cost".into(),
-        reason,
-    };
-    if !codes.has_costs() {
-        return Err(bad(format!(
-            "the code table has no `{}` column",
-            crate::inputs::codes::COST_PER_WEEK
-        )));
-    }
-    if !(spec.programme.is_finite() && spec.programme >= 0.0) {
-        return Err(bad(format!(
-            "`programme` must be a number ≥ 0, not {}",
-            spec.programme
-        )));
-    }
+    spec.check()?;
+    codes.check_costs()?;
     let weeks = 0..=spec.through;
     panel.check_weeks(&weeks, "cost.through")?;
     let unit: Vec<f64> = (0..=255u8)

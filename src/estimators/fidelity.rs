@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::estimators::ALL_SITES;
-use crate::inputs::{Answer, Survey};
+use crate::inputs::{Answer, Survey, SurveyJoin};
 use crate::stats::{self, Light, Thresholds};
 use crate::table::{self, Table};
 
@@ -67,6 +67,7 @@ pub fn fidelity(survey: &Survey, level: stats::Level, thresholds: &Thresholds) -
     sites.push((ALL_SITES.to_string(), None));
     let mut rows = Vec::new();
     let mut changes = Vec::new();
+    let mut unanswered = Vec::new();
     let (first, last) = (0u32, survey.waves().len() as u32 - 1);
     for (site, at) in &sites {
         let mut by_wave: Vec<Vec<Option<FidelityLevel>>> = Vec::new();
@@ -80,7 +81,10 @@ pub fn fidelity(survey: &Survey, level: stats::Level, thresholds: &Thresholds) -
             for (e, name) in survey.elements().iter().enumerate() {
                 let (n, elem_level, item_levels) = element(survey, e, &mine, level);
                 let mut push = |item: Option<&str>, n: usize, l: Option<FidelityLevel>| {
-                    let light = l.map(|l| thresholds.light_of(l.share, l.ci_low, l.ci_high));
+                    let light = l.map(|l| match l.interval() {
+                        Some((low, high)) => thresholds.light_of(l.share, low, high),
+                        None => (thresholds.light_of(l.share, l.share, l.share).0, true),
+                    });
                     rows.push(FidelityRow {
                         element: name.clone(),
                         item: item.map(str::to_string),
@@ -94,8 +98,17 @@ pub fn fidelity(survey: &Survey, level: stats::Level, thresholds: &Thresholds) -
                     levels.push(l);
                 };
                 push(None, n, elem_level);
-                for (name, n, l) in item_levels {
-                    push(Some(name), n, l);
+                let answered = item_levels.iter().any(|x| x.1 > 0);
+                for (item, n, l) in item_levels {
+                    if answered && n == 0 && at.is_some() {
+                        unanswered.push(Unanswered {
+                            element: name.clone(),
+                            item: item.to_string(),
+                            site: site.clone(),
+                            wave: survey.waves()[w as usize],
+                        });
+                    }
+                    push(Some(item), n, l);
                 }
             }
             by_wave.push(levels);
@@ -112,10 +125,12 @@ pub fn fidelity(survey: &Survey, level: stats::Level, thresholds: &Thresholds) -
         for (j, (element, item)) in labels.into_iter().enumerate() {
             let (a, b) = (by_wave[first as usize][j], by_wave[last as usize][j]);
             let change = match (a, b) {
-                (Some(a), Some(b)) => Some(stats::mover(
-                    (a.share, a.ci_low, a.ci_high),
-                    (b.share, b.ci_low, b.ci_high),
-                )),
+                (Some(a), Some(b)) => match (a.interval(), b.interval()) {
+                    (Some((l1, u1)), Some((l2, u2))) => {
+                        Some(stats::mover((a.share, l1, u1), (b.share, l2, u2)))
+                    }
+                    _ => None,
+                },
                 _ => None,
             };
             changes.push(FidelityChange {
@@ -146,6 +161,8 @@ pub fn fidelity(survey: &Survey, level: stats::Level, thresholds: &Thresholds) -
         rows,
         changes,
         response,
+        unanswered,
+        join: survey.join().clone(),
     }
 }
 
@@ -189,21 +206,28 @@ fn element<'s>(
         }
     }
     let n = z.len();
-    let level = match shares.len() {
+    // The mean of the answered items' shares, summed in item order.
+    let mut sorted: Vec<(u32, (usize, f64))> = shares.into_iter().collect();
+    sorted.sort_unstable_by_key(|x| x.0);
+    let mean = sorted.iter().map(|x| x.1.1).sum::<f64>() / answered;
+    let level = match sorted.len() {
         0 => None,
         1 => per_item.iter().find_map(|x| x.2),
-        _ if n < 2 => None,
+        // One respondent: the share is theirs; no interval.
+        _ if n < 2 => Some(FidelityLevel {
+            share: mean,
+            ci_low: None,
+            ci_high: None,
+        }),
         _ => {
-            let mut sorted: Vec<(u32, (usize, f64))> = shares.into_iter().collect();
-            sorted.sort_unstable_by_key(|x| x.0);
-            let share = sorted.iter().map(|x| x.1.1).sum::<f64>() / answered;
+            let share = mean;
             let sum_sq: f64 = z.values().map(|v| v * v).sum();
             let se = (n as f64 / (n as f64 - 1.0) * sum_sq).sqrt();
             let q = stats::normal_quantile(level.upper());
             Some(FidelityLevel {
                 share,
-                ci_low: (share - q * se).max(0.0),
-                ci_high: (share + q * se).min(1.0),
+                ci_low: Some((share - q * se).max(0.0)),
+                ci_high: Some((share + q * se).min(1.0)),
             })
         }
     };
@@ -218,10 +242,18 @@ type ItemLevel<'s> = (&'s str, usize, Option<FidelityLevel>);
 pub struct FidelityLevel {
     /// The share, 0–1.
     pub share: f64,
-    /// Lower end of its interval.
-    pub ci_low: f64,
+    /// Lower end of its interval; `None` when undefined (an element of
+    /// several items answered by one respondent).
+    pub ci_low: Option<f64>,
     /// Upper end of its interval.
-    pub ci_high: f64,
+    pub ci_high: Option<f64>,
+}
+
+impl FidelityLevel {
+    /// The interval, when it is defined.
+    pub fn interval(&self) -> Option<(f64, f64)> {
+        self.ci_low.zip(self.ci_high)
+    }
 }
 
 /// One row of `fidelity.csv`.
@@ -289,6 +321,27 @@ pub struct Fidelity {
     pub changes: Vec<FidelityChange>,
     /// Per site and wave, as the invited table lists them.
     pub response: Vec<ResponseRate>,
+    /// The items without any answer at a site and wave where other items
+    /// of their element have answers: the element there is the mean of
+    /// the answered items.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unanswered: Vec<Unanswered>,
+    /// What joining the survey to the trial's sites and the invited table
+    /// matched.
+    pub join: SurveyJoin,
+}
+
+/// An element's item that nobody answered at a site and wave.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Unanswered {
+    /// Element name.
+    pub element: String,
+    /// Item name.
+    pub item: String,
+    /// Site label.
+    pub site: String,
+    /// Wave.
+    pub wave: u32,
 }
 
 impl Fidelity {

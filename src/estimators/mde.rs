@@ -220,10 +220,15 @@ impl Table for Mde {
 /// week k, the persons referred in weeks up
 /// to the extract − k are followed.
 pub fn minimum_detectable_effects(spec: &PlanSpec) -> Result<Mde> {
-    if !(spec.power > 0.0 && spec.power < 1.0) {
+    if !(spec.power >= 0.5 && spec.power < 1.0) {
         return Err(bad(
             "power",
-            format!("must be between 0 and 1, not {}", spec.power),
+            format!(
+                "must be at least 0.5 and below 1 (usually 0.8), not {}: with less than even \
+                 power the MDE lies below what the test can call significant (and below α/2 it \
+                 is negative)",
+                spec.power
+            ),
         ));
     }
     if !(spec.sd.is_finite() && spec.sd > 0.0) {

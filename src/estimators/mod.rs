@@ -34,8 +34,8 @@ pub use groups::{
 pub use lin::{Adjustment, lin_effects};
 pub use mde::{Mde, MdeRow, PlanSpec, history_sd, minimum_detectable_effects};
 pub use process::{
-    ALL_SITES, After, Every, InactiveRun, Indicator, ProcessCounts, ProcessRow, ProcessTable,
-    Units, Within, inactive_run, judge_all,
+    ALL_SITES, After, Every, InactiveRun, Indicator, MAX_RULE_WEEKS, ProcessCounts, ProcessRow,
+    ProcessTable, Units, Within, inactive_run, judge_all,
 };
 pub use randomisation::{
     MAX_RANDOMISATION_DRAWS, RandomisationSpec, RandomisationTest, randomisation_test,

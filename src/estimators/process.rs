@@ -26,7 +26,9 @@ use crate::table::{self, Table};
 /// longest run of inactive weeks in event weeks 0..=k is shorter than r
 /// weeks: fewer than 4 weeks without activity). A person is judged only
 /// when followed long enough (to the earlier of the register's follow-up
-/// and the log's last week), and an event before referral never counts.
+/// and the log's last week) and referred no earlier than the log's first
+/// week (the weeks the log covers, [`EventLog::first_week`]); an event
+/// before referral never counts.
 ///
 /// ```
 /// use trialpanel::simulate::{simulate, TrialSpec};
@@ -191,25 +193,57 @@ impl Indicator {
         !matches!(self, Indicator::Inactive(_))
     }
 
-    /// [`Error::InvalidSetting`] unless the windows are at least a week.
+    /// [`Error::InvalidSetting`] unless every window and week is within
+    /// its range (a window of 1 to [`MAX_RULE_WEEKS`] weeks; `through` and
+    /// the inactive rule's `weeks` from 0 to [`MAX_RULE_WEEKS`]; a run
+    /// shorter than 1 to `weeks` + 1 weeks) and the rule means something
+    /// (an `after` rule looks for another event type than the one it
+    /// follows).
     pub fn check(&self) -> Result<()> {
-        let (weeks, what) = match self {
-            Indicator::Inactive(r) => (r.weeks + 1, "weeks ≥ 0"),
-            Indicator::Within(r) => (r.weeks, "weeks ≥ 1"),
-            Indicator::Every(r) => (r.weeks, "weeks ≥ 1"),
-            Indicator::After(r) => (r.weeks, "weeks ≥ 1"),
+        let max = MAX_RULE_WEEKS;
+        let problem = match self {
+            Indicator::Inactive(r) if !(0..=max).contains(&r.weeks) => {
+                Some(format!("weeks must be from 0 to {max}, not {}", r.weeks))
+            }
+            Indicator::Inactive(r)
+                if r.shorter_than < 1 || i64::from(r.shorter_than) > i64::from(r.weeks) + 1 =>
+            {
+                Some(format!(
+                    "shorter_than must be from 1 to weeks + 1 = {} (a longer run cannot fit in \
+                     the weeks judged, so everyone would meet it), not {}",
+                    r.weeks + 1,
+                    r.shorter_than
+                ))
+            }
+            Indicator::Within(Within { weeks, .. })
+            | Indicator::Every(Every { weeks, .. })
+            | Indicator::After(After { weeks, .. })
+                if !(1..=max).contains(weeks) =>
+            {
+                Some(format!("weeks must be from 1 to {max}, not {weeks}"))
+            }
+            Indicator::Every(Every {
+                through: Some(t), ..
+            })
+            | Indicator::After(After {
+                through: Some(t), ..
+            }) if !(0..=max).contains(t) => {
+                Some(format!("through must be from 0 to {max}, not {t}"))
+            }
+            Indicator::After(r) if r.event.trim() == r.after.trim() => Some(format!(
+                "looks for `{}` after `{}`: an event always follows itself, so every person \
+                 would meet it; name two different event types",
+                r.event, r.after
+            )),
+            _ => None,
         };
-        let short = matches!(self, Indicator::Inactive(r) if r.shorter_than == 0);
-        if weeks < 1 || short {
-            return Err(Error::InvalidSetting {
+        match problem {
+            Some(reason) => Err(Error::InvalidSetting {
                 name: format!("process `{}`", self.name()),
-                reason: format!(
-                    "needs {what}{}",
-                    if short { " and shorter_than ≥ 1" } else { "" }
-                ),
-            });
+                reason,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The indicator over the persons of `panel`, with the event log
@@ -297,10 +331,14 @@ impl Indicator {
             }
         };
         let persons = panel.persons();
-        let last = log.last_week();
+        let (first, last) = (log.first_week(), log.last_week());
         let (counts, units) = tally_persons(panel, |p| {
             let followed = panel.followed_until(p)?;
             let referral = persons.referral_weeks()[p];
+            // The log does not cover the start of this person's follow-up.
+            if referral < first {
+                return None;
+            }
             let end = followed.min(last.event_week(referral));
             let (weeks, kinds) = log.events_at(slots[p]);
             let j = judge(weeks, referral.index(), kinds, end);
@@ -581,6 +619,10 @@ fn add<T: Copy + std::ops::AddAssign, const N: usize>(into: &mut [[T; N]; 2], fr
 
 /// The site label of the overall rows.
 pub const ALL_SITES: &str = "all";
+
+/// Longest window, and latest week, of a process rule: ten years of
+/// weeks (a longer one is a typo, and one near `i32::MAX` would wrap).
+pub const MAX_RULE_WEEKS: i32 = 520;
 
 /// One row of a [`ProcessTable`].
 #[derive(Clone, Debug, PartialEq, Serialize)]

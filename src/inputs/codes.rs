@@ -57,7 +57,18 @@ pub struct CodeTable {
     /// Weekly unit cost of each category, by category number, when the
     /// table has a `cost_per_week` column.
     costs: Option<Vec<f64>>,
+    /// The first row (0-based) whose `cost_per_week` is blank: a cost that
+    /// is missing, an error once costs are used.
+    blank_cost: Option<usize>,
+    /// The file (or frame label) read, and its columns.
+    file: std::path::PathBuf,
+    columns: Vec<String>,
 }
+
+/// Highest weekly unit cost accepted: 10⁹ per person-week in any currency
+/// (a larger one is a typo or a sentinel, and sums of them would leave the
+/// range of a floating-point number).
+pub const MAX_COST_PER_WEEK: f64 = 1e9;
 
 /// The code table's optional column of weekly unit costs per category.
 pub const COST_PER_WEEK: &str = "cost_per_week";
@@ -89,6 +100,8 @@ impl CodeTable {
         let codes = table.column("code")?;
         let categories = table.column("category")?;
         let mut out = CodeTable::empty();
+        out.file = table.file.clone();
+        out.columns = table.column_names();
         let mut first_row: HashMap<String, usize> = HashMap::new();
         for (i, (code, category)) in codes.cells().zip(categories.cells()).enumerate() {
             if code.is_blank() {
@@ -142,13 +155,18 @@ impl CodeTable {
             let mut per: Vec<Option<(f64, usize)>> = vec![None; MAX_CATEGORIES + 1];
             for (i, (cell, code)) in costs.cells().zip(codes.cells()).enumerate() {
                 let cost = match crate::inputs::cell::number(&cell) {
-                    Ok(x) if x.is_none_or(|x| x >= 0.0) => x.unwrap_or(0.0),
+                    Ok(Some(x)) if (0.0..=MAX_COST_PER_WEEK).contains(&x) => x,
+                    Ok(None) => {
+                        // Missing, not 0: an error once the costs are used.
+                        out.blank_cost.get_or_insert(i);
+                        continue;
+                    }
                     _ => {
                         return Err(table.invalid(
                             i,
                             COST_PER_WEEK,
                             &cell,
-                            "not a finite number ≥ 0",
+                            format!("not a number from 0 to {MAX_COST_PER_WEEK:e}"),
                         ));
                     }
                 };
@@ -214,6 +232,27 @@ impl CodeTable {
         self.costs.is_some()
     }
 
+    /// The costs, for computing with them: [`Error::MissingValue`] naming
+    /// the first row whose `cost_per_week` is blank (a blank is a missing
+    /// cost, never 0), or [`Error::MissingColumn`] without the column.
+    pub fn check_costs(&self) -> Result<()> {
+        if !self.has_costs() {
+            return Err(Error::MissingColumn {
+                file: self.file.clone(),
+                column: COST_PER_WEEK.into(),
+                found: self.columns.join(", "),
+            });
+        }
+        match self.blank_cost {
+            Some(row) => Err(Error::MissingValue {
+                file: self.file.clone(),
+                row: row + 1,
+                column: COST_PER_WEEK.into(),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// `true` when some category ends follow-up.
     pub fn has_ends(&self) -> bool {
         self.ends.contains(&true)
@@ -262,6 +301,9 @@ impl CodeTable {
             fallback: None,
             ends: vec![false; MAX_CATEGORIES + 1],
             costs: None,
+            blank_cost: None,
+            file: std::path::PathBuf::new(),
+            columns: Vec::new(),
         }
     }
 
@@ -312,7 +354,7 @@ impl CodeTable {
                 name: what.into(),
                 reason: format!(
                     "category `{name}` is not in the code table (it has: {})",
-                    self.categories.join(", ")
+                    crate::excerpt::list(&self.categories)
                 ),
             })?;
             set[usize::from(c.0)] = true;

@@ -14,26 +14,40 @@ use crate::inputs::Persons;
 use crate::inputs::reading::Mode;
 use crate::inputs::reading::Pace;
 use crate::inputs::source::{Batch, Source};
-use crate::weeks::Week;
+use crate::weeks::{Week, WeekSource, refuse_strays};
 
-/// Column names of an event log (`[events]` in the analysis file).
+/// How to read an event log (`[events]` in the analysis file): its columns
+/// and, when its own first and last events would mislead, the weeks it
+/// covers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct EventColumns {
+pub struct EventSpec {
     /// Person id, as in the person table. Default `person_id`.
     pub id: String,
     /// Date or ISO week of the event. Default `date`.
     pub date: String,
     /// Event type. Default `event`.
     pub event: String,
+    /// First week the log covers. Default: the week of its first event
+    /// (refused when a few stray events lie far before the others). Events
+    /// before it are left out, counted and said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<Week>,
+    /// Last week the log covers (its extract). Default: the week of its
+    /// last event (refused when a few stray events lie far after the
+    /// others). Events after it are left out, counted and said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<Week>,
 }
 
-impl Default for EventColumns {
+impl Default for EventSpec {
     fn default() -> Self {
-        EventColumns {
+        EventSpec {
             id: "person_id".into(),
             date: "date".into(),
             event: "event".into(),
+            from: None,
+            until: None,
         }
     }
 }
@@ -52,7 +66,7 @@ impl Default for EventColumns {
 ///
 /// ```
 /// use polars::prelude::*;
-/// use trialpanel::inputs::{EventColumns, EventLog};
+/// use trialpanel::inputs::{EventSpec, EventLog};
 /// use trialpanel::{PersonSpec, Persons};
 ///
 /// let persons = df!("person_id" => ["a", "b"], "arm" => ["treatment", "control"],
@@ -61,7 +75,7 @@ impl Default for EventColumns {
 /// let log = df!("person_id" => ["a", "a", "b"],
 ///               "date" => ["2016-03-08", "2016-W12", "2016-03-21"],
 ///               "event" => ["talk", "cv", "talk"])?;
-/// let log = EventLog::from_frame(log, "events", &persons, &EventColumns::default())?;
+/// let log = EventLog::from_frame(log, "events", &persons, &EventSpec::default())?;
 /// assert_eq!(log.types(), ["cv", "talk"]);
 /// assert_eq!(log.rows(), 3);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -78,8 +92,12 @@ pub struct EventLog {
     weeks: Vec<i32>,
     /// Index into `types` of each event.
     kinds: Vec<u32>,
+    /// The weeks the log covers.
+    first: Week,
     last: Week,
     rows: usize,
+    /// Events outside the weeks set as covered, left out.
+    outside: usize,
     before_referral: usize,
 }
 
@@ -96,7 +114,7 @@ impl EventLog {
     pub fn read(
         path: impl AsRef<Path>,
         persons: &Persons,
-        columns: &EventColumns,
+        columns: &EventSpec,
     ) -> Result<EventLog> {
         Self::from_source(&Source::open(path.as_ref())?, persons, columns)
     }
@@ -107,12 +125,20 @@ impl EventLog {
         df: DataFrame,
         label: &str,
         persons: &Persons,
-        columns: &EventColumns,
+        columns: &EventSpec,
     ) -> Result<EventLog> {
         Self::from_source(&Source::frame(df, label)?, persons, columns)
     }
 
-    fn from_source(source: &Source, persons: &Persons, columns: &EventColumns) -> Result<EventLog> {
+    fn from_source(source: &Source, persons: &Persons, columns: &EventSpec) -> Result<EventLog> {
+        if let (Some(from), Some(until)) = (columns.from, columns.until)
+            && from > until
+        {
+            return Err(Error::InvalidSetting {
+                name: "events.from".into(),
+                reason: format!("{from} is after events.until = {until}"),
+            });
+        }
         let projection = [
             source.index(&columns.id)?,
             source.index(&columns.date)?,
@@ -143,22 +169,26 @@ impl EventLog {
                 .collect();
             events.extend(b.events.iter().map(|&(p, w, t)| (p, w, global[t as usize])));
         }
-        let rows = events.len();
-        if u32::try_from(rows).is_err() {
+        let read = events.len();
+        if u32::try_from(read).is_err() {
             return Err(Error::Limit {
-                what: format!("{} has {rows} events", source.file().display()),
+                what: format!("{} has {read} events", source.file().display()),
                 limit: format!("at most {} events", u32::MAX),
             });
         }
+        let (first, last) = coverage(source.file(), &events, columns)?;
+        events.retain(|e| (first.index()..=last.index()).contains(&e.1));
+        let rows = events.len();
+        if rows == 0 {
+            return Err(Error::InvalidSetting {
+                name: "events.from".into(),
+                reason: format!(
+                    "no event of {} lies in the weeks set as covered, {first} to {last}",
+                    source.file().display()
+                ),
+            });
+        }
         events.par_sort_unstable();
-        let last = events
-            .iter()
-            .map(|e| e.1)
-            .max()
-            .map(Week::from_index)
-            .ok_or_else(|| Error::Empty {
-                file: source.file().to_path_buf(),
-            })?;
         let mut by_person = FxHashMap::with_capacity_and_hasher(persons.len(), Default::default());
         let mut start = 0;
         while start < events.len() {
@@ -173,8 +203,10 @@ impl EventLog {
             persons: by_person,
             weeks: events.iter().map(|e| e.1).collect(),
             kinds: events.iter().map(|e| e.2).collect(),
+            first,
             last,
             rows,
+            outside: read - rows,
             before_referral: events
                 .iter()
                 .filter(|e| e.1 < persons.referral_weeks()[e.0 as usize].index())
@@ -203,10 +235,21 @@ impl EventLog {
         self.before_referral
     }
 
-    /// The latest week with an event: the log is taken to cover every week
-    /// up to it.
+    /// The first week the log covers: `[events] from`, or the week of its
+    /// first event.
+    pub fn first_week(&self) -> Week {
+        self.first
+    }
+
+    /// The last week the log covers: `[events] until`, or the week of its
+    /// last event.
     pub fn last_week(&self) -> Week {
         self.last
+    }
+
+    /// Events dated outside `[events] from`..=`until`, left out.
+    pub fn outside(&self) -> usize {
+        self.outside
     }
 
     /// The index of event type `name` in [`EventLog::types`], or
@@ -220,7 +263,7 @@ impl EventLog {
                 reason: format!(
                     "event type `{name}` does not occur in {} (types found: {})",
                     self.file.display(),
-                    self.types.join(", ")
+                    crate::excerpt::list(&self.types)
                 ),
             })
     }
@@ -246,6 +289,33 @@ impl EventLog {
         let r = a as usize..b as usize;
         (&self.weeks[r.clone()], &self.kinds[r])
     }
+}
+
+/// The weeks the log covers: the settings, or its first and last event's
+/// weeks, refused when a few stray events stretch them (an event dated 2061
+/// would make the log cover every week to then, and every person look
+/// followed without events).
+fn coverage(file: &Path, events: &[(u32, i32, u32)], spec: &EventSpec) -> Result<(Week, Week)> {
+    let mut weeks: Vec<Week> = events.iter().map(|e| Week::from_index(e.1)).collect();
+    weeks.sort_unstable();
+    weeks.dedup();
+    let (Some(&first), Some(&last)) = (weeks.first(), weeks.last()) else {
+        return Err(Error::Empty {
+            file: file.to_path_buf(),
+        });
+    };
+    refuse_strays(
+        &weeks,
+        &WeekSource {
+            from: ("events.from", spec.from.is_some()),
+            until: ("events.until", spec.until.is_some()),
+            rows: &format!("the events of {}", file.display()),
+            unit: "events",
+            harm: "they would stretch the weeks the log covers and count every person as \
+                   followed there without events",
+        },
+    )?;
+    Ok((spec.from.unwrap_or(first), spec.until.unwrap_or(last)))
 }
 
 /// The events of one batch, checked.

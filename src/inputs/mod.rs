@@ -6,6 +6,7 @@ pub mod codes;
 mod csv;
 mod events;
 pub(crate) mod format;
+pub(crate) mod labels;
 pub(crate) mod or_false;
 mod parquet;
 mod persons;
@@ -17,10 +18,10 @@ pub(crate) mod table;
 pub(crate) mod write;
 
 pub use codes::{Category, CodeTable};
-pub use events::{EventColumns, EventLog};
+pub use events::{EventLog, EventSpec};
 pub use persons::{Arm, Covariate, CovariateValues, Groups, PersonSpec, Persons};
 pub use reading::LoadProgress;
 pub use register::{LongColumns, WideColumns};
-pub use survey::{Survey, SurveySpec};
+pub use survey::{Survey, SurveyJoin, SurveySpec};
 
 pub(crate) use survey::Answer;

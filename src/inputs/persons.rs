@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::inputs::cell::{Cell, number};
+use crate::inputs::labels;
 use crate::inputs::table::RawTable;
 use crate::weeks::Week;
 
@@ -406,7 +407,23 @@ impl Persons {
         }
 
         let blocks = match &spec.block {
-            Some(col) => read_groups(&table, col)?,
+            Some(col) => {
+                let blocks = read_groups(&table, col)?;
+                // A block (site) named like the outputs' overall rows.
+                if let Some(b) = blocks
+                    .labels
+                    .iter()
+                    .position(|l| labels::RESERVED.contains(&l.as_str()))
+                {
+                    let row = blocks
+                        .index
+                        .iter()
+                        .position(|&i| i as usize == b)
+                        .unwrap_or(0);
+                    labels::check_not_reserved(&table.file, row + 1, col, &blocks.labels[b])?;
+                }
+                blocks
+            }
             None => Groups {
                 labels: vec!["all".into()],
                 index: vec![0; n],
@@ -514,11 +531,7 @@ impl Persons {
                 name: what.into(),
                 reason: format!(
                     "`{name}` is not a covariate of the person table (covariates: {})",
-                    self.covariates
-                        .iter()
-                        .map(|c| c.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    crate::excerpt::list(self.covariates.iter().map(|c| &c.name))
                 ),
             })
     }

@@ -29,7 +29,7 @@ use crate::estimators::SiteCorrelation;
 use crate::inputs::Arm;
 use crate::report::Overview;
 use crate::results::{HoursResults, OutcomeResults, Results, SpellResults};
-use crate::stats::{Light, Thresholds};
+use crate::stats::{Level, Light, Thresholds};
 
 /// File name of the Kaplan–Meier figure.
 pub const KM_FILE: &str = "spell_km.svg";
@@ -69,7 +69,10 @@ pub fn all(results: &Results) -> Result<Vec<(String, String)>> {
         out.push((HOURS_FILE.into(), hours_distribution(h)?));
     }
     if let Some(o) = Overview::of(results) {
-        out.push((LIGHTS_FILE.into(), lights(&o, &results.config.bands)?));
+        out.push((
+            LIGHTS_FILE.into(),
+            lights(&o, &results.config.bands, results.config.design.level)?,
+        ));
     }
     for (i, c) in results.correlations.iter().enumerate() {
         if !c.sites.is_empty() {
@@ -90,11 +93,11 @@ fn light_colour(light: Option<Light>) -> RGBColor {
 }
 
 /// The fidelity overview as a heat table.
-pub fn lights(o: &Overview, bands: &Thresholds) -> Result<String> {
-    render(LIGHTS_FILE, |svg| draw_lights(o, bands, svg))
+pub fn lights(o: &Overview, bands: &Thresholds, level: Level) -> Result<String> {
+    render(LIGHTS_FILE, |svg| draw_lights(o, bands, level, svg))
 }
 
-fn draw_lights(o: &Overview, bands: &Thresholds, svg: &mut String) -> DrawResult {
+fn draw_lights(o: &Overview, bands: &Thresholds, level: Level, svg: &mut String) -> DrawResult {
     let (label_w, cell_w, cell_h, head_h) = (150i32, 130i32, 30i32, 84i32);
     let width = (label_w + cell_w * o.measures.len() as i32 + 20).max(480) as u32;
     let height = (head_h + cell_h * o.sites.len() as i32 + 56) as u32;
@@ -155,12 +158,13 @@ fn draw_lights(o: &Overview, bands: &Thresholds, svg: &mut String) -> DrawResult
     let y = head_h + cell_h * o.sites.len() as i32 + 22;
     root.draw(&Text::new(
         format!(
-            "green ≥ {:.0}%, yellow {:.0}–{:.0}%, red < {:.0}%; ? = the 95% interval crosses a \
+            "green ≥ {:.0}%, yellow {:.0}–{:.0}%, red < {:.0}%; ? = the {} interval crosses a \
              threshold; – = none judged",
             100.0 * bands.high,
             100.0 * bands.low,
             100.0 * bands.high,
-            100.0 * bands.low
+            100.0 * bands.low,
+            crate::report::numbers::pct_label(level)
         ),
         (10, y),
         TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),

@@ -9,7 +9,7 @@ pub mod markdown;
 mod numbers;
 mod write;
 
-pub use write::Output;
+pub use write::{MANIFEST, Output, Written};
 
 use crate::estimators::ALL_SITES;
 use crate::inputs::Arm;

@@ -1,9 +1,33 @@
-//! How the report writes numbers: rounding, units, p-values, percentages
-//! and confidence levels. Every rounded number of report.md and the
-//! figures is written here; the CSV and JSON files keep full precision.
+//! How the report writes numbers and labels: rounding, units, p-values,
+//! percentages and confidence levels, and the labels that come from the
+//! data (sites, covariate levels), escaped for Markdown and HTML. Every
+//! rounded number of report.md and the figures is written here; the CSV
+//! and JSON files keep full precision and the labels as they are.
 
 use crate::config::Unit;
 use crate::stats::Level;
+
+/// A label from the data (a site, a covariate or its level) as Markdown
+/// text: the characters that would start a table cell, inline markup or
+/// HTML (a bar, backslash, backtick, `*`, brackets, `<`, `>` and `&`; an
+/// underscore inside a word is plain text in Markdown)
+/// are escaped with a backslash, and a line
+/// break or other control character becomes a space, so a label can never
+/// break a table or reach report.html as markup.
+pub(crate) fn label(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.push(' ');
+        } else {
+            if "|\\`*[]<>&".contains(c) {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out
+}
 
 /// A number with at most `digits` decimals and no trailing zeros.
 pub(crate) fn trim(x: f64, digits: usize) -> String {

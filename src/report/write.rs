@@ -134,14 +134,40 @@ impl Results {
     }
 
     /// Write every output of [`Output::all`] into `dir` (created if
-    /// needed). Returns the paths written.
-    pub fn write(&self, dir: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
+    /// needed), and the list of them, [`MANIFEST`].
+    ///
+    /// An output that would replace one of the input files read is refused
+    /// before anything is written (`output = "."` beside an input named
+    /// `effects.csv`). Files of an earlier run in `dir` that this run
+    /// replaces are listed in [`Written::replaced`]; files the earlier
+    /// run's manifest lists that this run does not write (a figure of an
+    /// outcome since renamed, `cost.csv` of a run with `[cost]`) are
+    /// removed, so that the folder never mixes two runs, and listed in
+    /// [`Written::removed`]. Files trialpanel did not write are never
+    /// touched.
+    pub fn write(&self, dir: impl AsRef<Path>) -> Result<Written> {
         let dir = dir.as_ref();
-        create_dir(dir)?;
-        let mut written = Vec::new();
         let markdown = self.to_markdown()?;
         let figures = self.figures()?;
-        for output in Output::all(&self.config) {
+        let outputs = Output::all(&self.config);
+        let mut planned: Vec<PathBuf> = Vec::new();
+        for output in &outputs {
+            match output {
+                Output::Figures => planned.extend(
+                    figures
+                        .iter()
+                        .map(|(name, _)| dir.join("figures").join(name)),
+                ),
+                o => planned.push(dir.join(o.file_name())),
+            }
+        }
+        planned.push(dir.join(MANIFEST));
+        self.refuse_inputs(&planned)?;
+        create_dir(dir)?;
+        let earlier = read_manifest(dir);
+        let replaced: Vec<PathBuf> = planned.iter().filter(|p| p.exists()).cloned().collect();
+        let mut files = Vec::new();
+        for output in outputs {
             let path = dir.join(output.file_name());
             match output {
                 Output::Effects => {
@@ -191,15 +217,110 @@ impl Results {
                     for (name, svg) in &figures {
                         let path = dir.join("figures").join(name);
                         table::write_text(svg, &path)?;
-                        written.push(path);
+                        files.push(path);
                     }
                     continue;
                 }
             }
-            written.push(path);
+            files.push(path);
         }
-        Ok(written)
+        let mut removed = Vec::new();
+        for name in earlier {
+            let path = dir.join(&name);
+            if !files.contains(&path) && path.is_file() {
+                std::fs::remove_file(&path).map_err(|e| Error::Write {
+                    file: path.clone(),
+                    message: format!("cannot remove this output of an earlier run: {e}"),
+                })?;
+                removed.push(path);
+            }
+        }
+        let manifest = dir.join(MANIFEST);
+        table::write_text(&manifest_text(dir, &files), &manifest)?;
+        files.push(manifest);
+        Ok(Written {
+            files,
+            replaced,
+            removed,
+        })
     }
+
+    /// [`Error::Write`] when one of `outputs` is one of the input files.
+    fn refuse_inputs(&self, outputs: &[PathBuf]) -> Result<()> {
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        for out in outputs {
+            if let Some(input) = self.inputs.iter().find(|i| same(out, i)) {
+                return Err(Error::Write {
+                    file: out.clone(),
+                    message: format!(
+                        "this output would replace the input {}; write the outputs to another \
+                         folder (`output` in the analysis file, or --output)",
+                        input.display()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The list of the files a run wrote, one path per line relative to the
+/// output folder: the next run in the folder removes those it does not
+/// write again.
+pub const MANIFEST: &str = "trialpanel-manifest.txt";
+
+/// The files [`Results::write`] wrote, replaced and removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Every file written, the manifest last.
+    pub files: Vec<PathBuf>,
+    /// Files that existed before and were written over (an earlier run's).
+    pub replaced: Vec<PathBuf>,
+    /// Files an earlier run wrote that this one did not, removed.
+    pub removed: Vec<PathBuf>,
+}
+
+impl std::ops::Deref for Written {
+    type Target = [PathBuf];
+
+    /// The files written.
+    fn deref(&self) -> &[PathBuf] {
+        &self.files
+    }
+}
+
+/// The files listed in `dir`'s manifest (none without one), kept to those
+/// inside `dir`.
+fn read_manifest(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_to_string(dir.join(MANIFEST))
+        .map(|text| {
+            text.lines()
+                .skip_while(|l| l.starts_with('#'))
+                .map(PathBuf::from)
+                .filter(|p| {
+                    p.components()
+                        .all(|c| matches!(c, std::path::Component::Normal(_)))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The manifest of `files`, relative to `dir`.
+fn manifest_text(dir: &Path, files: &[PathBuf]) -> String {
+    let mut text = String::from(
+        "# The files trialpanel wrote in this folder; the next run here removes those it does \
+         not write again.\n",
+    );
+    for f in files {
+        let rel = f.strip_prefix(dir).unwrap_or(f);
+        text.push_str(&rel.to_string_lossy().replace('\\', "/"));
+        text.push('\n');
+    }
+    text
 }
 
 fn create_dir(dir: &Path) -> Result<()> {

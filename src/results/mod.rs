@@ -43,6 +43,9 @@ pub struct Results {
     pub families: Vec<FamilyTest>,
     /// The `[[process]]` indicators' shares per site and arm.
     pub process: Vec<ProcessTable>,
+    /// The event log as read, with `[inputs] events`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<EventLogSummary>,
     /// Survey fidelity, with `[inputs] survey`.
     pub fidelity: Option<Fidelity>,
     /// The cost per effect, with `[cost]`.
@@ -59,6 +62,10 @@ pub struct Results {
     /// without any register row); `trialpanel run` prints them on stderr
     /// and report.md in its design section.
     pub warnings: Vec<String>,
+    /// The input files read, as opened: [`Results::write`] never writes
+    /// over one of them.
+    #[serde(skip)]
+    pub inputs: Vec<std::path::PathBuf>,
 }
 
 /// The trial's design as the data show it.
@@ -92,6 +99,26 @@ pub struct TrialSummary {
     /// Parts of the persons the register was read in: 1 when the panel fit
     /// the memory budget, else more (see [`Analysis::run_with_progress`](crate::analysis::Analysis::run_with_progress)).
     pub parts: usize,
+}
+
+/// The event log as read: the weeks it covers and what it left out.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EventLogSummary {
+    /// Events used.
+    pub events: usize,
+    /// First week the log covers (`[events] from`, or its first event's).
+    pub first_week: Week,
+    /// Last week the log covers (`[events] until`, or its last event's).
+    pub last_week: Week,
+    /// Events dated outside those weeks, left out.
+    pub outside: usize,
+    /// Events dated before their person's referral week: they count for no
+    /// indicator.
+    pub before_referral: usize,
+    /// Persons referred before the log's first week: the event-log rules do
+    /// not judge them (the log does not cover the start of their
+    /// follow-up).
+    pub not_covered: usize,
 }
 
 /// A count per arm.

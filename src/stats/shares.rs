@@ -5,7 +5,8 @@ use serde::Serialize;
 
 use super::distributions::normal_quantile;
 
-/// A share with its Wilson score interval (methods §11).
+/// A share with its interval (methods §11): Wilson's for persons, the
+/// ratio estimator's for units judged within persons.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Share {
     /// Persons (or windows, answers) judged.
@@ -14,10 +15,18 @@ pub struct Share {
     pub hits: usize,
     /// hits / n.
     pub share: f64,
-    /// Lower end of the Wilson interval.
-    pub ci_low: f64,
-    /// Upper end of the Wilson interval.
-    pub ci_high: f64,
+    /// Lower end of the interval; `None` when it is undefined (units of a
+    /// single person).
+    pub ci_low: Option<f64>,
+    /// Upper end of the interval.
+    pub ci_high: Option<f64>,
+}
+
+impl Share {
+    /// The interval, when it is defined.
+    pub fn interval(&self) -> Option<(f64, f64)> {
+        self.ci_low.zip(self.ci_high)
+    }
 }
 
 /// `hits` of `n` with the Wilson score interval at `level`:
@@ -37,8 +46,8 @@ pub fn wilson(hits: usize, n: usize, level: f64) -> Option<Share> {
         n,
         hits,
         share: p,
-        ci_low: (centre - half).max(0.0),
-        ci_high: (centre + half).min(1.0),
+        ci_low: Some((centre - half).max(0.0)),
+        ci_high: Some((centre + half).min(1.0)),
     })
 }
 
@@ -47,13 +56,23 @@ pub fn wilson(hits: usize, n: usize, level: f64) -> Option<Share> {
 /// update): the ratio estimator with persons as clusters and its Wald
 /// interval r ± z·se, se² = N/(N − 1) · Σ(h_i − r·w_i)² / (Σw)², clipped
 /// to [0, 1] (Cochran 1977, §6.4). `sums` = [Σh, Σw, Σh², Σw², Σhw] over
-/// the N persons. `None` when N < 2 or no unit was judged.
+/// the N persons. `None` when no unit was judged; the interval is missing
+/// (the share is not) when N = 1.
 pub fn ratio_share(sums: [u64; 5], persons: usize, level: f64) -> Option<Share> {
     let [h, w, hh, ww, hw] = sums.map(|x| x as f64);
-    if persons < 2 || w == 0.0 || sums[0] > sums[1] {
+    if persons == 0 || w == 0.0 || sums[0] > sums[1] {
         return None;
     }
     let r = h / w;
+    if persons == 1 {
+        return Some(Share {
+            n: sums[1] as usize,
+            hits: sums[0] as usize,
+            share: r,
+            ci_low: None,
+            ci_high: None,
+        });
+    }
     let n = persons as f64;
     // Σ(h − r·w)², never below 0 in floating point.
     let resid = (hh - 2.0 * r * hw + r * r * ww).max(0.0);
@@ -63,19 +82,18 @@ pub fn ratio_share(sums: [u64; 5], persons: usize, level: f64) -> Option<Share> 
         n: sums[1] as usize,
         hits: sums[0] as usize,
         share: r,
-        ci_low: (r - z * se).max(0.0),
-        ci_high: (r + z * se).min(1.0),
+        ci_low: Some((r - z * se).max(0.0)),
+        ci_high: Some((r + z * se).min(1.0)),
     })
 }
 
 /// The change `later − earlier` of two independent shares with Newcombe's
 /// hybrid score interval (Newcombe 1998, method 10): [`mover`] of the two
-/// Wilson intervals. Returns (d, low, high).
-pub fn newcombe(earlier: &Share, later: &Share) -> (f64, f64, f64) {
-    mover(
-        (earlier.share, earlier.ci_low, earlier.ci_high),
-        (later.share, later.ci_low, later.ci_high),
-    )
+/// Wilson intervals. Returns (d, low, high); `None` when an interval is
+/// missing.
+pub fn newcombe(earlier: &Share, later: &Share) -> Option<(f64, f64, f64)> {
+    let ((l1, u1), (l2, u2)) = (earlier.interval()?, later.interval()?);
+    Some(mover((earlier.share, l1, u1), (later.share, l2, u2)))
 }
 
 /// The difference d = p₂ − p₁ of two independent estimates, each given as
@@ -134,10 +152,13 @@ impl Default for Thresholds {
 }
 
 impl Thresholds {
-    /// The light of `share`, and whether its interval crosses a threshold
-    /// (the light is then uncertain).
+    /// The light of `share`, and whether it is uncertain: its interval
+    /// crosses a threshold, or it has none.
     pub fn light(&self, share: &Share) -> (Light, bool) {
-        self.light_of(share.share, share.ci_low, share.ci_high)
+        match share.interval() {
+            Some((low, high)) => self.light_of(share.share, low, high),
+            None => (self.light_of(share.share, share.share, share.share).0, true),
+        }
     }
 
     /// The light of a share `share` with interval [`low`, `high`], and

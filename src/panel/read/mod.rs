@@ -24,7 +24,7 @@ use crate::inputs::cell::Cell;
 use crate::inputs::source::{Batch, Source};
 use crate::inputs::{LongColumns, WideColumns};
 use crate::panel::{Grid, Panel, PanelBuilder};
-use crate::weeks::Week;
+use crate::weeks::{Week, WeekSource, refuse_strays};
 
 impl PanelBuilder<'_> {
     /// Build the panel from a long register file (CSV or Parquet), read in
@@ -125,56 +125,30 @@ fn check_no_race(grid: &Grid, stored: impl Iterator<Item = usize>) -> Result<()>
 
 impl PanelBuilder<'_> {
     /// Refuse observed weeks that a few stray rows would stretch: when the
-    /// first or last observed week is taken from the register (not set),
-    /// and at most [`STRAY_WEEKS`] weeks with rows (fewer than on the other
-    /// side) lie beyond a run of more than [`STRAY_GAP`] weeks without any
-    /// row, those rows are most likely a typo (2071 for 2017) and would make
-    /// every week between count as followed and blank. `weeks`: the
-    /// distinct weeks with rows, sorted.
+    /// first or last observed week is taken from the register (not set)
+    /// and a few weeks with rows lie beyond a long run of weeks without any
+    /// (`weeks::strays`), those rows are most likely a typo (2071 for 2017)
+    /// and would make every week between count as followed and blank.
+    /// `weeks`: the distinct weeks with rows, sorted.
     fn check_stray_rows(&self, weeks: &[Week]) -> Result<()> {
         let inside = |w: &&Week| {
             self.observed_from.is_none_or(|f| **w >= f)
                 && self.observed_until.is_none_or(|u| **w <= u)
         };
         let weeks: Vec<Week> = weeks.iter().filter(inside).copied().collect();
-        let far = |pair: &[Week]| pair[1].event_week(pair[0]) > STRAY_GAP;
-        let refuse = |name: &str, edge: &str, kept: Week, stray: &[Week]| {
-            Err(Error::InvalidSetting {
-                name: name.into(),
-                reason: format!(
-                    "the register's rows {edge} at {kept}, and only {} week(s) with rows lie \
-                     beyond a gap of more than {STRAY_GAP} weeks, from {} to {} (stray rows?); \
-                     they would make every week between count as followed with no benefit and \
-                     no hours. Set `{name}` (for example to {kept}) to leave them out",
-                    stray.len(),
-                    stray[0],
-                    stray[stray.len() - 1]
-                ),
-            })
-        };
-        if self.observed_until.is_none()
-            && let Some(i) = weeks.windows(2).rposition(far)
-            && weeks.len() - (i + 1) <= STRAY_WEEKS
-            && weeks.len() - (i + 1) < i + 1
-        {
-            return refuse("observed_until", "stop", weeks[i], &weeks[i + 1..]);
-        }
-        if self.observed_from.is_none()
-            && let Some(i) = weeks.windows(2).position(far)
-            && i < STRAY_WEEKS
-            && i + 1 < weeks.len() - (i + 1)
-        {
-            return refuse("observed_from", "start", weeks[i + 1], &weeks[..=i]);
-        }
-        Ok(())
+        refuse_strays(
+            &weeks,
+            &WeekSource {
+                from: ("observed_from", self.observed_from.is_some()),
+                until: ("observed_until", self.observed_until.is_some()),
+                rows: "the register's rows",
+                unit: "rows",
+                harm: "they would make every week between count as followed with no benefit \
+                       and no hours",
+            },
+        )
     }
 }
-
-/// A run of more weeks than this without any register row, with only a few
-/// weeks of rows beyond it, marks stray rows ([`PanelBuilder::check_stray_rows`]).
-const STRAY_GAP: i32 = 26;
-/// Most weeks with rows beyond such a gap that count as stray.
-const STRAY_WEEKS: usize = 4;
 
 /// The runs of weeks in `observed` that are not in `weeks` (sorted).
 fn gaps(weeks: &[Week], observed: std::ops::RangeInclusive<Week>) -> Vec<(Week, Week)> {

@@ -1,7 +1,7 @@
 //! The balance table as Markdown.
 
 use crate::estimators::Balance;
-use crate::report::numbers::{number, p_value};
+use crate::report::numbers::{label, number, p_value};
 
 impl Balance {
     /// A balance table in the style of a trial report (Markdown): mean (sd)
@@ -18,10 +18,11 @@ impl Balance {
             } else {
                 String::new()
             };
+            let covariate = label(&r.covariate);
             let line = match (&r.level, r.test) {
                 (Some(level), _) => format!(
-                    "| {} = {level} | {}% | {}% | {} pp | {} | {} |",
-                    r.covariate,
+                    "| {covariate} = {} | {}% | {}% | {} pp | {} | {} |",
+                    label(level),
                     num(r.mean_treat.map(|x| 100.0 * x), 1),
                     num(r.mean_control.map(|x| 100.0 * x), 1),
                     num(r.diff.map(|x| 100.0 * x), 1),
@@ -33,8 +34,7 @@ impl Balance {
                     },
                 ),
                 (None, Some("chi-square")) => format!(
-                    "| {}{note} | n = {} | n = {} | | | {} |",
-                    r.covariate,
+                    "| {covariate}{note} | n = {} | n = {} | | | {} |",
                     r.n_treat,
                     r.n_control,
                     p(r.p_value)
@@ -42,12 +42,11 @@ impl Balance {
                 // A categorical covariate of a clustered design: its levels
                 // carry the tests.
                 (None, None) => format!(
-                    "| {}{note} | n = {} | n = {} | | | |",
-                    r.covariate, r.n_treat, r.n_control
+                    "| {covariate}{note} | n = {} | n = {} | | | |",
+                    r.n_treat, r.n_control
                 ),
                 _ => format!(
-                    "| {}{note} | {} ({}) | {} ({}) | {} | {} | {} |",
-                    r.covariate,
+                    "| {covariate}{note} | {} ({}) | {} ({}) | {} | {} | {} |",
                     num(r.mean_treat, 2),
                     num(r.sd_treat, 2),
                     num(r.mean_control, 2),

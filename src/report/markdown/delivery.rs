@@ -5,11 +5,11 @@
 use std::fmt::{self, Write as _};
 
 use crate::estimators::{CostEffects, Fidelity};
-use crate::inputs::Arm;
+use crate::inputs::{Arm, SurveyJoin};
 use crate::report::Overview;
 use crate::report::numbers::*;
 use crate::results::Results;
-use crate::stats::{Fieller, Light};
+use crate::stats::{Fieller, Level, Light};
 
 /// The process indicators: per site, the share meeting each with its
 /// Wilson interval and traffic light, per arm.
@@ -18,11 +18,20 @@ pub(super) fn process(s: &mut String, r: &Results) -> fmt::Result {
     writeln!(
         s,
         "## Process indicators\n\nShares of the persons judged that meet each indicator, with \
-         95% Wilson intervals; lights: high ≥ {:.0}%, middle ≥ {:.0}%, low below; `?` marks a \
+         {} Wilson intervals; lights: high ≥ {:.0}%, middle ≥ {:.0}%, low below; `?` marks a \
          light whose interval crosses a threshold.\n",
+        pct_label(r.config.design.level),
         100.0 * b.high,
         100.0 * b.low
     )?;
+    if let Some(e) = &r.events {
+        writeln!(
+            s,
+            "The event log covers weeks {} to {} ({} events); a person is judged by its rules \
+             when referred in those weeks and followed long enough in them.\n",
+            e.first_week, e.last_week, e.events
+        )?;
+    }
     for (rule, t) in r.config.process.iter().zip(&r.process) {
         writeln!(s, "`{}`: {}.\n", rule.name(), rule.describe())?;
         let mut indicators: Vec<&str> = t.rows.iter().map(|x| x.indicator.as_str()).collect();
@@ -41,11 +50,15 @@ pub(super) fn process(s: &mut String, r: &Results) -> fmt::Result {
                         .find(|x| x.site == site && x.arm == arm)
                         .and_then(|x| x.share.map(|sh| (sh, x.light, x.uncertain)))
                         .map_or("– (none judged)".into(), |(sh, light, uncertain)| {
+                            let interval = match sh.interval() {
+                                Some((low, high)) => {
+                                    format!("[{:.1}, {:.1}]", 100.0 * low, 100.0 * high)
+                                }
+                                None => "(no interval: one person)".into(),
+                            };
                             format!(
-                                "{:.1}% [{:.1}, {:.1}] {}{} (n = {})",
+                                "{:.1}% {interval} {}{} (n = {})",
                                 100.0 * sh.share,
-                                100.0 * sh.ci_low,
-                                100.0 * sh.ci_high,
                                 light.map_or("", |l| l.name()),
                                 if uncertain { "?" } else { "" },
                                 sh.n
@@ -54,7 +67,8 @@ pub(super) fn process(s: &mut String, r: &Results) -> fmt::Result {
                 };
                 writeln!(
                     s,
-                    "| {site} | {} | {} | {} |",
+                    "| {} | {} | {} | {} |",
+                    label(site),
                     cell(Some(Arm::Treatment)),
                     cell(Some(Arm::Control)),
                     cell(None)
@@ -67,16 +81,47 @@ pub(super) fn process(s: &mut String, r: &Results) -> fmt::Result {
 }
 
 /// A share with its interval, in percent, and its light.
-fn lit(share: f64, low: f64, high: f64, light: Option<Light>, uncertain: bool) -> String {
+fn lit(share: f64, interval: Option<(f64, f64)>, light: Option<Light>, uncertain: bool) -> String {
+    let interval = match interval {
+        Some((low, high)) => format!("[{:.0}, {:.0}]", 100.0 * low, 100.0 * high),
+        None => "(no interval: one respondent)".into(),
+    };
     format!(
-        "{:.0}% [{:.0}, {:.0}] {}{}",
+        "{:.0}% {interval} {}{}",
         100.0 * share,
-        100.0 * low,
-        100.0 * high,
         light.map_or("", Light::name),
         if uncertain { "?" } else { "" }
     )
 }
+
+/// What the survey's joins matched: the trial's sites with answers and the
+/// site-waves with an invited count, and the rows left out unmatched.
+fn joined(s: &mut String, j: &SurveyJoin) -> fmt::Result {
+    let mut parts = Vec::new();
+    if let Some((answered, sites)) = j.trial_sites {
+        parts.push(format!(
+            "{answered} of the trial's {sites} sites have answers{}",
+            match j.answers_left_out {
+                0 => String::new(),
+                n => format!(" ({n} answers of sites the trial lacks left out)"),
+            }
+        ));
+    }
+    if let Some((counted, all)) = j.invited {
+        parts.push(format!(
+            "{counted} of the survey's {all} site-waves have an invited count{}",
+            match j.invited_left_out {
+                0 => String::new(),
+                n => format!(" ({n} invited rows of sites the survey lacks left out)"),
+            }
+        ));
+    }
+    if parts.is_empty() {
+        return Ok(());
+    }
+    writeln!(s, "Joined by site label: {}.\n", parts.join("; "))
+}
+
 /// The staff survey: each element per site in the last wave with the change
 /// since the first, and the response rates.
 pub(super) fn survey(s: &mut String, r: &Results, f: &Fidelity) -> fmt::Result {
@@ -93,7 +138,7 @@ pub(super) fn survey(s: &mut String, r: &Results, f: &Fidelity) -> fmt::Result {
         s,
         "## Fidelity from the staff survey
 
-Share answering in the top {} of the {} answers (`{}` and above) per core element, the mean of its items' shares, with 95% intervals (Wilson for one item; respondents as clusters for several); waves {}. The change is from wave {first} to wave {last}, in percentage points with Newcombe's (MOVER) interval. `fidelity.csv` has every item, site and wave.\n",
+Share answering in the top {} of the {} answers (`{}` and above) per core element, the mean of its items' shares, with {} intervals (Wilson for one item; respondents as clusters for several); waves {}. The change is from wave {first} to wave {last}, in percentage points with Newcombe's (MOVER) interval. `fidelity.csv` has every item, site and wave.\n",
         r.config.survey.as_ref().map_or(0, |x| x.top),
         r.config.survey.as_ref().map_or(0, |x| x.scale.len()),
         r.config
@@ -101,8 +146,10 @@ Share answering in the top {} of the {} answers (`{}` and above) per core elemen
             .as_ref()
             .and_then(|x| x.scale.get(x.scale.len() - x.top))
             .map_or("", String::as_str),
+        pct_label(r.config.design.level),
         waves.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
     )?;
+    joined(s, &f.join)?;
     writeln!(
         s,
         "| Element | Site | Wave {last} | n | Change since wave {first} |\n|---|---|---:|---:|---:|"
@@ -122,12 +169,14 @@ Share answering in the top {} of the {} answers (`{}` and above) per core elemen
                 )
             });
         let level = row.level.map_or("– (no answers)".into(), |l| {
-            lit(l.share, l.ci_low, l.ci_high, row.light, row.uncertain)
+            lit(l.share, l.interval(), row.light, row.uncertain)
         });
         writeln!(
             s,
             "| {} | {} | {level} | {} | {change} |",
-            row.element, row.site, row.n
+            row.element,
+            label(&row.site),
+            row.n
         )?;
     }
     s.push('\n');
@@ -140,7 +189,7 @@ Share answering in the top {} of the {} answers (`{}` and above) per core elemen
             writeln!(
                 s,
                 "| {} | {} | {} | {} | {} |",
-                x.site,
+                label(&x.site),
                 x.wave,
                 x.invited,
                 x.respondents,
@@ -157,9 +206,10 @@ pub(super) fn overview(s: &mut String, r: &Results, o: &Overview) -> fmt::Result
     let b = &r.config.bands;
     writeln!(
         s,
-        "## Fidelity overview\n\nTreatment-arm shares of each process indicator and the survey elements in the last wave, per site: high ≥ {:.0}%, middle ≥ {:.0}%, low below; `?` marks a site whose 95% interval crosses a threshold.\n",
+        "## Fidelity overview\n\nTreatment-arm shares of each process indicator and the survey elements in the last wave, per site: high ≥ {:.0}%, middle ≥ {:.0}%, low below; `?` marks a site whose {} interval crosses a threshold.\n",
         100.0 * b.high,
-        100.0 * b.low
+        100.0 * b.low,
+        pct_label(r.config.design.level)
     )?;
     writeln!(s, "| Site | {} |", o.measures.join(" | "))?;
     writeln!(s, "|---|{}", "---:|".repeat(o.measures.len()))?;
@@ -177,7 +227,7 @@ pub(super) fn overview(s: &mut String, r: &Results, o: &Overview) -> fmt::Result
                 })
             })
             .collect();
-        writeln!(s, "| {site} | {} |", cells.join(" | "))?;
+        writeln!(s, "| {} | {} |", label(site), cells.join(" | "))?;
     }
     if r.config.report.figures {
         writeln!(
@@ -194,7 +244,8 @@ pub(super) fn overview(s: &mut String, r: &Results, o: &Overview) -> fmt::Result
 pub(super) fn correlations(s: &mut String, r: &Results) -> fmt::Result {
     writeln!(
         s,
-        "## Site-level correlations\n\nThese are associations across a few sites, not effects: a site that delivers more may differ in many other ways, and with n sites one or two can drive r. Pearson's r with its Fisher-z 95% interval and t-test p, and Spearman's ρ.\n\n| x | y | Sites | Pearson r [95% CI] | p | Spearman ρ |\n|---|---|---:|---:|---:|---:|"
+        "## Site-level correlations\n\nThese are associations across a few sites, not effects: a site that delivers more may differ in many other ways, and with n sites one or two can drive r. Pearson's r with its Fisher-z {level} interval and t-test p, and Spearman's ρ.\n\n| x | y | Sites | Pearson r [{level} CI] | p | Spearman ρ |\n|---|---|---:|---:|---:|---:|",
+        level = pct_label(r.config.design.level)
     )?;
     for c in &r.correlations {
         let (pearson, p, rho) = match &c.correlation {
@@ -238,7 +289,7 @@ pub(super) fn correlations(s: &mut String, r: &Results) -> fmt::Result {
 }
 
 /// The cost per effect.
-pub(super) fn cost(s: &mut String, c: &CostEffects) -> fmt::Result {
+pub(super) fn cost(s: &mut String, c: &CostEffects, level: Level) -> fmt::Result {
     let money = |x: Option<f64>| x.map_or("–".into(), |v| format!("{v:.0}"));
     let e = &c.cost;
     writeln!(
@@ -273,7 +324,8 @@ pub(super) fn cost(s: &mut String, c: &CostEffects) -> fmt::Result {
     }
     writeln!(
         s,
-        "| Outcome | Extra units per person [95% CI] | Cost per extra unit | 95% Fieller interval |\n|---|---:|---:|---|"
+        "| Outcome | Extra units per person [{level} CI] | Cost per extra unit | {level} Fieller interval |\n|---|---:|---:|---|",
+        level = pct_label(level)
     )?;
     for p in &c.per {
         let interval = match p.interval {

@@ -76,9 +76,11 @@ fn report(s: &mut String, r: &Results) -> fmt::Result {
         writeln!(
             s,
             "The trial assigned whole clusters (`{}`): {} treatment and {} control clusters. \
-             Every standard error, confidence interval and p-value treats the cluster as the \
-             unit of randomisation, randomisation tests re-draw whole clusters, and the tables \
-             count the clusters behind each estimate.\n",
+             Every standard error, confidence interval and p-value of the effects and the \
+             balance tests treats the cluster as the unit of randomisation, randomisation tests \
+             re-draw whole clusters, and the tables count the clusters behind each estimate; \
+             the intervals that treat persons as independent are named among the warnings of \
+             the design section.\n",
             c.persons.cluster.as_deref().unwrap_or("cluster"),
             k.treatment,
             k.control
@@ -132,7 +134,7 @@ fn report(s: &mut String, r: &Results) -> fmt::Result {
         correlations(s, r)?;
     }
     if let Some(c) = &r.cost {
-        cost(s, c)?;
+        cost(s, c, r.config.design.level)?;
     }
     if let Some(h) = &r.hours {
         hours(s, r, h)?;
@@ -274,7 +276,9 @@ fn design(s: &mut String, r: &Results) -> fmt::Result {
             writeln!(
                 s,
                 "| {} | {} | {} |",
-                b.block, b.persons.treatment, b.persons.control
+                label(&b.block),
+                b.persons.treatment,
+                b.persons.control
             )?;
         }
         s.push('\n');

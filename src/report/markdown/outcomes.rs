@@ -221,7 +221,8 @@ fn subgroups(s: &mut String, o: &OutcomeResults, through: i32) -> fmt::Result {
         writeln!(
             s,
             "Effects by `{}` at week {through}:\n\n| {} | n (T / C) | Effect | CI | p |\n|---|---:|---:|---:|---:|",
-            g.by, g.by
+            g.by,
+            label(&g.by)
         )?;
         for row in g.rows.iter().filter(|x| x.week == through) {
             let e = &row.estimate;
@@ -232,7 +233,7 @@ fn subgroups(s: &mut String, o: &OutcomeResults, through: i32) -> fmt::Result {
             writeln!(
                 s,
                 "| {} | {} / {} | {} | {ci} | {} |",
-                row.group,
+                label(&row.group),
                 e.n_treat,
                 e.n_control,
                 if row.suppressed {
@@ -248,7 +249,7 @@ fn subgroups(s: &mut String, o: &OutcomeResults, through: i32) -> fmt::Result {
             .iter()
             .find(|h| h.week == through)
             .and_then(|h| h.interaction.map(|i| (h.sites, i)));
-        let _ = match test {
+        match test {
             Some((levels, i)) => writeln!(
                 s,
                 "\nTreatment × `{}` interaction over {levels} levels: F({}, {}) = {:.2}, {}.\n",
@@ -257,13 +258,13 @@ fn subgroups(s: &mut String, o: &OutcomeResults, through: i32) -> fmt::Result {
                 i.df2,
                 i.f,
                 p_is(Some(i.p_value))
-            ),
+            )?,
             None => writeln!(
                 s,
                 "\nNo interaction test (fewer than two levels with an estimate, or a blocked or \
                  clustered design).\n"
-            ),
-        };
+            )?,
+        }
     }
     Ok(())
 }
