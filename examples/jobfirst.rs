@@ -50,22 +50,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t.observed_until,
     );
     println!();
-    let k = results.significant_through;
-    println!("Week {k}: treatment vs control, effect (95% CI); significant (p < 0.05) from");
+    let k = results.detail_week;
+    println!("Week {k}: treatment vs control, effect (95% CI); first week significant (p < 0.05)");
     for o in &results.outcomes {
         let Some(w) = o.effects.week(k) else { continue };
         let e = &w.estimate;
         let num = |x: Option<f64>| x.map_or("–".into(), |x| format!("{x:.3}"));
         println!(
-            "  {:<22} {:>7} vs {:>7}  {:>7} [{}, {}]  from {}",
+            "  {:<22} {:>7} vs {:>7}  {:>7} [{}, {}]  {}",
             o.effects.outcome,
             num(e.mean_treat),
             num(e.mean_control),
             num(e.effect),
             num(e.ci_low),
             num(e.ci_high),
-            o.significant_from
+            o.significant
                 .pointwise
+                .first()
                 .map_or("never".into(), |k| format!("week {k}")),
         );
     }
@@ -125,12 +126,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Some(c) = &results.cost {
         for p in &c.per {
-            println!(
-                "  Cost per extra unit of {} (weeks 0–{}): {}",
-                p.outcome,
-                c.through,
-                p.ratio.map_or("–".into(), |r| format!("{r:.0}"))
-            );
+            let said = match (p.quadrant, p.ratio) {
+                (Some(q), Some(r)) => format!("{}, {:.0} {}", q.describe(), r.abs(), q.per_unit()),
+                _ => "no ratio (no effect or undefined)".into(),
+            };
+            println!("  {} (weeks 0–{}): {said}", p.outcome, c.through);
         }
     }
     println!();

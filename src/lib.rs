@@ -165,6 +165,7 @@ mod excerpt;
 pub mod inputs;
 pub mod outcome;
 pub mod panel;
+pub mod progress;
 pub mod report;
 mod results;
 mod rng;
@@ -172,6 +173,7 @@ pub mod simulate;
 pub mod stats;
 pub mod table;
 mod weeks;
+mod write;
 
 pub use error::{Error, ErrorKind, Result};
 pub use estimators::{Adjustment, Design, Estimator, WeeklyEffects, lin_effects, weekly_effects};

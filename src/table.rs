@@ -166,7 +166,7 @@ pub(crate) fn estimate_columns(rows: &[&Estimate]) -> Vec<Column> {
 
 /// Write a result table to CSV (empty cell for missing, full precision).
 pub(crate) fn write_csv(df: &mut DataFrame, path: impl AsRef<Path>) -> Result<()> {
-    crate::inputs::write::write_csv(df, path.as_ref())
+    crate::write::write_csv(df, path.as_ref())
 }
 
 /// Write a text file (a report, JSON or SVG), naming the file on failure.

@@ -304,7 +304,7 @@ pub(crate) fn strays(weeks: &[Week]) -> (Option<Strays>, Option<Strays>) {
     (start, end)
 }
 
-/// Where a file's weeks come from, for [`refuse_strays`]: the settings that
+/// Where a file's weeks come from, for [`stray_setting`]: the settings that
 /// bound them (their names, and whether each is set) and the words for its
 /// rows.
 pub(crate) struct WeekSource<'a> {
@@ -320,19 +320,17 @@ pub(crate) struct WeekSource<'a> {
     pub(crate) harm: &'a str,
 }
 
-/// [`crate::Error::InvalidSetting`] naming the setting to give when a few
-/// stray weeks ([`strays`]) lie beyond an edge of `weeks` whose setting is
-/// not given: the last week first, then the first.
-pub(crate) fn refuse_strays(weeks: &[Week], source: &WeekSource) -> crate::error::Result<()> {
+/// The setting to give, and why, when a few stray weeks ([`strays`]) lie
+/// beyond an edge of `weeks` whose setting is not given: the last week
+/// first, then the first (the callers make it an `InvalidSetting` error).
+pub(crate) fn stray_setting(weeks: &[Week], source: &WeekSource) -> Option<(String, String)> {
     let (start, end) = strays(weeks);
     let unset = [(source.until, "stop", end), (source.from, "start", start)];
-    for ((name, set), edge, stray) in unset {
-        let (false, Some(s)) = (set, stray) else {
-            continue;
-        };
-        return Err(crate::error::Error::InvalidSetting {
-            name: name.into(),
-            reason: format!(
+    unset.into_iter().find_map(|((name, set), edge, stray)| {
+        let s = stray.filter(|_| !set)?;
+        Some((
+            name.to_string(),
+            format!(
                 "{} {edge} at {}, and only {} week(s) with {} lie beyond a gap of more than \
                  {STRAY_GAP} weeks, from {} to {} (stray {}?); {}. Set `{name}` (for example \
                  to {}) to leave them out",
@@ -346,9 +344,8 @@ pub(crate) fn refuse_strays(weeks: &[Week], source: &WeekSource) -> crate::error
                 source.harm,
                 s.kept
             ),
-        });
-    }
-    Ok(())
+        ))
+    })
 }
 
 /// Keep the reason but report the whole input the user gave.

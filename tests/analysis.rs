@@ -674,7 +674,7 @@ fn report_md_shows_design_balance_snapshots_hours_and_spell() {
         "## Time to a completed spell (`spell`)",
         "Log-rank chi-square",
         "Randomisation test (1000 re-draws",
-        "Across sites at week 35",
+        "Equal effects across sites at week 35: F(",
     ] {
         assert!(report.contains(needle), "report.md lacks `{needle}`");
     }
@@ -713,7 +713,7 @@ fn report_md_shows_design_balance_snapshots_hours_and_spell() {
         100.0 * e.effect.unwrap()
     );
     assert!(report.contains(&row), "{row}");
-    // Hours as hours and minutes: 1.911 h is 1 h 55 min.
+    // Hours in hours with two decimals (the heading names the unit).
     let h = &results
         .outcome("hours")
         .unwrap()
@@ -721,16 +721,32 @@ fn report_md_shows_design_balance_snapshots_hours_and_spell() {
         .week(35)
         .unwrap()
         .estimate;
-    let minutes = (h.mean_treat.unwrap() * 60.0).round() as u32;
-    let hm = format!("({} h {} min)", minutes / 60, minutes % 60);
-    assert!(report.contains(&hm), "{hm}");
-    let from = results
-        .outcome("spell")
-        .unwrap()
-        .significant_from
-        .pointwise
-        .unwrap();
-    assert!(report.contains(&format!("pointwise from week {from}")));
+    let hours = format!(
+        "| {:.2} | {:.2} |",
+        h.mean_treat.unwrap(),
+        h.mean_control.unwrap()
+    );
+    assert!(report.contains(&hours), "{hours}");
+    assert!(!report.contains(" min)"), "hours with minutes");
+    // Where the spell's effect is significant: its first week and runs,
+    // as the weekly p-values say.
+    let spell = results.outcome("spell").unwrap();
+    let p: Vec<(i32, bool)> = spell
+        .effects
+        .rows
+        .iter()
+        .filter_map(|r| r.estimate.p_value.map(|p| (r.week, p < 0.05)))
+        .collect();
+    let first = p.iter().find(|x| x.1).map(|x| x.0).unwrap();
+    let significant = p.iter().filter(|x| x.1).count();
+    let w = &spell.significant.pointwise;
+    assert_eq!(
+        (w.first(), w.significant, w.tested),
+        (Some(first), significant, p.len())
+    );
+    let run = format!("pointwise in weeks {first}–");
+    assert!(report.contains(&run), "{run}");
+    assert!(report.contains(&format!("({significant} of {} weeks tested)", p.len())));
 }
 
 // ---------------------------------------------------------------- figures
@@ -1018,4 +1034,47 @@ fn sample_outputs_are_unchanged() {
             "{name} differs from the recorded sample output"
         );
     }
+}
+
+/// The sample's register-based process indicator against an independent
+/// count of `register_wide.csv` (tests/fixtures/fidelity/inactive_sample.py,
+/// Python standard library, written without reading trialpanel): the same
+/// persons judged and met at every site and arm. The share is low because
+/// the simulated activity builds up over the first weeks, and the report
+/// says what counts as an active week.
+#[test]
+fn the_sample_inactive_indicator_equals_an_independent_count() {
+    let (_, results, dir) = sample("analysis");
+    let table = results
+        .config
+        .process
+        .iter()
+        .zip(&results.process)
+        .find(|(rule, _)| rule.name() == "fewer_than_4_inactive_weeks")
+        .map(|(_, t)| t)
+        .unwrap();
+    let want = common::rows("fidelity/inactive_sample.csv");
+    assert_eq!(want.len(), 48);
+    for w in &want {
+        let arm = match w["arm"].as_str() {
+            "treatment" => Some(Arm::Treatment),
+            "control" => Some(Arm::Control),
+            _ => None,
+        };
+        let row = table
+            .rows
+            .iter()
+            .find(|r| r.site == w["site"] && r.arm == arm)
+            .unwrap();
+        let share = row.share.unwrap();
+        let (judged, met): (usize, usize) =
+            (w["judged"].parse().unwrap(), w["met"].parse().unwrap());
+        assert_eq!(share.n, judged, "{w:?}");
+        assert!(
+            (share.share * judged as f64 - met as f64).abs() < 1e-9,
+            "{w:?}"
+        );
+    }
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(report.contains("the event log's talks and contacts do not count"));
 }

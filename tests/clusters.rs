@@ -583,8 +583,19 @@ fn the_subgroup_interaction_test_equals_the_hc2_regression() {
         .unwrap();
     close("analysis F", h.interaction.map(|i| i.f), num(&want, "f"));
     let report = results.to_markdown().unwrap();
-    assert!(
-        report.contains("Treatment × `education` interaction over 3 levels"),
-        "{report}"
+    // The report gives the HTZ test (src/stats/wald.rs, checked against
+    // clubSandwich), over the same 3 levels.
+    let shown = table
+        .heterogeneity
+        .iter()
+        .find(|h| h.week == results.detail_week)
+        .unwrap();
+    let htz = shown.htz.unwrap();
+    assert_eq!(htz.df1, 2.0);
+    let said = format!(
+        "Equal effects across the levels of `education` (the treatment × `education` \
+         interaction): F(2, {:.1}) = {:.2}",
+        htz.df2, htz.f
     );
+    assert!(report.contains(&said), "{said}");
 }

@@ -147,7 +147,7 @@ fn the_small_trial_runs_clean() {
         "survey level"
     );
     assert!(
-        md.contains("[90% CI] | Cost per extra unit | 90% Fieller interval"),
+        md.contains("| Incremental cost [90% CI] | Result | Cost per unit | 90% Fieller interval"),
         "cost level"
     );
     assert!(!md.contains("95%"), "a 95% left at level 0.9");

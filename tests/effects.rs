@@ -486,6 +486,35 @@ fn significant_from_follows_the_definition() {
 }
 
 #[test]
+fn significant_weeks_are_runs_of_tested_weeks() {
+    let panel = common::trial_panel(&["female"]);
+    let values = Outcome::work_placement().evaluate(&panel, -3..=16).unwrap();
+    let mut weekly = estimators::weekly_effects(&values, &Design::default()).unwrap();
+    // Set the p-values by hand: weeks -3..=16 are 20 rows; significant at
+    // -1, 0, 1, (2 untested), 3, then 6, and 9..=16 untested.
+    let p = |k: i32| match k {
+        -1 | 0 | 1 | 3 | 6 => Some(0.01),
+        2 | 9..=16 => None,
+        _ => Some(0.5),
+    };
+    for r in &mut weekly.rows {
+        r.estimate.p_value = p(r.week);
+    }
+    let w = weekly.significant_weeks(Significance::Pointwise(0.05));
+    assert_eq!(w.runs, vec![(-1, 3), (6, 6)]);
+    assert_eq!((w.significant, w.tested, w.first()), (5, 11, Some(-1)));
+    // Through week 8 the last tested week (8) is not significant.
+    assert_eq!(
+        weekly.significant_from(Significance::Pointwise(0.05), 8),
+        None
+    );
+    assert_eq!(
+        weekly.significant_from(Significance::Pointwise(0.05), 6),
+        Some(6)
+    );
+}
+
+#[test]
 fn results_are_identical_with_one_and_three_threads() {
     let panel = common::trial_panel(&["female"]);
     let run = |threads: usize| {

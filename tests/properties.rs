@@ -33,6 +33,11 @@ enum Register<'a> {
 }
 
 fn summary(dir: &Path, persons_file: &str, register: Register<'_>) -> Summary {
+    summary_with(dir, persons_file, register, Design::default().blocked(true))
+}
+
+/// [`summary`] with the effects of `design`.
+fn summary_with(dir: &Path, persons_file: &str, register: Register<'_>, design: Design) -> Summary {
     let persons = Persons::read(
         dir.join(persons_file),
         &PersonSpec::default()
@@ -54,7 +59,6 @@ fn summary(dir: &Path, persons_file: &str, register: Register<'_>) -> Summary {
     }
     .expect("panel");
     let weeks = 0..=12;
-    let design = Design::default().blocked(true);
     let effects = [
         Outcome::employed(0.0),
         Outcome::hours(),
@@ -170,14 +174,17 @@ proptest! {
     #[test]
     fn a_person_without_register_rows_only_adds_to_its_arm(seed in any::<u64>(), persons in 30usize..120) {
         let dir = trial_dir(seed, persons);
-        let base = summary(&dir, "persons.csv", Register::Long("register_long.csv"));
+        // Unblocked: a blocked design's means are block-weighted, and a new
+        // person moves the weights of every block.
+        let plain = Design::default();
+        let base = summary_with(&dir, "persons.csv", Register::Long("register_long.csv"), plain);
         // A treated person referred in the same week as the first person.
         let extra = edit(&dir, "persons.csv", "extra.csv", |t| {
             let first = t.lines().nth(1).unwrap();
             let referral = first.split(',').nth(2).unwrap();
             format!("{t}ZZZ,treatment,{referral},Kommune A,40,1,\n")
         });
-        let more = summary(&dir, &extra, Register::Long("register_long.csv"));
+        let more = summary_with(&dir, &extra, Register::Long("register_long.csv"), plain);
         for (a, b) in base.at_risk.iter().zip(&more.at_risk) {
             prop_assert_eq!(a.control, b.control);
             prop_assert!(b.treatment == a.treatment || b.treatment == a.treatment + 1);

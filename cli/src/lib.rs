@@ -1,218 +1,156 @@
-//! `trialpanel`: run an analysis file from the command line, or plan a
-//! trial.
+//! `trialpanel`: run an analysis file from the command line, check it, or
+//! plan a trial.
 //!
 //! ```text
 //! trialpanel run data-samples/jobfirst/analysis.toml
+//! trialpanel check data-samples/jobfirst/analysis.toml
 //! trialpanel plan --persons 1500,1500 --referrals 2016-W01..2016-W26 --extract 2017-W02 --sd 0.45
 //! ```
 //!
 //! Everything it does is [`trialpanel::analysis::Analysis`]; this crate
-//! only parses the arguments, prints progress on stderr and a summary on
-//! stdout. It is a library ([`main`]) so that other front ends (the Python
-//! package) run exactly the same command; the `trialpanel` binary is
-//! `main` with a faster allocator. The arguments are few, so they are
-//! parsed by hand rather than with an argument-parsing crate.
+//! parses the arguments (with clap: subcommands, generated help), prints
+//! progress on stderr and a summary on stdout. It is a library ([`main`])
+//! so that other front ends (the Python package) run exactly the same
+//! command; the `trialpanel` binary is `main` with a faster allocator.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::{Args, Parser, Subcommand};
 use trialpanel::analysis::{Analysis, ReportFormat};
-
-use trialpanel::LoadProgress;
+use trialpanel::progress::Progress;
 
 mod plan;
 
-const HELP: &str = "\
-trialpanel: weekly treatment effects, activity spells and balance tests for
-randomised employment trials, from one analysis file.
+const AFTER_HELP: &str = "\
+The analysis file (TOML) is described in the guide, docs/guide/02-analysis-files.md;
+data-samples/jobfirst/analysis.toml uses most keys.
 
-USAGE:
-    trialpanel run <ANALYSIS.toml> [OPTIONS]
-    trialpanel check <ANALYSIS.toml>
-    trialpanel plan [PLAN OPTIONS]
-    trialpanel --help | --version
+Exit status: 0 success; 1 the analysis failed (the message names the file, row, column
+or key and the offending value); 2 the command line is wrong.";
 
-COMMANDS:
-    run     Read the person table, code table and register named in the
-            analysis file, align every person on the referral week, and write
-            to the output directory:
-              effects.csv     weekly effects of every outcome (full precision)
-              balance.csv     balance table, joint F test as the last row
-              spell_km.csv    Kaplan-Meier curves of the spell (if a spell outcome)
-              results.json    everything above and more (settings, at-risk
-                              counts, bands, randomisation and site tests)
-              report.md       the readable report
-              report.html     the same report in one self-contained file
-                              (figures inline; opens in any browser)
-              figures/*.svg   effects per outcome, Kaplan-Meier, hours,
-                              fidelity lights, site correlations
-              process.csv, fidelity.csv, fidelity_change.csv, response.csv,
-              cost.csv, correlations.csv
-                              the delivery half, as the analysis file asks
-    check   Read and check the analysis file only (keys, types, outcome
-            definitions, weeks) and print the plan: the files it reads, how
-            each outcome is estimated and the files it writes; reads no
-            data.
-    plan    Print the minimum detectable effect (80% power) per event week
-            of a planned trial, before its data exist.
+const RUN_ABOUT: &str = "\
+Read the person table, code table and register named in the analysis file, align every
+person on the referral week, estimate, and write to the output directory:
+  effects.csv     weekly effects of every outcome (full precision)
+  balance.csv     balance table, joint F test as the last row
+  spell_km.csv    Kaplan-Meier curves of the spell (with a spell outcome)
+  results.json    everything above and more (settings, at-risk counts, bands,
+                  randomisation and site tests)
+  report.md       the readable report
+  report.html     the same report in one self-contained file (figures inline)
+  figures/*.svg   effects per outcome, Kaplan-Meier, hours, fidelity lights,
+                  site correlations
+  process.csv, fidelity.csv, fidelity_change.csv, response.csv, cost.csv,
+  correlations.csv   the delivery half, as the analysis file asks
+  trialpanel-manifest.txt   the files this run wrote
+A run never writes over one of its inputs, and removes the files of an earlier run in the
+folder that it no longer writes (other files are left alone).";
 
-OPTIONS (plan):
-    --persons <T,C>          Persons to randomise to treatment and control.
-    --referrals <W1..W2>     Referrals spread evenly over these ISO weeks.
-    --extract <WEEK>         The week of the data extract (last week followed).
-    --sd <X>                 The outcome's standard deviation (a share p:
-                             sqrt(p(1-p))).
-    --analysis <FILE>        Or: estimate the sd from the register history of
-      --outcome <NAME>       the persons of an analysis file (outcome NAME
-      [--history <WEEKS>]    over the WEEKS weeks before referral, default
-                             52); --persons, --referrals and --extract then
-                             default to that trial's.
-    --weeks <A..B>           Event weeks (default 0..52).
-    --level <X>              Confidence level (default 0.95).
-    --power <X>              Power (default 0.8).
-    --csv <FILE>             Also write the table as CSV.
-
-OPTIONS (run):
-    -o, --output <DIR>    Write to DIR instead of the file's `output` setting
-                          (which is relative to the analysis file).
-    -j, --threads <N>     Worker threads, 1 to 256 (default: one per core).
-                          Results are bit-identical for every N.
-    --format <LIST>       Report forms, `md`, `html` or `md,html` (default: the
-                          analysis file's `[report] formats`, both unless set).
-    -q, --quiet           No progress messages on stderr.
-    -h, --help            Print this help.
-    -V, --version         Print the version.
-
-The analysis file (TOML) is described in the guide, docs/guide/
-02-analysis-files.md; data-samples/jobfirst/analysis.toml uses most keys.
-
-EXIT STATUS:
-    0 success; 1 the analysis failed (the message names the file, row,
-    column or key and the offending value); 2 the command line is wrong.
-";
-
-struct Args {
+/// Weekly treatment effects, activity spells, balance tests, fidelity and cost for
+/// randomised employment trials, from one analysis file.
+#[derive(Parser)]
+#[command(
+    name = "trialpanel",
+    version,
+    arg_required_else_help = true,
+    after_help = AFTER_HELP,
+    disable_help_subcommand = false
+)]
+struct Cli {
+    #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an analysis file: read the inputs, estimate, write every output.
+    #[command(long_about = RUN_ABOUT, after_help = AFTER_HELP)]
+    Run(RunArgs),
+    /// Check an analysis file and its inputs without reading the register's rows, and print
+    /// the plan.
+    #[command(
+        long_about = "Check the analysis file (keys, types, outcome definitions, weeks) and \
+                      everything in its inputs that can be checked without reading the \
+                      register's rows: the person and code tables, the event log and the \
+                      survey are read and checked, the register's header must hold the columns \
+                      the analysis reads, and the categories, event types, covariates and \
+                      sites the settings name must exist. Then print the plan: the files it \
+                      reads, how each outcome is estimated and the files it writes.",
+        after_help = AFTER_HELP
+    )]
+    Check(CheckArgs),
+    /// Print the minimum detectable effect (80% power) per event week of a planned trial.
+    #[command(after_help = AFTER_HELP)]
+    Plan(plan::PlanArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The analysis file (TOML).
+    #[arg(value_name = "ANALYSIS.toml")]
     analysis: PathBuf,
+    /// Write to DIR instead of the file's `output` setting (relative to the analysis file).
+    #[arg(short, long, value_name = "DIR")]
     output: Option<PathBuf>,
-    threads: Option<usize>,
-    formats: Option<Vec<ReportFormat>>,
+    /// Worker threads (default: one per core); results are bit-identical for every N.
+    #[arg(short = 'j', long, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=MAX_THREADS))]
+    threads: Option<u16>,
+    /// Report forms: `md`, `html` or `md,html` (default: the analysis file's `[report]
+    /// formats`, both unless set).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = report_format)]
+    format: Option<Vec<ReportFormat>>,
+    /// No progress messages on stderr (warnings are still printed).
+    #[arg(short, long)]
     quiet: bool,
 }
 
-#[derive(PartialEq)]
-enum Command {
-    Run,
-    Check,
+#[derive(Args)]
+struct CheckArgs {
+    /// The analysis file (TOML).
+    #[arg(value_name = "ANALYSIS.toml")]
+    analysis: PathBuf,
+    /// No progress messages on stderr.
+    #[arg(short, long)]
+    quiet: bool,
 }
 
-enum Parsed {
-    Go(Args),
-    Print(String),
-}
+/// Most worker threads: each has its own stack, and far more threads than
+/// cores only adds scheduling.
+const MAX_THREADS: i64 = 256;
 
-fn parse(mut args: impl Iterator<Item = String>) -> Result<Parsed, String> {
-    let mut command = None;
-    let mut analysis = None;
-    let mut output = None;
-    let mut threads = None;
-    let mut formats = None;
-    let mut quiet = false;
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "-h" | "--help" | "help" => return Ok(Parsed::Print(HELP.into())),
-            "-V" | "--version" => {
-                return Ok(Parsed::Print(format!(
-                    "trialpanel {}\n",
-                    env!("CARGO_PKG_VERSION")
-                )));
-            }
-            "-o" | "--output" => output = Some(PathBuf::from(value("--output")?)),
-            "-j" | "--threads" => {
-                let v = value("--threads")?;
-                threads = match v.parse::<usize>() {
-                    Ok(n) if (1..=MAX_THREADS).contains(&n) => Some(n),
-                    _ => {
-                        return Err(format!(
-                            "--threads needs a whole number from 1 to {MAX_THREADS}, not `{v}`"
-                        ));
-                    }
-                };
-            }
-            "--format" => {
-                let v = value("--format")?;
-                formats = Some(
-                    v.split(',')
-                        .map(str::parse::<ReportFormat>)
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|_| {
-                            format!("--format takes `md`, `html` or `md,html`, not `{v}`")
-                        })?,
-                );
-            }
-            "-q" | "--quiet" => quiet = true,
-            "run" if command.is_none() => command = Some(Command::Run),
-            "check" if command.is_none() => command = Some(Command::Check),
-            other if other.starts_with('-') => return Err(format!("unknown option `{other}`")),
-            other if command.is_some() && analysis.is_none() => {
-                analysis = Some(PathBuf::from(other))
-            }
-            other => return Err(format!("unexpected argument `{other}`")),
-        }
-    }
-    let command = command.ok_or("give a command: `run` or `check`")?;
-    let analysis = analysis.ok_or("give the analysis file, e.g. `trialpanel run analysis.toml`")?;
-    if command == Command::Check && (output.is_some() || threads.is_some() || formats.is_some()) {
-        return Err("`check` takes no --output, --threads or --format".into());
-    }
-    Ok(Parsed::Go(Args {
-        command,
-        analysis,
-        output,
-        threads,
-        formats,
-        quiet,
-    }))
+fn report_format(text: &str) -> Result<ReportFormat, String> {
+    text.parse::<ReportFormat>()
+        .map_err(|_| format!("`{text}` is neither `md` nor `html`"))
 }
 
 /// The `trialpanel` command with the arguments `args` (without the
 /// program's name): runs it, printing to stdout and stderr, and returns
 /// the exit status (0 success, 1 the analysis failed, 2 a wrong command
-/// line).
+/// line). Output into a closed pipe (`trialpanel plan … | head`) ends the
+/// command quietly with status 0.
 pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
-    let mut args = args.into_iter().peekable();
-    if args.peek().map(String::as_str) == Some("plan") {
-        args.next();
-        return match plan::parse(args) {
-            Ok(args) => match plan::run(args) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("trialpanel: error: {e}");
-                    ExitCode::from(1)
-                }
-            },
-            Err(message) => {
-                eprintln!("trialpanel: {message}\nRun `trialpanel --help` for usage.");
-                ExitCode::from(2)
-            }
-        };
-    }
-    let args = match parse(args) {
-        Ok(Parsed::Go(args)) => args,
-        Ok(Parsed::Print(text)) => {
-            print!("{text}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("trialpanel: {message}\nRun `trialpanel --help` for usage.");
-            return ExitCode::from(2);
+    let program = std::iter::once("trialpanel".to_string());
+    let cli = match Cli::try_parse_from(program.chain(args)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with status 0; usage errors to
+            // stderr with status 2. A closed pipe is not an error here.
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
         }
     };
-    match run(&args) {
+    let outcome = match cli.command {
+        Command::Run(args) => run(&args),
+        Command::Check(args) => check(&args),
+        Command::Plan(args) => plan::run(args),
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("trialpanel: error: {e}");
             ExitCode::from(1)
@@ -220,73 +158,119 @@ pub fn main(args: impl IntoIterator<Item = String>) -> ExitCode {
     }
 }
 
-/// Most worker threads: each has its own stack, and far more threads than
-/// cores only adds scheduling.
-const MAX_THREADS: usize = 256;
+/// Whether `e` is a write into a closed pipe (the reader, such as `head`,
+/// has what it wanted).
+fn broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
 
-fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let start = Instant::now();
-    let mut analysis = Analysis::from_file(&args.analysis)?;
-    if args.command == Command::Check {
-        println!(
-            "{}: OK ({} outcomes)\n{}",
-            args.analysis.display(),
-            analysis.config().outcomes.len(),
-            analysis.plan()
-        );
-        return Ok(());
+type Outcome = Result<(), Box<dyn std::error::Error>>;
+
+/// Progress steps on stderr with the time since `start`; within a long step
+/// (the register's rows, a band's or a randomisation test's draws) a line
+/// redrawn in place, on a terminal only.
+struct Reporter {
+    start: Instant,
+    quiet: bool,
+    terminal: bool,
+}
+
+impl Reporter {
+    fn new(quiet: bool) -> Reporter {
+        Reporter {
+            start: Instant::now(),
+            quiet,
+            terminal: !quiet && std::io::stderr().is_terminal(),
+        }
     }
+
+    fn seconds(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    fn step(&self, step: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.terminal {
+            // Clear the progress line, if any.
+            eprint!("\r\x1b[K");
+        }
+        eprintln!("[{:>6.1} s] {step}", self.seconds());
+    }
+
+    fn detail(&self, p: &Progress) {
+        let line = match p {
+            Progress::Load(p) => {
+                let share = match p.total_bytes {
+                    0 => String::new(),
+                    total => format!(" of {:.2} GB", total as f64 / 1e9),
+                };
+                let rate = p.bytes as f64 / 1e6 / p.elapsed.as_secs_f64().max(1e-3);
+                format!(
+                    "{:.1}M rows, {:.2} GB{share} read, {rate:.0} MB/s",
+                    p.rows as f64 / 1e6,
+                    p.bytes as f64 / 1e9
+                )
+            }
+            Progress::Draws(p) => format!(
+                "{} of {} draws{}",
+                p.done,
+                p.total,
+                p.left().map_or(String::new(), |t| format!(
+                    ", about {:.0} s left",
+                    t.as_secs_f64().ceil()
+                ))
+            ),
+        };
+        eprint!("\r[{:>6.1} s]   {line}   ", self.seconds());
+    }
+}
+
+fn check(args: &CheckArgs) -> Outcome {
+    let reporter = Reporter::new(args.quiet);
+    let analysis = Analysis::from_file(&args.analysis)?;
+    let inputs = analysis.check_inputs(|step| reporter.step(step))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{}: OK ({} outcomes)\n{}\n{}",
+        args.analysis.display(),
+        analysis.config().outcomes.len(),
+        inputs,
+        analysis.plan()
+    )?;
+    Ok(())
+}
+
+fn run(args: &RunArgs) -> Outcome {
+    let reporter = Reporter::new(args.quiet);
+    let mut analysis = Analysis::from_file(&args.analysis)?;
     if let Some(n) = args.threads {
         rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
+            .num_threads(usize::from(n))
             .build_global()?;
     }
     if let Some(dir) = &args.output {
         analysis = analysis.with_output_dir(dir);
     }
-    if let Some(formats) = &args.formats {
+    if let Some(formats) = &args.format {
         analysis = analysis.with_report_formats(formats);
     }
-    let quiet = args.quiet;
-    // Rows and bytes read, on one line redrawn in place, only on a terminal.
-    let load_line = |p: &LoadProgress| {
-        let seconds = start.elapsed().as_secs_f64();
-        let share = match p.total_bytes {
-            0 => String::new(),
-            total => format!(" of {:.2} GB", total as f64 / 1e9),
-        };
-        let rate = p.bytes as f64 / 1e6 / p.elapsed.as_secs_f64().max(1e-3);
-        eprint!(
-            "\r[{seconds:>6.1} s]   {:.1}M rows, {:.2} GB{share} read, {rate:.0} MB/s   ",
-            p.rows as f64 / 1e6,
-            p.bytes as f64 / 1e9,
-        );
-    };
-    let terminal = !quiet && std::io::stderr().is_terminal();
+    let detail = |p: &Progress| reporter.detail(p);
     let results = analysis.run_with_progress(
-        |step| {
-            if !quiet {
-                if terminal {
-                    // Clear the progress line, if any.
-                    eprint!("\r\x1b[K");
-                }
-                eprintln!("[{:>6.1} s] {step}", start.elapsed().as_secs_f64());
-            }
-        },
-        terminal.then_some(&load_line as &(dyn Fn(&LoadProgress) + Sync)),
+        |step| reporter.step(step),
+        reporter
+            .terminal
+            .then_some(&detail as &(dyn Fn(&Progress) + Sync)),
     )?;
     // Warnings are not progress: printed even with --quiet.
     for w in &results.warnings {
         eprintln!("trialpanel: warning: {w}");
     }
     let dir = analysis.output_dir();
-    if !quiet {
-        eprintln!(
-            "[{:>6.1} s] writing to {}",
-            start.elapsed().as_secs_f64(),
-            dir.display()
-        );
-    }
+    reporter.step(&format!("writing to {}", dir.display()));
     let written = results.write(&dir)?;
     // What an earlier run in the folder left: said even with --quiet.
     if !written.replaced.is_empty() {
@@ -309,7 +293,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     let t = &results.trial;
-    println!(
+    writeln!(
+        std::io::stdout().lock(),
         "trialpanel: {} persons ({} treated, {} controls), {} outcomes over event weeks {}..={}; \
          wrote {} files to {} in {:.1} s (open {})",
         t.persons.treatment + t.persons.control,
@@ -320,12 +305,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         t.at_risk.last().map_or(0, |a| a.week),
         written.len(),
         dir.display(),
-        start.elapsed().as_secs_f64(),
+        reporter.seconds(),
         if results.config.report.formats.contains(&ReportFormat::Html) {
             "report.html"
         } else {
             "report.md"
         }
-    );
+    )?;
     Ok(())
 }

@@ -1,104 +1,94 @@
 //! `trialpanel plan`: the minimum detectable effect per event week of a
 //! planned trial ([`trialpanel::estimators`]), from the command line.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use trialpanel::analysis::Analysis;
 use trialpanel::estimators::{self as plan, PlanSpec};
 use trialpanel::{Table, Week};
 
-/// The parsed options of `trialpanel plan`.
+/// The options of `trialpanel plan`.
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("sd_source").required(true).args(["sd", "analysis"])))]
 pub struct PlanArgs {
+    /// Persons to randomise to treatment and control.
+    #[arg(long, value_name = "T,C", value_parser = persons)]
     persons: Option<(usize, usize)>,
+    /// Referrals spread evenly over these ISO weeks.
+    #[arg(long, value_name = "W1..W2", value_parser = weeks)]
     referrals: Option<(Week, Week)>,
+    /// The week of the data extract (the last week followed).
+    #[arg(long, value_name = "WEEK", value_parser = week)]
     extract: Option<Week>,
+    /// The outcome's standard deviation (for a share p: sqrt(p(1-p))).
+    #[arg(long, value_name = "X")]
     sd: Option<f64>,
+    /// Or estimate the sd from the register history of an analysis file's persons (with
+    /// --outcome); --persons, --referrals and --extract then default to that trial's.
+    #[arg(long, value_name = "FILE", requires = "outcome")]
     analysis: Option<PathBuf>,
+    /// The outcome (as named in the analysis file) whose history gives the sd.
+    #[arg(long, value_name = "NAME", requires = "analysis")]
     outcome: Option<String>,
+    /// Weeks before referral of that history.
+    #[arg(long, value_name = "WEEKS", default_value_t = 52, requires = "analysis",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_HISTORY)))]
     history: u32,
+    /// Event weeks of the table.
+    #[arg(long = "weeks", value_name = "A..B", default_value = "0..52", value_parser = event_weeks)]
     weeks: (i32, i32),
+    /// Confidence level.
+    #[arg(long, value_name = "X", default_value_t = 0.95)]
     level: f64,
+    /// Power, at least 0.5 and below 1.
+    #[arg(long, value_name = "X", default_value_t = 0.8)]
     power: f64,
+    /// Also write the table as CSV.
+    #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
 }
 
 /// Most history weeks for the sd: the register's usual reach.
 const MAX_HISTORY: u32 = 520;
 
-fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, String> {
-    v.parse()
-        .map_err(|_| format!("{name} needs a number, not `{v}`"))
-}
-
-fn week(name: &str, v: &str) -> Result<Week, String> {
-    Week::parse(v).map_err(|e| format!("{name}: {e}"))
-}
-
 /// `A..B` (also `A..=B`) split in two.
-fn pair<'a>(name: &str, v: &'a str) -> Result<(&'a str, &'a str), String> {
+fn pair(v: &str) -> Result<(&str, &str), String> {
     v.split_once("..=")
         .or_else(|| v.split_once(".."))
-        .ok_or_else(|| format!("{name} needs a range `A..B`, not `{v}`"))
+        .ok_or_else(|| format!("needs a range `A..B`, not `{v}`"))
 }
 
-pub fn parse(mut args: impl Iterator<Item = String>) -> Result<PlanArgs, String> {
-    let mut a = PlanArgs {
-        persons: None,
-        referrals: None,
-        extract: None,
-        sd: None,
-        analysis: None,
-        outcome: None,
-        history: 52,
-        weeks: (0, 52),
-        level: 0.95,
-        power: 0.8,
-        csv: None,
+fn persons(v: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("needs `T,C` (persons in treatment and control), not `{v}`");
+    let (t, c) = v.split_once(',').ok_or_else(bad)?;
+    Ok((
+        t.trim().parse().map_err(|_| bad())?,
+        c.trim().parse().map_err(|_| bad())?,
+    ))
+}
+
+fn week(v: &str) -> Result<Week, String> {
+    Week::parse(v).map_err(|e| e.to_string())
+}
+
+fn weeks(v: &str) -> Result<(Week, Week), String> {
+    let (f, l) = pair(v)?;
+    Ok((week(f)?, week(l)?))
+}
+
+fn event_weeks(v: &str) -> Result<(i32, i32), String> {
+    let (f, l) = pair(v)?;
+    let number = |x: &str| {
+        x.trim()
+            .parse::<i32>()
+            .map_err(|_| format!("needs whole event weeks `A..B`, not `{v}`"))
     };
-    while let Some(arg) = args.next() {
-        let v = args.next().ok_or_else(|| format!("{arg} needs a value"))?;
-        match arg.as_str() {
-            "--persons" => {
-                let (t, c) = v
-                    .split_once(',')
-                    .ok_or_else(|| format!("--persons needs `T,C`, not `{v}`"))?;
-                a.persons = Some((
-                    number("--persons", t.trim())?,
-                    number("--persons", c.trim())?,
-                ));
-            }
-            "--referrals" => {
-                let (f, l) = pair("--referrals", &v)?;
-                a.referrals = Some((week("--referrals", f)?, week("--referrals", l)?));
-            }
-            "--extract" => a.extract = Some(week("--extract", &v)?),
-            "--sd" => a.sd = Some(number("--sd", &v)?),
-            "--analysis" => a.analysis = Some(PathBuf::from(v)),
-            "--outcome" => a.outcome = Some(v),
-            "--history" => {
-                a.history = number("--history", &v)?;
-                if !(1..=MAX_HISTORY).contains(&a.history) {
-                    return Err(format!("--history needs 1 to {MAX_HISTORY} weeks, not {v}"));
-                }
-            }
-            "--weeks" => {
-                let (f, l) = pair("--weeks", &v)?;
-                a.weeks = (number("--weeks", f)?, number("--weeks", l)?);
-            }
-            "--level" => a.level = number("--level", &v)?,
-            "--power" => a.power = number("--power", &v)?,
-            "--csv" => a.csv = Some(PathBuf::from(v)),
-            other => return Err(format!("unknown plan option `{other}`")),
-        }
-    }
-    match (&a.sd, &a.analysis, &a.outcome) {
-        (Some(_), None, None) | (None, Some(_), Some(_)) => Ok(a),
-        (Some(_), Some(_), _) => Err("give --sd or --analysis with --outcome, not both".into()),
-        _ => Err("give the outcome's --sd, or --analysis and --outcome to estimate it".into()),
-    }
+    Ok((number(f)?, number(l)?))
 }
 
 pub fn run(a: PlanArgs) -> Result<(), Box<dyn std::error::Error>> {
+    let mut out = std::io::stdout().lock();
     let (persons, referrals, mut extract, mut sd) = (a.persons, a.referrals, a.extract, a.sd);
     let mut source = String::from("given");
     let mut own: Option<PlanSpec> = None;
@@ -146,7 +136,8 @@ pub fn run(a: PlanArgs) -> Result<(), Box<dyn std::error::Error>> {
         spec.referrals.first().map(|r| r.0),
         spec.referrals.last().map(|r| r.0),
     );
-    println!(
+    writeln!(
+        out,
         "Minimum detectable effect at {:.0}% power, {:.0}% level: {t:.0} + {c:.0} persons \
          referred {} to {}{}, extract {}, sd {sd:.4} ({source}).",
         100.0 * spec.power,
@@ -159,15 +150,17 @@ pub fn run(a: PlanArgs) -> Result<(), Box<dyn std::error::Error>> {
             " evenly"
         },
         spec.extract
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "{:>5} {:>10} {:>10} {:>10} {:>8} {:>10}",
         "week", "n_treat", "n_control", "se", "df", "mde"
-    );
+    )?;
     let show =
         |x: Option<f64>, digits: usize| x.map_or("–".to_string(), |x| format!("{x:.digits$}"));
     for r in &mde.rows {
-        println!(
+        writeln!(
+            out,
             "{:>5} {:>10.1} {:>10.1} {:>10} {:>8} {:>10}",
             r.week,
             r.n_treat,
@@ -175,7 +168,7 @@ pub fn run(a: PlanArgs) -> Result<(), Box<dyn std::error::Error>> {
             show(r.se, 5),
             show(r.df, 1),
             show(r.mde, 5)
-        );
+        )?;
     }
     if let Some(path) = &a.csv {
         mde.write_csv(path)?;

@@ -105,18 +105,36 @@ fn trialpanel_help_check_and_errors() {
     let help = trialpanel(&["--help"]);
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
+    for option in ["run", "check", "plan", "--version", "Exit status"] {
+        assert!(text.contains(option), "--help lacks {option}");
+    }
+    let run_help = trialpanel(&["run", "--help"]);
+    assert!(run_help.status.success());
+    let text = String::from_utf8_lossy(&run_help.stdout);
     for option in [
-        "run",
-        "check",
         "--output",
         "--threads",
         "--quiet",
-        "--version",
         "--format",
         "report.md",
         "report.html",
+        "trialpanel-manifest.txt",
     ] {
-        assert!(text.contains(option), "--help lacks {option}");
+        assert!(text.contains(option), "run --help lacks {option}");
+    }
+    // `plan --help` is help, not a missing value; bare `trialpanel` lists
+    // every command.
+    let plan_help = trialpanel(&["plan", "--help"]);
+    assert_eq!(plan_help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&plan_help.stdout).contains("--referrals"));
+    let bare = trialpanel(&[]);
+    assert_eq!(bare.status.code(), Some(2));
+    let listed = String::from_utf8_lossy(&bare.stderr);
+    for command in ["run", "check", "plan"] {
+        assert!(
+            listed.contains(&format!("  {command} ")),
+            "bare lacks {command}: {listed}"
+        );
     }
     // `--format md` writes report.md and no report.html.
     let dir = out_dir("md-only");
@@ -133,10 +151,7 @@ fn trialpanel_help_check_and_errors() {
     assert!(dir.join("report.md").exists() && !dir.join("report.html").exists());
     let usage = trialpanel(&["run", "a.toml", "--format", "pdf"]);
     assert_eq!(usage.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&usage.stderr)
-            .contains("--format takes `md`, `html` or `md,html`, not `pdf`")
-    );
+    assert!(String::from_utf8_lossy(&usage.stderr).contains("`pdf` is neither `md` nor `html`"));
 
     let check = trialpanel(&["check", sample_file().to_str().unwrap()]);
     assert!(check.status.success());
@@ -167,7 +182,7 @@ fn trialpanel_help_check_and_errors() {
     let usage = trialpanel(&["run", "a.toml", "--threads", "20000"]);
     assert_eq!(usage.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&usage.stderr).contains("from 1 to 256, not `20000`"),
+        String::from_utf8_lossy(&usage.stderr).contains("20000 is not in 1..=256"),
         "{}",
         String::from_utf8_lossy(&usage.stderr)
     );
@@ -325,7 +340,36 @@ fn trialpanel_plan_prints_and_writes_the_table() {
     // A wrong command line exits with 2 and says why.
     let out = plan(&["--persons", "1500"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--persons needs `T,C`"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs `T,C`"));
+    let out = plan(&["--persons", "1500,1500"]);
+    assert_eq!(out.status.code(), Some(2), "neither --sd nor --analysis");
+    // Output into a closed pipe ends quietly: no panic, status 0.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trialpanel"))
+        .args([
+            "plan",
+            "--persons",
+            "1500,1500",
+            "--referrals",
+            "2016-W01..2016-W26",
+            "--extract",
+            "2017-W02",
+            "--sd",
+            "0.45",
+            "--weeks",
+            "0..2000",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(0));
+    assert!(
+        !String::from_utf8_lossy(&done.stderr).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
 }
 
 /// `trialpanel plan ARGS`.
@@ -409,4 +453,67 @@ fn observed_weeks_without_register_rows_are_flagged() {
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[0].starts_with("follow-up ended early for 18 treatment and 18 control"));
     assert!(warnings[1].ends_with("they count for no process indicator"));
+}
+
+/// `check` reads every input but the register's rows: a misspelt register
+/// column, a missing event log, a category or event type the data lack
+/// fail there, as `run` would, before any register row is read.
+#[test]
+fn check_finds_what_run_would_refuse_without_reading_the_register() {
+    let sample = std::fs::read_to_string(sample_file()).unwrap();
+    let dir = out_dir("check-inputs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let samples = sample_file().parent().unwrap().to_path_buf();
+    let absolute = |text: &str| {
+        let mut t = text.to_string();
+        for f in [
+            "persons.csv",
+            "codes.csv",
+            "register_long.parquet",
+            "events.csv",
+            "survey.csv",
+            "invited.csv",
+        ] {
+            t = t.replace(
+                &format!("\"{f}\""),
+                &format!("\"{}\"", samples.join(f).display()),
+            );
+        }
+        t
+    };
+    let cases = [
+        (
+            "hours_column",
+            sample.replace("[inputs]", "[long]\nhours = \"hour\"\n\n[inputs]"),
+            "hour",
+        ),
+        (
+            "missing_events",
+            sample.replace("\"events.csv\"", "\"no_such_events.csv\""),
+            "no_such_events.csv",
+        ),
+        (
+            "event_type",
+            sample.replacen("event = \"talk\"", "event = \"Talk\"", 1),
+            "event type `Talk` does not occur",
+        ),
+    ];
+    for (tag, text, want) in cases {
+        let file = dir.join(format!("{tag}.toml"));
+        std::fs::write(&file, absolute(&text)).unwrap();
+        let out = trialpanel(&["check", "-q", file.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{tag}: {stderr}");
+        assert!(stderr.contains(want), "{tag}: {stderr}");
+    }
+    let ok = trialpanel(&["check", "-q", sample_file().to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        stdout.contains("persons: 1502 treated, 1498 controls, 15 sites"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("register: columns person_id, week, code, hours"),
+        "{stdout}"
+    );
 }

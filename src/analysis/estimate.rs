@@ -19,9 +19,10 @@ use crate::excerpt::list;
 use crate::inputs::Persons;
 use crate::panel::LoadReport;
 use crate::panel::Panel;
+use crate::progress::DrawReport;
 use crate::results::{
-    EventLogSummary, HoursResults, OutcomeResults, Results, SignificantFrom, SpellResults,
-    TrialSummary,
+    EventLogSummary, HoursResults, OutcomeResults, Results, Significant, SignificantFrom,
+    SpellResults, TrialSummary,
 };
 
 /// An outcome's effects before they become its [`OutcomeResults`].
@@ -63,7 +64,7 @@ pub(super) struct Read {
 /// Every result of a run but its settings and warnings.
 pub(super) struct Estimated {
     pub(super) snapshot: Vec<i32>,
-    pub(super) through: i32,
+    pub(super) detail_week: i32,
     pub(super) trial: TrialSummary,
     pub(super) outcomes: Vec<OutcomeResults>,
     pub(super) families: Vec<FamilyTest>,
@@ -97,12 +98,12 @@ pub(super) fn estimate(
     let level = design.level;
     let last = *tally.weeks.end();
     let snapshot = snapshot(c, last);
-    let through = c
+    let detail_week = c
         .weeks
         .significant_through
         .or(snapshot.last().copied())
         .unwrap_or(last);
-    let (outcomes, families) = outcomes(c, tally.sums, effects, through)?;
+    let (outcomes, families) = outcomes(c, tally.sums, effects)?;
     let spell = match (spell_outcome(c), tally.spell) {
         (Some(spec), Some(clock)) => {
             progress("Kaplan–Meier time to a completed spell");
@@ -157,7 +158,7 @@ pub(super) fn estimate(
         .collect::<Result<Vec<_>>>()?;
     Ok(Estimated {
         snapshot,
-        through,
+        detail_week,
         trial,
         outcomes,
         families,
@@ -200,7 +201,7 @@ impl Estimated {
             version: env!("CARGO_PKG_VERSION"),
             config: c.clone(),
             snapshot: self.snapshot,
-            significant_through: self.through,
+            detail_week: self.detail_week,
             trial: self.trial,
             outcomes: self.outcomes,
             families: self.families,
@@ -227,21 +228,32 @@ pub(super) fn of_values(
     spec: &OutcomeConfig,
     weeks: RangeInclusive<i32>,
     adjustment: Option<&Adjustment>,
+    progress: &mut impl FnMut(&str),
+    draws: Option<DrawReport<'_>>,
 ) -> Result<Effects> {
     let design = c.design.design();
     let values = spec.outcome().evaluate(panel, weeks)?;
     let mut weekly = estimators::weekly_effects(&values, &design)?;
+    let name = spec.display_name();
     if spec.band {
-        let band = estimators::simultaneous_band(&values, &weekly, &c.band)?;
+        progress(&format!(
+            "simultaneous band of `{name}` ({} draws)",
+            c.band.draws()
+        ));
+        let band = estimators::band(&values, &weekly, &c.band, draws)?;
         weekly = weekly.with_band(band);
     }
     let adjusted = adjustment
         .map(|a| estimators::lin_effects(&values, &design, a))
         .transpose()?;
-    let name = spec.display_name();
     let mut family_parts = Vec::new();
     for (f, family) in c.families.iter().enumerate() {
         if let Some(at) = family.outcomes.iter().position(|o| *o == name) {
+            progress(&format!(
+                "re-drawing `{name}` for family `{}` ({} re-draws)",
+                family.name,
+                c.randomisation.draws()
+            ));
             let part = FamilyPart::of(
                 &family.name,
                 &values,
@@ -249,14 +261,25 @@ pub(super) fn of_values(
                 &family.weeks,
                 &design,
                 &c.randomisation,
+                draws,
             )?;
             family_parts.push((f, at, part));
         }
     }
-    let randomisation = spec
-        .randomisation
-        .then(|| estimators::randomisation_test(&values, &design, &c.randomisation))
-        .transpose()?;
+    let randomisation = if spec.randomisation {
+        progress(&format!(
+            "randomisation test of `{name}` ({} re-draws)",
+            c.randomisation.draws()
+        ));
+        Some(estimators::randomisation(
+            &values,
+            &design,
+            &c.randomisation,
+            draws,
+        )?)
+    } else {
+        None
+    };
     let sites = spec
         .sites
         .then(|| estimators::site_effects(&values, &design, c.report.min_cell))
@@ -371,12 +394,11 @@ pub(super) fn adjustment(
 
 /// Every outcome's results, in the order of the analysis file, from its
 /// person-level `effects` (`None`: from the tally's weekly sums), with the
-/// families' tests; "significant from week k" looks through `through`.
+/// families' tests.
 fn outcomes(
     c: &AnalysisConfig,
     tally_sums: Option<crate::outcome::WeeklySums>,
     mut effects: Vec<Option<Effects>>,
-    through: i32,
 ) -> Result<(Vec<OutcomeResults>, Vec<FamilyTest>)> {
     let design = c.design.design();
     let mut from_sums = match tally_sums {
@@ -398,7 +420,7 @@ fn outcomes(
         for (f, at, part) in std::mem::take(&mut estimated.family_parts) {
             family_parts[f].push((at, part));
         }
-        outcomes.push(outcome_results(spec, estimated, through));
+        outcomes.push(outcome_results(c, spec, estimated));
     }
     let families = families(c, family_parts, &mut outcomes)?;
     Ok((outcomes, families))
@@ -435,8 +457,10 @@ fn families(
     Ok(tests)
 }
 
-/// The results of one outcome from its effects.
-fn outcome_results(spec: &OutcomeConfig, estimated: Effects, through: i32) -> OutcomeResults {
+/// The results of one outcome from its effects: where it is significant
+/// at α = 1 − level, and from which week through `[weeks]
+/// significant_through` when set.
+fn outcome_results(c: &AnalysisConfig, spec: &OutcomeConfig, estimated: Effects) -> OutcomeResults {
     let Effects {
         weekly,
         adjusted,
@@ -445,17 +469,22 @@ fn outcome_results(spec: &OutcomeConfig, estimated: Effects, through: i32) -> Ou
         subgroups,
         ..
     } = estimated;
-    let from = |by| weekly.significant_from(by, through);
-    let significant_from = SignificantFrom {
-        through,
-        pointwise: from(Significance::Pointwise(0.05)),
-        holm: from(Significance::Holm(0.05)),
-        benjamini_hochberg: from(Significance::BenjaminiHochberg(0.05)),
-        band: weekly.band.as_ref().and(from(Significance::Band)),
+    let alpha = 1.0 - c.design.level.get();
+    let weeks = |by| weekly.significant_weeks(by);
+    let significant = Significant {
+        alpha,
+        pointwise: weeks(Significance::Pointwise(alpha)),
+        holm: weeks(Significance::Holm(alpha)),
+        benjamini_hochberg: weeks(Significance::BenjaminiHochberg(alpha)),
+        band: weekly.band.as_ref().map(|_| weeks(Significance::Band)),
+        from: c.weeks.significant_through.map(|through| SignificantFrom {
+            through,
+            from: weekly.significant_from(Significance::Pointwise(alpha), through),
+        }),
     };
     OutcomeResults {
         unit: spec.unit(),
-        significant_from,
+        significant,
         randomisation,
         sites,
         subgroups,

@@ -27,15 +27,16 @@
 //! let employed = results.outcome("employed").unwrap();
 //! let week35 = employed.effects.week(35).unwrap();
 //! println!(
-//!     "employed at week 35: {:.3} (95% CI {:.3} to {:.3}), significant from week {:?}",
+//!     "employed at week 35: {:.3} (95% CI {:.3} to {:.3}), first significant in week {:?}",
 //!     week35.estimate.effect.unwrap(),
 //!     week35.estimate.ci_low.unwrap(),
 //!     week35.estimate.ci_high.unwrap(),
-//!     employed.significant_from.pointwise,
+//!     employed.significant.pointwise.first(),
 //! );
 //! # Ok::<(), trialpanel::Error>(())
 //! ```
 
+mod check;
 mod estimate;
 mod plan;
 mod tally;
@@ -49,16 +50,18 @@ pub use crate::config::{
 };
 pub use crate::report::Output;
 pub use crate::results::{
-    ArmCounts, BlockCount, FollowUp, HoursResults, OutcomeResults, Results, SignificantFrom,
-    SpellResults, TrialSummary,
+    ArmCounts, BlockCount, FollowUp, HoursResults, OutcomeResults, Results, Significant,
+    SignificantFrom, SpellResults, TrialSummary,
 };
+pub use check::InputCheck;
 pub use plan::{Plan, Reading, Route};
 
 use self::tally::Tally;
 use crate::error::{Error, Result};
 use crate::estimators::BalanceSpec;
-use crate::inputs::{CodeTable, EventLog, LoadProgress, Persons, Survey};
+use crate::inputs::{CodeTable, EventLog, Persons, Survey};
 use crate::panel::{Panel, PanelBuilder, default_memory_budget, panel_order, wide_span};
+use crate::progress::{DrawProgress, DrawReport, LoadProgress, Progress};
 
 /// An analysis ready to run: settings and the directory they are relative to.
 #[derive(Clone, Debug, PartialEq)]
@@ -152,8 +155,13 @@ impl Analysis {
 
     /// Run the analysis, calling `progress` with a short message (such as
     /// `reading and aligning the register`) as each long step starts, and
-    /// `load_progress` with the rows and bytes read while the register is
-    /// read (see [`PanelBuilder::progress`](crate::PanelBuilder::progress)).
+    /// `detail` at most every quarter second within the long steps: the
+    /// rows and bytes read while the register is read
+    /// ([`Progress::Load`](crate::progress::Progress), see
+    /// [`PanelBuilder::progress`](crate::PanelBuilder::progress)) and the
+    /// draws done of a simultaneous band or a randomisation test
+    /// ([`Progress::Draws`](crate::progress::Progress), with the time left
+    /// at the pace so far).
     ///
     /// **In parts.** When the panel would take more than the memory budget
     /// (`[inputs] memory_budget_gb`), the plan cuts the persons into
@@ -169,14 +177,28 @@ impl Analysis {
     pub fn run_with_progress(
         &self,
         mut progress: impl FnMut(&str),
-        load_progress: Option<&(dyn Fn(&LoadProgress) + Sync)>,
+        detail: Option<&(dyn Fn(&Progress) + Sync)>,
     ) -> Result<Results> {
+        let load = |p: &LoadProgress| {
+            if let Some(d) = detail {
+                d(&Progress::Load(*p));
+            }
+        };
+        let draws = |p: &DrawProgress| {
+            if let Some(d) = detail {
+                d(&Progress::Draws(*p));
+            }
+        };
+        let load_progress = detail.map(|_| &load as &(dyn Fn(&LoadProgress) + Sync));
+        let draw_progress = detail.map(|_| &draws as DrawReport<'_>);
         let plan = self.plan();
         let inputs = self.read_inputs(&mut progress)?;
         progress("reading and aligning the register");
         let reading = self.reading(&plan, &inputs)?;
         let read = match reading {
-            Reading::Whole => self.read_whole(&plan, &inputs, &mut progress, load_progress)?,
+            Reading::Whole => {
+                self.read_whole(&plan, &inputs, &mut progress, load_progress, draw_progress)?
+            }
             Reading::Parts { size, parts, .. } => {
                 self.read_parts(&plan, &inputs, size, parts, &mut progress, load_progress)?
             }
@@ -262,6 +284,7 @@ impl Analysis {
         inputs: &Inputs,
         progress: &mut impl FnMut(&str),
         load_progress: Option<&(dyn Fn(&LoadProgress) + Sync)>,
+        draw_progress: Option<DrawReport<'_>>,
     ) -> Result<estimate::Read> {
         let c = &self.config;
         let builder = self.builder(inputs, load_progress);
@@ -300,6 +323,8 @@ impl Analysis {
                     spec,
                     weeks,
                     adjustment.as_ref(),
+                    progress,
+                    draw_progress,
                 )?)
             });
         }

@@ -309,6 +309,16 @@ impl AnalysisConfig {
                 ),
             ));
         }
+        let currency = &self.report.currency;
+        if let Some(problem) = crate::table::name_problem(currency) {
+            return Err(bad("report.currency".into(), problem));
+        }
+        if currency.chars().count() > 12 {
+            return Err(bad(
+                "report.currency".into(),
+                format!("must be a short unit such as `DKK` or `kr.`, not `{currency}`"),
+            ));
+        }
         if self
             .title
             .chars()

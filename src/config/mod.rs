@@ -364,6 +364,9 @@ pub struct ReportConfig {
     /// The data are synthetic: the report says so at the top. Default
     /// `false`.
     pub synthetic: bool,
+    /// The currency of the code table's `cost_per_week` and `[cost]
+    /// programme`, written after every amount of the report. Default `DKK`.
+    pub currency: String,
 }
 
 /// A form of the report.
@@ -400,6 +403,7 @@ impl Default for ReportConfig {
             figures: true,
             formats: vec![ReportFormat::Md, ReportFormat::Html],
             synthetic: false,
+            currency: "DKK".into(),
         }
     }
 }

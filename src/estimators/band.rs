@@ -14,6 +14,7 @@ use super::weekly::{Band, WeeklyEffects};
 use crate::error::Result;
 use crate::inputs::Arm;
 use crate::outcome::OutcomeValues;
+use crate::progress::{DrawReport, Draws};
 use crate::rng::Rng;
 use crate::stats::{self, Level, Moments};
 
@@ -84,6 +85,16 @@ pub fn simultaneous_band(
     effects: &WeeklyEffects,
     options: &BandSpec,
 ) -> Result<Band> {
+    band(values, effects, options, None)
+}
+
+/// [`simultaneous_band`], telling `report` how many of the draws are done.
+pub(crate) fn band(
+    values: &OutcomeValues<'_>,
+    effects: &WeeklyEffects,
+    options: &BandSpec,
+    report: Option<DrawReport<'_>>,
+) -> Result<Band> {
     let design = effects.design;
     let weeks: Vec<i32> = effects
         .rows
@@ -103,7 +114,8 @@ pub fn simultaneous_band(
     }
     let correlation = correlation(&weekly_covariance(values, &design, &band.weeks));
     let (lower, _) = stats::cholesky(&correlation, 1e-12);
-    band.critical_value = Some(max_abs_quantile(&lower, design.level, options));
+    let draws = Draws::new(options.draws as u64, report);
+    band.critical_value = Some(max_abs_quantile(&lower, design.level, options, &draws));
     Ok(band)
 }
 
@@ -213,7 +225,7 @@ fn correlation(cov: &Array2<f64>) -> Array2<f64> {
 
 /// The `level` quantile (type 1: the ⌈level·R⌉-th smallest) of max_k |Z_k|
 /// over R draws of Z = L·e, e standard normal.
-fn max_abs_quantile(lower: &Array2<f64>, level: Level, options: &BandSpec) -> f64 {
+fn max_abs_quantile(lower: &Array2<f64>, level: Level, options: &BandSpec, done: &Draws) -> f64 {
     let dim = lower.nrows();
     let batches = options.draws.div_ceil(DRAW_BATCH);
     let mut maxima: Vec<f64> = (0..batches)
@@ -222,7 +234,7 @@ fn max_abs_quantile(lower: &Array2<f64>, level: Level, options: &BandSpec) -> f6
             let mut rng = Rng::new(options.seed, b as u64);
             let count = DRAW_BATCH.min(options.draws - b * DRAW_BATCH);
             let mut e = vec![0.0; dim];
-            (0..count)
+            let maxima = (0..count)
                 .map(|_| {
                     normals(&mut rng, &mut e);
                     (0..dim)
@@ -232,7 +244,9 @@ fn max_abs_quantile(lower: &Array2<f64>, level: Level, options: &BandSpec) -> f6
                         })
                         .fold(0.0, f64::max)
                 })
-                .collect::<Vec<f64>>()
+                .collect::<Vec<f64>>();
+            done.add(count as u64);
+            maxima
         })
         .collect();
     maxima.sort_by(f64::total_cmp);
@@ -260,7 +274,12 @@ mod tests {
 
     fn quantile(r: Array2<f64>) -> f64 {
         let options = BandSpec::new(200_000, 11).unwrap();
-        max_abs_quantile(&stats::cholesky(&r, 1e-12).0, Level::default(), &options)
+        max_abs_quantile(
+            &stats::cholesky(&r, 1e-12).0,
+            Level::default(),
+            &options,
+            &Draws::new(0, None),
+        )
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub const MAX_PROGRAMME_COST: f64 = 1e12;
 impl CostSpec {
     /// [`Error::InvalidSetting`] unless `through` is from 0 to
     /// [`MAX_RULE_WEEKS`](crate::estimators::MAX_RULE_WEEKS) and
-    /// `programme` from 0 to [`MAX_PROGRAMME_COST`].
+    /// `programme` from 0 to 10¹² (`MAX_PROGRAMME_COST`).
     pub fn check(&self) -> Result<()> {
         let max = crate::estimators::MAX_RULE_WEEKS;
         let reason = if !(0..=max).contains(&self.through) {
@@ -211,6 +211,7 @@ impl PersonCosts {
                 };
                 CostPer {
                     outcome: name.clone(),
+                    quadrant: Quadrant::of(dc.effect, dy.effect),
                     cost: dc,
                     effect: dy,
                     covariance: cov,
@@ -328,6 +329,76 @@ pub struct CostPer {
     pub ratio: Option<f64>,
     /// Its Fieller interval.
     pub interval: Option<Fieller>,
+    /// What the ratio means: the quadrant of (Δc, Δy); `None` when either
+    /// is undefined or Δy = 0.
+    pub quadrant: Option<Quadrant>,
+}
+
+/// The quadrant of the point estimates (Δc, Δy) of a priced outcome, which
+/// says what the ratio Δc/Δy means. A ratio is never read without it: a
+/// negative one is a saving per extra unit when the programme achieves more
+/// (dominant) and an extra cost per unit lost when it achieves less
+/// (dominated).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quadrant {
+    /// Δc > 0 and Δy > 0: the ratio is the price of one more unit.
+    MoreForMore,
+    /// Δc ≤ 0 and Δy > 0: it costs no more and achieves more; −ratio is
+    /// the saving per extra unit.
+    Dominant,
+    /// Δc ≥ 0 and Δy < 0: it costs no less and achieves less; −ratio is
+    /// the extra cost per unit lost.
+    Dominated,
+    /// Δc < 0 and Δy < 0: the ratio is the saving per unit lost.
+    LessForLess,
+}
+
+impl Quadrant {
+    /// The quadrant of (Δc, Δy); `None` when either is undefined or Δy = 0.
+    pub fn of(cost: Option<f64>, effect: Option<f64>) -> Option<Quadrant> {
+        let (c, y) = (cost?, effect?);
+        if y == 0.0 || !c.is_finite() || !y.is_finite() {
+            return None;
+        }
+        Some(match (y > 0.0, c > 0.0, c < 0.0) {
+            (true, true, _) => Quadrant::MoreForMore,
+            (true, false, _) => Quadrant::Dominant,
+            (false, _, false) => Quadrant::Dominated,
+            (false, _, true) => Quadrant::LessForLess,
+        })
+    }
+
+    /// `more_for_more`, `dominant`, `dominated`, `less_for_less` (cost.csv).
+    pub fn name(self) -> &'static str {
+        match self {
+            Quadrant::MoreForMore => "more_for_more",
+            Quadrant::Dominant => "dominant",
+            Quadrant::Dominated => "dominated",
+            Quadrant::LessForLess => "less_for_less",
+        }
+    }
+
+    /// What the programme does, in words: "costs more and achieves more".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Quadrant::MoreForMore => "costs more and achieves more",
+            Quadrant::Dominant => "dominant: costs no more and achieves more",
+            Quadrant::Dominated => "dominated: costs no less and achieves less",
+            Quadrant::LessForLess => "costs less and achieves less",
+        }
+    }
+
+    /// What |Δc/Δy| is per unit of the outcome: "per extra unit",
+    /// "saved per extra unit", "extra per unit lost", "saved per unit lost".
+    pub fn per_unit(self) -> &'static str {
+        match self {
+            Quadrant::MoreForMore => "per extra unit",
+            Quadrant::Dominant => "saved per extra unit",
+            Quadrant::Dominated => "extra per unit lost",
+            Quadrant::LessForLess => "saved per unit lost",
+        }
+    }
 }
 
 /// Costs per arm, the incremental cost and the cost per extra unit.
@@ -347,11 +418,12 @@ pub struct CostEffects {
 
 impl Table for CostEffects {
     /// `cost.csv`: `measure, outcome, n_treat, n_control, mean_treat,
-    /// mean_control, estimate, se, df, ci_low, ci_high, interval`. Rows:
-    /// `cost` (Δc over everyone followed through K), then per outcome
-    /// `cost`, `effect` (Δy) and `cost_per_unit` (Δc/Δy; `interval`
-    /// `bounded`, `outside` for (−∞, ci_low] ∪ [ci_high, ∞), or
-    /// `unbounded` with the limits blank).
+    /// mean_control, estimate, se, df, ci_low, ci_high, interval,
+    /// quadrant`. Rows: `cost` (Δc over everyone followed through K), then
+    /// per outcome `cost`, `effect` (Δy) and `cost_per_unit` (Δc/Δy;
+    /// `interval` `bounded`, `outside` for (−∞, ci_low] ∪ [ci_high, ∞), or
+    /// `unbounded` with the limits blank; `quadrant` what the ratio means:
+    /// `more_for_more`, `dominant`, `dominated` or `less_for_less`).
     fn to_frame(&self) -> Result<DataFrame> {
         let mut rows: Vec<(&str, &str, &Estimate, Option<&CostPer>)> =
             vec![("cost", "", &self.cost, None)];
@@ -397,6 +469,11 @@ impl Table for CostEffects {
                 table::optional_strings(
                     "interval",
                     rows.iter().map(|r| limits(r).2.map(str::to_string)),
+                ),
+                table::optional_strings(
+                    "quadrant",
+                    rows.iter()
+                        .map(|r| r.3.and_then(|p| p.quadrant).map(|q| q.name().to_string())),
                 ),
             ],
         )

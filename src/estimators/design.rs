@@ -72,6 +72,13 @@ pub(super) struct Cells {
 }
 
 impl Cells {
+    /// The cluster of unit `u` (clustered: units are label × cluster).
+    pub(super) fn cluster_of(&self, u: usize, n_labels: usize) -> u32 {
+        (u % (self.of_unit.len() / n_labels.max(1)).max(1)) as u32
+    }
+}
+
+impl Cells {
     /// Cells for `design`, optionally split first by `labels` (one label per
     /// panel person, `n_labels` of them).
     pub(super) fn new(panel: &Panel, design: &Design, labels: Option<(&[u32], usize)>) -> Cells {

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::estimators::{Design, RandomisationSpec, WeeklyEffects, redraw, weekly_effects};
 use crate::outcome::OutcomeValues;
+use crate::progress::DrawReport;
 use crate::stats;
 
 /// One hypothesis of a family: an outcome at an event week.
@@ -100,7 +101,7 @@ pub fn family_test(
         .iter()
         .map(|(values, weeks)| {
             let effects = weekly_effects(values, design)?;
-            FamilyPart::of(name, values, &effects, weeks, design, options)
+            FamilyPart::of(name, values, &effects, weeks, design, options, None)
         })
         .collect::<Result<Vec<_>>>()?;
     combine(name, parts, options.seed())
@@ -126,6 +127,7 @@ impl FamilyPart {
         weeks: &[i32],
         design: &Design,
         options: &RandomisationSpec,
+        report: Option<DrawReport<'_>>,
     ) -> Result<FamilyPart> {
         if let Some(k) = weeks.iter().find(|k| values.week(**k).is_none()) {
             return Err(Error::InvalidSetting {
@@ -133,7 +135,7 @@ impl FamilyPart {
                 reason: format!("outcome `{}` has no event week {k}", values.name()),
             });
         }
-        let r = redraw(values, design, options, weeks)?;
+        let r = redraw(values, design, options, weeks, report)?;
         let members = weeks
             .iter()
             .enumerate()

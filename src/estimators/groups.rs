@@ -7,13 +7,15 @@ use polars::prelude::DataFrame;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::design::{Cells, Design, cell_arms, estimate};
+use super::design::{Cells, Design, estimate, unit_moments};
 use crate::error::{Error, Result};
+use crate::inputs::Arm;
 use crate::inputs::CovariateValues;
 use crate::outcome::OutcomeValues;
 use crate::panel::Panel;
-use crate::stats::{self, ChiSquare, Estimate};
+use crate::stats::{self, ChiSquare, ClusterCell, Estimate, Moments, WaldTest};
 use crate::table::{self, Table};
+use nalgebra::DMatrix;
 
 /// One row of a subgroup or site table.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -66,6 +68,13 @@ pub struct Heterogeneity {
     /// with Welch variances). Only for unblocked estimates of a trial
     /// without clusters (`None` otherwise).
     pub interaction: Option<Interaction>,
+    /// The test the report gives: the CR2 Wald test that the groups'
+    /// effects are equal, with the Hotelling T² small-sample approximation
+    /// (HTZ), as R clubSandwich's `Wald_test(test = "HTZ")` on the cell
+    /// means (methods §10). Unlike Q it stays valid with a few clusters
+    /// per group; it uses the groups whose effect has a defined, positive
+    /// se (`None` with fewer than two).
+    pub htz: Option<WaldTest>,
 }
 
 /// An F test of equal effects across groups.
@@ -83,10 +92,16 @@ pub struct Interaction {
 
 /// Per week the tests that the groups' effects are equal: Cochran's Q and,
 /// with `interaction`, its F form (see [`Heterogeneity`]).
-fn heterogeneity(rows: &[GroupEffect], weeks: &[i32], interaction: bool) -> Vec<Heterogeneity> {
+fn heterogeneity(
+    rows: &[GroupEffect],
+    weeks: &[i32],
+    htz: Vec<Option<WaldTest>>,
+    interaction: bool,
+) -> Vec<Heterogeneity> {
     weeks
         .iter()
-        .map(|&k| {
+        .zip(htz)
+        .map(|(&k, htz)| {
             let at: Vec<&GroupEffect> = rows.iter().filter(|r| r.week == k).collect();
             let est: Vec<(Option<f64>, Option<f64>)> = at
                 .iter()
@@ -118,6 +133,7 @@ fn heterogeneity(rows: &[GroupEffect], weeks: &[i32], interaction: bool) -> Vec<
                 sites: used.len(),
                 test,
                 interaction,
+                htz,
             }
         })
         .collect()
@@ -187,18 +203,26 @@ fn covariate_labels(panel: &Panel, name: &str) -> Result<Labels> {
     })
 }
 
-/// Per (group, week) estimates for labelled persons, in parallel over weeks
-/// (not yet suppressed).
-fn group_rows(values: &OutcomeValues<'_>, design: &Design, labels: &Labels) -> Vec<GroupEffect> {
+/// Per (group, week) estimates for labelled persons (not yet suppressed),
+/// and per week the HTZ test that the groups' effects are equal; in
+/// parallel over weeks.
+fn group_rows(
+    values: &OutcomeValues<'_>,
+    design: &Design,
+    labels: &Labels,
+) -> (Vec<GroupEffect>, Vec<Option<WaldTest>>) {
     let panel = values.panel();
     let cells = Cells::new(panel, design, Some((&labels.of, labels.names.len())));
     let per_label = cells.n_cells / labels.names.len().max(1);
     let weeks: Vec<i32> = values.weeks().collect();
-    let by_week: Vec<Vec<GroupEffect>> = weeks
+    let by_week: Vec<(Vec<GroupEffect>, Option<WaldTest>)> = weeks
         .par_iter()
         .map(|&k| {
-            let m = cell_arms(panel, values.week(k).unwrap_or(&[]), k, &cells);
-            m.chunks(per_label.max(1))
+            let row = values.week(k).unwrap_or(&[]);
+            let units = unit_moments(panel, row, k, &cells.unit, cells.of_unit.len());
+            let m = cells.arms(&units, &cells.of_unit);
+            let rows: Vec<GroupEffect> = m
+                .chunks(per_label.max(1))
                 .zip(&labels.names)
                 .map(|(arms, name)| {
                     let (estimate, blocks) = estimate(arms, design, cells.clustered);
@@ -211,16 +235,100 @@ fn group_rows(values: &OutcomeValues<'_>, design: &Design, labels: &Labels) -> V
                         suppressed: false,
                     }
                 })
-                .collect()
+                .collect();
+            let tested: Vec<bool> = rows
+                .iter()
+                .map(|r| r.estimate.effect.is_some() && r.estimate.se.is_some_and(|s| s > 0.0))
+                .collect();
+            let htz = equal_effects(&units, &cells, &tested);
+            (rows, htz)
         })
         .collect();
+    let (by_week, htz): (Vec<Vec<GroupEffect>>, Vec<Option<WaldTest>>) =
+        by_week.into_iter().unzip();
     let mut rows: Vec<GroupEffect> = by_week.into_iter().flatten().collect();
     rows.sort_by(|a, b| {
         let ia = labels.names.iter().position(|n| *n == a.group);
         let ib = labels.names.iter().position(|n| *n == b.group);
         ia.cmp(&ib).then(a.week.cmp(&b.week))
     });
-    rows
+    (rows, htz)
+}
+
+/// The HTZ test at one week that the effects of the `tested` groups are
+/// equal ([`stats::htz_test`]), from the units' moments. The model's cells
+/// are (group, block, arm); a group's effect is the difference of its arms'
+/// means, or, blocked, Σ_b (N_b/N)·(ȳ₁_b − ȳ₀_b) over the blocks with at
+/// least two units in each arm, as its estimate. Units are clusters (each
+/// one cluster's persons in a cell) or, without clusters, a cell's persons,
+/// each their own cluster.
+fn equal_effects(units: &[Moments], cells: &Cells, tested: &[bool]) -> Option<WaldTest> {
+    let groups = tested.len();
+    let blocks = cells.n_cells / groups.max(1);
+    let p = 2 * cells.n_cells;
+    let model_cell = |u: usize| {
+        let (cell, arm) = cells.of_unit[u];
+        2 * cell as usize + arm as usize
+    };
+    let mut n = vec![0usize; p];
+    let mut sum = vec![0.0f64; p];
+    let mut units_in = vec![0usize; p];
+    for (u, m) in units.iter().enumerate().filter(|(_, m)| m.n > 0) {
+        let c = model_cell(u);
+        n[c] += m.n;
+        sum[c] += m.n as f64 * m.mean;
+        units_in[c] += 1;
+    }
+    let mean: Vec<f64> = (0..p)
+        .map(|c| if n[c] > 0 { sum[c] / n[c] as f64 } else { 0.0 })
+        .collect();
+    // Each tested group's effect as weights on the model's cells.
+    let effects: Vec<Vec<(usize, f64)>> = (0..groups)
+        .filter(|&g| tested[g])
+        .map(|g| {
+            let used: Vec<usize> = (g * blocks..(g + 1) * blocks)
+                .filter(|&b| {
+                    let enough = |c: usize| if cells.clustered { units_in[c] } else { n[c] };
+                    enough(2 * b) >= 2 && enough(2 * b + 1) >= 2
+                })
+                .collect();
+            let total: usize = used.iter().map(|&b| n[2 * b] + n[2 * b + 1]).sum();
+            used.iter()
+                .flat_map(|&b| {
+                    let w = (n[2 * b] + n[2 * b + 1]) as f64 / total as f64;
+                    [
+                        (2 * b + Arm::Treatment as usize, w),
+                        (2 * b + Arm::Control as usize, -w),
+                    ]
+                })
+                .collect()
+        })
+        .collect();
+    let q = effects.len().checked_sub(1).filter(|&q| q > 0)?;
+    let mut contrast = DMatrix::<f64>::zeros(q, p);
+    for (i, effect) in effects[..q].iter().enumerate() {
+        for &(c, w) in effect {
+            contrast[(i, c)] += w;
+        }
+        for &(c, w) in &effects[q] {
+            contrast[(i, c)] -= w;
+        }
+    }
+    let parts: Vec<ClusterCell> = units
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.n > 0)
+        .map(|(u, m)| {
+            let c = model_cell(u);
+            if cells.clustered {
+                let cluster = cells.cluster_of(u, groups);
+                ClusterCell::cluster(cluster, c, m.n, m.n as f64 * (m.mean - mean[c]))
+            } else {
+                ClusterCell::persons(u as u32, c, m.n, m.m2)
+            }
+        })
+        .collect();
+    stats::htz_test(&n, &mean, &parts, &contrast)
 }
 
 /// Flag rows where an arm has fewer than `min_n` persons and blank their
@@ -266,10 +374,10 @@ pub fn subgroup_effects(
 ) -> Result<GroupEffects> {
     check_min_n(min_n)?;
     let labels = covariate_labels(values.panel(), by)?;
-    let full = group_rows(values, design, &labels);
+    let (full, htz) = group_rows(values, design, &labels);
     let weeks: Vec<i32> = values.weeks().collect();
     let plain = !design.blocked && values.panel().persons().clusters().is_none();
-    let heterogeneity = heterogeneity(&full, &weeks, plain);
+    let heterogeneity = heterogeneity(&full, &weeks, htz, plain);
     Ok(GroupEffects {
         outcome: values.name().to_string(),
         by: by.to_string(),
@@ -305,8 +413,8 @@ pub fn site_effects(
     };
     let plain = design.blocked(false);
     let weeks: Vec<i32> = values.weeks().collect();
-    let full = group_rows(values, &plain, &labels);
-    let heterogeneity = heterogeneity(&full, &weeks, panel.persons().clusters().is_none());
+    let (full, htz) = group_rows(values, &plain, &labels);
+    let heterogeneity = heterogeneity(&full, &weeks, htz, panel.persons().clusters().is_none());
     Ok(GroupEffects {
         outcome: values.name().to_string(),
         by: "site".into(),

@@ -613,7 +613,12 @@ impl<'a> Model<'a> {
                         return missing(
                             estimate,
                             dropped,
-                            format!("a person has leverage 1 at week {k}"),
+                            format!(
+                                "at week {k} one person alone determines a coefficient (for \
+                                 example the only person of their arm with a covariate's level), \
+                                 so the HC2 standard error is undefined; merge rare levels or \
+                                 adjust for fewer covariates"
+                            ),
                         );
                     }
                     let e = row[p] - b.dot(&v);
@@ -638,7 +643,9 @@ impl<'a> Model<'a> {
                         return missing(
                             estimate,
                             dropped,
-                            "the Bell–McCaffrey df is undefined".into(),
+                            "one cluster alone determines a coefficient, so the Bell–McCaffrey degrees of \
+                             freedom are undefined; merge rare levels or adjust for fewer covariates"
+                                .into(),
                         );
                     }
                 }

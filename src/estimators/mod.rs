@@ -21,7 +21,7 @@ pub use balance::{
     Balance, BalanceRow, BalanceSpec, HistoryCovariate, JointTest, MAX_LEVELS, balance,
 };
 pub use band::{BandSpec, MAX_BAND_DRAWS, simultaneous_band, weekly_covariance};
-pub use cost::{CostEffects, CostPer, CostSpec, PersonCosts, Priced, person_costs};
+pub use cost::{CostEffects, CostPer, CostSpec, PersonCosts, Priced, Quadrant, person_costs};
 pub use descriptives::{
     DEFAULT_HOURS_BUCKETS, HoursAt, HoursDistribution, hours_among_working, hours_distribution,
 };
@@ -45,11 +45,12 @@ pub use sites::{
 };
 pub use spell::{IncidenceDifference, TimeToSpell, time_to_spell};
 pub use weekly::{
-    Band, Estimator, Significance, WeekEffect, WeeklyEffects, effects_frame, weekly_effects,
-    weekly_effects_from_sums, write_effects_csv,
+    Band, Estimator, Significance, SignificantWeeks, WeekEffect, WeeklyEffects, effects_frame,
+    weekly_effects, weekly_effects_from_sums, write_effects_csv,
 };
 
 pub(crate) use balance::{balance_of, history_values, person_covariates};
+pub(crate) use band::band;
 pub(crate) use families::{FamilyPart, combine};
-pub(crate) use randomisation::redraw;
+pub(crate) use randomisation::{randomisation, redraw};
 pub(crate) use spell::time_to_spell_of;

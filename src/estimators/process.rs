@@ -156,8 +156,22 @@ impl Indicator {
         match self {
             Indicator::Inactive(r) => format!(
                 "the longest run of inactive weeks in event weeks 0–{} is shorter than {} weeks, \
-                 among the persons followed through week {}",
-                r.weeks, r.shorter_than, r.weeks
+                 among the persons followed through week {}; a week is active when the register \
+                 has {}{} (the event log's talks and contacts do not count, so this is lower \
+                 than a count of any contact)",
+                r.weeks,
+                r.shorter_than,
+                r.weeks,
+                r.activity
+                    .activity
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                match r.activity.hours_threshold {
+                    Some(t) => format!(", or hours above {t}"),
+                    None => String::new(),
+                }
             ),
             Indicator::Within(r) => format!(
                 "a first `{}` event in event weeks 0–{} (within {} weeks of referral), among the \

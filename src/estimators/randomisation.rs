@@ -10,6 +10,7 @@ use super::design::{Cells, Design, check_draws, estimate, reason, unit_moments};
 use crate::error::Result;
 use crate::inputs::Arm;
 use crate::outcome::OutcomeValues;
+use crate::progress::{DrawReport, Draws};
 use crate::rng::Rng;
 use crate::stats::{self, Moments};
 use crate::table::{self, Table};
@@ -126,8 +127,18 @@ pub fn randomisation_test(
     design: &Design,
     options: &RandomisationSpec,
 ) -> Result<RandomisationTest> {
+    randomisation(values, design, options, None)
+}
+
+/// [`randomisation_test`], telling `report` how many re-draws are done.
+pub(crate) fn randomisation(
+    values: &OutcomeValues<'_>,
+    design: &Design,
+    options: &RandomisationSpec,
+    report: Option<DrawReport<'_>>,
+) -> Result<RandomisationTest> {
     let weeks: Vec<i32> = values.weeks().collect();
-    let r = redraw(values, design, options, &weeks)?;
+    let r = redraw(values, design, options, &weeks, report)?;
     let max_abs = |t: &[Option<f64>]| t.iter().flatten().map(|t| t.abs()).reduce(f64::max);
     let observed_max = max_abs(&r.observed);
     let p_values = (0..weeks.len())
@@ -289,6 +300,7 @@ pub(crate) fn redraw(
     design: &Design,
     options: &RandomisationSpec,
     weeks: &[i32],
+    report: Option<DrawReport<'_>>,
 ) -> Result<Redrawn> {
     let panel = values.panel();
     let cells = Cells::new(panel, design, None);
@@ -325,6 +337,7 @@ pub(crate) fn redraw(
         .collect();
     let assignments = Assignments::new(members, arms, options.draws);
     let n_draws = assignments.count(options.draws);
+    let done = Draws::new(n_draws as u64, report);
     let (observed, drawn) = if cells.clustered {
         // Whole clusters are re-drawn: their moments at each week stay, only
         // their arms change.
@@ -354,7 +367,9 @@ pub(crate) fn redraw(
                         of_unit[u].1 = a;
                     }
                 }
-                t_of(&of_unit)
+                let t = t_of(&of_unit);
+                done.add(1);
+                t
             })
             .collect();
         (t_of(&cells.of_unit), drawn)
@@ -382,7 +397,9 @@ pub(crate) fn redraw(
                         unit[p] = cells.unit[p] - cells.unit[p] % 2 + a as u32;
                     }
                 }
-                t_of(&unit)
+                let t = t_of(&unit);
+                done.add(1);
+                t
             })
             .collect();
         (t_of(&cells.unit), drawn)

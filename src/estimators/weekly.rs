@@ -130,7 +130,28 @@ pub struct WeeklyEffects {
     pub band: Option<Band>,
 }
 
-/// How "significant" is judged by [`WeeklyEffects::significant_from`].
+/// The weeks in which an effect is significant
+/// ([`WeeklyEffects::significant_weeks`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SignificantWeeks {
+    /// Runs of consecutive tested weeks that are significant, as (first,
+    /// last) event weeks, ascending.
+    pub runs: Vec<(i32, i32)>,
+    /// Weeks significant.
+    pub significant: usize,
+    /// Weeks with a defined test.
+    pub tested: usize,
+}
+
+impl SignificantWeeks {
+    /// The first significant week.
+    pub fn first(&self) -> Option<i32> {
+        self.runs.first().map(|r| r.0)
+    }
+}
+
+/// How "significant" is judged by [`WeeklyEffects::significant_from`] and
+/// [`WeeklyEffects::significant_weeks`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Significance {
     /// Unadjusted p-value below alpha.
@@ -141,6 +162,21 @@ pub enum Significance {
     BenjaminiHochberg(f64),
     /// The simultaneous band excludes 0.
     Band,
+}
+
+impl Significance {
+    /// Whether week `r` is significant; `None` without a defined test.
+    fn verdict(self, r: &WeekEffect) -> Option<bool> {
+        match self {
+            Significance::Pointwise(a) => r.estimate.p_value.map(|p| p < a),
+            Significance::Holm(a) => r.p_holm.map(|p| p < a),
+            Significance::BenjaminiHochberg(a) => r.p_bh.map(|p| p < a),
+            Significance::Band => match (r.band_low, r.band_high) {
+                (Some(lo), Some(hi)) => Some(lo > 0.0 || hi < 0.0),
+                _ => None,
+            },
+        }
+    }
 }
 
 impl WeeklyEffects {
@@ -156,26 +192,43 @@ impl WeeklyEffects {
     /// `through` is not significant. Late weeks rest on few (early-referred)
     /// persons, so `through` is usually the last week the report discusses.
     pub fn significant_from(&self, by: Significance, through: i32) -> Option<i32> {
-        let verdict = |r: &WeekEffect| -> Option<bool> {
-            match by {
-                Significance::Pointwise(a) => r.estimate.p_value.map(|p| p < a),
-                Significance::Holm(a) => r.p_holm.map(|p| p < a),
-                Significance::BenjaminiHochberg(a) => r.p_bh.map(|p| p < a),
-                Significance::Band => match (r.band_low, r.band_high) {
-                    (Some(lo), Some(hi)) => Some(lo > 0.0 || hi < 0.0),
-                    _ => None,
-                },
-            }
-        };
         let mut from = None;
         for r in self.rows.iter().rev().filter(|r| r.week <= through) {
-            match verdict(r) {
+            match by.verdict(r) {
                 Some(true) => from = Some(r.week),
                 Some(false) => break,
                 None => {}
             }
         }
         from
+    }
+
+    /// Where the effect is significant by `by`: the runs of consecutive
+    /// tested weeks that are significant (a week without a defined test
+    /// neither breaks nor extends a run), with the counts of significant
+    /// and tested weeks. Unlike [`WeeklyEffects::significant_from`] it
+    /// looks at every week, so an effect significant in weeks 6–41 is said
+    /// to be whatever happens in the last, thinly followed weeks.
+    pub fn significant_weeks(&self, by: Significance) -> SignificantWeeks {
+        let mut out = SignificantWeeks::default();
+        let mut open = false;
+        for r in &self.rows {
+            let Some(significant) = by.verdict(r) else {
+                continue;
+            };
+            out.tested += 1;
+            if !significant {
+                open = false;
+                continue;
+            }
+            out.significant += 1;
+            match out.runs.last_mut() {
+                Some(run) if open => run.1 = r.week,
+                _ => out.runs.push((r.week, r.week)),
+            }
+            open = true;
+        }
+        out
     }
 
     /// Attach a simultaneous band computed by [`simultaneous_band`](super::simultaneous_band) for these

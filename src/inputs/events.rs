@@ -14,7 +14,7 @@ use crate::inputs::Persons;
 use crate::inputs::reading::Mode;
 use crate::inputs::reading::Pace;
 use crate::inputs::source::{Batch, Source};
-use crate::weeks::{Week, WeekSource, refuse_strays};
+use crate::weeks::{Week, WeekSource, stray_setting};
 
 /// How to read an event log (`[events]` in the analysis file): its columns
 /// and, when its own first and last events would mislead, the weeks it
@@ -304,7 +304,7 @@ fn coverage(file: &Path, events: &[(u32, i32, u32)], spec: &EventSpec) -> Result
             file: file.to_path_buf(),
         });
     };
-    refuse_strays(
+    let stray = stray_setting(
         &weeks,
         &WeekSource {
             from: ("events.from", spec.from.is_some()),
@@ -314,7 +314,10 @@ fn coverage(file: &Path, events: &[(u32, i32, u32)], spec: &EventSpec) -> Result
             harm: "they would stretch the weeks the log covers and count every person as \
                    followed there without events",
         },
-    )?;
+    );
+    if let Some((name, reason)) = stray {
+        return Err(Error::InvalidSetting { name, reason });
+    }
     Ok((spec.from.unwrap_or(first), spec.until.unwrap_or(last)))
 }
 

@@ -15,12 +15,11 @@ mod register;
 pub(crate) mod source;
 mod survey;
 pub(crate) mod table;
-pub(crate) mod write;
 
+pub use crate::progress::LoadProgress;
 pub use codes::{Category, CodeTable};
 pub use events::{EventLog, EventSpec};
 pub use persons::{Arm, Covariate, CovariateValues, Groups, PersonSpec, Persons};
-pub use reading::LoadProgress;
 pub use register::{LongColumns, WideColumns};
 pub use survey::{Survey, SurveyJoin, SurveySpec};
 

@@ -3,26 +3,12 @@
 //! a register's header as a format reads it, and the contract of a file
 //! decoded a slice of rows at a time.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 use polars::prelude::DataFrame;
 
 use crate::error::Result;
-
-/// Rows and bytes read so far, for a progress line.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LoadProgress {
-    /// Data rows read.
-    pub rows: u64,
-    /// Bytes of the file read (CSV), or of the row groups decoded (Parquet).
-    pub bytes: u64,
-    /// Size of the file in bytes (0 for an in-memory frame).
-    pub total_bytes: u64,
-    /// Time since the read started.
-    pub elapsed: std::time::Duration,
-}
+use crate::progress::{LoadProgress, Throttle};
 
 /// Rows per batch of a read, unless set otherwise
 /// ([`PanelBuilder::batch_rows`](crate::PanelBuilder::batch_rows)).
@@ -84,8 +70,7 @@ pub(crate) struct Meter<'a> {
     rows: AtomicU64,
     bytes: AtomicU64,
     total: u64,
-    start: Instant,
-    last: Mutex<Instant>,
+    throttle: Throttle,
 }
 
 impl<'a> Meter<'a> {
@@ -95,27 +80,21 @@ impl<'a> Meter<'a> {
             rows: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             total,
-            start: Instant::now(),
-            last: Mutex::new(Instant::now()),
+            throttle: Throttle::new(),
         }
     }
 
     pub(crate) fn add(&self, rows: u64, bytes: u64) {
         let rows = self.rows.fetch_add(rows, Ordering::Relaxed) + rows;
         let bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        let Some(report) = self.pace.progress else {
-            return;
-        };
-        let Ok(mut last) = self.last.try_lock() else {
-            return;
-        };
-        if last.elapsed() >= Duration::from_millis(250) {
-            *last = Instant::now();
+        if let Some(report) = self.pace.progress
+            && let Some(elapsed) = self.throttle.due()
+        {
             report(&LoadProgress {
                 rows,
                 bytes,
                 total_bytes: self.total,
-                elapsed: self.start.elapsed(),
+                elapsed,
             });
         }
     }

@@ -11,8 +11,9 @@ use super::grid::{Grid, NOT_IN_PART, TILE_WEEKS, WHOLE_TILE_WEEKS, WeekColumn, t
 use super::{DEFAULT_HISTORY_WEEKS, Group, LoadReport, Panel};
 use crate::error::{Error, Result};
 use crate::inputs::Persons;
-use crate::inputs::reading::{DEFAULT_BATCH_ROWS, LoadProgress, Pace};
+use crate::inputs::reading::{DEFAULT_BATCH_ROWS, Pace};
 use crate::inputs::{Category, CodeTable};
+use crate::progress::LoadProgress;
 use crate::weeks::Week;
 
 /// Configures how a register is aligned into a [`Panel`].

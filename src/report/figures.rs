@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 use crate::estimators::SiteCorrelation;
 use crate::inputs::Arm;
 use crate::report::Overview;
+use crate::report::numbers::{fixed, pct_label};
 use crate::results::{HoursResults, OutcomeResults, Results, SpellResults};
 use crate::stats::{Level, Light, Thresholds};
 
@@ -98,7 +99,7 @@ pub fn lights(o: &Overview, bands: &Thresholds, level: Level) -> Result<String> 
 }
 
 fn draw_lights(o: &Overview, bands: &Thresholds, level: Level, svg: &mut String) -> DrawResult {
-    let (label_w, cell_w, cell_h, head_h) = (150i32, 130i32, 30i32, 84i32);
+    let (label_w, cell_w, cell_h, head_h) = (150i32, 104i32, 30i32, 84i32);
     let width = (label_w + cell_w * o.measures.len() as i32 + 20).max(480) as u32;
     let height = (head_h + cell_h * o.sites.len() as i32 + 56) as u32;
     let root = SVGBackend::with_string(svg, (width, height)).into_drawing_area();
@@ -113,17 +114,9 @@ fn draw_lights(o: &Overview, bands: &Thresholds, level: Level, svg: &mut String)
     ))?;
     for (j, m) in o.measures.iter().enumerate() {
         let x = label_w + cell_w * j as i32 + cell_w / 2;
-        // Long labels on two lines, split at the middle space or underscore.
-        let cut = m
-            .char_indices()
-            .filter(|(_, c)| *c == ' ' || *c == '_')
-            .map(|(i, _)| i)
-            .min_by_key(|&i| (i as i64 - m.len() as i64 / 2).abs())
-            .filter(|_| m.chars().count() > 16);
-        let lines: Vec<&str> = match cut {
-            Some(i) => vec![&m[..i], &m[i + 1..]],
-            None => vec![m.as_str()],
-        };
+        // Long labels on up to three lines, broken after an underscore or
+        // at a space.
+        let lines = wrap_label(m, 14);
         for (k, line) in lines.iter().rev().enumerate() {
             root.draw(&Text::new(
                 line.to_string(),
@@ -164,7 +157,7 @@ fn draw_lights(o: &Overview, bands: &Thresholds, level: Level, svg: &mut String)
             100.0 * bands.low,
             100.0 * bands.high,
             100.0 * bands.low,
-            crate::report::numbers::pct_label(level)
+            pct_label(level)
         ),
         (10, y),
         TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Center)),
@@ -188,14 +181,14 @@ fn draw_scatter(c: &SiteCorrelation, svg: &mut String) -> DrawResult {
     root.fill(&WHITE)?;
     let title = match &c.correlation {
         Some(r) => format!(
-            "{} sites: Pearson r = {:.2}{}, Spearman ρ = {}",
+            "{} sites: Pearson r = {}{}, Spearman ρ = {}",
             c.sites.len(),
-            r.pearson,
+            fixed(r.pearson, 2),
             match (r.ci_low, r.ci_high) {
-                (Some(l), Some(h)) => format!(" [{l:.2}, {h:.2}]"),
+                (Some(l), Some(h)) => format!(" [{}, {}]", fixed(l, 2), fixed(h, 2)),
                 _ => String::new(),
             },
-            r.spearman.map_or("–".into(), |s| format!("{s:.2}"))
+            r.spearman.map_or("–".into(), |s| fixed(s, 2))
         ),
         None => format!(
             "{} sites: no correlation (too few or constant)",
@@ -223,12 +216,111 @@ fn draw_scatter(c: &SiteCorrelation, svg: &mut String) -> DrawResult {
             .iter()
             .map(|s| Circle::new((s.1, s.2), 5, TREATMENT.filled())),
     )?;
-    let label = TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Left, VPos::Bottom));
-    for s in &c.sites {
-        let (x, y) = chart.backend_coord(&(s.1, s.2));
-        root.draw(&Text::new(s.0.clone(), (x + 6, y - 4), label.clone()))?;
+    let label = TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
+    let points: Vec<(i32, i32)> = c
+        .sites
+        .iter()
+        .map(|s| chart.backend_coord(&(s.1, s.2)))
+        .collect();
+    let sizes: Vec<(i32, i32)> = c
+        .sites
+        .iter()
+        .map(|s| (LABEL_CHAR_WIDTH * s.0.chars().count() as i32, LABEL_HEIGHT))
+        .collect();
+    let (w, h) = root.dim_in_pixel();
+    let corners = place_labels(&points, &sizes, (w as i32, h as i32));
+    for (s, at) in c.sites.iter().zip(corners) {
+        root.draw(&Text::new(s.0.clone(), at, label.clone()))?;
     }
     root.present()
+}
+
+/// `text` in lines of at most `width` characters where it can be broken:
+/// after an underscore or at a space (a longer word stays whole).
+fn wrap_label(text: &str, width: usize) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut word = String::new();
+    for c in text.chars() {
+        if c == ' ' {
+            words.push(std::mem::take(&mut word));
+            continue;
+        }
+        word.push(c);
+        if c == '_' {
+            words.push(std::mem::take(&mut word));
+        }
+    }
+    words.push(word);
+    let mut lines: Vec<String> = Vec::new();
+    for w in words.into_iter().filter(|w| !w.is_empty()) {
+        match lines.last_mut() {
+            Some(line)
+                if line.chars().count() + usize::from(!line.ends_with('_')) + w.chars().count()
+                    <= width =>
+            {
+                if !line.ends_with('_') {
+                    line.push(' ');
+                }
+                line.push_str(&w);
+            }
+            _ => lines.push(w),
+        }
+    }
+    lines
+}
+
+/// A 12 px label's width per character and its height, in pixels (upper
+/// bounds for the sans-serif fonts a browser picks).
+const LABEL_CHAR_WIDTH: i32 = 7;
+const LABEL_HEIGHT: i32 = 14;
+
+/// The top-left corner of each point's label (`sizes`: width and height in
+/// pixels), chosen so that labels overlap neither each other nor the
+/// points (drawn 5 px wide) and stay inside `area` (width, height): beside
+/// the point to the right or left, above or below, then moved up or down a
+/// line at a time; where every place is taken, the one covering the least.
+/// Labels are placed in order of the points' height, so the result does
+/// not depend on the order of the sites.
+fn place_labels(points: &[(i32, i32)], sizes: &[(i32, i32)], area: (i32, i32)) -> Vec<(i32, i32)> {
+    type Rect = (i32, i32, i32, i32); // left, top, right, bottom
+    let overlap = |a: Rect, b: Rect| {
+        let w = (a.2.min(b.2) - a.0.max(b.0)).max(0);
+        let h = (a.3.min(b.3) - a.1.max(b.1)).max(0);
+        i64::from(w) * i64::from(h)
+    };
+    let mut taken: Vec<Rect> = points
+        .iter()
+        .map(|&(x, y)| (x - 6, y - 6, x + 6, y + 6))
+        .collect();
+    let mut order: Vec<usize> = (0..points.len()).collect();
+    order.sort_by_key(|&i| (points[i].1, points[i].0));
+    let mut corners = vec![(0, 0); points.len()];
+    for i in order {
+        let ((x, y), (w, h)) = (points[i], sizes[i]);
+        let mut candidates = Vec::new();
+        for shift in 0..8 {
+            for &dy in &[-h - 3 - shift * h, 3 + shift * h] {
+                candidates.push((x + 8, y + dy));
+                candidates.push((x - 8 - w, y + dy));
+            }
+        }
+        let cost = |&(l, t): &(i32, i32)| {
+            let r = (l, t, l + w, t + h);
+            let outside = i64::from(
+                (-l).max(0) + (r.2 - area.0).max(0) + (-t).max(0) + (r.3 - area.1).max(0),
+            );
+            taken.iter().map(|&b| overlap(r, b)).sum::<i64>() + 1000 * outside
+        };
+        let best = candidates
+            .iter()
+            .find(|c| cost(c) == 0)
+            .or_else(|| candidates.iter().min_by_key(|c| cost(c)))
+            .copied()
+            .unwrap_or((x + 8, y - h - 3));
+        taken.push((best.0, best.1, best.0 + w, best.1 + h));
+        corners[i] = best;
+    }
+    corners
 }
 
 /// Draw into a new SVG string; a drawing failure is an error naming the
@@ -710,4 +802,55 @@ fn tick_weeks(weeks: &[f64]) -> Vec<i32> {
     let step = if r.end - r.start > 60.0 { 10 } else { 5 };
     let (lo, hi) = (r.start.ceil() as i32, r.end.floor() as i32);
     (lo..=hi).filter(|k| k.rem_euclid(step) == 0).collect()
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::place_labels;
+
+    #[test]
+    fn long_labels_wrap_after_underscores_and_at_spaces() {
+        assert_eq!(
+            super::wrap_label("first_talk_within_4_weeks", 14),
+            ["first_talk_", "within_4_weeks"]
+        );
+        assert_eq!(
+            super::wrap_label("frequent_talks (survey, wave 6)", 14),
+            ["frequent_talks", "(survey, wave", "6)"]
+        );
+        assert_eq!(super::wrap_label("spell", 14), ["spell"]);
+    }
+
+    #[test]
+    fn labels_of_crowded_points_do_not_overlap() {
+        // Nine sites within a few pixels of each other, labels 70 × 14.
+        let points: Vec<(i32, i32)> = (0..9).map(|i| (300 + i % 3, 200 + i / 3)).collect();
+        let sizes = vec![(70, 14); 9];
+        let at = place_labels(&points, &sizes, (700, 560));
+        for i in 0..9 {
+            let a = (at[i].0, at[i].1, at[i].0 + 70, at[i].1 + 14);
+            assert!(
+                a.0 >= 0 && a.1 >= 0 && a.2 <= 700 && a.3 <= 560,
+                "{a:?} outside"
+            );
+            for (j, other) in at.iter().enumerate().take(i) {
+                let b = (other.0, other.1, other.0 + 70, other.1 + 14);
+                let apart = a.2 <= b.0 || b.2 <= a.0 || a.3 <= b.1 || b.3 <= a.1;
+                assert!(apart, "labels {i} {a:?} and {j} {b:?} overlap");
+            }
+            for p in &points {
+                let clear = a.2 <= p.0 - 6 || p.0 + 6 <= a.0 || a.3 <= p.1 - 6 || p.1 + 6 <= a.1;
+                assert!(clear, "label {i} covers the point {p:?}");
+            }
+        }
+        // The same places whatever the order of the sites.
+        let mut reversed = points.clone();
+        reversed.reverse();
+        let again = place_labels(&reversed, &sizes, (700, 560));
+        let mut a: Vec<_> = at.clone();
+        let mut b: Vec<_> = again.clone();
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b);
+    }
 }

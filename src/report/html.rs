@@ -37,6 +37,7 @@ figure { margin: 1rem 0 1.6rem; }
 figure svg { max-width: 100%; height: auto; }
 figcaption { font-size: .85rem; color: #555; margin-top: .3rem; }
 .scroll { overflow-x: auto; }
+@page landscape { size: A4 landscape; }
 @media print {
   body { max-width: none; margin: 0; padding: 0; font-size: 10pt; }
   nav.toc { break-after: page; }
@@ -44,9 +45,31 @@ figcaption { font-size: .85rem; color: #555; margin-top: .3rem; }
   table, tr, figure, blockquote { break-inside: avoid; }
   thead { display: table-header-group; }
   .scroll { overflow: visible; }
+  .wide { page: landscape; }
+  .wide table { font-size: 8pt; }
+  .wide th, .wide td { padding: .15rem .3rem; }
   a { color: inherit; text-decoration: none; }
 }
 ";
+
+/// Tables of more columns than this, and figures wider than
+/// [`WIDE_FIGURE`] pixels, are printed on a landscape page of their own,
+/// with smaller table text, so that none is cut or shrunk to an unreadable
+/// size.
+const WIDE_COLUMNS: usize = 9;
+const WIDE_FIGURE: u32 = 1100;
+
+/// The `width` of an SVG document's root element, in pixels.
+fn svg_width(svg: &str) -> Option<u32> {
+    let root = &svg[svg.find("<svg")?..];
+    let root = &root[..root.find('>')?];
+    let at = root.find(" width=\"")? + " width=\"".len();
+    let value = &root[at..];
+    value[..value.find('"')?]
+        .trim_end_matches("px")
+        .parse()
+        .ok()
+}
 
 /// The report titled `title` as one HTML5 document: `markdown` (report.md)
 /// with `figures` ((file name, SVG) as in `figures/`) inlined.
@@ -63,6 +86,7 @@ pub fn render(title: &str, markdown: &str, figures: &[(String, String)]) -> Stri
     let mut in_section = false;
     let mut header: Vec<String> = Vec::new();
     let (mut in_head, mut in_cell, mut column) = (false, false, 0usize);
+    let mut wide_table = false;
     let mut i = 0;
     while i < events.len() {
         match &events[i] {
@@ -104,9 +128,14 @@ pub fn render(title: &str, markdown: &str, figures: &[(String, String)]) -> Stri
                     || format!("<p>(figure {} not drawn)</p>", escape(name)),
                     |s| inline_svg(s, &caption),
                 );
+                let wide = svg
+                    .get(name)
+                    .and_then(|s| svg_width(s))
+                    .is_some_and(|w| w > WIDE_FIGURE);
                 out.push(Event::Html(
                     format!(
-                        "<figure>\n{body}\n<figcaption>{}</figcaption>\n</figure>\n",
+                        "<figure{}>\n{body}\n<figcaption>{}</figcaption>\n</figure>\n",
+                        if wide { " class=\"wide\"" } else { "" },
                         escape(&caption)
                     )
                     .into(),
@@ -114,8 +143,16 @@ pub fn render(title: &str, markdown: &str, figures: &[(String, String)]) -> Stri
                 i += 1 + end + 1;
                 continue;
             }
-            Event::Start(Tag::Table(_)) => {
-                out.push(Event::Html("<div class=\"scroll\">\n".into()));
+            Event::Start(Tag::Table(columns)) => {
+                wide_table = columns.len() > WIDE_COLUMNS;
+                out.push(Event::Html(
+                    if wide_table {
+                        "<div class=\"scroll wide\">\n"
+                    } else {
+                        "<div class=\"scroll\">\n"
+                    }
+                    .into(),
+                ));
                 out.push(events[i].clone());
                 header.clear();
             }
@@ -147,6 +184,10 @@ pub fn render(title: &str, markdown: &str, figures: &[(String, String)]) -> Stri
                 in_cell = false;
                 column += 1;
                 out.push(events[i].clone());
+            }
+            // A wide table's headings may break after an underscore.
+            Event::Text(text) if in_head && wide_table && text.contains('_') => {
+                out.push(Event::Html(escape(text).replace('_', "_<wbr>").into()));
             }
             Event::Text(text) if in_cell && !in_head && text.trim_start().starts_with('–') => {
                 let header = header.get(column).map_or("", String::as_str);

@@ -29,9 +29,60 @@ pub(crate) fn label(text: &str) -> String {
     out
 }
 
+/// `x` with `digits` decimals, never `-0.0`: a value that rounds to zero
+/// has no sign. Every rounded number of the report is written through this.
+pub(crate) fn fixed(x: f64, digits: usize) -> String {
+    let s = format!("{x:.digits$}");
+    match s.strip_prefix('-') {
+        Some(rest) if rest.bytes().all(|b| b == b'0' || b == b'.') => rest.to_string(),
+        _ => s,
+    }
+}
+
+/// `x` with `digits` decimals and its sign: `+1.2`, `-0.3`, and `0.0` for a
+/// value that rounds to zero.
+pub(crate) fn signed(x: f64, digits: usize) -> String {
+    let s = fixed(x, digits);
+    if s.starts_with('-') || s.bytes().all(|b| b == b'0' || b == b'.') {
+        s
+    } else {
+        format!("+{s}")
+    }
+}
+
+/// `x` rounded to a whole number with thousands separators: `14,240`,
+/// `-40,864`; `–` when missing.
+pub(crate) fn grouped(x: Option<f64>) -> String {
+    let Some(x) = x else { return "–".into() };
+    let s = fixed(x, 0);
+    let (sign, digits) = match s.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", s.as_str()),
+    };
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return s; // inf or NaN
+    }
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{sign}{out}")
+}
+
+/// An amount of money: [`grouped`] and the currency, `14,240 DKK`.
+pub(crate) fn money(x: Option<f64>, currency: &str) -> String {
+    match x {
+        Some(_) if !currency.is_empty() => format!("{} {currency}", grouped(x)),
+        _ => grouped(x),
+    }
+}
+
 /// A number with at most `digits` decimals and no trailing zeros.
 pub(crate) fn trim(x: f64, digits: usize) -> String {
-    let s = format!("{x:.digits$}");
+    let s = fixed(x, digits);
     if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').into()
     } else {
@@ -44,7 +95,7 @@ pub(crate) fn percent(n: usize, of: usize) -> String {
     if of == 0 {
         "–".into()
     } else {
-        format!("{:.1}%", 100.0 * n as f64 / of as f64)
+        format!("{}%", fixed(100.0 * n as f64 / of as f64, 1))
     }
 }
 /// What the outcome's values are, for headings.
@@ -57,44 +108,27 @@ pub(crate) fn unit_label(unit: Unit) -> &'static str {
     }
 }
 /// A mean (`difference = false`: a share as a percentage) or a difference
-/// (percentage points); hours also as hours and minutes.
+/// (percentage points); hours in hours (the heading says the unit).
 pub(crate) fn value(unit: Unit, x: Option<f64>, difference: bool) -> String {
     let Some(x) = x else { return "–".into() };
     match unit {
-        Unit::Share if difference => format!("{:.1} pp", 100.0 * x),
-        Unit::Share => format!("{:.1}%", 100.0 * x),
-        Unit::Hours | Unit::CumulativeHours => format!("{x:.2} ({})", hours_minutes(x)),
-        Unit::Weeks => format!("{x:.2}"),
+        Unit::Share if difference => format!("{} pp", fixed(100.0 * x, 1)),
+        Unit::Share => format!("{}%", fixed(100.0 * x, 1)),
+        Unit::Hours | Unit::CumulativeHours => fixed(x, 2),
+        Unit::Weeks => fixed(x, 2),
     }
 }
 pub(crate) fn interval(unit: Unit, lo: f64, hi: f64) -> String {
     match unit {
-        Unit::Share => format!("[{:.1}, {:.1}] pp", 100.0 * lo, 100.0 * hi),
-        _ => format!("[{lo:.2}, {hi:.2}]"),
-    }
-}
-/// Hours as `1 h 55 min` (rounded to the minute; `−` for negative values).
-pub(crate) fn hours_minutes(hours: f64) -> String {
-    if !hours.is_finite() {
-        return "–".into();
-    }
-    let minutes = (hours.abs() * 60.0).round() as u64;
-    let sign = if hours < 0.0 && minutes > 0 {
-        "−"
-    } else {
-        ""
-    };
-    match (minutes / 60, minutes % 60) {
-        (0, m) => format!("{sign}{m} min"),
-        (h, 0) => format!("{sign}{h} h"),
-        (h, m) => format!("{sign}{h} h {m} min"),
+        Unit::Share => format!("[{}, {}] pp", fixed(100.0 * lo, 1), fixed(100.0 * hi, 1)),
+        _ => format!("[{}, {}]", fixed(lo, 2), fixed(hi, 2)),
     }
 }
 /// A p-value for a table: `<0.001`, `0.123` or `–`.
 pub(crate) fn p_value(p: Option<f64>) -> String {
     match p {
         Some(p) if p < 0.001 => "<0.001".into(),
-        Some(p) => format!("{p:.3}"),
+        Some(p) => fixed(p, 3),
         None => "–".into(),
     }
 }
@@ -102,13 +136,13 @@ pub(crate) fn p_value(p: Option<f64>) -> String {
 pub(crate) fn p_is(p: Option<f64>) -> String {
     match p {
         Some(p) if p < 0.001 => "p < 0.001".into(),
-        Some(p) => format!("p = {p:.3}"),
+        Some(p) => format!("p = {}", fixed(p, 3)),
         None => "p undefined".into(),
     }
 }
 /// A number with `digits` decimals, `–` when missing.
 pub(crate) fn number(x: Option<f64>, digits: usize) -> String {
-    x.map_or("–".into(), |x| format!("{x:.digits$}"))
+    x.map_or("–".into(), |x| fixed(x, digits))
 }
 /// `0.95` → `95%`.
 pub(crate) fn pct_label(level: Level) -> String {
@@ -120,13 +154,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hours_and_minutes() {
-        assert_eq!(hours_minutes(1.0 + 55.0 / 60.0), "1 h 55 min");
-        assert_eq!(hours_minutes(0.75), "45 min");
-        assert_eq!(hours_minutes(2.0), "2 h");
-        assert_eq!(hours_minutes(-0.5), "−30 min");
-        assert_eq!(hours_minutes(-0.001), "0 min");
-        assert_eq!(hours_minutes(f64::NAN), "–");
+    fn rounded_numbers_have_no_negative_zero_and_group_thousands() {
+        assert_eq!(fixed(-0.0004, 1), "0.0");
+        assert_eq!(fixed(-0.04, 1), "0.0");
+        assert_eq!(fixed(-0.06, 1), "-0.1");
+        assert_eq!(fixed(-0.0, 0), "0");
+        assert_eq!(signed(0.3, 0), "0");
+        assert_eq!(signed(-0.3, 0), "0");
+        assert_eq!(signed(17.4, 0), "+17");
+        assert_eq!(signed(-3.2, 0), "-3");
+        assert_eq!(grouped(Some(14240.4)), "14,240");
+        assert_eq!(grouped(Some(-40864.0)), "-40,864");
+        assert_eq!(grouped(Some(999.6)), "1,000");
+        assert_eq!(grouped(Some(-0.2)), "0");
+        assert_eq!(grouped(Some(1234567.0)), "1,234,567");
+        assert_eq!(grouped(None), "–");
+        assert_eq!(money(Some(6500.0), "DKK"), "6,500 DKK");
+        assert_eq!(money(None, "DKK"), "–");
+        assert_eq!(value(Unit::Share, Some(-0.0001), true), "0.0 pp");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::estimators::HoursDistribution;
 use crate::estimators::ProcessTable;
 use crate::estimators::SiteCorrelation;
 use crate::estimators::{self, TimeToSpell};
-use crate::estimators::{GroupEffects, RandomisationTest, WeeklyEffects};
+use crate::estimators::{GroupEffects, RandomisationTest, SignificantWeeks, WeeklyEffects};
 use crate::inputs::{Arm, Persons};
 use crate::outcome::{SpellClock, SpellRule};
 use crate::panel::{AtRisk, LoadReport};
@@ -33,8 +33,10 @@ pub struct Results {
     pub config: AnalysisConfig,
     /// Weeks of the snapshot tables.
     pub snapshot: Vec<i32>,
-    /// Last week considered by "significant from week k".
-    pub significant_through: i32,
+    /// The week of the details shown at one week (the randomisation test's
+    /// p at a week, sites, subgroups): `[weeks] significant_through` when
+    /// set, else the last snapshot week.
+    pub detail_week: i32,
     /// Persons, blocks, referral and follow-up.
     pub trial: TrialSummary,
     /// One entry per outcome, in the order of the analysis file.
@@ -243,8 +245,8 @@ pub struct OutcomeResults {
     pub effects: WeeklyEffects,
     /// The Lin covariate-adjusted weekly effects, with `[design] adjust`.
     pub adjusted: Option<WeeklyEffects>,
-    /// From which week the effect stays significant at 5%.
-    pub significant_from: SignificantFrom,
+    /// Where the effect is significant.
+    pub significant: Significant,
     /// Randomisation test, when asked for.
     pub randomisation: Option<RandomisationTest>,
     /// Per-site effects and heterogeneity, when asked for.
@@ -254,20 +256,34 @@ pub struct OutcomeResults {
     pub subgroups: Vec<GroupEffects>,
 }
 
-/// The first week from which every testable week through `through` is
-/// significant at 5%, by each criterion (`None`: no such week).
+/// Where an outcome's effect is significant at α = 1 − the design's level
+/// (so that a week is significant exactly when its interval excludes 0),
+/// by each criterion.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Significant {
+    /// α.
+    pub alpha: f64,
+    /// Pointwise p < α.
+    pub pointwise: SignificantWeeks,
+    /// Holm-adjusted p < α across weeks.
+    pub holm: SignificantWeeks,
+    /// Benjamini–Hochberg-adjusted p < α across weeks.
+    pub benjamini_hochberg: SignificantWeeks,
+    /// The simultaneous band excludes 0 (when a band was computed).
+    pub band: Option<SignificantWeeks>,
+    /// With `[weeks] significant_through` = T: the first week from which
+    /// every tested week through T is significant pointwise (`None`: no
+    /// such week), as [`WeeklyEffects::significant_from`].
+    pub from: Option<SignificantFrom>,
+}
+
+/// "Significant from week k through week T", pointwise.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct SignificantFrom {
-    /// Last week considered.
+    /// T, `[weeks] significant_through`.
     pub through: i32,
-    /// Pointwise p < 0.05.
-    pub pointwise: Option<i32>,
-    /// Holm-adjusted p < 0.05 across weeks.
-    pub holm: Option<i32>,
-    /// Benjamini–Hochberg-adjusted p < 0.05 across weeks.
-    pub benjamini_hochberg: Option<i32>,
-    /// The simultaneous band excludes 0 (when a band was computed).
-    pub band: Option<i32>,
+    /// k.
+    pub from: Option<i32>,
 }
 
 /// Time to a completed spell.

@@ -34,9 +34,9 @@ use super::{
 };
 use crate::error::{Error, Result};
 use crate::inputs::codes::{WAGE_SUBSIDY, WORK_PLACEMENT};
-use crate::inputs::write::write_csv;
 use crate::rng::Rng;
 use crate::weeks::Week;
+use crate::write::write_csv;
 
 /// Stream of the delivery draws, apart from the persons' own.
 const DELIVERY_STREAM: u64 = 0x6465_6c69_7665_7279;

@@ -9,8 +9,8 @@ use super::{
     CODES, DEATH, EMIGRATION, Person, SimulatedTrial, block_name, cost_per_week, person_id,
 };
 use crate::error::{Error, Result};
-use crate::inputs::write::{write_csv, write_parquet};
 use crate::weeks::Week;
+use crate::write::{write_csv, write_parquet};
 
 pub(super) fn frame(cols: Vec<PlColumn>) -> Result<DataFrame> {
     let height = cols.first().map_or(0, |c| c.len());

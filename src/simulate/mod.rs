@@ -47,11 +47,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::inputs::codes::{Category, CodeTable, WAGE_SUBSIDY, WORK_PLACEMENT};
-use crate::inputs::write::{ParquetBatches, write_csv};
 use crate::inputs::{PersonSpec, Persons};
 use crate::panel::{HOURS_SCALE, Panel, Put};
 use crate::rng::Rng;
 use crate::weeks::Week;
+use crate::write::{ParquetBatches, write_csv};
 
 pub mod delivery;
 

@@ -156,7 +156,10 @@ pub fn clustered_difference_in_means(
 /// The blocked estimator and how many blocks it used.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Blocked {
-    /// The estimate; n, means and sds describe the persons in the used blocks.
+    /// The estimate over the used blocks: n and sds of their persons; the
+    /// means block-weighted, ȳₐ = Σ_b (N_b/N)·ȳₐ_b, so that ȳ₁ − ȳ₀ = τ;
+    /// the ratio ȳ₁/ȳ₀ of those means with the delta-method se from
+    /// var(ȳₐ) = Σ_b (N_b/N)²·sₐ_b²/nₐ_b.
     pub estimate: Estimate,
     /// B, blocks with at least two persons in each arm.
     pub blocks_used: usize,
@@ -225,7 +228,7 @@ struct BlockPart {
 }
 
 /// Σ_b (N_b/N)·τ_b with se √Σ_b (N_b/N)²·se_b² and df N − 2B, or J − 2B
-/// when clustered.
+/// when clustered; the block-weighted means of the arms and their ratio.
 fn combine_blocks(used: &[BlockPart], present: usize, level: f64) -> Blocked {
     let treat = merged(used.iter().map(|b| &b.treat));
     let control = merged(used.iter().map(|b| &b.control));
@@ -237,22 +240,35 @@ fn combine_blocks(used: &[BlockPart], present: usize, level: f64) -> Blocked {
     if !used.is_empty() {
         let n_total = (treat.n + control.n) as f64;
         let (mut effect, mut var) = (0.0, 0.0);
+        // Block-weighted means per arm and the variances of those means.
+        let (mut m1, mut m0, mut v1, mut v0) = (0.0, 0.0, 0.0, 0.0);
         for b in used {
             let w = (b.treat.n + b.control.n) as f64 / n_total;
             effect += w * (b.treat.mean - b.control.mean);
             var += w * w * b.se * b.se;
+            m1 += w * b.treat.mean;
+            m0 += w * b.control.mean;
+            v1 += w * w * b.treat.variance().unwrap_or(0.0) / b.treat.n as f64;
+            v0 += w * w * b.control.variance().unwrap_or(0.0) / b.control.n as f64;
         }
         let units = clusters.map_or(n_total, |(t, c)| (t + c) as f64);
         e.effect = Some(effect);
         e.se = Some(var.sqrt());
         e.df = Some(units - 2.0 * used.len() as f64);
+        e.mean_treat = Some(m1);
+        e.mean_control = Some(m0);
+        if m0 != 0.0 {
+            let r = m1 / m0;
+            e.ratio = Some(r);
+            e.relative_effect = Some(r - 1.0);
+            e.ratio_se = Some((v1 / (m0 * m0) + m1 * m1 * v0 / m0.powi(4)).sqrt());
+        }
     }
     if let Some((t, c)) = clusters.filter(|_| !used.is_empty()) {
         e.clusters_treat = Some(t);
         e.clusters_control = Some(c);
     }
     infer(&mut e, level);
-    ratio(&mut e, &treat, &control);
     Blocked {
         estimate: e,
         blocks_used: used.len(),
@@ -276,6 +292,25 @@ mod tests {
         assert!((merged.m2 - direct.m2).abs() < 1e-12);
         // Hand: mean 4.4, Σ(y−4.4)² = 11.56+5.76+0.16+6.76+12.96 = 37.2.
         assert!((direct.m2 - 37.2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn blocked_means_are_block_weighted_and_add_up_to_the_effect() {
+        // Block 1: treatment 1, 2, 3; control 0, 1 (N = 5). Block 2:
+        // treatment 4, 6; control 2, 2, 5 (N = 5). By hand: weights 1/2;
+        // ȳ₁ = (2 + 5)/2 = 3.5, ȳ₀ = (0.5 + 3)/2 = 1.75, τ = 1.75, r = 2;
+        // var(ȳ₁) = ¼(1/3 + 2/2) = 1/3, var(ȳ₀) = ¼(0.5/2 + 3/3) = 0.3125,
+        // se(r) = √(var₁/ȳ₀² + ȳ₁²·var₀/ȳ₀⁴) = 0.7190318509781667.
+        let blocks = [
+            (Moments::of(&[1.0, 2.0, 3.0]), Moments::of(&[0.0, 1.0])),
+            (Moments::of(&[4.0, 6.0]), Moments::of(&[2.0, 2.0, 5.0])),
+        ];
+        let e = blocked_difference_in_means(&blocks, 0.95, Variance::Welch).estimate;
+        assert_eq!((e.mean_treat, e.mean_control), (Some(3.5), Some(1.75)));
+        assert_eq!(e.effect, Some(1.75));
+        assert_eq!(e.ratio, Some(2.0));
+        assert!((e.ratio_se.unwrap_or_default() - 0.7190318509781667).abs() < 1e-15);
+        assert_eq!((e.n_treat, e.n_control), (5, 5));
     }
 
     #[test]

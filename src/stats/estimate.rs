@@ -16,9 +16,10 @@ pub struct Estimate {
     pub n_treat: usize,
     /// n₀, persons in the control arm.
     pub n_control: usize,
-    /// ȳ₁.
+    /// ȳ₁: the treatment arm's mean, or for the blocked estimator the
+    /// block-weighted mean Σ_b (N_b/N)·ȳ₁_b (so that ȳ₁ − ȳ₀ = τ).
     pub mean_treat: Option<f64>,
-    /// ȳ₀.
+    /// ȳ₀, as ȳ₁.
     pub mean_control: Option<f64>,
     /// s₁ (denominator n₁ − 1).
     pub sd_treat: Option<f64>,

@@ -21,6 +21,7 @@ mod moments;
 mod multiplicity;
 mod shares;
 mod survival;
+mod wald;
 
 pub use chi_square::{ChiSquare, cochran_q, pearson_chi_square};
 pub use correlation::{Correlation, correlation};
@@ -35,6 +36,7 @@ pub use moments::{Moments, Variance};
 pub use multiplicity::{benjamini_hochberg, holm, westfall_young};
 pub use shares::{Light, Share, Thresholds, mover, newcombe, ratio_share, wilson};
 pub use survival::{KaplanMeierRow, kaplan_meier, log_rank};
+pub use wald::WaldTest;
 
 pub(crate) use difference::{describe, merged};
 pub(crate) use distributions::{f_sf, normal_quantile, normal_two_sided_p, t_quantile};
@@ -42,3 +44,4 @@ pub(crate) use estimate::infer;
 pub(crate) use linalg::{LeastSquares, cholesky, cholesky_scaled, least_squares};
 pub(crate) use moments::CellArms;
 pub(crate) use multiplicity::as_extreme;
+pub(crate) use wald::{ClusterCell, htz_test};

@@ -24,7 +24,7 @@ use crate::inputs::cell::Cell;
 use crate::inputs::source::{Batch, Source};
 use crate::inputs::{LongColumns, WideColumns};
 use crate::panel::{Grid, Panel, PanelBuilder};
-use crate::weeks::{Week, WeekSource, refuse_strays};
+use crate::weeks::{Week, WeekSource, stray_setting};
 
 impl PanelBuilder<'_> {
     /// Build the panel from a long register file (CSV or Parquet), read in
@@ -136,7 +136,7 @@ impl PanelBuilder<'_> {
                 && self.observed_until.is_none_or(|u| **w <= u)
         };
         let weeks: Vec<Week> = weeks.iter().filter(inside).copied().collect();
-        refuse_strays(
+        let stray = stray_setting(
             &weeks,
             &WeekSource {
                 from: ("observed_from", self.observed_from.is_some()),
@@ -146,7 +146,11 @@ impl PanelBuilder<'_> {
                 harm: "they would make every week between count as followed with no benefit \
                        and no hours",
             },
-        )
+        );
+        match stray {
+            Some((name, reason)) => Err(Error::InvalidSetting { name, reason }),
+            None => Ok(()),
+        }
     }
 }
 

@@ -52,13 +52,17 @@ pub(super) fn process(s: &mut String, r: &Results) -> fmt::Result {
                         .map_or("– (none judged)".into(), |(sh, light, uncertain)| {
                             let interval = match sh.interval() {
                                 Some((low, high)) => {
-                                    format!("[{:.1}, {:.1}]", 100.0 * low, 100.0 * high)
+                                    format!(
+                                        "[{}, {}]",
+                                        fixed(100.0 * low, 1),
+                                        fixed(100.0 * high, 1)
+                                    )
                                 }
                                 None => "(no interval: one person)".into(),
                             };
                             format!(
-                                "{:.1}% {interval} {}{} (n = {})",
-                                100.0 * sh.share,
+                                "{}% {interval} {}{} (n = {})",
+                                fixed(100.0 * sh.share, 1),
                                 light.map_or("", |l| l.name()),
                                 if uncertain { "?" } else { "" },
                                 sh.n
@@ -83,12 +87,12 @@ pub(super) fn process(s: &mut String, r: &Results) -> fmt::Result {
 /// A share with its interval, in percent, and its light.
 fn lit(share: f64, interval: Option<(f64, f64)>, light: Option<Light>, uncertain: bool) -> String {
     let interval = match interval {
-        Some((low, high)) => format!("[{:.0}, {:.0}]", 100.0 * low, 100.0 * high),
+        Some((low, high)) => format!("[{}, {}]", fixed(100.0 * low, 0), fixed(100.0 * high, 0)),
         None => "(no interval: one respondent)".into(),
     };
     format!(
-        "{:.0}% {interval} {}{}",
-        100.0 * share,
+        "{}% {interval} {}{}",
+        fixed(100.0 * share, 0),
         light.map_or("", Light::name),
         if uncertain { "?" } else { "" }
     )
@@ -162,10 +166,10 @@ Share answering in the top {} of the {} answers (`{}` and above) per core elemen
             .and_then(|c| c.change)
             .map_or("–".into(), |(d, lo, hi)| {
                 format!(
-                    "{:+.0} pp [{:+.0}, {:+.0}]",
-                    100.0 * d,
-                    100.0 * lo,
-                    100.0 * hi
+                    "{} pp [{}, {}]",
+                    signed(100.0 * d, 0),
+                    signed(100.0 * lo, 0),
+                    signed(100.0 * hi, 0)
                 )
             });
         let level = row.level.map_or("– (no answers)".into(), |l| {
@@ -193,7 +197,8 @@ Share answering in the top {} of the {} answers (`{}` and above) per core elemen
                 x.wave,
                 x.invited,
                 x.respondents,
-                x.rate.map_or("–".into(), |v| format!("{:.0}%", 100.0 * v))
+                x.rate
+                    .map_or("–".into(), |v| format!("{}%", fixed(100.0 * v, 0)))
             )?;
         }
         s.push('\n');
@@ -219,8 +224,8 @@ pub(super) fn overview(s: &mut String, r: &Results, o: &Overview) -> fmt::Result
             .map(|c| {
                 c.map_or("–".into(), |c| {
                     format!(
-                        "{:.0}% {}{}",
-                        100.0 * c.share,
+                        "{}% {}{}",
+                        fixed(100.0 * c.share, 0),
                         c.light.name(),
                         if c.uncertain { "?" } else { "" }
                     )
@@ -251,8 +256,10 @@ pub(super) fn correlations(s: &mut String, r: &Results) -> fmt::Result {
         let (pearson, p, rho) = match &c.correlation {
             Some(k) => (
                 match (k.ci_low, k.ci_high) {
-                    (Some(l), Some(h)) => format!("{:.2} [{l:.2}, {h:.2}]", k.pearson),
-                    _ => format!("{:.2} (no interval with n ≤ 3)", k.pearson),
+                    (Some(l), Some(h)) => {
+                        format!("{} [{}, {}]", fixed(k.pearson, 2), fixed(l, 2), fixed(h, 2))
+                    }
+                    _ => format!("{} (no interval with n ≤ 3)", fixed(k.pearson, 2)),
                 },
                 p_value(k.p_value),
                 number(k.spearman, 2),
@@ -288,9 +295,10 @@ pub(super) fn correlations(s: &mut String, r: &Results) -> fmt::Result {
     Ok(())
 }
 
-/// The cost per effect.
-pub(super) fn cost(s: &mut String, c: &CostEffects, level: Level) -> fmt::Result {
-    let money = |x: Option<f64>| x.map_or("–".into(), |v| format!("{v:.0}"));
+/// The cost per effect: the costs per arm, and per priced outcome its
+/// effect, the incremental cost, the quadrant that says what their ratio
+/// means, the ratio in those words and its Fieller interval.
+pub(super) fn cost(s: &mut String, c: &CostEffects, level: Level, currency: &str) -> fmt::Result {
     let e = &c.cost;
     writeln!(
         s,
@@ -298,20 +306,20 @@ pub(super) fn cost(s: &mut String, c: &CostEffects, level: Level) -> fmt::Result
         c.through,
         if c.programme > 0.0 {
             format!(
-                ", plus a programme cost of {:.0} per treated person",
-                c.programme
+                ", plus a programme cost of {} per treated person",
+                money(Some(c.programme), currency)
             )
         } else {
             String::new()
         },
         c.through,
-        money(e.mean_treat),
+        money(e.mean_treat, currency),
         e.n_treat,
-        money(e.mean_control),
+        money(e.mean_control, currency),
         e.n_control,
-        money(e.effect),
-        money(e.ci_low),
-        money(e.ci_high),
+        money(e.effect, currency),
+        grouped(e.ci_low),
+        grouped(e.ci_high),
         p_is(e.p_value),
         if c.blocked {
             "blocked as the effects are (block differences weighted by block size)"
@@ -324,33 +332,182 @@ pub(super) fn cost(s: &mut String, c: &CostEffects, level: Level) -> fmt::Result
     }
     writeln!(
         s,
-        "| Outcome | Extra units per person [{level} CI] | Cost per extra unit | {level} Fieller interval |\n|---|---:|---:|---|",
+        "| Outcome | Effect per person [{level} CI] | Incremental cost [{level} CI] | Result | Cost per unit | {level} Fieller interval of cost ÷ effect |\n|---|---:|---:|---|---:|---|",
         level = pct_label(level)
     )?;
     for p in &c.per {
         let interval = match p.interval {
-            Some(Fieller::Bounded { low, high }) => format!("{low:.0} to {high:.0}"),
+            Some(Fieller::Bounded { low, high }) => {
+                format!("{} to {}", grouped(Some(low)), grouped(Some(high)))
+            }
             Some(Fieller::Outside { low, high }) => format!(
-                "unbounded: below {low:.0} or above {high:.0} (the effect is not clearly \
-                 different from 0)"
+                "unbounded: below {} or above {} (the effect is not clearly different from 0)",
+                grouped(Some(low)),
+                grouped(Some(high))
             ),
             Some(Fieller::Unbounded) => "unbounded: any value (the data do not bound it)".into(),
             None => "–".into(),
         };
+        let unclear = |e: &crate::stats::Estimate| match (e.ci_low, e.ci_high) {
+            (Some(l), Some(h)) => l <= 0.0 && 0.0 <= h,
+            _ => true,
+        };
+        let unclear = match (unclear(&p.cost), unclear(&p.effect)) {
+            (false, false) => "",
+            (true, false) => " (the cost difference is not clearly different from 0)",
+            (false, true) => " (the effect is not clearly different from 0)",
+            (true, true) => " (neither difference is clearly different from 0)",
+        };
+        let (result, per_unit) = match (p.quadrant, p.ratio) {
+            (Some(q), Some(r)) => (
+                format!("{}{unclear}", q.describe()),
+                format!("{} {}", money(Some(r.abs()), currency), q.per_unit()),
+            ),
+            _ if p.effect.effect == Some(0.0) => {
+                ("no difference in the outcome".into(), "–".into())
+            }
+            _ => ("– (undefined)".into(), "–".into()),
+        };
         writeln!(
             s,
-            "| {} | {} [{}, {}] | {} | {interval} |",
+            "| {} | {} [{}, {}] | {} [{}, {}] | {result} | {per_unit} | {interval} |",
             p.outcome,
             number(p.effect.effect, 2),
             number(p.effect.ci_low, 2),
             number(p.effect.ci_high, 2),
-            money(p.ratio)
+            money(p.cost.effect, currency),
+            grouped(p.cost.ci_low),
+            grouped(p.cost.ci_high),
         )?;
     }
     writeln!(
         s,
-        "\nA negative cost per extra unit is a saving: the programme costs less and achieves more. Units: weeks in the state over weeks 0–{}, or a spell completed by week {}.\n",
+        "\nThe result is read from the point estimates of the incremental cost and the effect: the programme costs more or less, and achieves more or less, than the control arm's services. The cost per unit is their ratio in the result's words (the price of one more unit, the saving per extra unit, the extra cost per unit lost or the saving per unit lost); the Fieller interval is that of the signed ratio cost ÷ effect, negative where the two differ in sign. Where the effect's interval includes 0 the ratio's interval is unbounded and the result may lie in another quadrant. Units: weeks in the state over weeks 0–{}, or a spell completed by week {}; amounts in {currency}.\n",
         c.through, c.through
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::estimators::{CostPer, Quadrant};
+    use crate::stats::Estimate;
+
+    /// An estimate of `effect` with its interval.
+    fn estimate(effect: f64, low: f64, high: f64) -> Estimate {
+        Estimate {
+            n_treat: 100,
+            n_control: 100,
+            effect: Some(effect),
+            ci_low: Some(low),
+            ci_high: Some(high),
+            ..Estimate::default()
+        }
+    }
+
+    /// The cost section's row of one priced outcome with incremental cost
+    /// `dc` and effect `dy` (both clearly different from 0 unless `wide`).
+    fn row(dc: f64, dy: f64, wide: bool) -> String {
+        let spread = |x: f64| if wide { x.abs() * 2.0 } else { x.abs() / 2.0 };
+        let cost = estimate(dc, dc - spread(dc), dc + spread(dc));
+        let effect = estimate(dy, dy - spread(dy), dy + spread(dy));
+        let c = CostEffects {
+            through: 26,
+            programme: 0.0,
+            blocked: false,
+            cost,
+            per: vec![CostPer {
+                outcome: "y".into(),
+                cost,
+                effect,
+                covariance: 0.0,
+                ratio: Some(dc / dy),
+                interval: None,
+                quadrant: Quadrant::of(Some(dc), Some(dy)),
+            }],
+        };
+        let mut s = String::new();
+        cost_section(&mut s, &c);
+        s.lines()
+            .find(|l| l.starts_with("| y |"))
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    fn cost_section(s: &mut String, c: &CostEffects) {
+        cost(s, c, Level::default(), "DKK").unwrap_or_default();
+    }
+
+    #[test]
+    fn each_cost_quadrant_is_said_in_its_own_words() {
+        let more = row(12_000.0, 0.3, false);
+        assert!(more.contains("| costs more and achieves more |"), "{more}");
+        assert!(more.contains("| 40,000 DKK per extra unit |"), "{more}");
+        let dominant = row(-3_000.0, 0.5, false);
+        assert!(
+            dominant.contains("dominant: costs no more and achieves more"),
+            "{dominant}"
+        );
+        assert!(
+            dominant.contains("| 6,000 DKK saved per extra unit |"),
+            "{dominant}"
+        );
+        let dominated = row(14_240.0, -0.35, false);
+        assert!(
+            dominated.contains("dominated: costs no less and achieves less"),
+            "{dominated}"
+        );
+        assert!(
+            dominated.contains("| 40,686 DKK extra per unit lost |"),
+            "{dominated}"
+        );
+        assert!(!dominated.contains("saving"), "{dominated}");
+        let less = row(-8_000.0, -0.2, false);
+        assert!(less.contains("| costs less and achieves less |"), "{less}");
+        assert!(
+            less.contains("| 40,000 DKK saved per unit lost |"),
+            "{less}"
+        );
+        // Never a bare negative ratio: the cost-per-unit cell is |Δc/Δy| in words.
+        for r in [&more, &dominant, &dominated, &less] {
+            let per_unit = r.split('|').nth(5).unwrap_or_default().trim();
+            assert!(
+                per_unit.ends_with("unit") || per_unit.ends_with("lost"),
+                "{r}"
+            );
+            assert!(!per_unit.starts_with('-'), "{r}");
+        }
+        // A quadrant read from estimates that are not clearly non-zero says so.
+        let unclear = row(14_240.0, -0.35, true);
+        assert!(unclear.contains("dominated: costs no less and achieves less (neither difference is clearly different from 0)"), "{unclear}");
+    }
+
+    #[test]
+    fn quadrants_follow_the_signs_of_cost_and_effect() {
+        assert_eq!(
+            Quadrant::of(Some(1.0), Some(1.0)),
+            Some(Quadrant::MoreForMore)
+        );
+        assert_eq!(Quadrant::of(Some(0.0), Some(1.0)), Some(Quadrant::Dominant));
+        assert_eq!(
+            Quadrant::of(Some(-1.0), Some(1.0)),
+            Some(Quadrant::Dominant)
+        );
+        assert_eq!(
+            Quadrant::of(Some(0.0), Some(-1.0)),
+            Some(Quadrant::Dominated)
+        );
+        assert_eq!(
+            Quadrant::of(Some(1.0), Some(-1.0)),
+            Some(Quadrant::Dominated)
+        );
+        assert_eq!(
+            Quadrant::of(Some(-1.0), Some(-1.0)),
+            Some(Quadrant::LessForLess)
+        );
+        assert_eq!(Quadrant::of(Some(1.0), Some(0.0)), None);
+        assert_eq!(Quadrant::of(None, Some(1.0)), None);
+        assert_eq!(Quadrant::of(Some(f64::NAN), Some(1.0)), None);
+    }
 }

@@ -39,7 +39,7 @@ pub(super) fn hours(s: &mut String, r: &Results, h: &HoursResults) -> fmt::Resul
             format!(
                 "{} ({})",
                 d.counts[arm as usize][i],
-                share.map_or("–".into(), |x| format!("{:.1}%", 100.0 * x))
+                share.map_or("–".into(), |x| format!("{}%", fixed(100.0 * x, 1)))
             )
         };
         writeln!(
@@ -99,8 +99,13 @@ pub(super) fn spell(s: &mut String, r: &Results, sp: &SpellResults) -> fmt::Resu
         "| Week | Treatment | Control | Difference |\n|---:|---:|---:|---:|"
     )?;
     let pp = |x: f64, lo: Option<f64>, hi: Option<f64>| match (lo, hi) {
-        (Some(lo), Some(hi)) => format!("{:.1}% [{:.1}, {:.1}]", 100.0 * x, 100.0 * lo, 100.0 * hi),
-        _ => format!("{:.1}%", 100.0 * x),
+        (Some(lo), Some(hi)) => format!(
+            "{}% [{}, {}]",
+            fixed(100.0 * x, 1),
+            fixed(100.0 * lo, 1),
+            fixed(100.0 * hi, 1)
+        ),
+        _ => format!("{}%", fixed(100.0 * x, 1)),
     };
     for &k in &r.snapshot {
         let curve = |arm: Arm| sp.km.curves[arm as usize].iter().find(|row| row.week == k);

@@ -61,7 +61,8 @@ fn report(s: &mut String, r: &Results) -> fmt::Result {
         c.inputs.register.display(),
         c.inputs.codes.display(),
         if c.design.blocked {
-            " (blocked estimator: block effects weighted by block size)"
+            " (blocked estimator: block effects weighted by block size; the arms' means in \
+             the tables are weighted the same way, so that their difference is the effect)"
         } else {
             ""
         },
@@ -134,7 +135,7 @@ fn report(s: &mut String, r: &Results) -> fmt::Result {
         correlations(s, r)?;
     }
     if let Some(c) = &r.cost {
-        cost(s, c, r.config.design.level)?;
+        cost(s, c, r.config.design.level, &r.config.report.currency)?;
     }
     if let Some(h) = &r.hours {
         hours(s, r, h)?;

@@ -5,7 +5,7 @@
 use std::fmt::{self, Write as _};
 
 use crate::config::Unit;
-use crate::estimators::FamilyTest;
+use crate::estimators::{FamilyTest, Heterogeneity, SignificantWeeks};
 use crate::report::numbers::*;
 use crate::results::{OutcomeResults, Results};
 
@@ -89,32 +89,42 @@ pub(super) fn outcome(s: &mut String, r: &Results, o: &OutcomeResults) -> fmt::R
     if !notes.is_empty() {
         writeln!(s, "Adjusted estimate: {}.\n", notes.join("; "))?;
     }
-    let f = &o.significant_from;
-    let from = |k: Option<i32>| k.map_or("never".into(), |k| format!("from week {k}"));
+    let f = &o.significant;
     write!(
         s,
-        "Significant at 5% in every week through week {}: pointwise {}; Holm-adjusted {}; \
+        "Significant at the {}% level (the intervals' level): pointwise {}; Holm-adjusted {}; \
          Benjamini–Hochberg {}",
-        f.through,
-        from(f.pointwise),
-        from(f.holm),
-        from(f.benjamini_hochberg)
+        trim(100.0 * f.alpha, 2),
+        weeks_said(&f.pointwise),
+        weeks_said(&f.holm),
+        weeks_said(&f.benjamini_hochberg)
     )?;
-    match &e.band {
-        Some(b) => {
-            let c = b
-                .critical_value
-                .map_or("undefined".into(), |c| format!("{c:.2}"));
-            writeln!(
-                s,
-                "; simultaneous {} band (c = {c}, {} draws) {}.\n",
-                pct_label(b.level),
-                b.draws,
-                from(f.band)
-            )?;
-        }
-        None => s.push_str(".\n\n"),
+    if let (Some(b), Some(weeks)) = (&e.band, &f.band) {
+        let c = b.critical_value.map_or("undefined".into(), |c| fixed(c, 2));
+        write!(
+            s,
+            "; the simultaneous {} band (c = {c}, {} draws) excludes 0 {}",
+            pct_label(b.level),
+            b.draws,
+            weeks_said(weeks)
+        )?;
     }
+    s.push('.');
+    if let Some(from) = &f.from {
+        match from.from {
+            Some(k) => write!(
+                s,
+                " Every tested week from week {k} through week {} is significant pointwise.",
+                from.through
+            )?,
+            None => write!(
+                s,
+                " Week {} is not significant pointwise, so no run of significant weeks reaches it.",
+                from.through
+            )?,
+        }
+    }
+    s.push_str("\n\n");
     if let Some(ri) = &o.randomisation {
         let at = |k: i32| {
             ri.weeks
@@ -138,32 +148,22 @@ pub(super) fn outcome(s: &mut String, r: &Results, o: &OutcomeResults) -> fmt::R
                 ""
             },
             p_is(ri.p_max_t),
-            f.through,
-            p_is(at(f.through))
+            r.detail_week,
+            p_is(at(r.detail_week))
         )?;
     }
-    subgroups(s, o, f.through)?;
+    subgroups(s, o, r.detail_week)?;
     if let Some(sites) = &o.sites
-        && let Some(h) = sites.heterogeneity.iter().find(|h| h.week == f.through)
+        && let Some(h) = sites.heterogeneity.iter().find(|h| h.week == r.detail_week)
     {
-        let cells = sites.rows.iter().filter(|x| x.week == f.through);
+        let cells = sites.rows.iter().filter(|x| x.week == r.detail_week);
         let suppressed = cells.clone().filter(|x| x.suppressed).count();
-        let test = h
-            .test
-            .map_or("undefined (fewer than two sites)".into(), |t| {
-                format!(
-                    "Cochran's Q = {:.2} ({} df), {}",
-                    t.statistic,
-                    t.df,
-                    p_is(Some(t.p_value))
-                )
-            });
         writeln!(
             s,
-            "Across sites at week {}: {test}; {} sites in the test, {suppressed} of {} site \
-             cells suppressed (fewer than {} persons in an arm).\n",
-            f.through,
-            h.sites,
+            "Equal effects across sites at week {}: {}; {suppressed} of {} site cells \
+             suppressed (fewer than {} persons in an arm).\n",
+            r.detail_week,
+            equal_effects(h, "sites"),
             cells.count(),
             sites.min_n
         )?;
@@ -216,15 +216,15 @@ pub(super) fn family(s: &mut String, r: &Results, f: &FamilyTest) -> fmt::Result
 
 /// Each subgroup table of an outcome at the week significance is read
 /// through: the effect per level and the interaction test.
-fn subgroups(s: &mut String, o: &OutcomeResults, through: i32) -> fmt::Result {
+fn subgroups(s: &mut String, o: &OutcomeResults, week: i32) -> fmt::Result {
     for g in &o.subgroups {
         writeln!(
             s,
-            "Effects by `{}` at week {through}:\n\n| {} | n (T / C) | Effect | CI | p |\n|---|---:|---:|---:|---:|",
+            "Effects by `{}` at week {week}:\n\n| {} | n (T / C) | Effect | CI | p |\n|---|---:|---:|---:|---:|",
             g.by,
             label(&g.by)
         )?;
-        for row in g.rows.iter().filter(|x| x.week == through) {
+        for row in g.rows.iter().filter(|x| x.week == week) {
             let e = &row.estimate;
             let ci = match (e.ci_low, e.ci_high) {
                 (Some(lo), Some(hi)) => interval(o.unit, lo, hi),
@@ -244,27 +244,67 @@ fn subgroups(s: &mut String, o: &OutcomeResults, through: i32) -> fmt::Result {
                 p_value(e.p_value)
             )?;
         }
-        let test = g
-            .heterogeneity
-            .iter()
-            .find(|h| h.week == through)
-            .and_then(|h| h.interaction.map(|i| (h.sites, i)));
-        match test {
-            Some((levels, i)) => writeln!(
+        if let Some(h) = g.heterogeneity.iter().find(|h| h.week == week) {
+            writeln!(
                 s,
-                "\nTreatment × `{}` interaction over {levels} levels: F({}, {}) = {:.2}, {}.\n",
+                "\nEqual effects across the levels of `{}` (the treatment × `{}` interaction): \
+                 {}.\n",
                 g.by,
-                i.df1,
-                i.df2,
-                i.f,
-                p_is(Some(i.p_value))
-            )?,
-            None => writeln!(
-                s,
-                "\nNo interaction test (fewer than two levels with an estimate, or a blocked or \
-                 clustered design).\n"
-            )?,
+                g.by,
+                equal_effects(h, "levels")
+            )?;
         }
     }
     Ok(())
+}
+
+/// Where an effect is significant, in words: `in weeks 6–41, 43 (37 of 45
+/// weeks tested)`, `in no week (0 of 45 weeks tested)`; at most 8 runs.
+fn weeks_said(w: &SignificantWeeks) -> String {
+    const RUNS: usize = 8;
+    if w.tested == 0 {
+        return "untested (no week has a test)".into();
+    }
+    if w.runs.is_empty() {
+        return format!("in no week (0 of {} weeks tested)", w.tested);
+    }
+    let mut runs: Vec<String> = w
+        .runs
+        .iter()
+        .take(RUNS)
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}–{b}")
+            }
+        })
+        .collect();
+    if w.runs.len() > RUNS {
+        runs.push(format!("and {} more runs", w.runs.len() - RUNS));
+    }
+    format!(
+        "in week{} {} ({} of {} weeks tested)",
+        if w.significant == 1 { "" } else { "s" },
+        runs.join(", "),
+        w.significant,
+        w.tested
+    )
+}
+
+/// The test that the groups' effects are equal, in words: the HTZ Wald
+/// test, valid with few clusters per group (`groups`: "sites", "levels").
+fn equal_effects(h: &Heterogeneity, groups: &str) -> String {
+    match h.htz {
+        Some(t) => format!(
+            "F({}, {}) = {}, {} over {} {groups} (the cluster-robust CR2 Wald test with the HTZ \
+             small-sample approximation)",
+            t.df1,
+            fixed(t.df2, 1),
+            fixed(t.f, 2),
+            p_is(Some(t.p_value)),
+            h.sites
+        ),
+        None => format!("no test (fewer than two {groups} with an estimate)"),
+    }
 }
