@@ -674,7 +674,7 @@ fn report_md_shows_design_balance_snapshots_hours_and_spell() {
         "## Time to a completed spell (`spell`)",
         "Log-rank chi-square",
         "Randomisation test (1000 re-draws",
-        "Equal effects across sites at week 35: F(",
+        "Equal effects across sites at week 35: Cochran's Q = ",
     ] {
         assert!(report.contains(needle), "report.md lacks `{needle}`");
     }

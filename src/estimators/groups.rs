@@ -68,12 +68,13 @@ pub struct Heterogeneity {
     /// with Welch variances). Only for unblocked estimates of a trial
     /// without clusters (`None` otherwise).
     pub interaction: Option<Interaction>,
-    /// The test the report gives: the CR2 Wald test that the groups'
-    /// effects are equal, with the Hotelling T² small-sample approximation
-    /// (HTZ), as R clubSandwich's `Wald_test(test = "HTZ")` on the cell
-    /// means (methods §10). Unlike Q it stays valid with a few clusters
-    /// per group; it uses the groups whose effect has a defined, positive
-    /// se (`None` with fewer than two).
+    /// With clusters, the test the report gives: the CR2 Wald test that
+    /// the groups' effects are equal, with the Hotelling T² small-sample
+    /// approximation (HTZ), as R clubSandwich's `Wald_test(test = "HTZ")`
+    /// on the cell means (methods §10). Unlike Q it stays valid with a few
+    /// clusters per group; it uses the groups whose effect has a defined,
+    /// positive se. `None` without clusters (Q and the interaction F are
+    /// valid there) or with fewer than two groups.
     pub htz: Option<WaldTest>,
 }
 
@@ -240,7 +241,11 @@ fn group_rows(
                 .iter()
                 .map(|r| r.estimate.effect.is_some() && r.estimate.se.is_some_and(|s| s > 0.0))
                 .collect();
-            let htz = equal_effects(&units, &cells, &tested);
+            // With clusters only: without them Cochran's Q keeps its level.
+            let htz = cells
+                .clustered
+                .then(|| equal_effects(&units, &cells, &tested))
+                .flatten();
             (rows, htz)
         })
         .collect();

@@ -292,11 +292,13 @@ fn weeks_said(w: &SignificantWeeks) -> String {
     )
 }
 
-/// The test that the groups' effects are equal, in words: the HTZ Wald
-/// test, valid with few clusters per group (`groups`: "sites", "levels").
+/// The test that the groups' effects are equal, in words: with clusters
+/// the HTZ Wald test (valid with few clusters per group), without them the
+/// treatment × group interaction F where it is defined, else Cochran's Q
+/// (`groups`: "sites", "levels").
 fn equal_effects(h: &Heterogeneity, groups: &str) -> String {
-    match h.htz {
-        Some(t) => format!(
+    match (h.htz, h.interaction, h.test) {
+        (Some(t), _, _) => format!(
             "F({}, {}) = {}, {} over {} {groups} (the cluster-robust CR2 Wald test with the HTZ \
              small-sample approximation)",
             t.df1,
@@ -305,6 +307,22 @@ fn equal_effects(h: &Heterogeneity, groups: &str) -> String {
             p_is(Some(t.p_value)),
             h.sites
         ),
-        None => format!("no test (fewer than two {groups} with an estimate)"),
+        (None, Some(i), _) => format!(
+            "F({}, {}) = {}, {} over {} {groups} (the interaction F of the regression with HC2 \
+             standard errors)",
+            i.df1,
+            i.df2,
+            fixed(i.f, 2),
+            p_is(Some(i.p_value)),
+            h.sites
+        ),
+        (None, None, Some(q)) => format!(
+            "Cochran's Q = {} ({} df), {} over {} {groups}",
+            fixed(q.statistic, 2),
+            q.df,
+            p_is(Some(q.p_value)),
+            h.sites
+        ),
+        (None, None, None) => format!("no test (fewer than two {groups} with an estimate)"),
     }
 }
