@@ -293,11 +293,13 @@ fn weeks_said(w: &SignificantWeeks) -> String {
 }
 
 /// The test that the groups' effects are equal, in words: with clusters
-/// the HTZ Wald test (valid with few clusters per group), without them the
-/// treatment × group interaction F where it is defined, else Cochran's Q
-/// (`groups`: "sites", "levels").
+/// the HTZ Wald test (valid with few clusters per group); without them
+/// Cochran's Q for sites, and for a covariate's levels the treatment ×
+/// level interaction F where it is defined, else Q (`groups`: "sites",
+/// "levels").
 fn equal_effects(h: &Heterogeneity, groups: &str) -> String {
-    match (h.htz, h.interaction, h.test) {
+    let interaction = h.interaction.filter(|_| groups == "levels");
+    match (h.htz, interaction, h.test) {
         (Some(t), _, _) => format!(
             "F({}, {}) = {}, {} over {} {groups} (the cluster-robust CR2 Wald test with the HTZ \
              small-sample approximation)",
